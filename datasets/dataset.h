@@ -1,0 +1,121 @@
+/*
+ * Datasets: vector sources, ids, qrels, ground truth, manifests and the
+ * built-in synthetic collection. A dataset never holds a copy of a large
+ * vector file: ecb_vecs reads blocks of rows (from an mmap, or generated on
+ * the fly), converting to float32.
+ */
+#ifndef ECB_DATASET_H
+#define ECB_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harness/ecb.h"
+
+typedef enum { ECB_DS_COSINE = 0, ECB_DS_DOT = 1, ECB_DS_L2 = 2 } ecb_ds_similarity;
+const char *ecb_similarity_name(ecb_ds_similarity s);
+int ecb_similarity_parse(const char *s, ecb_ds_similarity *out);
+
+/* ---- vector sources ---------------------------------------------------- */
+typedef struct ecb_vecs ecb_vecs;
+
+/* Open a vector file by extension: .fvecs .ivecs(no) .bvecs .fbin .u8bin
+ * .i8bin .npy (float32/float16, C order). The file is memory-mapped and
+ * validated (size consistent with header, every fvecs/bvecs row's dim
+ * equal). Errors name the file, the row/byte offset, expected and actual. */
+int ecb_vecs_open(const char *path, ecb_vecs **out);
+/* An in-memory source (takes ownership of data, n*dim floats, malloc'd). */
+int ecb_vecs_from_memory(float *data, size_t n, size_t dim, ecb_vecs **out);
+/* A source computing rows on demand: gen(ctx, row, out_dim_floats). */
+typedef void (*ecb_vecs_gen_fn)(const void *ctx, size_t row, float *out);
+int ecb_vecs_generated(size_t n, size_t dim, ecb_vecs_gen_fn gen, const void *ctx,
+                       void (*ctx_free)(void *), ecb_vecs **out);
+/* A view of rows (subset) of another source: rows[i] is the parent row;
+ * keeps parent alive (reference counted). rows is copied. */
+int ecb_vecs_subset(ecb_vecs *parent, const size_t *rows, size_t n, ecb_vecs **out);
+void ecb_vecs_free(ecb_vecs *v); /* accepts NULL; reference counted */
+ecb_vecs *ecb_vecs_ref(ecb_vecs *v);
+
+size_t ecb_vecs_count(const ecb_vecs *v);
+size_t ecb_vecs_dim(const ecb_vecs *v);
+const char *ecb_vecs_path(const ecb_vecs *v); /* file path or "<memory>" */
+/* Copy rows [start, start+count) as float32 into out (count*dim). Thread-safe.
+ * Returns ECB_EFORMAT if a value is NaN/Inf (message names file and row). */
+int ecb_vecs_read(const ecb_vecs *v, size_t start, size_t count, float *out);
+/* Read arbitrary rows. */
+int ecb_vecs_read_rows(const ecb_vecs *v, const size_t *rows, size_t count, float *out);
+/* Hash of the content (dims, count, every value), for caches. */
+int ecb_vecs_hash(const ecb_vecs *v, uint64_t *out);
+
+/* Integer matrices (ivecs / ibin ground truth): n rows x k int32. */
+int ecb_ivecs_load(const char *path, int32_t **data, size_t *n, size_t *k);
+
+/* ---- ids ----------------------------------------------------------------- */
+/* One id per line (trailing CR/whitespace stripped, empty lines rejected).
+ * Duplicate ids are an error. */
+int ecb_ids_load(const char *path, char ***ids, size_t *n);
+void ecb_ids_free(char **ids, size_t n);
+
+/* ---- qrels ------------------------------------------------------------- */
+typedef struct ecb_judgment {
+    int64_t doc; /* corpus row, or -1 when the judged doc is not in the corpus */
+    int rel;     /* graded relevance (trec_eval: > 0 relevant at level 1) */
+} ecb_judgment;
+
+typedef struct ecb_qrels {
+    size_t n_queries;        /* = number of query vectors */
+    ecb_judgment **judg;     /* judg[q]: n_judg[q] entries (all grades, incl. <= 0) */
+    size_t *n_judg;
+    size_t n_unknown_query;  /* lines naming a query id not among the queries */
+    size_t n_unknown_doc;    /* judgments naming a doc id not in the corpus */
+    size_t n_lines;
+} ecb_qrels;
+
+/* Load TREC (`qid iter docid rel`) or BEIR TSV (`query-id\tcorpus-id\tscore`
+ * with header) qrels, detected from content. Ids are mapped through the
+ * given id lists (ids[i] is the id of row i). */
+int ecb_qrels_load(const char *path, char *const *query_ids, size_t nq,
+                   char *const *doc_ids, size_t nd, ecb_qrels **out);
+void ecb_qrels_free(ecb_qrels *q);
+
+/* ---- datasets ------------------------------------------------------------- */
+typedef struct ecb_dataset {
+    char *name;
+    char *source;          /* manifest path, or "builtin:synthetic" */
+    ecb_ds_similarity sim;
+    ecb_vecs *corpus;
+    ecb_vecs *queries;
+    char **doc_ids;        /* always set: from file, or "0".."n-1" */
+    char **query_ids;      /* always set */
+    uint32_t *doc_id_rank; /* rank of doc_ids[i] in strcmp order (tie-break) */
+    ecb_qrels *qrels;      /* NULL when the dataset has none */
+    int32_t *gt;           /* ground truth rows (nq x gt_k), or NULL */
+    size_t gt_k;
+} ecb_dataset;
+
+/* Load a manifest (JSON; paths relative to it). Validates every field:
+ * unknown keys, dims of corpus vs queries, counts vs id files, and the
+ * optional consistency fields dim / n_corpus / n_queries. */
+int ecb_dataset_load_manifest(const char *path, ecb_dataset **out);
+
+/* Synthetic collection (D5). */
+typedef struct ecb_synth_params {
+    size_t n;        /* corpus size */
+    size_t dim;
+    size_t queries;
+    size_t clusters; /* 0 = automatic */
+    double decay;    /* spectrum decay exponent */
+    uint64_t seed;
+} ecb_synth_params;
+void ecb_synth_defaults(ecb_synth_params *p);
+int ecb_dataset_synthetic(const ecb_synth_params *p, ecb_dataset **out);
+
+/* Fill doc_ids/query_ids with "0".."n-1" when absent and compute doc_id_rank. */
+int ecb_dataset_finish(ecb_dataset *d);
+void ecb_dataset_free(ecb_dataset *d); /* accepts NULL */
+
+/* Parameter table of the synthetic generator (n, dim, queries, clusters,
+ * decay, seed), parsed like method parameters. */
+extern const ecb_param ecb_synth_param_table[];
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * Internal interface of the ecbench core library (libecbench.a): errors,
+ * logging, small utilities. Everything here is prefixed ecb_; file-local
+ * helpers are static.
+ */
+#ifndef ECB_H
+#define ECB_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ecbench/method.h"
+
+#define ECB_VERSION "0.1.0"
+
+/* ---- errors: negative codes + a per-thread message ---------------------- */
+const char *ecb_strerror(int code); /* "ECB_EINVAL: invalid argument" style name */
+const char *ecb_errname(int code);  /* "EINVAL" */
+/* Set the thread's message (printf-style) and return code. */
+int ecb_fail(int code, const char *fmt, ...) ECB_PRINTF(2, 3);
+int ecb_vfail(int code, const char *fmt, va_list ap);
+const char *ecb_last_error(void);
+void ecb_clear_error(void);
+
+/* ---- logging ---------------------------------------------------------- */
+extern int ecb_log_level; /* ECB_LOG_* ; set once by the CLI */
+void ecb_log(int level, const char *fmt, ...) ECB_PRINTF(2, 3);
+
+/* ---- host table given to plugins ---------------------------------------- */
+/* Fills h with the host services; seed and threads per cell. */
+void ecb_host_init(ecb_host *h, uint64_t seed, size_t threads);
+
+/* ---- memory helpers: abort-free, return NULL and set the error ---------- */
+void *ecb_malloc(size_t n);                     /* ECB_ENOMEM on failure */
+void *ecb_calloc(size_t n, size_t size);        /* overflow-checked */
+void *ecb_malloc_array(size_t n, size_t size);  /* overflow-checked */
+char *ecb_strdup(const char *s);
+/* a*b with overflow check: returns false on overflow. */
+static inline bool ecb_mul_ok(size_t a, size_t b, size_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* ---- hashing (cell ids, content hashes): FNV-1a 64 ------------------- */
+typedef struct { uint64_t h; } ecb_hash;
+static inline void ecb_hash_init(ecb_hash *s) { s->h = 1469598103934665603ull; }
+static inline void ecb_hash_update(ecb_hash *s, const void *p, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    for (size_t i = 0; i < n; i++) { s->h ^= b[i]; s->h *= 1099511628211ull; }
+}
+static inline uint64_t ecb_hash_final(const ecb_hash *s)
+{
+    uint64_t x = s->h; /* avalanche: FNV's low bits are weak */
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33;
+    x *= 0xc4ceb3f94f9d8e63ull; x ^= x >> 33;
+    return x;
+}
+
+/* ---- time ---------------------------------------------------------------- */
+double ecb_now(void); /* monotonic seconds */
+
+/* ---- paths ------------------------------------------------------------- */
+/* dir of path + "/" + rel, unless rel is absolute. Caller frees. */
+char *ecb_path_join_rel(const char *base_file, const char *rel);
+int ecb_mkdir_p(const char *dir);
+
+#endif

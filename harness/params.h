@@ -1,0 +1,34 @@
+/*
+ * Generic parameter handling from ecb_param tables (fio's option tables):
+ * defaults, JSON filling with range checks, unknown keys with a "did you
+ * mean" hint, canonical formatting and help text.
+ */
+#ifndef ECB_PARAMS_H
+#define ECB_PARAMS_H
+
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness/ecb.h"
+
+size_t ecb_params_count(const ecb_param *table);
+void ecb_params_defaults(const ecb_param *table, void *dst);
+/* Fill dst (defaults first) from a JSON object of scalar values. where names
+ * the file and JSON path for messages, e.g. "configs/x.json: $.methods[1].params".
+ * owner names the method. */
+int ecb_params_fill(const ecb_param *table, const cJSON *obj, void *dst, const char *where,
+                    const char *owner);
+/* Set one parameter from a JSON scalar. */
+int ecb_param_set(const ecb_param *p, const cJSON *v, void *dst, const char *where,
+                  const char *owner);
+/* Canonical "name=value" list joined by sep; only_changed skips defaults. */
+int ecb_params_format(const ecb_param *table, const void *src, const char *sep,
+                      int only_changed, char *buf, size_t n);
+/* JSON object of all parameters (for canonical cell JSON). */
+cJSON *ecb_params_to_json(const ecb_param *table, const void *src);
+void ecb_params_help(FILE *f, const ecb_param *table);
+/* Closest candidate within edit distance <= max(2, len/3), or NULL. */
+const char *ecb_did_you_mean(const char *key, const char *const *cand, size_t n);
+
+#endif

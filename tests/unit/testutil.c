@@ -1,0 +1,58 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+const char *tu_shared_data(void)
+{
+    static char buf[4096];
+    const char *env = getenv("ECB_SHARED_DATA");
+    const char *cands[] = {env, "../shared/data", "../../shared/data", "../../../shared/data"};
+    for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
+        struct stat st;
+        if (cands[i] && stat(cands[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(buf, sizeof buf, "%s", cands[i]);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+char *tu_shared_file(const char *rel)
+{
+    const char *d = tu_shared_data();
+    if (!d) return NULL;
+    size_t n = strlen(d) + strlen(rel) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", d, rel);
+    struct stat st;
+    if (stat(p, &st) != 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+const char *tu_methods_dir(void)
+{
+    const char *env = getenv("ECBENCH_METHODS_DIR");
+    return env ? env : "methods";
+}
+
+char *tu_tmpdir(void)
+{
+    char tmpl[] = "/tmp/ecbtest.XXXXXX";
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+int tu_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    fputs(text, f);
+    fclose(f);
+    return 0;
+}

@@ -1,0 +1,28 @@
+/* Helpers shared by the cmocka tests. */
+#ifndef ECB_TESTUTIL_H
+#define ECB_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* ../shared/data (or $ECB_SHARED_DATA) if it exists, else NULL. */
+const char *tu_shared_data(void);
+/* Path of a file under shared data, or NULL (then the test must skip). */
+char *tu_shared_file(const char *rel);
+/* Visible skip: prints "SKIP <test>: <why>" and calls cmocka's skip(). */
+#define TU_SKIP(why)                                                        \
+    do {                                                                    \
+        fprintf(stderr, "SKIP %s: %s\n", __func__, (why));                  \
+        skip();                                                             \
+    } while (0)
+/* Directory holding built plugins ($ECBENCH_METHODS_DIR or build/methods). */
+const char *tu_methods_dir(void);
+/* A fresh temporary directory (removed by the OS's tmp cleaning). */
+char *tu_tmpdir(void);
+/* Write a string to a file; returns 0. */
+int tu_write_file(const char *path, const char *text);
+
+#endif
