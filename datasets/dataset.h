@@ -44,8 +44,13 @@ const char *ecb_vecs_path(const ecb_vecs *v); /* file path or "<memory>" */
 int ecb_vecs_read(const ecb_vecs *v, size_t start, size_t count, float *out);
 /* Read arbitrary rows. */
 int ecb_vecs_read_rows(const ecb_vecs *v, const size_t *rows, size_t count, float *out);
-/* Hash of the content (dims, count, every value), for caches. */
+/* Hash of the content (dims, count, every value as float32), for caches.
+ * Streams over the source in blocks; the result is memoised. */
 int ecb_vecs_hash(const ecb_vecs *v, uint64_t *out);
+/* Declare the content hash instead of computing it: generated sources set
+ * it from their parameters, so a 1M x 768 synthetic corpus is not generated
+ * just to be hashed. */
+void ecb_vecs_set_hash(ecb_vecs *v, uint64_t h);
 
 /* Integer matrices (ivecs / ibin ground truth): n rows x k int32. */
 int ecb_ivecs_load(const char *path, int32_t **data, size_t *n, size_t *k);

@@ -1,1 +1,149 @@
-int main(void){return 0;}
+/*
+ * ecbench: the command-line front end. Each subcommand is a thin layer over
+ * the library; every failure prints one line "ecbench: error: ..." and
+ * exits non-zero (2 for usage and input errors, 1 for failed cells or
+ * regressions).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/ecb.h"
+#include "harness/ecb_version_gen.h"
+#include "harness/params.h"
+#include "harness/registry.h"
+#include "harness/runner.h"
+
+__attribute__((weak)) int ecb_cmd_report(int argc, char **argv);
+__attribute__((weak)) int ecb_cmd_compare(int argc, char **argv);
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ecbench <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  run CONFIG [-o DIR] [--trec-run] [--quiet] [--no-report]\n"
+            "                       run a sweep; results in DIR/results.csv (default: the\n"
+            "                       config's \"output\"), finished cells are not re-run\n"
+            "  list [--params METHOD]\n"
+            "                       list methods found in the methods directories, or one\n"
+            "                       method's parameters\n"
+            "  report DIR           rebuild report.md, tables/*.tex and plots/ from DIR's CSVs\n"
+            "  compare BASE NEW [--tolerance METRIC=VALUE]... [--junit FILE]\n"
+            "                       compare two result sets; exit 1 on regression\n"
+            "  help                 this text\n"
+            "  --version            print the version\n"
+            "\n"
+            "environment: ECBENCH_METHODS_PATH (extra plugin directories, ':'-separated),\n"
+            "ECBENCH_CACHE_DIR (ground-truth cache, default ~/.cache/ecbench)\n");
+}
+
+static int die(int code, const char *what)
+{
+    fprintf(stderr, "ecbench: error: %s%s%s\n", what ? what : "", what ? ": " : "", ecb_last_error());
+    return code;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    ecb_run_opts o = {0};
+    static const struct option lo[] = {{"output", required_argument, 0, 'o'},
+                                       {"trec-run", no_argument, 0, 't'},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {"no-report", no_argument, 0, 'n'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.output = optarg; break;
+        case 't': o.trec_run = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'n': o.no_report = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: fprintf(stderr, "ecbench: error: run: unknown option (see ecbench help)\n"); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "ecbench: error: run: expected exactly one CONFIG file, got %d arguments\n",
+                argc - optind);
+        return 2;
+    }
+    o.config_path = argv[optind];
+    if (o.quiet) ecb_log_level = ECB_LOG_WARN;
+    int rc = ecb_run(&o);
+    if (rc < 0) return die(2, NULL);
+    return rc;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    const char *params_of = NULL;
+    if (argc == 3 && strcmp(argv[1], "--params") == 0) params_of = argv[2];
+    else if (argc != 1) {
+        fprintf(stderr, "ecbench: error: list: usage: ecbench list [--params METHOD]\n");
+        return 2;
+    }
+    ecb_registry *r;
+    if (ecb_registry_load_default(&r)) return die(2, "list");
+    int rc = 0;
+    if (params_of) {
+        const ecb_plugin *p = ecb_registry_find(r, params_of);
+        if (!p) rc = die(2, "list");
+        else {
+            printf("%s: %s\n", p->vt.name, p->vt.summary ? p->vt.summary : "");
+            printf("  kind: %s%s%s%s%s\n", (p->vt.flags & ECB_METHOD_TRANSFORM) ? "transform" : "quantizer",
+                   (p->vt.flags & ECB_METHOD_NEEDS_TRAIN) ? ", trained" : "",
+                   (p->vt.flags & ECB_METHOD_SYMMETRIC) ? ", symmetric" : "",
+                   (p->vt.flags & ECB_METHOD_ASYMMETRIC) ? ", asymmetric" : "",
+                   (p->vt.flags & ECB_METHOD_DECODE) ? ", decode" : "");
+            printf("  file: %s\n  parameters:\n", p->path);
+            ecb_params_help(stdout, p->vt.params);
+        }
+    } else {
+        for (size_t i = 0; i < r->n; i++) {
+            const ecb_plugin *p = &r->items[i];
+            if (p->rejected) continue;
+            printf("%-12s %-9s %s\n", p->vt.name,
+                   (p->vt.flags & ECB_METHOD_TRANSFORM) ? "transform" : "quantizer",
+                   p->vt.summary ? p->vt.summary : "");
+        }
+        for (size_t i = 0; i < r->n; i++)
+            if (r->items[i].rejected) {
+                fprintf(stderr, "ecbench: rejected plugin: %s\n", r->items[i].reason);
+                rc = 1;
+            }
+        if (r->n == 0) {
+            fprintf(stderr, "ecbench: error: no plugins found (build them, or set ECBENCH_METHODS_PATH)\n");
+            rc = 2;
+        }
+    }
+    ecb_registry_free(r);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("ecbench %s (%s), plugin ABI %u\n", ECB_VERSION, ECB_GIT_COMMIT, ECB_METHOD_ABI_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0 && ecb_cmd_report) return ecb_cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0 && ecb_cmd_compare) return ecb_cmd_compare(argc - 1, argv + 1);
+    fprintf(stderr, "ecbench: error: unknown command \"%s\" (see ecbench help)\n", cmd);
+    return 2;
+}

@@ -1,1 +1,311 @@
-/* placeholder: being written */
+/*
+ * Generic parameter handling from ecb_param tables. Plugins describe their
+ * parameters as data; everything user-facing (JSON parsing, range checks,
+ * "did you mean", help text, canonical labels) lives here once.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/params.h"
+
+size_t ecb_params_count(const ecb_param *table)
+{
+    size_t n = 0;
+    while (table && table[n].name) n++;
+    return n;
+}
+
+static void *field(void *dst, const ecb_param *p) { return (char *)dst + p->offset; }
+static const void *cfield(const void *src, const ecb_param *p)
+{
+    return (const char *)src + p->offset;
+}
+
+void ecb_params_defaults(const ecb_param *table, void *dst)
+{
+    for (const ecb_param *p = table; p && p->name; p++) {
+        switch (p->type) {
+        case ECB_PARAM_BOOL:
+        case ECB_PARAM_ENUM: *(int *)field(dst, p) = p->def.b; break;
+        case ECB_PARAM_INT: *(int64_t *)field(dst, p) = p->def.i; break;
+        case ECB_PARAM_SIZE: *(size_t *)field(dst, p) = p->def.u; break;
+        case ECB_PARAM_DOUBLE: *(double *)field(dst, p) = p->def.d; break;
+        case ECB_PARAM_END: break;
+        }
+    }
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 64;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof *prev);
+    }
+    return prev[lb];
+}
+
+const char *ecb_did_you_mean(const char *key, const char *const *cand, size_t n)
+{
+    size_t best = SIZE_MAX, lim = strlen(key) / 3;
+    if (lim < 2) lim = 2;
+    const char *hit = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!cand[i]) continue;
+        size_t d = edit_distance(key, cand[i]);
+        if (d < best) { best = d; hit = cand[i]; }
+    }
+    return best <= lim ? hit : NULL;
+}
+
+static const char *type_name(ecb_param_type t)
+{
+    switch (t) {
+    case ECB_PARAM_BOOL: return "bool";
+    case ECB_PARAM_INT: return "int";
+    case ECB_PARAM_SIZE: return "size";
+    case ECB_PARAM_DOUBLE: return "number";
+    case ECB_PARAM_ENUM: return "enum";
+    default: return "?";
+    }
+}
+
+static void enum_list(const ecb_param *p, char *buf, size_t n)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; p->enum_values && p->enum_values[i]; i++) {
+        int w = snprintf(buf + off, n - off, "%s%s", i ? "|" : "", p->enum_values[i]);
+        if (w < 0 || (size_t)w >= n - off) break;
+        off += (size_t)w;
+    }
+}
+
+static int range_ok(const ecb_param *p, double v)
+{
+    return p->min > p->max || (v >= p->min && v <= p->max);
+}
+
+int ecb_param_set(const ecb_param *p, const cJSON *v, void *dst, const char *where,
+                  const char *owner)
+{
+    char *txt = cJSON_PrintUnformatted(v);
+    const char *shown = txt ? txt : "?";
+    int rc = 0;
+    switch (p->type) {
+    case ECB_PARAM_BOOL:
+        if (!cJSON_IsBool(v)) {
+            rc = ecb_fail(ECB_EINVAL, "%s.%s: %s expects true or false, got %s", where, p->name,
+                          owner, shown);
+            break;
+        }
+        *(int *)field(dst, p) = cJSON_IsTrue(v);
+        break;
+    case ECB_PARAM_ENUM: {
+        char list[512];
+        enum_list(p, list, sizeof list);
+        if (!cJSON_IsString(v)) {
+            rc = ecb_fail(ECB_EINVAL, "%s.%s: %s expects one of %s, got %s", where, p->name,
+                          owner, list, shown);
+            break;
+        }
+        int idx = -1;
+        size_t nv = 0;
+        for (; p->enum_values && p->enum_values[nv]; nv++)
+            if (strcmp(p->enum_values[nv], v->valuestring) == 0) idx = (int)nv;
+        if (idx < 0) {
+            const char *hint = ecb_did_you_mean(v->valuestring, p->enum_values, nv);
+            rc = ecb_fail(ECB_EINVAL, "%s.%s: %s expects one of %s, got \"%s\"%s%s%s", where,
+                          p->name, owner, list, v->valuestring, hint ? " (did you mean \"" : "",
+                          hint ? hint : "", hint ? "\"?)" : "");
+            break;
+        }
+        *(int *)field(dst, p) = idx;
+        break;
+    }
+    case ECB_PARAM_INT:
+    case ECB_PARAM_SIZE:
+    case ECB_PARAM_DOUBLE: {
+        if (!cJSON_IsNumber(v)) {
+            rc = ecb_fail(ECB_EINVAL, "%s.%s: %s expects a %s, got %s", where, p->name, owner,
+                          type_name(p->type), shown);
+            break;
+        }
+        double d = v->valuedouble;
+        if (!isfinite(d) || (p->type != ECB_PARAM_DOUBLE && d != floor(d))) {
+            rc = ecb_fail(ECB_EINVAL, "%s.%s: %s expects an integer, got %s", where, p->name,
+                          owner, shown);
+            break;
+        }
+        if (p->type == ECB_PARAM_SIZE && d < 0) {
+            rc = ecb_fail(ECB_ERANGE, "%s.%s: %s expects a non-negative integer, got %s",
+                          where, p->name, owner, shown);
+            break;
+        }
+        if (!range_ok(p, d) || fabs(d) > 9.0e15) {
+            rc = ecb_fail(ECB_ERANGE, "%s.%s: %s expects a value in [%g, %g], got %s", where,
+                          p->name, owner, p->min, p->max, shown);
+            break;
+        }
+        if (p->type == ECB_PARAM_INT) *(int64_t *)field(dst, p) = (int64_t)d;
+        else if (p->type == ECB_PARAM_SIZE) *(size_t *)field(dst, p) = (size_t)d;
+        else *(double *)field(dst, p) = d;
+        break;
+    }
+    default: rc = ecb_fail(ECB_EINTERNAL, "%s: bad parameter table entry %s", owner, p->name);
+    }
+    cJSON_free(txt);
+    return rc;
+}
+
+int ecb_params_fill(const ecb_param *table, const cJSON *obj, void *dst, const char *where,
+                    const char *owner)
+{
+    ecb_params_defaults(table, dst);
+    if (!obj) return 0;
+    if (!cJSON_IsObject(obj))
+        return ecb_fail(ECB_EINVAL, "%s: parameters of %s must be a JSON object", where, owner);
+    size_t np = ecb_params_count(table);
+    const char *names[256];
+    for (size_t i = 0; i < np && i < 256; i++) names[i] = table[i].name;
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        const ecb_param *p = NULL;
+        for (size_t i = 0; i < np; i++)
+            if (strcmp(table[i].name, it->string) == 0) p = &table[i];
+        if (!p) {
+            const char *hint = ecb_did_you_mean(it->string, names, np < 256 ? np : 256);
+            char list[1024];
+            size_t off = 0;
+            list[0] = '\0';
+            for (size_t i = 0; i < np; i++) {
+                int w = snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "",
+                                 table[i].name);
+                if (w < 0 || (size_t)w >= sizeof list - off) break;
+                off += (size_t)w;
+            }
+            return ecb_fail(ECB_EINVAL,
+                            "%s: unknown parameter \"%s\" for method %s%s%s%s (known: %s)",
+                            where, it->string, owner, hint ? "; did you mean \"" : "",
+                            hint ? hint : "", hint ? "\"?" : "", np ? list : "none");
+        }
+        int rc = ecb_param_set(p, it, dst, where, owner);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int format_value(const ecb_param *p, const void *src, char *buf, size_t n)
+{
+    switch (p->type) {
+    case ECB_PARAM_BOOL: return snprintf(buf, n, "%s", *(const int *)cfield(src, p) ? "true" : "false");
+    case ECB_PARAM_ENUM: {
+        int i = *(const int *)cfield(src, p);
+        return snprintf(buf, n, "%s", p->enum_values && i >= 0 ? p->enum_values[i] : "?");
+    }
+    case ECB_PARAM_INT: return snprintf(buf, n, "%" PRId64, *(const int64_t *)cfield(src, p));
+    case ECB_PARAM_SIZE: return snprintf(buf, n, "%zu", *(const size_t *)cfield(src, p));
+    case ECB_PARAM_DOUBLE: return snprintf(buf, n, "%g", *(const double *)cfield(src, p));
+    default: return snprintf(buf, n, "?");
+    }
+}
+
+static int is_default(const ecb_param *p, const void *src)
+{
+    switch (p->type) {
+    case ECB_PARAM_BOOL:
+    case ECB_PARAM_ENUM: return *(const int *)cfield(src, p) == p->def.b;
+    case ECB_PARAM_INT: return *(const int64_t *)cfield(src, p) == p->def.i;
+    case ECB_PARAM_SIZE: return *(const size_t *)cfield(src, p) == p->def.u;
+    case ECB_PARAM_DOUBLE: return *(const double *)cfield(src, p) == p->def.d;
+    default: return 1;
+    }
+}
+
+int ecb_params_format(const ecb_param *table, const void *src, const char *sep,
+                      int only_changed, char *buf, size_t n)
+{
+    return ecb_params_format_mask(table, src, sep, only_changed ? 0 : ~(uint64_t)0, buf, n);
+}
+
+int ecb_params_format_mask(const ecb_param *table, const void *src, const char *sep,
+                           uint64_t force, char *buf, size_t n)
+{
+    size_t off = 0;
+    int first = 1;
+    if (n) buf[0] = '\0';
+    size_t idx = 0;
+    for (const ecb_param *p = table; p && p->name; p++, idx++) {
+        int forced = idx < 64 && ((force >> idx) & 1);
+        if (!forced && is_default(p, src)) continue;
+        char val[128];
+        format_value(p, src, val, sizeof val);
+        int w = snprintf(buf + off, n - off, "%s%s=%s", first ? "" : sep, p->name, val);
+        if (w < 0 || (size_t)w >= n - off)
+            return ecb_fail(ECB_ERANGE, "parameter list too long to format");
+        off += (size_t)w;
+        first = 0;
+    }
+    return 0;
+}
+
+cJSON *ecb_params_to_json(const ecb_param *table, const void *src)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (const ecb_param *p = table; o && p && p->name; p++) {
+        switch (p->type) {
+        case ECB_PARAM_BOOL: cJSON_AddBoolToObject(o, p->name, *(const int *)cfield(src, p)); break;
+        case ECB_PARAM_ENUM: {
+            int i = *(const int *)cfield(src, p);
+            cJSON_AddStringToObject(o, p->name, p->enum_values[i]);
+            break;
+        }
+        case ECB_PARAM_INT:
+            cJSON_AddNumberToObject(o, p->name, (double)*(const int64_t *)cfield(src, p));
+            break;
+        case ECB_PARAM_SIZE:
+            cJSON_AddNumberToObject(o, p->name, (double)*(const size_t *)cfield(src, p));
+            break;
+        case ECB_PARAM_DOUBLE:
+            cJSON_AddNumberToObject(o, p->name, *(const double *)cfield(src, p));
+            break;
+        default: break;
+        }
+    }
+    return o;
+}
+
+void ecb_params_help(FILE *f, const ecb_param *table)
+{
+    if (!table || !table->name) {
+        fprintf(f, "  (no parameters)\n");
+        return;
+    }
+    for (const ecb_param *p = table; p->name; p++) {
+        char def[128], range[600] = "";
+        switch (p->type) {
+        case ECB_PARAM_BOOL: snprintf(def, sizeof def, "%s", p->def.b ? "true" : "false"); break;
+        case ECB_PARAM_ENUM:
+            snprintf(def, sizeof def, "%s", p->enum_values ? p->enum_values[p->def.b] : "?");
+            enum_list(p, range, sizeof range);
+            break;
+        case ECB_PARAM_INT: snprintf(def, sizeof def, "%" PRId64, p->def.i); break;
+        case ECB_PARAM_SIZE: snprintf(def, sizeof def, "%zu", p->def.u); break;
+        case ECB_PARAM_DOUBLE: snprintf(def, sizeof def, "%g", p->def.d); break;
+        default: snprintf(def, sizeof def, "?");
+        }
+        if (p->type != ECB_PARAM_ENUM && p->type != ECB_PARAM_BOOL && p->min <= p->max)
+            snprintf(range, sizeof range, "%g..%g", p->min, p->max);
+        fprintf(f, "  %-16s %-6s default %-10s %-22s %s\n", p->name, type_name(p->type), def,
+                range, p->help ? p->help : "");
+    }
+}

@@ -25,6 +25,10 @@ int ecb_param_set(const ecb_param *p, const cJSON *v, void *dst, const char *whe
 /* Canonical "name=value" list joined by sep; only_changed skips defaults. */
 int ecb_params_format(const ecb_param *table, const void *src, const char *sep,
                       int only_changed, char *buf, size_t n);
+/* Same, but a parameter whose bit is set in force (bit i = table entry i)
+ * is listed even at its default. */
+int ecb_params_format_mask(const ecb_param *table, const void *src, const char *sep,
+                           uint64_t force, char *buf, size_t n);
 /* JSON object of all parameters (for canonical cell JSON). */
 cJSON *ecb_params_to_json(const ecb_param *table, const void *src);
 void ecb_params_help(FILE *f, const ecb_param *table);

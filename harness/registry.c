@@ -1,1 +1,297 @@
-/* placeholder: being written */
+/*
+ * Plugin loading (SQLite's loadable extensions, QEMU's ABI range check):
+ * dlopen(RTLD_NOW | RTLD_LOCAL) so unresolved symbols fail at load, one
+ * entry symbol named after the file stem, every rejection naming the path,
+ * the field, the expected and the actual value.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/params.h"
+#include "harness/registry.h"
+
+#ifndef ECB_METHODS_BUILD_DIR
+#define ECB_METHODS_BUILD_DIR "methods"
+#endif
+
+static int reject(ecb_plugin *p, const char *fmt, ...) ECB_PRINTF(2, 3);
+static int reject(ecb_plugin *p, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    free(p->reason);
+    p->reason = ecb_strdup(buf);
+    p->rejected = 1;
+    return 0;
+}
+
+int ecb_params_validate(const ecb_param *table, const char *where)
+{
+    for (const ecb_param *p = table; p && p->name; p++) {
+        switch (p->type) {
+        case ECB_PARAM_BOOL:
+            if (p->def.b != 0 && p->def.b != 1)
+                return ecb_fail(ECB_EINVAL, "%s: parameter %s: bool default must be 0 or 1, got %d",
+                                where, p->name, p->def.b);
+            break;
+        case ECB_PARAM_ENUM: {
+            size_t n = 0;
+            while (p->enum_values && p->enum_values[n]) n++;
+            if (n == 0)
+                return ecb_fail(ECB_EINVAL, "%s: parameter %s: enum without values", where,
+                                p->name);
+            if (p->def.b < 0 || (size_t)p->def.b >= n)
+                return ecb_fail(ECB_EINVAL,
+                                "%s: parameter %s: enum default index must be < %zu, got %d",
+                                where, p->name, n, p->def.b);
+            break;
+        }
+        case ECB_PARAM_INT:
+            if (p->min <= p->max && ((double)p->def.i < p->min || (double)p->def.i > p->max))
+                return ecb_fail(ECB_EINVAL, "%s: parameter %s: default %lld outside [%g, %g]",
+                                where, p->name, (long long)p->def.i, p->min, p->max);
+            break;
+        case ECB_PARAM_SIZE:
+            if (p->min <= p->max && ((double)p->def.u < p->min || (double)p->def.u > p->max))
+                return ecb_fail(ECB_EINVAL, "%s: parameter %s: default %zu outside [%g, %g]",
+                                where, p->name, p->def.u, p->min, p->max);
+            break;
+        case ECB_PARAM_DOUBLE:
+            if (p->min <= p->max && (p->def.d < p->min || p->def.d > p->max))
+                return ecb_fail(ECB_EINVAL, "%s: parameter %s: default %g outside [%g, %g]",
+                                where, p->name, p->def.d, p->min, p->max);
+            break;
+        default:
+            return ecb_fail(ECB_EINVAL, "%s: parameter %s: unknown type %d", where, p->name,
+                            (int)p->type);
+        }
+    }
+    return 0;
+}
+
+/* Required hooks; a missing one names the field. */
+static const char *missing_hook(const ecb_method_vtable *v)
+{
+#define NEED(f) if (!v->f) return #f
+    NEED(create);
+    NEED(destroy);
+    if (v->flags & ECB_METHOD_TRANSFORM) {
+        NEED(out_dim);
+        NEED(transform);
+    } else {
+        NEED(code_size);
+        NEED(aux_bytes);
+        NEED(encode);
+        NEED(query_size);
+        NEED(prepare);
+        NEED(score);
+    }
+    if (v->flags & ECB_METHOD_NEEDS_TRAIN) NEED(train);
+    if (v->flags & ECB_METHOD_DECODE) NEED(decode);
+    if (v->flags & ECB_METHOD_SEARCH) NEED(search);
+#undef NEED
+    return NULL;
+}
+
+int ecb_plugin_open(const char *path, ecb_plugin *p)
+{
+    memset(p, 0, sizeof *p);
+    p->path = ecb_strdup(path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    p->stem = ecb_strdup(base);
+    if (!p->path || !p->stem) return ECB_ENOMEM;
+    char *dot = strrchr(p->stem, '.');
+    if (dot) *dot = '\0';
+
+    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!p->dl) return reject(p, "%s: cannot load: %s", path, dlerror());
+    char sym[300];
+    snprintf(sym, sizeof sym, "ecb_method_%s", p->stem);
+    ecb_method_entry_fn fn;
+    *(void **)&fn = dlsym(p->dl, sym);
+    if (!fn) return reject(p, "%s: missing entry symbol %s (the symbol is named after the file)",
+                           path, sym);
+    const ecb_method_vtable *v = fn();
+    if (!v) return reject(p, "%s: %s() returned NULL", path, sym);
+    if (v->abi_version < ECB_METHOD_ABI_MIN || v->abi_version > ECB_METHOD_ABI_VERSION)
+        return reject(p, "%s: abi_version: expected %u..%u, got %u (rebuild the plugin against "
+                         "this ecbench's method.h)",
+                      path, ECB_METHOD_ABI_MIN, ECB_METHOD_ABI_VERSION, v->abi_version);
+    size_t min_size = offsetof(ecb_method_vtable, score) + sizeof v->score;
+    if (v->struct_size < min_size)
+        return reject(p, "%s: struct_size: expected at least %zu, got %u", path, min_size,
+                      v->struct_size);
+    /* Host-owned copy: fields past the plugin's struct_size read as zero. */
+    memset(&p->vt, 0, sizeof p->vt);
+    memcpy(&p->vt, v, v->struct_size < sizeof p->vt ? v->struct_size : sizeof p->vt);
+    if (!p->vt.name || strcmp(p->vt.name, p->stem) != 0)
+        return reject(p, "%s: name: expected \"%s\" (the file stem), got \"%s\"", path, p->stem,
+                      p->vt.name ? p->vt.name : "(null)");
+    const char *miss = missing_hook(&p->vt);
+    if (miss) return reject(p, "%s: hook %s: required by flags 0x%x, got NULL", path, miss,
+                            p->vt.flags);
+    if (!(p->vt.flags & ECB_METHOD_TRANSFORM) &&
+        !(p->vt.flags & (ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC)))
+        return reject(p, "%s: flags: expected ECB_METHOD_SYMMETRIC and/or ASYMMETRIC, got 0x%x",
+                      path, p->vt.flags);
+    if (p->vt.params && p->vt.params_size == 0 && p->vt.params[0].name)
+        return reject(p, "%s: params_size: expected > 0 with a parameter table, got 0", path);
+    if (ecb_params_validate(p->vt.params, path) != 0) return reject(p, "%s", ecb_last_error());
+    for (const ecb_param *q = p->vt.params; q && q->name; q++) {
+        size_t w = q->type == ECB_PARAM_INT ? sizeof(int64_t)
+                   : q->type == ECB_PARAM_SIZE ? sizeof(size_t)
+                   : q->type == ECB_PARAM_DOUBLE ? sizeof(double)
+                                                 : sizeof(int);
+        if (q->offset + w > p->vt.params_size)
+            return reject(p, "%s: parameter %s: offset %zu + %zu exceeds params_size %zu", path,
+                          q->name, q->offset, w, p->vt.params_size);
+    }
+    return 0;
+}
+
+static void plugin_close(ecb_plugin *p)
+{
+    /* Plugins stay mapped until exit: a state destroyed late must not call
+     * into unmapped code, and ASan reports leaks with symbol names. */
+    free(p->path);
+    free(p->stem);
+    free(p->reason);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_dir(ecb_registry *r, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0; /* a missing directory simply holds no plugins */
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 3, ".so") != 0) continue;
+        if (nn == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nx = realloc(names, cap * sizeof *names);
+            if (!nx) break;
+            names = nx;
+        }
+        names[nn++] = ecb_strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, nn, sizeof *names, cmp_str); /* deterministic order */
+    for (size_t i = 0; i < nn; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        free(names[i]);
+        ecb_plugin *nx = realloc(r->items, (r->n + 1) * sizeof *nx);
+        if (!nx) continue;
+        r->items = nx;
+        ecb_plugin *p = &r->items[r->n++];
+        ecb_plugin_open(path, p);
+        if (p->rejected) continue;
+        for (size_t j = 0; j + 1 < r->n; j++) {
+            if (!r->items[j].rejected && strcmp(r->items[j].vt.name, p->vt.name) == 0) {
+                reject(p, "%s: name: \"%s\" is already provided by %s", path, p->vt.name,
+                       r->items[j].path);
+                break;
+            }
+        }
+    }
+    free(names);
+    return 0;
+}
+
+int ecb_registry_load_dirs(const char *const *dirs, size_t ndirs, ecb_registry **out)
+{
+    ecb_registry *r = ecb_calloc(1, sizeof *r);
+    if (!r) return ECB_ENOMEM;
+    for (size_t i = 0; i < ndirs; i++) add_dir(r, dirs[i]);
+    *out = r;
+    return 0;
+}
+
+int ecb_registry_load_default(ecb_registry **out)
+{
+    const char *dirs[64];
+    size_t n = 0;
+    char exe_dir[4096];
+    ssize_t l = readlink("/proc/self/exe", exe_dir, sizeof exe_dir - 16);
+    static char near_exe[4200];
+    if (l > 0) {
+        exe_dir[l] = '\0';
+        char *slash = strrchr(exe_dir, '/');
+        if (slash) *slash = '\0';
+        snprintf(near_exe, sizeof near_exe, "%s/methods", exe_dir);
+        dirs[n++] = near_exe;
+    }
+    if (n == 0 || strcmp(near_exe, ECB_METHODS_BUILD_DIR) != 0) dirs[n++] = ECB_METHODS_BUILD_DIR;
+    char *env = getenv("ECBENCH_METHODS_PATH") ? ecb_strdup(getenv("ECBENCH_METHODS_PATH")) : NULL;
+    for (char *tok = env ? strtok(env, ":") : NULL; tok && n < 64; tok = strtok(NULL, ":"))
+        if (*tok) dirs[n++] = tok;
+    /* near_exe and the build dir are usually the same place: load once. */
+    if (n >= 2 && strcmp(dirs[0], dirs[1]) == 0) {
+        memmove(&dirs[1], &dirs[2], (n - 2) * sizeof *dirs);
+        n--;
+    }
+    int rc = ecb_registry_load_dirs(dirs, n, out);
+    free(env);
+    return rc;
+}
+
+const ecb_plugin *ecb_registry_find(const ecb_registry *r, const char *name)
+{
+    const ecb_plugin *rej = NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->items[i].rejected && strcmp(r->items[i].vt.name, name) == 0) return &r->items[i];
+        if (r->items[i].rejected && strcmp(r->items[i].stem, name) == 0) rej = &r->items[i];
+    }
+    if (rej) {
+        ecb_fail(ECB_EABI, "method \"%s\" was rejected: %s", name, rej->reason);
+        return NULL;
+    }
+    const char *names[512] = {0};
+    size_t nn = 0;
+    char list[2048];
+    size_t off = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < r->n && nn < 512; i++) {
+        if (r->items[i].rejected) continue;
+        names[nn++] = r->items[i].vt.name;
+        int w = snprintf(list + off, sizeof list - off, "%s%s", off ? ", " : "",
+                         r->items[i].vt.name);
+        if (w > 0 && (size_t)w < sizeof list - off) off += (size_t)w;
+    }
+    const char *hint = ecb_did_you_mean(name, names, nn);
+    ecb_fail(ECB_ENOTFOUND, "unknown method \"%s\"%s%s%s (available: %s)", name,
+             hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "",
+             nn ? list : "none: no plugins found; set ECBENCH_METHODS_PATH");
+    return NULL;
+}
+
+size_t ecb_registry_rejected(const ecb_registry *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++) n += r->items[i].rejected != 0;
+    return n;
+}
+
+void ecb_registry_free(ecb_registry *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->n; i++) plugin_close(&r->items[i]);
+    free(r->items);
+    free(r);
+}

@@ -1,1 +1,724 @@
-/* placeholder: being written */
+/*
+ * Exact and code-based top-k search in the one ranking order of DESIGN D4.
+ *
+ * Layout of a search: the corpus is cut into a fixed grid of blocks of
+ * block_rows rows; worker threads take blocks from a shared counter, score
+ * every query block against them (sgemm for float32, the method's score()
+ * for codes) into a block_queries x block_rows buffer, and push candidates
+ * into their own per-query bounded heaps. The heaps are merged at the end.
+ * Memory is the block buffers plus threads x nq x k heap entries: never an
+ * n x nq matrix. Because the block grid does not depend on the thread count,
+ * every (query, row) score comes from the same BLAS call shape whichever
+ * thread computes it, and the result is the same for any thread count.
+ *
+ * With more than one worker, OpenBLAS is set to one thread for the duration
+ * of the call (restored afterwards): the workers already use every core, and
+ * nested BLAS threads would only oversubscribe them. With one worker, BLAS
+ * keeps its own thread count, which parallelises each sgemm instead (bench/
+ * exact_search.c compares the two).
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "ecbench/ecbmath.h"
+#include "harness/search.h"
+
+/* ---- ranking order and heaps -------------------------------------------- */
+
+/* Id key for ties: the rank of the id in strcmp order when given, else the
+ * row itself; -1 (padding) never reaches here. */
+static inline uint64_t id_key(int64_t id, const uint32_t *id_rank)
+{
+    return id_rank ? (uint64_t)id_rank[id] : (uint64_t)id;
+}
+
+/* true when (sa, ia) ranks strictly after (sb, ib); padding ranks last. */
+static inline int worse(float sa, int64_t ia, float sb, int64_t ib, const uint32_t *id_rank)
+{
+    if (ia < 0 || ib < 0) return ia < 0 && ib >= 0;
+    if (sa != sb) return sa < sb;
+    return id_key(ia, id_rank) < id_key(ib, id_rank);
+}
+
+/* Bounded heap of one query: s/id hold cnt <= k entries, the worst at the
+ * root, so a candidate is compared with the root only. */
+static void heap_offer(float *s, int64_t *id, size_t *cnt, size_t k, float x, int64_t xi,
+                       const uint32_t *id_rank)
+{
+    size_t i;
+    if (*cnt < k) {
+        i = (*cnt)++;
+        while (i > 0) {
+            size_t p = (i - 1) / 2;
+            if (!worse(x, xi, s[p], id[p], id_rank)) break;
+            s[i] = s[p];
+            id[i] = id[p];
+            i = p;
+        }
+        s[i] = x;
+        id[i] = xi;
+        return;
+    }
+    if (k == 0 || !worse(s[0], id[0], x, xi, id_rank)) return;
+    size_t n = *cnt;
+    i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && worse(s[c + 1], id[c + 1], s[c], id[c], id_rank)) c++;
+        if (!worse(s[c], id[c], x, xi, id_rank)) break;
+        s[i] = s[c];
+        id[i] = id[c];
+        i = c;
+    }
+    s[i] = x;
+    id[i] = xi;
+}
+
+/* Heapsort: in place, no allocation, O(n log n) in the worst case. Keys are
+ * distinct (ids are), so stability does not matter. */
+void ecb_rank_sort(float *scores, int64_t *ids, size_t n, const uint32_t *id_rank)
+{
+    if (n < 2) return;
+    /* heap whose root is the entry ranking last; pop it to the end */
+    for (size_t i = n / 2; i-- > 0;) {
+        float x = scores[i];
+        int64_t xi = ids[i];
+        size_t j = i;
+        for (;;) {
+            size_t c = 2 * j + 1;
+            if (c >= n) break;
+            /* pick the child ranking last (the "larger" in output order) */
+            if (c + 1 < n && worse(scores[c + 1], ids[c + 1], scores[c], ids[c], id_rank)) c++;
+            if (!worse(scores[c], ids[c], x, xi, id_rank)) break;
+            scores[j] = scores[c];
+            ids[j] = ids[c];
+            j = c;
+        }
+        scores[j] = x;
+        ids[j] = xi;
+    }
+    for (size_t end = n - 1; end > 0; end--) {
+        float ts = scores[0];
+        int64_t ti = ids[0];
+        scores[0] = scores[end];
+        ids[0] = ids[end];
+        scores[end] = ts;
+        ids[end] = ti;
+        /* restore the heap on [0, end) */
+        size_t j = 0;
+        float x = scores[0];
+        int64_t xi = ids[0];
+        for (;;) {
+            size_t c = 2 * j + 1;
+            if (c >= end) break;
+            if (c + 1 < end && worse(scores[c + 1], ids[c + 1], scores[c], ids[c], id_rank)) c++;
+            if (!worse(scores[c], ids[c], x, xi, id_rank)) break;
+            scores[j] = scores[c];
+            ids[j] = ids[c];
+            j = c;
+        }
+        scores[j] = x;
+        ids[j] = xi;
+    }
+}
+
+int ecb_topk_alloc(ecb_topk *t, size_t nq, size_t k)
+{
+    memset(t, 0, sizeof *t);
+    size_t nk;
+    if (!ecb_mul_ok(nq, k, &nk))
+        return ecb_fail(ECB_ENOMEM, "top-k: %zu queries x k=%zu overflows", nq, k);
+    t->scores = ecb_malloc_array(nk ? nk : 1, sizeof *t->scores);
+    t->ids = ecb_malloc_array(nk ? nk : 1, sizeof *t->ids);
+    t->count = ecb_calloc(nq ? nq : 1, sizeof *t->count);
+    if (!t->scores || !t->ids || !t->count) {
+        ecb_topk_release(t);
+        return ECB_ENOMEM;
+    }
+    for (size_t i = 0; i < nk; i++) {
+        t->scores[i] = -INFINITY;
+        t->ids[i] = -1;
+    }
+    t->nq = nq;
+    t->k = k;
+    return 0;
+}
+
+void ecb_topk_release(ecb_topk *t)
+{
+    if (!t) return;
+    free(t->scores);
+    free(t->ids);
+    free(t->count);
+    memset(t, 0, sizeof *t);
+}
+
+/* Sort every query's heap into ranking order and pad the tail. */
+static void topk_finish(ecb_topk *t, const uint32_t *id_rank)
+{
+    for (size_t q = 0; q < t->nq; q++) {
+        float *s = t->scores + q * t->k;
+        int64_t *id = t->ids + q * t->k;
+        ecb_rank_sort(s, id, t->count[q], id_rank);
+        for (size_t i = t->count[q]; i < t->k; i++) {
+            s[i] = -INFINITY;
+            id[i] = -1;
+        }
+    }
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+void ecb_search_opts_default(ecb_search_opts *o)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (size_t)cpus;
+    /* 4096 x 768 floats = 12 MiB of corpus and 1024 x 4096 scores = 16 MiB per
+     * worker: large enough for sgemm to run near its peak (bench/exact_search). */
+    o->block_rows = 4096;
+    o->block_queries = 1024;
+}
+
+static void opts_resolve(const ecb_search_opts *o, ecb_search_opts *r)
+{
+    ecb_search_opts_default(r);
+    if (o) {
+        if (o->threads) r->threads = o->threads;
+        if (o->block_rows) r->block_rows = o->block_rows;
+        if (o->block_queries) r->block_queries = o->block_queries;
+    }
+}
+
+void ecb_normalize_rows(float *x, size_t n, size_t dim)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *r = x + i * dim;
+        double ss = 0;
+        for (size_t t = 0; t < dim; t++) ss += (double)r[t] * r[t];
+        if (ss <= 0) continue;
+        double inv = 1.0 / sqrt(ss);
+        for (size_t t = 0; t < dim; t++) r[t] = (float)(r[t] * inv);
+    }
+}
+
+/* ---- the blocked, threaded scan ------------------------------------------- */
+
+typedef struct scan_job {
+    /* what is scanned: either a float32 corpus or a method's codes */
+    const ecb_vecs *corpus;
+    const float *q;     /* exact: nq x d queries (normalised for cosine) */
+    const double *qn;   /* exact l2: |q|^2 */
+    ecb_ds_similarity sim;
+    const ecb_method *m;
+    ecb_mode mode;
+    const uint8_t *prepared;
+    size_t qsize;
+    const uint8_t *codes;
+    size_t csize;
+
+    size_t n, d, nq, k;
+    const uint32_t *id_rank;
+    size_t block_rows, block_queries, nblocks;
+    atomic_size_t next;
+    atomic_int stop;
+} scan_job;
+
+typedef struct scan_worker {
+    scan_job *job;
+    ecb_topk heaps;
+    int rc;
+    char msg[1024];
+} scan_worker;
+
+/* Push one block of scores (nqb x nb, row per query) into the heaps. */
+static void offer_block(ecb_topk *h, const float *sc, size_t q0, size_t nqb, size_t row0,
+                        size_t nb, const uint32_t *id_rank)
+{
+    size_t k = h->k;
+    for (size_t qi = 0; qi < nqb; qi++) {
+        size_t q = q0 + qi;
+        float *s = h->scores + q * k;
+        int64_t *id = h->ids + q * k;
+        size_t *cnt = &h->count[q];
+        const float *row = sc + qi * nb;
+        float thr = *cnt == k ? s[0] : -INFINITY;
+        for (size_t j = 0; j < nb; j++) {
+            float x = row[j];
+            /* also rejects NaN */
+            if (!(x >= thr)) continue;
+            heap_offer(s, id, cnt, k, x, (int64_t)(row0 + j), id_rank);
+            if (*cnt == k) thr = s[0];
+        }
+    }
+}
+
+static int worker_fail(scan_worker *w, int rc)
+{
+    w->rc = rc;
+    snprintf(w->msg, sizeof w->msg, "%s", ecb_last_error());
+    atomic_store(&w->job->stop, 1);
+    return rc;
+}
+
+static void *scan_run(void *arg)
+{
+    scan_worker *w = arg;
+    scan_job *j = w->job;
+    float *xbuf = NULL, *sbuf = NULL;
+    double *xn = NULL;
+    size_t bq = j->block_queries < j->nq ? j->block_queries : j->nq;
+    size_t sz;
+    if (!ecb_mul_ok(bq, j->block_rows, &sz) || !(sbuf = ecb_malloc_array(sz, sizeof *sbuf))) {
+        worker_fail(w, ECB_ENOMEM);
+        goto out;
+    }
+    if (j->corpus) {
+        if (!ecb_mul_ok(j->block_rows, j->d, &sz) ||
+            !(xbuf = ecb_malloc_array(sz, sizeof *xbuf)) ||
+            !(xn = ecb_malloc_array(j->block_rows, sizeof *xn))) {
+            worker_fail(w, ECB_ENOMEM);
+            goto out;
+        }
+    }
+    for (;;) {
+        if (atomic_load(&j->stop)) break;
+        size_t b = atomic_fetch_add(&j->next, 1);
+        if (b >= j->nblocks) break;
+        size_t r0 = b * j->block_rows;
+        size_t nb = j->n - r0 < j->block_rows ? j->n - r0 : j->block_rows;
+        int rc;
+        if (j->corpus) {
+            if ((rc = ecb_vecs_read(j->corpus, r0, nb, xbuf)) != 0) {
+                worker_fail(w, rc);
+                goto out;
+            }
+            if (j->sim == ECB_DS_COSINE) ecb_normalize_rows(xbuf, nb, j->d);
+            if (j->sim == ECB_DS_L2) {
+                for (size_t r = 0; r < nb; r++) {
+                    const float *x = xbuf + r * j->d;
+                    double ss = 0;
+                    for (size_t t = 0; t < j->d; t++) ss += (double)x[t] * x[t];
+                    xn[r] = ss;
+                }
+            }
+        }
+        for (size_t q0 = 0; q0 < j->nq; q0 += bq) {
+            size_t nqb = j->nq - q0 < bq ? j->nq - q0 : bq;
+            if (j->corpus) {
+                float alpha = j->sim == ECB_DS_L2 ? 2.0f : 1.0f;
+                rc = ecb_gemm_nt(nqb, nb, j->d, alpha, j->q + q0 * j->d, j->d, xbuf, j->d, 0.0f,
+                                 sbuf, nb);
+                if (rc) {
+                    ecb_fail(rc, "exact search: block %zu x %zu x %zu exceeds BLAS int range",
+                             nqb, nb, j->d);
+                    worker_fail(w, rc);
+                    goto out;
+                }
+                if (j->sim == ECB_DS_L2) {
+                    /* -|q-x|^2 = 2 q.x - |x|^2 - |q|^2, norms in double */
+                    for (size_t qi = 0; qi < nqb; qi++) {
+                        float *row = sbuf + qi * nb;
+                        double qq = j->qn[q0 + qi];
+                        for (size_t r = 0; r < nb; r++)
+                            row[r] = (float)((double)row[r] - xn[r] - qq);
+                    }
+                }
+            } else {
+                rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
+                                     j->codes + r0 * j->csize, nb, sbuf);
+                if (rc) {
+                    if (rc > 0) rc = ECB_EINTERNAL;
+                    worker_fail(w, rc);
+                    goto out;
+                }
+            }
+            offer_block(&w->heaps, sbuf, q0, nqb, r0, nb, j->id_rank);
+        }
+    }
+out:
+    free(xbuf);
+    free(sbuf);
+    free(xn);
+    return NULL;
+}
+
+/* Run the scan with o->threads workers and merge into out. */
+static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
+{
+    int rc = ecb_topk_alloc(out, j->nq, j->k);
+    if (rc) return rc;
+    if (j->k == 0 || j->nq == 0 || j->n == 0) return 0;
+    j->block_rows = o->block_rows;
+    j->block_queries = o->block_queries;
+    j->nblocks = (j->n + j->block_rows - 1) / j->block_rows;
+    atomic_init(&j->next, 0);
+    atomic_init(&j->stop, 0);
+
+    size_t nt = o->threads < j->nblocks ? o->threads : j->nblocks;
+    if (nt < 1) nt = 1;
+    scan_worker *w = ecb_calloc(nt, sizeof *w);
+    if (!w) {
+        ecb_topk_release(out);
+        return ECB_ENOMEM;
+    }
+    /* worker 0 fills out directly; the others merge into it */
+    w[0].job = j;
+    w[0].heaps = *out;
+    for (size_t t = 1; t < nt; t++) {
+        w[t].job = j;
+        if ((rc = ecb_topk_alloc(&w[t].heaps, j->nq, j->k)) != 0) goto done;
+    }
+    if (nt == 1) {
+        scan_run(&w[0]);
+    } else {
+        int prev_blas = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+        pthread_t *th = ecb_calloc(nt, sizeof *th);
+        size_t started = 0;
+        if (!th) {
+            rc = ECB_ENOMEM;
+        } else {
+            for (; started < nt; started++) {
+                int e = pthread_create(&th[started], NULL, scan_run, &w[started]);
+                if (e) {
+                    atomic_store(&j->stop, 1);
+                    rc = ecb_fail(ECB_EINTERNAL, "search: pthread_create failed: %s", strerror(e));
+                    break;
+                }
+            }
+            for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+            free(th);
+        }
+        openblas_set_num_threads(prev_blas);
+        if (rc) goto done;
+    }
+    for (size_t t = 0; t < nt; t++)
+        if (w[t].rc) {
+            rc = ecb_fail(w[t].rc, "%s", w[t].msg);
+            goto done;
+        }
+    for (size_t t = 1; t < nt; t++)
+        for (size_t q = 0; q < j->nq; q++) {
+            const float *s = w[t].heaps.scores + q * j->k;
+            const int64_t *id = w[t].heaps.ids + q * j->k;
+            for (size_t i = 0; i < w[t].heaps.count[q]; i++)
+                heap_offer(out->scores + q * j->k, out->ids + q * j->k, &out->count[q], j->k,
+                           s[i], id[i], j->id_rank);
+        }
+    topk_finish(out, j->id_rank);
+done:
+    for (size_t t = 1; t < nt; t++) ecb_topk_release(&w[t].heaps);
+    free(w);
+    if (rc) ecb_topk_release(out);
+    return rc;
+}
+
+int ecb_search_exact(const ecb_vecs *corpus, const float *queries, size_t nq,
+                     ecb_ds_similarity sim, size_t k, const uint32_t *id_rank,
+                     const ecb_search_opts *o, ecb_topk *out)
+{
+    ecb_search_opts r;
+    opts_resolve(o, &r);
+    if (sim != ECB_DS_COSINE && sim != ECB_DS_DOT && sim != ECB_DS_L2)
+        return ecb_fail(ECB_EINVAL, "exact search: similarity %d is not cosine, dot or l2",
+                        (int)sim);
+    scan_job j;
+    memset(&j, 0, sizeof j);
+    j.corpus = corpus;
+    j.sim = sim;
+    j.n = ecb_vecs_count(corpus);
+    j.d = ecb_vecs_dim(corpus);
+    j.nq = nq;
+    j.k = k;
+    j.id_rank = id_rank;
+    size_t nqd;
+    if (!ecb_mul_ok(nq, j.d, &nqd))
+        return ecb_fail(ECB_ENOMEM, "exact search: %zu queries x dim %zu overflows", nq, j.d);
+    float *q = ecb_malloc_array(nqd ? nqd : 1, sizeof *q);
+    double *qn = ecb_malloc_array(nq ? nq : 1, sizeof *qn);
+    if (!q || !qn) {
+        free(q);
+        free(qn);
+        return ECB_ENOMEM;
+    }
+    if (nqd) memcpy(q, queries, nqd * sizeof *q);
+    if (sim == ECB_DS_COSINE) ecb_normalize_rows(q, nq, j.d);
+    for (size_t i = 0; i < nq; i++) {
+        double ss = 0;
+        for (size_t t = 0; t < j.d; t++) ss += (double)q[i * j.d + t] * q[i * j.d + t];
+        qn[i] = ss;
+    }
+    j.q = q;
+    j.qn = qn;
+    int rc = scan(&j, &r, out);
+    free(q);
+    free(qn);
+    return rc;
+}
+
+int ecb_search_codes(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                     const uint8_t *codes, size_t n, size_t k, const uint32_t *id_rank,
+                     const ecb_search_opts *o, ecb_topk *out)
+{
+    ecb_search_opts r;
+    opts_resolve(o, &r);
+    if (!m || !m->vt || !m->vt->score || !m->vt->code_size || !m->vt->query_size)
+        return ecb_fail(ECB_EINVAL, "code search: method without score/code_size/query_size");
+    scan_job j;
+    memset(&j, 0, sizeof j);
+    j.m = m;
+    j.mode = mode;
+    j.prepared = prepared;
+    j.qsize = m->vt->query_size(m, mode);
+    j.codes = codes;
+    j.csize = m->vt->code_size(m);
+    j.n = n;
+    j.nq = nq;
+    j.k = k;
+    j.id_rank = id_rank;
+    return scan(&j, &r, out);
+}
+
+/* ---- exact scores of given rows --------------------------------------------- */
+
+int ecb_exact_scores(const ecb_vecs *corpus, ecb_ds_similarity sim, const float *query,
+                     const int64_t *rows, size_t n, float *out)
+{
+    enum { CHUNK = 256 };
+    size_t d = ecb_vecs_dim(corpus), nc = ecb_vecs_count(corpus);
+    size_t sz;
+    if (!ecb_mul_ok(CHUNK, d, &sz)) return ecb_fail(ECB_ENOMEM, "exact scores: dim %zu", d);
+    float *x = ecb_malloc_array(sz, sizeof *x);
+    size_t *idx = ecb_malloc_array(CHUNK, sizeof *idx);
+    if (!x || !idx) {
+        free(x);
+        free(idx);
+        return ECB_ENOMEM;
+    }
+    double qq = 0;
+    for (size_t t = 0; t < d; t++) qq += (double)query[t] * query[t];
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
+        size_t m = n - i0 < CHUNK ? n - i0 : CHUNK, cnt = 0;
+        for (size_t i = 0; i < m; i++) {
+            int64_t r = rows[i0 + i];
+            if (r < -1 || (r >= 0 && (uint64_t)r >= nc)) {
+                rc = ecb_fail(ECB_ERANGE, "exact scores: row %lld outside corpus of %zu rows",
+                              (long long)r, nc);
+                goto out;
+            }
+            if (r >= 0) idx[cnt++] = (size_t)r;
+        }
+        if (cnt && (rc = ecb_vecs_read_rows(corpus, idx, cnt, x)) != 0) goto out;
+        size_t c = 0;
+        for (size_t i = 0; i < m; i++) {
+            if (rows[i0 + i] < 0) {
+                out[i0 + i] = -INFINITY;
+                continue;
+            }
+            const float *v = x + c++ * d;
+            double dot = 0, xx = 0, l2 = 0;
+            for (size_t t = 0; t < d; t++) {
+                dot += (double)query[t] * v[t];
+                xx += (double)v[t] * v[t];
+                double df = (double)query[t] - v[t];
+                l2 += df * df;
+            }
+            double s = sim == ECB_DS_DOT ? dot
+                       : sim == ECB_DS_L2 ? -l2
+                       : (qq > 0 && xx > 0 ? dot / (sqrt(qq) * sqrt(xx)) : 0.0);
+            out[i0 + i] = (float)s;
+        }
+    }
+out:
+    free(x);
+    free(idx);
+    return rc;
+}
+
+/* ---- ground truth with an on-disk cache ------------------------------------ */
+
+#define GT_MAGIC "ECBGTRU\n"
+#define GT_VERSION 1u
+#define GT_ENDIAN 0x01020304u
+
+typedef struct gt_header {
+    char magic[8];
+    uint32_t version, endian;
+    uint32_t sim, pad;
+    uint64_t nq, k, n, dim;
+    uint64_t corpus_hash, queries_hash, idrank_hash;
+    uint64_t payload_hash; /* FNV of counts, scores, ids */
+} gt_header;
+
+static uint64_t gt_payload_hash(const ecb_topk *t)
+{
+    ecb_hash h;
+    ecb_hash_init(&h);
+    for (size_t q = 0; q < t->nq; q++) {
+        uint64_t c = t->count[q];
+        ecb_hash_update(&h, &c, sizeof c);
+    }
+    ecb_hash_update(&h, t->scores, t->nq * t->k * sizeof *t->scores);
+    ecb_hash_update(&h, t->ids, t->nq * t->k * sizeof *t->ids);
+    return ecb_hash_final(&h);
+}
+
+/* 1: loaded, 0: absent or stale (out untouched), < 0: error. */
+static int gt_read(const char *path, const gt_header *want, ecb_topk *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    gt_header h;
+    ecb_topk t;
+    memset(&t, 0, sizeof t);
+    int ok = 0;
+    if (fread(&h, sizeof h, 1, f) != 1) goto bad;
+    if (memcmp(h.magic, GT_MAGIC, 8) || h.version != GT_VERSION || h.endian != GT_ENDIAN)
+        goto bad;
+    if (h.sim != want->sim || h.nq != want->nq || h.k != want->k || h.n != want->n ||
+        h.dim != want->dim || h.corpus_hash != want->corpus_hash ||
+        h.queries_hash != want->queries_hash || h.idrank_hash != want->idrank_hash)
+        goto bad;
+    if (ecb_topk_alloc(&t, (size_t)h.nq, (size_t)h.k)) goto bad;
+    for (size_t q = 0; q < t.nq; q++) {
+        uint64_t c;
+        if (fread(&c, sizeof c, 1, f) != 1 || c > h.k) goto bad;
+        t.count[q] = (size_t)c;
+    }
+    size_t nk = t.nq * t.k;
+    if (fread(t.scores, sizeof *t.scores, nk, f) != nk) goto bad;
+    if (fread(t.ids, sizeof *t.ids, nk, f) != nk) goto bad;
+    if (fgetc(f) != EOF) goto bad; /* trailing bytes */
+    if (gt_payload_hash(&t) != h.payload_hash) goto bad;
+    for (size_t q = 0; q < t.nq; q++)
+        for (size_t i = 0; i < t.k; i++) {
+            int64_t id = t.ids[q * t.k + i];
+            if (i < t.count[q] ? (id < 0 || (uint64_t)id >= h.n) : id != -1) goto bad;
+        }
+    ok = 1;
+bad:
+    fclose(f);
+    if (!ok) {
+        ecb_topk_release(&t);
+        ecb_log(ECB_LOG_WARN, "ground-truth cache '%s' is stale or damaged; recomputing", path);
+        return 0;
+    }
+    *out = t;
+    return 1;
+}
+
+static int gt_write(const char *path, gt_header *h, const ecb_topk *t)
+{
+    size_t pl = strlen(path);
+    char *tmp = ecb_malloc(pl + 32);
+    if (!tmp) return ECB_ENOMEM;
+    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
+    h->payload_hash = gt_payload_hash(t);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f != NULL;
+    if (ok) ok = fwrite(h, sizeof *h, 1, f) == 1;
+    for (size_t q = 0; ok && q < t->nq; q++) {
+        uint64_t c = t->count[q];
+        ok = fwrite(&c, sizeof c, 1, f) == 1;
+    }
+    size_t nk = t->nq * t->k;
+    if (ok) ok = fwrite(t->scores, sizeof *t->scores, nk, f) == nk;
+    if (ok) ok = fwrite(t->ids, sizeof *t->ids, nk, f) == nk;
+    if (ok) ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (ok && rename(tmp, path) != 0) ok = 0;
+    int rc = 0;
+    if (!ok) {
+        rc = ecb_fail(ECB_EIO, "cannot write ground-truth cache '%s': %s", path, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+int ecb_groundtruth(const ecb_dataset *ds, size_t k, const char *cache_dir,
+                    const ecb_search_opts *o, ecb_topk *out)
+{
+    const ecb_vecs *c = ds->corpus, *qv = ds->queries;
+    size_t n = ecb_vecs_count(c), d = ecb_vecs_dim(c), nq = ecb_vecs_count(qv);
+    if (ecb_vecs_dim(qv) != d)
+        return ecb_fail(ECB_EINVAL, "ground truth of '%s': query dim %zu != corpus dim %zu",
+                        ds->name ? ds->name : "?", ecb_vecs_dim(qv), d);
+    gt_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, GT_MAGIC, 8);
+    h.version = GT_VERSION;
+    h.endian = GT_ENDIAN;
+    h.sim = (uint32_t)ds->sim;
+    h.nq = nq;
+    h.k = k;
+    h.n = n;
+    h.dim = d;
+    char *path = NULL;
+    int rc;
+    if (cache_dir) {
+        if ((rc = ecb_vecs_hash(c, &h.corpus_hash)) != 0) return rc;
+        if ((rc = ecb_vecs_hash(qv, &h.queries_hash)) != 0) return rc;
+        ecb_hash hr;
+        ecb_hash_init(&hr);
+        if (ds->doc_id_rank) ecb_hash_update(&hr, ds->doc_id_rank, n * sizeof *ds->doc_id_rank);
+        h.idrank_hash = ecb_hash_final(&hr);
+        ecb_hash key;
+        ecb_hash_init(&key);
+        ecb_hash_update(&key, &h, sizeof h);
+        size_t len = strlen(cache_dir) + 64;
+        if (!(path = ecb_malloc(len))) return ECB_ENOMEM;
+        snprintf(path, len, "%s/gt-%016llx.bin", cache_dir,
+                 (unsigned long long)ecb_hash_final(&key));
+        rc = gt_read(path, &h, out);
+        if (rc == 1) {
+            free(path);
+            return 0;
+        }
+    }
+    size_t nqd;
+    float *q = NULL, *sc = NULL;
+    if (!ecb_mul_ok(nq, d, &nqd) || !(q = ecb_malloc_array(nqd ? nqd : 1, sizeof *q))) {
+        rc = ECB_ENOMEM;
+        goto out;
+    }
+    if (nqd && (rc = ecb_vecs_read(qv, 0, nq, q)) != 0) goto out;
+    if ((rc = ecb_search_exact(c, q, nq, ds->sim, k, ds->doc_id_rank, o, out)) != 0) goto out;
+    /* Re-score the winners in double (ecb_exact_scores), so that the cached
+     * scores equal what ecb_exact_scores gives for any retrieved row: kNN
+     * recall compares the two. */
+    if (!(sc = ecb_malloc_array(k ? k : 1, sizeof *sc))) {
+        rc = ECB_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nq; i++) {
+        size_t cnt = out->count[i];
+        if ((rc = ecb_exact_scores(c, ds->sim, q + i * d, out->ids + i * k, cnt, sc)) != 0)
+            goto out;
+        memcpy(out->scores + i * k, sc, cnt * sizeof *sc);
+        ecb_rank_sort(out->scores + i * k, out->ids + i * k, cnt, ds->doc_id_rank);
+    }
+    if (path) {
+        if ((rc = ecb_mkdir_p(cache_dir)) != 0 || (rc = gt_write(path, &h, out)) != 0) {
+            /* a cache that cannot be written costs time, not correctness */
+            ecb_log(ECB_LOG_WARN, "%s", ecb_last_error());
+            rc = 0;
+        }
+    }
+out:
+    if (rc) ecb_topk_release(out);
+    free(q);
+    free(sc);
+    free(path);
+    return rc;
+}

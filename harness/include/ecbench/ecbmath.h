@@ -46,6 +46,11 @@ int ecb_gemm_nt(size_t m, size_t n, size_t k, float alpha, const float *A, size_
 int ecb_gemm_nn(size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
                 const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
+/* C[m x n] = alpha * A[k x m]^T * B[k x n] + beta * C (row-major), e.g.
+ * X^T Y for Procrustes. */
+int ecb_gemm_tn(size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+                const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
 /* ---- linear algebra ---------------------------------------------------- */
 /* Random orthogonal d x d matrix (Haar, QR of a Gaussian with sign fix),
  * row-major. */
@@ -62,7 +67,13 @@ int ecb_svd(size_t m, size_t n, const double *A, double *U, double *s, double *V
 int ecb_procrustes(size_t d, const double *M, double *R);
 
 /* ---- k-means ------------------------------------------------------------ */
-typedef enum { ECB_KMEANS_PLUSPLUS = 0, ECB_KMEANS_RANDOM = 1 } ecb_kmeans_init;
+/* ECB_KMEANS_GIVEN: start from the centroids passed in (warm start, e.g.
+ * OPQ's alternation); the seed is then used only for empty-cluster repair. */
+typedef enum {
+    ECB_KMEANS_PLUSPLUS = 0,
+    ECB_KMEANS_RANDOM = 1,
+    ECB_KMEANS_GIVEN = 2,
+} ecb_kmeans_init;
 
 typedef struct ecb_kmeans_opts {
     size_t k;
@@ -83,6 +94,61 @@ int ecb_kmeans(const ecb_kmeans_opts *opts, const float *x, size_t n, size_t d,
  * NULL (squared distances). */
 int ecb_kmeans_assign(const float *x, size_t n, size_t d, const float *centroids,
                       size_t k, uint32_t *assign, float *dist);
+/* Same with up to `threads` worker threads over blocks of points (0 or 1 =
+ * the calling thread only). */
+int ecb_kmeans_assign_mt(const float *x, size_t n, size_t d, const float *centroids,
+                         size_t k, uint32_t *assign, float *dist, size_t threads);
+
+/* ---- codebook codes and lookup-table scans (pq, opq, rq, kmeans) -------- */
+/* A code holds m indices of nbits each (1..16) as one little-endian bit
+ * stream: index s occupies bits [s*nbits, (s+1)*nbits), so nbits=8 is one
+ * byte per index and nbits=4 puts index 2b in the low nibble of byte b.
+ * ecb_code_bytes = ceil(m*nbits/8). */
+size_t ecb_code_bytes(size_t m, unsigned nbits);
+void ecb_code_pack(const uint32_t *idx, size_t m, unsigned nbits, uint8_t *code);
+void ecb_code_unpack(const uint8_t *code, size_t m, unsigned nbits, uint32_t *idx);
+/* ADC scan: out[j] = sum_s lut[s*2^nbits + idx_s(code j)] for n codes laid
+ * out code_stride bytes apart (the packed indices first; methods may append
+ * per-vector data after them). Kernels specialised for nbits 8 and 4. */
+void ecb_lut_scan(const float *lut, size_t m, unsigned nbits, const uint8_t *codes,
+                  size_t code_stride, size_t n, float *out);
+/* Top-k of scores (higher is better) over n items with a bounded heap:
+ * writes k entries to top_s/top_i sorted by score descending (ties by
+ * larger id first), padding with -INFINITY / -1 when n < k. get(ctx, j0,
+ * nj, buf) must fill buf[0..nj) with the scores of items j0..j0+nj (nj <=
+ * 1024). Memory is O(k + 1024). */
+int ecb_topk_blocked(size_t n, size_t k,
+                     void (*get)(void *ctx, size_t j0, size_t nj, float *buf), void *ctx,
+                     float *top_s, int64_t *top_i);
+
+/* ---- product quantizer engine (pq, opq; kmeans is m=1) -------------------- */
+/* m sub-quantizers of ksub centroids over dsub = d/m dimensions (ksub =
+ * 2^nbits when m > 1; ksub <= 2^nbits for a single codebook),
+ * or one codebook shared by all sub-spaces. Codes are packed as above,
+ * written code_stride bytes apart. The caller validates parameters (to name
+ * them in its messages); the engine returns ECB_EINVAL on nonsense. */
+typedef struct ecb_pq {
+    size_t d, m, dsub, ksub;
+    unsigned nbits;
+    int shared;
+    float *cb; /* shared ? ksub*dsub : m*ksub*dsub floats, sub-space major */
+} ecb_pq;
+
+int ecb_pq_init(ecb_pq *pq, size_t d, size_t m, unsigned nbits, size_t ksub, int shared);
+void ecb_pq_free(ecb_pq *pq);
+size_t ecb_pq_codebook_floats(const ecb_pq *pq);
+/* Train on n x d vectors. opts->k is ignored (ksub is used); each sub-space
+ * gets its own seed stream derived from opts->seed. With opts->init ==
+ * ECB_KMEANS_GIVEN the current codebooks are the warm start. */
+int ecb_pq_train(ecb_pq *pq, const ecb_kmeans_opts *opts, const float *x, size_t n);
+int ecb_pq_encode(const ecb_pq *pq, const float *x, size_t n, uint8_t *codes,
+                  size_t code_stride);
+void ecb_pq_decode(const ecb_pq *pq, const uint8_t *codes, size_t n, size_t code_stride,
+                   float *x);
+/* Lookup table of one query q (d floats): lut[s*ksub + j] = q_s . c_sj for
+ * DOT, -||q_s - c_sj||^2 for L2 (m*ksub floats), so that ecb_lut_scan gives
+ * q.x^ or -||q - x^||^2 exactly (up to float rounding). */
+void ecb_pq_lut(const ecb_pq *pq, ecb_similarity sim, const float *q, float *lut);
 
 /* ---- popcount ------------------------------------------------------------ */
 /* Hamming distance between one code and n codes of nbytes each (codes

@@ -123,7 +123,9 @@ typedef struct ecb_method_vtable ecb_method_vtable;
 
 /* Base of every plugin state; plugin structs embed it first:
  *   typedef struct { ecb_method base; ... } pq_state;
- * create() fills it in. The host reads it, never writes it. */
+ * create() fills host, dim and sim; right after create() the host sets vt
+ * to its own copy of the plugin's vtable (so host-side code can call the
+ * hooks from a state alone). Plugins must not rely on vt. */
 typedef struct ecb_method {
     const ecb_method_vtable *vt;
     const ecb_host *host;

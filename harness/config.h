@@ -1,0 +1,105 @@
+/*
+ * Config schema v1 and sweep expansion (DESIGN D6). A config names
+ * datasets, methods (or pipelines) with parameter axes, scoring modes,
+ * rescoring, cutoffs and seeds; expansion yields cells with stable ids (a
+ * hash of each cell's canonical JSON).
+ */
+#ifndef ECB_CONFIG_H
+#define ECB_CONFIG_H
+
+#include <cjson/cJSON.h>
+
+#include "datasets/dataset.h"
+#include "harness/registry.h"
+
+/* One stage of a method chain: a plugin and its resolved parameters. */
+typedef struct ecb_stage {
+    const ecb_plugin *plugin;
+    void *params;       /* params_size bytes, filled from the table */
+    uint64_t given;     /* bit i: parameter i was written in the config */
+} ecb_stage;
+
+/* Transforms followed by one quantizer (float32 appended when the chain
+ * ends in a transform). */
+typedef struct ecb_chain {
+    ecb_stage *stages;
+    size_t n;
+} ecb_chain;
+
+typedef struct ecb_rescore {
+    size_t factor;      /* 0: no rescoring */
+    int with_float32;   /* rescore with the float32 vectors */
+    ecb_chain with;     /* else: rescore with this method's codes */
+    char label[640];    /* "none", "float32x4", "sq(bits=8)x4" */
+} ecb_rescore;
+
+typedef struct ecb_dataset_spec {
+    char *name;           /* display name */
+    char *key;            /* canonical identity for cell ids */
+    int builtin;          /* 1: synthetic */
+    ecb_synth_params synth;
+    char *manifest;       /* resolved path */
+    size_t *corpus_sizes; /* nested subsets; 0 entry = full corpus */
+    size_t n_corpus_sizes;
+} ecb_dataset_spec;
+
+typedef struct ecb_cell {
+    size_t dataset;       /* index into config->datasets */
+    size_t corpus_size;   /* 0 = full */
+    ecb_chain chain;
+    ecb_mode mode;
+    size_t rescore;       /* index into config->rescores */
+    char id[17];          /* 16 hex digits */
+    char *method_col;     /* plugin name or chain "truncate(dim=128)>sq(bits=4)" */
+    char *params_col;     /* all params */
+    char *label_col;      /* short label */
+    char *canonical;      /* the canonical JSON hashed into id */
+} ecb_cell;
+
+typedef struct ecb_config {
+    char *path;
+    cJSON *json;          /* the config as given */
+    char *name;
+    ecb_dataset_spec *datasets;
+    size_t n_datasets;
+    ecb_rescore *rescores;
+    size_t n_rescores;
+    ecb_mode *modes;
+    size_t n_modes;
+    size_t *ks;           /* ascending, unique */
+    size_t nk;
+    size_t threads;
+    uint64_t seed;
+    char *output;
+    size_t train_size;    /* corpus sample rows given to train() */
+    size_t block_rows;    /* corpus rows per block (memory bound) */
+    size_t latency_queries; /* queries timed one by one for p50/p95/p99 */
+    int isolate;          /* -1 = default (plugins outside the build tree) */
+    double time_limit_s;  /* per cell, 0 = none (with isolation) */
+    double memory_limit_mb;
+    ecb_cell *cells;
+    size_t n_cells;
+} ecb_config;
+
+/* Parse a JSON file, errors with "file:line:column: message". */
+int ecb_json_load_file(const char *path, cJSON **out);
+/* Line and column (1-based) of a byte offset in text. */
+void ecb_text_position(const char *text, size_t offset, size_t *line, size_t *col);
+/* Reject keys not in allowed (NULL-terminated), with a did-you-mean hint. */
+int ecb_json_check_keys(const cJSON *obj, const char *const *allowed, const char *file,
+                        const char *jpath);
+
+int ecb_config_load(const char *path, const ecb_registry *reg, ecb_config **out);
+/* Same from an already-parsed JSON (takes ownership of json). */
+int ecb_config_from_json(cJSON *json, const char *path, const ecb_registry *reg,
+                         ecb_config **out);
+void ecb_config_free(ecb_config *c);
+
+/* Label of one stage: "sq(bits=4)" (non-default params), "float32". */
+int ecb_stage_label(const ecb_stage *s, int all_params, char *buf, size_t n);
+/* Chain label "truncate(dim=128)>sq(bits=4)". */
+int ecb_chain_label(const ecb_chain *c, int all_params, char *buf, size_t n);
+/* Deep copy / free of a chain's parameter blocks. */
+void ecb_chain_release(ecb_chain *c);
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * lsh: random-hyperplane LSH (Charikar 2002, sign random projections):
+ * nbits hyperplanes through the origin (or through trained thresholds),
+ * one bit per hyperplane, packed LSB-first into ceil(nbits/8) bytes.
+ *
+ * Hyperplanes, matching FAISS's IndexLSH(d, nbits) defaults
+ * (rotate_data=true, train_thresholds=false) so the comparison is fair:
+ *  - rotate=true: FAISS's RandomRotationMatrix(d, nbits): for nbits <= d,
+ *    nbits orthonormal rows (the first rows of a Haar rotation); for
+ *    nbits > d a tight frame: the first d columns of a Haar rotation of
+ *    size nbits (orthonormal columns, rows of norm ~sqrt(d/nbits)). Only the
+ *    directions matter for the bits; the frame spreads them more evenly
+ *    than independent draws.
+ *  - rotate=false: independent Gaussian hyperplanes (classic SimHash).
+ *  - train_thresholds=false (default): bit = [w.x >= 0], data not centred,
+ *    as FAISS does. true: per-bit threshold = median of w.x over the
+ *    training sample (FAISS's train_thresholds), stored and counted.
+ *
+ * Scoring: symmetric = -Hamming distance (ecb_hamming_1xn); asymmetric =
+ * (Wq - t).s with s the +-1 code (float query against sign codes). For L2
+ * the same scores are used (no per-vector norm is stored); ranking then
+ * approximates angular, not Euclidean, neighbours.
+ *
+ * Limits: 1 <= nbits <= 4096; the projection is dense (nbits x dim floats,
+ * in aux_bytes); rotate with nbits > dim draws an nbits x nbits rotation.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecbench/ecbmath.h"
+#include "ecbench/method.h"
+
+struct lsh_params {
+    size_t nbits;
+    int rotate;
+    int train_thresholds;
+};
+
+static const ecb_param lsh_params_table[] = {
+    {"nbits", ECB_PARAM_SIZE, offsetof(struct lsh_params, nbits), .def.u = 64, .min = 1,
+     .max = 4096, .help = "number of hyperplanes = bits per code"},
+    {"rotate", ECB_PARAM_BOOL, offsetof(struct lsh_params, rotate), .def.b = 1,
+     .help = "orthonormal hyperplanes from a random rotation (FAISS IndexLSH rotate_data); "
+             "false: independent Gaussian hyperplanes"},
+    {"train_thresholds", ECB_PARAM_BOOL, offsetof(struct lsh_params, train_thresholds),
+     .def.b = 0, .help = "threshold each bit at the training median instead of 0"},
+    {NULL},
+};
+
+typedef struct {
+    ecb_method base;
+    struct lsh_params p;
+    size_t nbits, nbytes;
+    float *W;   /* nbits x dim hyperplane normals */
+    float *thr; /* nbits thresholds, or NULL (all zero) */
+} lsh_state;
+
+/* Defined at the end (file order); create() stores it in the base. */
+static const ecb_method_vtable lsh_vtable;
+
+#define LSH_STREAM 0x6c73682d68797000ull /* "lsh-hyp" */
+enum { LSH_BLOCK = 256 };
+
+static int lsh_hyperplanes(lsh_state *s, uint64_t seed)
+{
+    size_t d = s->base.dim, nb = s->nbits;
+    ecb_rng r;
+    ecb_rng_seed2(&r, seed, LSH_STREAM);
+    if (!s->p.rotate) {
+        for (size_t t = 0; t < nb * d; t++) s->W[t] = (float)ecb_rng_normal(&r);
+        return 0;
+    }
+    size_t q = nb > d ? nb : d;
+    float *Q = malloc(q * q * sizeof *Q);
+    if (!Q) return ECB_ENOMEM;
+    int rc = ecb_random_orthogonal(q, ecb_rng_next(&r), Q);
+    if (!rc)
+        for (size_t i = 0; i < nb; i++) memcpy(s->W + i * d, Q + i * q, d * sizeof *Q);
+    free(Q);
+    return rc;
+}
+
+static int lsh_create(const ecb_host *host, const void *params, size_t dim, ecb_similarity sim,
+                      ecb_method **out)
+{
+    const struct lsh_params *p = params;
+    if (dim == 0) return host->fail(host, ECB_EINVAL, "lsh: input dimension must be >= 1, got 0");
+    if (p->nbits < 1 || p->nbits > 4096)
+        return host->fail(host, ECB_EINVAL, "lsh: parameter nbits: expected 1..4096, got %zu",
+                          p->nbits);
+    lsh_state *s = calloc(1, sizeof *s);
+    if (!s) return host->fail(host, ECB_ENOMEM, "lsh: out of memory");
+    s->base.vt = &lsh_vtable;
+    s->base.host = host;
+    s->base.dim = dim;
+    s->base.sim = sim;
+    s->p = *p;
+    s->nbits = p->nbits;
+    s->nbytes = (p->nbits + 7) / 8;
+    s->W = malloc(s->nbits * dim * sizeof *s->W);
+    int rc = s->W ? lsh_hyperplanes(s, host->seed) : ECB_ENOMEM;
+    if (rc) {
+        free(s->W);
+        free(s);
+        return host->fail(host, rc, "lsh: cannot draw %zu hyperplanes in dimension %zu",
+                          p->nbits, dim);
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static void lsh_destroy(ecb_method *m)
+{
+    if (!m) return;
+    lsh_state *s = (lsh_state *)m;
+    free(s->W);
+    free(s->thr);
+    free(s);
+}
+
+/* Projections of n rows (n <= LSH_BLOCK), thresholds subtracted. */
+static int lsh_project(const lsh_state *s, const float *x, size_t n, float *P)
+{
+    size_t d = s->base.dim, nb = s->nbits;
+    if (ecb_gemm_nt(n, nb, d, 1.0f, x, d, s->W, d, 0.0f, P, nb)) return ECB_ERANGE;
+    if (s->thr)
+        for (size_t i = 0; i < n; i++)
+            for (size_t b = 0; b < nb; b++) P[i * nb + b] -= s->thr[b];
+    return 0;
+}
+
+static int lsh_cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static int lsh_train(ecb_method *m, const float *x, size_t n)
+{
+    lsh_state *s = (lsh_state *)m;
+    const ecb_host *h = m->host;
+    if (!s->p.train_thresholds) return 0;
+    if (n == 0) return h->fail(h, ECB_EINVAL, "lsh: train_thresholds needs >= 1 vector, got 0");
+    size_t nb = s->nbits, d = m->dim;
+    float *P = malloc(n * nb * sizeof *P);
+    float *col = malloc(n * sizeof *col);
+    float *thr = malloc(nb * sizeof *thr);
+    int rc = 0;
+    if (!P || !col || !thr) {
+        rc = h->fail(h, ECB_ENOMEM, "lsh: out of memory for %zu x %zu projections", n, nb);
+        goto out;
+    }
+    free(s->thr);
+    s->thr = NULL;
+    for (size_t i0 = 0; i0 < n; i0 += LSH_BLOCK) {
+        size_t c = n - i0 < LSH_BLOCK ? n - i0 : LSH_BLOCK;
+        if (lsh_project(s, x + i0 * d, c, P + i0 * nb)) {
+            rc = h->fail(h, ECB_ERANGE, "lsh: projection block too large for BLAS");
+            goto out;
+        }
+    }
+    for (size_t b = 0; b < nb; b++) {
+        for (size_t i = 0; i < n; i++) col[i] = P[i * nb + b];
+        qsort(col, n, sizeof *col, lsh_cmp_float);
+        thr[b] = n % 2 ? col[n / 2] : (col[n / 2 - 1] + col[n / 2]) / 2;
+    }
+    s->thr = thr;
+    thr = NULL;
+out:
+    free(P);
+    free(col);
+    free(thr);
+    return rc;
+}
+
+static size_t lsh_code_size(const ecb_method *m) { return ((const lsh_state *)m)->nbytes; }
+
+static size_t lsh_aux_bytes(const ecb_method *m)
+{
+    const lsh_state *s = (const lsh_state *)m;
+    return (s->nbits * m->dim + (s->thr ? s->nbits : 0)) * sizeof(float);
+}
+
+/* Bit b of a code is byte b/8, bit b%8 (LSB first, as FAISS packs). */
+static void lsh_pack(const float *P, size_t n, size_t nb, size_t nbytes, uint8_t *codes)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *c = codes + i * nbytes;
+        memset(c, 0, nbytes);
+        for (size_t b = 0; b < nb; b++)
+            if (P[i * nb + b] >= 0) c[b >> 3] |= (uint8_t)(1u << (b & 7));
+    }
+}
+
+/** @param x n*dim floats. @param codes n*ceil(nbits/8) bytes. */
+static int lsh_encode(const ecb_method *m, const float *x, size_t n, uint8_t *codes)
+{
+    const lsh_state *s = (const lsh_state *)m;
+    size_t c = n < LSH_BLOCK ? n : LSH_BLOCK;
+    if (n == 0) return 0;
+    float *P = malloc(c * s->nbits * sizeof *P);
+    if (!P) return m->host->fail(m->host, ECB_ENOMEM, "lsh: out of memory");
+    for (size_t i0 = 0; i0 < n; i0 += LSH_BLOCK) {
+        c = n - i0 < LSH_BLOCK ? n - i0 : LSH_BLOCK;
+        if (lsh_project(s, x + i0 * m->dim, c, P)) {
+            free(P);
+            return m->host->fail(m->host, ECB_ERANGE, "lsh: block too large for BLAS");
+        }
+        lsh_pack(P, c, s->nbits, s->nbytes, codes + i0 * s->nbytes);
+    }
+    free(P);
+    return 0;
+}
+
+static size_t lsh_query_size(const ecb_method *m, ecb_mode mode)
+{
+    const lsh_state *s = (const lsh_state *)m;
+    return mode == ECB_MODE_SYMMETRIC ? s->nbytes : s->nbits * sizeof(float);
+}
+
+static int lsh_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t nq, void *out)
+{
+    const lsh_state *s = (const lsh_state *)m;
+    if (mode == ECB_MODE_SYMMETRIC) return lsh_encode(m, q, nq, out);
+    float *P = out;
+    for (size_t i0 = 0; i0 < nq; i0 += LSH_BLOCK) {
+        size_t c = nq - i0 < LSH_BLOCK ? nq - i0 : LSH_BLOCK;
+        if (lsh_project(s, q + i0 * m->dim, c, P + i0 * s->nbits))
+            return m->host->fail(m->host, ECB_ERANGE, "lsh: block too large for BLAS");
+    }
+    return 0;
+}
+
+static int lsh_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                     const uint8_t *codes, size_t n, float *scores)
+{
+    const lsh_state *s = (const lsh_state *)m;
+    size_t nb = s->nbits, nbytes = s->nbytes;
+    if (mode == ECB_MODE_SYMMETRIC) {
+        uint32_t dist[LSH_BLOCK];
+        const uint8_t *qc = prepared;
+        for (size_t i = 0; i < nq; i++)
+            for (size_t j0 = 0; j0 < n; j0 += LSH_BLOCK) {
+                size_t c = n - j0 < LSH_BLOCK ? n - j0 : LSH_BLOCK;
+                ecb_hamming_1xn(qc + i * nbytes, codes + j0 * nbytes, c, nbytes, dist);
+                for (size_t j = 0; j < c; j++) scores[i * n + j0 + j] = -(float)dist[j];
+            }
+        return 0;
+    }
+    /* Asymmetric: unpack a block of codes to +-1 floats and let sgemm do
+     * the nq x block dot products. */
+    size_t c = n < LSH_BLOCK ? n : LSH_BLOCK;
+    if (n == 0) return 0;
+    float *S = malloc(c * nb * sizeof *S);
+    if (!S) return m->host->fail(m->host, ECB_ENOMEM, "lsh: out of memory");
+    for (size_t j0 = 0; j0 < n; j0 += LSH_BLOCK) {
+        c = n - j0 < LSH_BLOCK ? n - j0 : LSH_BLOCK;
+        for (size_t j = 0; j < c; j++) {
+            const uint8_t *code = codes + (j0 + j) * nbytes;
+            for (size_t b = 0; b < nb; b++)
+                S[j * nb + b] = (code[b >> 3] >> (b & 7)) & 1 ? 1.0f : -1.0f;
+        }
+        if (ecb_gemm_nt(nq, c, nb, 1.0f, prepared, nb, S, nb, 0.0f, scores + j0, n)) {
+            free(S);
+            return m->host->fail(m->host, ECB_ERANGE, "lsh: block too large for BLAS");
+        }
+    }
+    free(S);
+    return 0;
+}
+
+static const ecb_method_vtable lsh_vtable = {
+    .abi_version = ECB_METHOD_ABI_VERSION,
+    .struct_size = sizeof(ecb_method_vtable),
+    .name = "lsh",
+    .summary = "random-hyperplane LSH, nbits sign bits (FAISS IndexLSH defaults), Hamming",
+    .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC,
+    .params = lsh_params_table,
+    .params_size = sizeof(struct lsh_params),
+    .create = lsh_create,
+    .destroy = lsh_destroy,
+    .train = lsh_train,
+    .code_size = lsh_code_size,
+    .aux_bytes = lsh_aux_bytes,
+    .encode = lsh_encode,
+    .query_size = lsh_query_size,
+    .prepare = lsh_prepare,
+    .score = lsh_score,
+};
+
+ECB_EXPORT const ecb_method_vtable *ecb_method_lsh(void) { return &lsh_vtable; }

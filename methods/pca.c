@@ -1,0 +1,239 @@
+/*
+ * pca: principal component projection to `dim` dimensions, optionally
+ * whitened (a float->float transform stage; used alone, the harness scores
+ * its output as float32).
+ *
+ * Axes: the top eigenvectors of the centred covariance (population, /n) of
+ * the training sample, accumulated and decomposed in double. Each axis is
+ * sign-normalised (its largest-magnitude component positive, first one on a
+ * tie) so that a seed-free fit is reproducible across LAPACK builds.
+ *
+ * Centring rule (DESIGN D3): with DOT similarity (cosine arrives as DOT on
+ * normalised vectors) the projection is applied WITHOUT subtracting the
+ * mean: q.x = (Pq).(Px) when P is square orthogonal, while centring both
+ * sides changes scores by a document-dependent term (-mu.x) and so changes
+ * the ranking (FAISS's PCAMatrix centres and loses it). Consequently pca to
+ * the full dimension is an exact rotation for DOT and keeps kNN recall at 1.
+ * With L2 the mean is subtracted: distances are translation invariant, so
+ * the ranking is the same either way, and zero-centred output is what the
+ * quantizers that may follow in a pipeline (binary, lsh, sq) expect. The
+ * stored state is then the projection plus its bias P*mu.
+ *
+ * Whitening divides each axis by sqrt(eigenvalue) (eigenvalues below
+ * 1e-10 of the largest are clamped there): it equalises variances for a
+ * following quantizer but is not orthogonal, so it does not preserve
+ * ranking even at full dimension.
+ *
+ * Limits: dim <= input dimension (checked in create); the training sample
+ * needs n >= 2 vectors; the matrix is dense, dim*input_dim floats.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecbench/ecbmath.h"
+#include "ecbench/method.h"
+
+struct pca_params {
+    size_t dim; /* 0 = input dimension */
+    int whiten;
+};
+
+static const ecb_param pca_params_table[] = {
+    {"dim", ECB_PARAM_SIZE, offsetof(struct pca_params, dim), .def.u = 0, .min = 0,
+     .max = 1048576, .help = "output dimension (<= input dimension); 0 keeps the input dimension"},
+    {"whiten", ECB_PARAM_BOOL, offsetof(struct pca_params, whiten), .def.b = 0,
+     .help = "divide each axis by the square root of its eigenvalue"},
+    {NULL},
+};
+
+typedef struct {
+    ecb_method base;
+    struct pca_params p;
+    size_t out;     /* output dimension */
+    float *W;       /* out x dim: axes as rows, whitening folded in */
+    float *bias;    /* out: W*mean, subtracted after projecting (L2 only) */
+    double kept;    /* fraction of the total variance on the kept axes */
+    int trained;
+} pca_state;
+
+/* Defined at the end (file order); create() stores it in the base. */
+static const ecb_method_vtable pca_vtable;
+
+static int pca_create(const ecb_host *host, const void *params, size_t dim,
+                      ecb_similarity sim, ecb_method **out)
+{
+    const struct pca_params *p = params;
+    if (dim == 0) return host->fail(host, ECB_EINVAL, "pca: input dimension must be >= 1, got 0");
+    size_t od = p->dim ? p->dim : dim;
+    if (od > dim)
+        return host->fail(host, ECB_EINVAL,
+                          "pca: parameter dim=%zu exceeds the input dimension %zu "
+                          "(expected 1..%zu, or 0 for the input dimension)",
+                          p->dim, dim, dim);
+    pca_state *s = calloc(1, sizeof *s);
+    if (!s) return host->fail(host, ECB_ENOMEM, "pca: out of memory");
+    s->base.vt = &pca_vtable;
+    s->base.host = host;
+    s->base.dim = dim;
+    s->base.sim = sim;
+    s->p = *p;
+    s->out = od;
+    *out = &s->base;
+    return 0;
+}
+
+static void pca_destroy(ecb_method *m)
+{
+    if (!m) return;
+    pca_state *s = (pca_state *)m;
+    free(s->W);
+    free(s->bias);
+    free(s);
+}
+
+/* Mean and population covariance (d x d, double) of n x d floats. The
+ * covariance is accumulated by blocks of float sgemm on centred rows, each
+ * block summed into double, so large samples stay fast without losing the
+ * precision that float accumulation over all n would cost. */
+static int pca_covariance(const float *x, size_t n, size_t d, double *mean, double *cov)
+{
+    enum { BLOCK = 1024 };
+    memset(mean, 0, d * sizeof *mean);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) mean[j] += x[i * d + j];
+    for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
+    memset(cov, 0, d * d * sizeof *cov);
+    float *xc = malloc((size_t)BLOCK * d * sizeof *xc);
+    float *c = malloc(d * d * sizeof *c);
+    int rc = 0;
+    if (!xc || !c) { rc = ECB_ENOMEM; goto out; }
+    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
+        size_t nb = n - i0 < BLOCK ? n - i0 : BLOCK;
+        for (size_t i = 0; i < nb; i++)
+            for (size_t j = 0; j < d; j++)
+                xc[i * d + j] = (float)((double)x[(i0 + i) * d + j] - mean[j]);
+        rc = ecb_gemm_tn(d, d, nb, 1.0f, xc, d, xc, d, 0.0f, c, d);
+        if (rc) goto out;
+        for (size_t t = 0; t < d * d; t++) cov[t] += c[t];
+    }
+    for (size_t t = 0; t < d * d; t++) cov[t] /= (double)n;
+out:
+    free(xc);
+    free(c);
+    return rc;
+}
+
+static int pca_train(ecb_method *m, const float *x, size_t n)
+{
+    pca_state *s = (pca_state *)m;
+    const ecb_host *h = m->host;
+    size_t d = m->dim, od = s->out;
+    if (n < 2) return h->fail(h, ECB_EINVAL, "pca: training needs >= 2 vectors, got %zu", n);
+    double *mean = malloc(d * sizeof *mean);
+    double *cov = malloc(d * d * sizeof *cov);
+    double *w = malloc(d * sizeof *w);
+    double *V = malloc(d * d * sizeof *V);
+    float *W = malloc(od * d * sizeof *W);
+    float *bias = m->sim == ECB_SIM_L2 ? malloc(od * sizeof *bias) : NULL;
+    int rc = 0;
+    if (!mean || !cov || !w || !V || !W || (m->sim == ECB_SIM_L2 && !bias)) {
+        rc = h->fail(h, ECB_ENOMEM, "pca: out of memory for a %zu x %zu covariance", d, d);
+        goto out;
+    }
+    rc = pca_covariance(x, n, d, mean, cov);
+    if (rc) {
+        rc = h->fail(h, rc, "pca: covariance of %zu x %zu sample failed", n, d);
+        goto out;
+    }
+    rc = ecb_eigh_desc(d, cov, w, V);
+    if (rc) {
+        rc = h->fail(h, rc, "pca: eigen-decomposition of the %zu x %zu covariance failed", d, d);
+        goto out;
+    }
+    double total = 0, kept = 0, floor_ = w[0] > 0 ? w[0] * 1e-10 : 1e-30;
+    for (size_t i = 0; i < d; i++) total += w[i] > 0 ? w[i] : 0;
+    for (size_t i = 0; i < od; i++) {
+        double *v = V + i * d;
+        size_t arg = 0;
+        for (size_t j = 1; j < d; j++)
+            if (fabs(v[j]) > fabs(v[arg]) * (1 + 1e-12)) arg = j;
+        double sign = v[arg] < 0 ? -1.0 : 1.0;
+        double lam = w[i] > floor_ ? w[i] : floor_;
+        double scale = s->p.whiten ? sign / sqrt(lam) : sign;
+        kept += w[i] > 0 ? w[i] : 0;
+        double b = 0;
+        for (size_t j = 0; j < d; j++) {
+            W[i * d + j] = (float)(v[j] * scale);
+            b += v[j] * scale * mean[j];
+        }
+        if (bias) bias[i] = (float)b;
+    }
+    free(s->W);
+    free(s->bias);
+    s->W = W;
+    s->bias = bias;
+    W = NULL;
+    bias = NULL;
+    s->kept = total > 0 ? kept / total : 1.0;
+    s->trained = 1;
+    h->log(h, ECB_LOG_DEBUG, "pca: %zu -> %zu dims keep %.4f of the variance%s", d, od, s->kept,
+           m->sim == ECB_SIM_L2 ? " (centred, L2)" : " (uncentred projection, DOT)");
+out:
+    free(mean);
+    free(cov);
+    free(w);
+    free(V);
+    free(W);
+    free(bias);
+    return rc;
+}
+
+static size_t pca_code_size(const ecb_method *m)
+{
+    return ((const pca_state *)m)->out * sizeof(float);
+}
+
+static size_t pca_aux_bytes(const ecb_method *m)
+{
+    const pca_state *s = (const pca_state *)m;
+    return (s->out * m->dim + (m->sim == ECB_SIM_L2 ? s->out : 0)) * sizeof(float);
+}
+
+static size_t pca_out_dim(const ecb_method *m) { return ((const pca_state *)m)->out; }
+
+/** @param x n*dim floats. @param y n*out floats, caller-owned. */
+static int pca_transform(const ecb_method *m, const float *x, size_t n, float *y)
+{
+    const pca_state *s = (const pca_state *)m;
+    const ecb_host *h = m->host;
+    if (!s->trained) return h->fail(h, ECB_EINVAL, "pca: transform called before train");
+    if (n == 0) return 0;
+    size_t d = m->dim, od = s->out;
+    if (ecb_gemm_nt(n, od, d, 1.0f, x, d, s->W, d, 0.0f, y, od))
+        return h->fail(h, ECB_ERANGE, "pca: block of %zu x %zu too large for BLAS", n, d);
+    if (s->bias)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < od; j++) y[i * od + j] -= s->bias[j];
+    return 0;
+}
+
+static const ecb_method_vtable pca_vtable = {
+    .abi_version = ECB_METHOD_ABI_VERSION,
+    .struct_size = sizeof(ecb_method_vtable),
+    .name = "pca",
+    .summary = "principal component projection (optional whitening); uncentred for dot/cosine",
+    .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_TRANSFORM,
+    .params = pca_params_table,
+    .params_size = sizeof(struct pca_params),
+    .create = pca_create,
+    .destroy = pca_destroy,
+    .train = pca_train,
+    .code_size = pca_code_size,
+    .aux_bytes = pca_aux_bytes,
+    .out_dim = pca_out_dim,
+    .transform = pca_transform,
+};
+
+ECB_EXPORT const ecb_method_vtable *ecb_method_pca(void) { return &pca_vtable; }

@@ -1,0 +1,659 @@
+/*
+ * rabitq: RaBitQ (Gao & Long, SIGMOD 2024, "RaBitQ: Quantizing
+ * High-Dimensional Vectors with a Theoretical Error Bound for Approximate
+ * Nearest Neighbor Search") and its multi-bit extension (Gao, Gou, Xu, Yang,
+ * Long, Wong, SIGMOD 2025, "Practical and Asymptotically Optimal Quantization
+ * of High-Dimensional Vectors in Euclidean Space for ANN Search", a.k.a.
+ * extended RaBitQ). Written from the papers' descriptions.
+ *
+ * Encoding of x: pick the centroid c (the training mean, or the nearest of
+ * `centroids` k-means centroids), rotate o' = P (x - c) with a Haar-random
+ * orthogonal P, normalise u = o' / ||o'||, and quantize u onto the grid
+ * y in {-(2^B-1)/2, ..., -1/2, 1/2, ..., (2^B-1)/2}^d rescaled to unit norm,
+ * choosing the rescaling t of u that maximises cos(y, u) (B = 1: y = sign(u)/2,
+ * plain RaBitQ; B > 1: the exact critical-point enumeration of extended
+ * RaBitQ). The estimator of the paper,
+ *     <o, q> ~= <y, q'> / <y, u>      (q' = P (q - c)),
+ * is unbiased for B = 1 (the residual of y orthogonal to u is uniform on the
+ * sphere of the complement after the random rotation) and asymptotically so
+ * for B > 1.
+ *
+ * Code layout (code_size bytes per vector, in this order):
+ *   float32 mul, float32 add      the two per-vector correction scalars;
+ *   float32 err                   only with rerank_bound > 0;
+ *   uint8/uint16 centroid id      only with centroids > 1 (uint16 above 256);
+ *   B bit planes of ceil(d/8) bytes: plane b holds bit b of the grid index
+ *   k_i = y_i + (2^B-1)/2 in [0, 2^B-1]; plane B-1 is the sign code.
+ * So 1 bit at d = 128 is 16 + 8 = 24 bytes, as FAISS's IndexRaBitQ; in
+ * general bits * ceil(d/8) + 8 (+4 with rerank_bound, +1/2 with centroids).
+ *
+ * Scores (higher is better, the host's convention), with e = estimated
+ * <x - c, q - c> = ||x - c|| <y, q'> / <y, u>:
+ *   DOT:  <x, q> = e + <x, c> + (<c, q> - ||c||^2)
+ *         mul = ||x - c|| / <y, u>, add = <x, c>
+ *   L2:  -||x - q||^2 = 2 e - ||x - c||^2 - ||q - c||^2
+ *         mul = 2 ||x - c|| / <y, u>, add = -||x - c||^2
+ * The query-only terms are added too, so scores are estimates of the true
+ * similarity, not just order-equivalent.
+ *
+ * Modes. Asymmetric: the float query, rotated, against the codes through a
+ * byte lookup table (d/8 lookups per bit plane). Symmetric: the query is
+ * quantized with the same B, and <y_x, y_q> / (<y_x, u_x> <y_q, u_q>)
+ * estimates <o, q>, computed with AND-popcounts over the bit planes
+ * (B^2 plane pairs).
+ *
+ * rerank_bound = eps0 > 0 (paper: eps0 = 1.9 gives a bound that holds with
+ * high probability): the paper's error bound of the estimator,
+ *     |est - <o, q>| <= eps0 sqrt((1 - <yhat,u>^2) / <yhat,u>^2) / sqrt(d - 1),
+ * scaled to a score error, is stored per vector (the third float, `err`) and
+ * added to the asymmetric score: the returned score is the OPTIMISTIC bound
+ * (estimate + bound), not the estimate. ABI v1 has no field for a second
+ * score, so this is the only way a plugin can steer the harness's generic
+ * rescoring: retrieving k x factor candidates by their upper bound keeps
+ * every candidate whose bound says it may still be in the true top-k, and the
+ * float rescoring pass then orders them exactly. Without rescoring the
+ * optimistic score ranks worse than the plain estimate; use it only with a
+ * rescore factor. Symmetric mode ignores the bound (the paper's bound is for
+ * a float query).
+ *
+ * Limits: no decode (the estimator is not a reconstruction); centroids <=
+ * 65536 and the prepared query holds one rotated copy of q per centroid.
+ * The estimator's rescaling by <y, u> is the paper's; extended RaBitQ's
+ * split into a sign code plus extra-bit code is a scan-speed layout detail we
+ * replace by bit planes.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecbench/ecbmath.h"
+#include "ecbench/method.h"
+
+struct rabitq_params {
+    size_t bits;
+    size_t centroids;
+    double rerank_bound;
+};
+
+static const ecb_param rabitq_params_table[] = {
+    {"bits", ECB_PARAM_SIZE, offsetof(struct rabitq_params, bits), .def.u = 1, .min = 1,
+     .max = 8, .help = "bits per dimension: 1 = RaBitQ, 2..8 = extended RaBitQ"},
+    {"centroids", ECB_PARAM_SIZE, offsetof(struct rabitq_params, centroids), .def.u = 1,
+     .min = 1, .max = 65536,
+     .help = "1 = normalise around the corpus mean; >1 = around the nearest k-means "
+             "centroid (id stored per vector)"},
+    {"rerank_bound", ECB_PARAM_DOUBLE, offsetof(struct rabitq_params, rerank_bound),
+     .def.d = 0.0, .min = 0.0, .max = 100.0,
+     .help = "eps0 of the error bound; >0 stores a 3rd float per vector and returns the "
+             "optimistic score estimate+eps0*bound (asymmetric), meant for rescoring"},
+    {NULL},
+};
+
+typedef struct {
+    ecb_method base;
+    struct rabitq_params p;
+    size_t B, K, G;     /* bits, centroids, bytes per bit plane */
+    size_t nf, idb;     /* floats and centroid-id bytes per code */
+    size_t plane_off;   /* byte offset of the bit planes in a code */
+    size_t code_size;
+    int trained;
+    float *rot;         /* d x d, row-major: o' = rot (x - c) */
+    float *cent;        /* K x d, original space */
+    float *rcent;       /* K x d, rot c_k */
+    double *cnorm2;     /* ||c_k||^2 */
+} rq_state;
+
+/* Prepared asymmetric query, per centroid: d floats q' = P (q - c_k), then
+ * sum(q'), the query-only score constant and ||q - c_k||. */
+#define RQ_QA_EXTRA 3
+/* Prepared symmetric query, per centroid: 3 floats (query multiplier, score
+ * constant, sum of grid indices) then the B bit planes, padded to 4 bytes. */
+#define RQ_QS_HEAD 3
+
+static int rq_create(const ecb_host *host, const void *params, size_t dim,
+                     ecb_similarity sim, ecb_method **out)
+{
+    const struct rabitq_params *p = params;
+    if (dim == 0) return host->fail(host, ECB_EINVAL, "rabitq: dim must be > 0, got 0");
+    if (p->bits < 1 || p->bits > 8)
+        return host->fail(host, ECB_ERANGE, "rabitq: bits must be in [1,8], got %zu", p->bits);
+    if (p->centroids < 1 || p->centroids > 65536)
+        return host->fail(host, ECB_ERANGE, "rabitq: centroids must be in [1,65536], got %zu",
+                          p->centroids);
+    if (!(p->rerank_bound >= 0.0))
+        return host->fail(host, ECB_ERANGE, "rabitq: rerank_bound must be >= 0, got %g",
+                          p->rerank_bound);
+    rq_state *s = calloc(1, sizeof *s);
+    if (!s) return host->fail(host, ECB_ENOMEM, "rabitq: out of memory");
+    s->base.host = host;
+    s->base.dim = dim;
+    s->base.sim = sim;
+    s->p = *p;
+    s->B = p->bits;
+    s->K = p->centroids;
+    s->G = (dim + 7) / 8;
+    s->nf = p->rerank_bound > 0.0 ? 3 : 2;
+    s->idb = s->K == 1 ? 0 : (s->K <= 256 ? 1 : 2);
+    s->plane_off = s->nf * sizeof(float) + s->idb;
+    s->code_size = s->plane_off + s->B * s->G;
+    *out = &s->base;
+    return 0;
+}
+
+static void rq_destroy(ecb_method *m)
+{
+    if (!m) return;
+    rq_state *s = (rq_state *)m;
+    free(s->rot);
+    free(s->cent);
+    free(s->rcent);
+    free(s->cnorm2);
+    free(s);
+}
+
+static int rq_train(ecb_method *m, const float *x, size_t n)
+{
+    rq_state *s = (rq_state *)m;
+    const ecb_host *h = m->host;
+    size_t d = m->dim, K = s->K;
+    if (n < K)
+        return h->fail(h, ECB_EINVAL, "rabitq: training sample has %zu vectors, needs >= "
+                       "centroids=%zu", n, K);
+    free(s->rot); free(s->cent); free(s->rcent); free(s->cnorm2);
+    s->rot = malloc(d * d * sizeof(float));
+    s->cent = malloc(K * d * sizeof(float));
+    s->rcent = malloc(K * d * sizeof(float));
+    s->cnorm2 = malloc(K * sizeof(double));
+    if (!s->rot || !s->cent || !s->rcent || !s->cnorm2)
+        return h->fail(h, ECB_ENOMEM, "rabitq: out of memory for d=%zu centroids=%zu", d, K);
+    int rc;
+    if (K == 1) {
+        double *acc = calloc(d, sizeof(double));
+        if (!acc) return h->fail(h, ECB_ENOMEM, "rabitq: out of memory");
+        for (size_t i = 0; i < n; i++)
+            for (size_t t = 0; t < d; t++) acc[t] += x[i * d + t];
+        for (size_t t = 0; t < d; t++) s->cent[t] = (float)(acc[t] / (double)n);
+        free(acc);
+    } else {
+        ecb_kmeans_opts o = {.k = K, .iters = 25, .tol = 1e-4, .init = ECB_KMEANS_PLUSPLUS,
+                             .seed = h->seed ^ 0x7261626974710001ull, .threads = h->threads};
+        rc = ecb_kmeans(&o, x, n, d, s->cent, NULL, NULL);
+        if (rc) return h->fail(h, rc, "rabitq: k-means with k=%zu on %zu vectors failed", K, n);
+    }
+    rc = ecb_random_orthogonal(d, h->seed ^ 0x7261626974710002ull, s->rot);
+    if (rc) return h->fail(h, rc, "rabitq: random rotation of size %zu failed", d);
+    rc = ecb_gemm_nt(K, d, d, 1.0f, s->cent, d, s->rot, d, 0.0f, s->rcent, d);
+    if (rc) return h->fail(h, rc, "rabitq: d=%zu too large for BLAS", d);
+    for (size_t k = 0; k < K; k++) {
+        double a = 0;
+        for (size_t t = 0; t < d; t++) a += (double)s->cent[k * d + t] * s->cent[k * d + t];
+        s->cnorm2[k] = a;
+    }
+    s->trained = 1;
+    return 0;
+}
+
+static size_t rq_code_size(const ecb_method *m) { return ((const rq_state *)m)->code_size; }
+
+static size_t rq_aux_bytes(const ecb_method *m)
+{
+    const rq_state *s = (const rq_state *)m;
+    return (m->dim * m->dim + s->K * m->dim) * sizeof(float);
+}
+
+/* ---- quantization of one unit vector ------------------------------------ */
+
+typedef struct {
+    double *a;       /* |u_i| */
+    uint32_t *k;     /* magnitude level per dimension */
+    double *ht;      /* heap keys (event times) */
+    uint32_t *hi;    /* heap dims */
+    uint32_t *log;   /* dims in event order, d * (2^(B-1) - 1) */
+} rq_work;
+
+static void rq_work_free(rq_work *w)
+{
+    free(w->a); free(w->k); free(w->ht); free(w->hi); free(w->log);
+}
+
+static int rq_work_alloc(rq_work *w, size_t d, size_t B)
+{
+    size_t K = (size_t)1 << (B - 1);
+    memset(w, 0, sizeof *w);
+    w->a = malloc(d * sizeof(double));
+    w->k = malloc(d * sizeof(uint32_t));
+    w->ht = malloc(d * sizeof(double));
+    w->hi = malloc(d * sizeof(uint32_t));
+    w->log = malloc((d * (K > 1 ? K - 1 : 1)) * sizeof(uint32_t));
+    if (!w->a || !w->k || !w->ht || !w->hi || !w->log) {
+        rq_work_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+static void heap_down(double *ht, uint32_t *hi, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && (ht[l] < ht[m] || (ht[l] == ht[m] && hi[l] < hi[m]))) m = l;
+        if (r < n && (ht[r] < ht[m] || (ht[r] == ht[m] && hi[r] < hi[m]))) m = r;
+        if (m == i) return;
+        double t = ht[i]; ht[i] = ht[m]; ht[m] = t;
+        uint32_t u = hi[i]; hi[i] = hi[m]; hi[m] = u;
+        i = m;
+    }
+}
+
+/* Quantize the unit vector u (d) onto the B-bit grid, writing grid indices
+ * idx[i] in [0, 2^B - 1] (y_i = idx_i - (2^B-1)/2). Returns <y, u> and stores
+ * ||y||^2. For B > 1 this is extended RaBitQ's search over the rescaling t:
+ * |y_i| = min(floor(t |u_i|), K-1) + 1/2 changes only at t = m / |u_i|, so
+ * walking those critical points in increasing order (a heap merging the d
+ * sorted per-dimension lists) visits every distinct candidate once, updating
+ * <y,|u|> and ||y||^2 incrementally; the best cosine is then replayed. */
+static double rq_quantize(const float *u, size_t d, size_t B, rq_work *w, uint8_t *idx,
+                          double *ynorm2)
+{
+    uint32_t K = 1u << (B - 1);
+    double ip = 0, sq = 0.25 * (double)d;
+    for (size_t i = 0; i < d; i++) {
+        w->a[i] = fabs((double)u[i]);
+        w->k[i] = 0;
+        ip += 0.5 * w->a[i];
+    }
+    if (K > 1) {
+        double best = ip / sqrt(sq);
+        size_t nh = 0, nev = 0, best_nev = 0;
+        for (size_t i = 0; i < d; i++)
+            if (w->a[i] > 0) { w->ht[nh] = 1.0 / w->a[i]; w->hi[nh] = (uint32_t)i; nh++; }
+        for (size_t i = nh / 2; i-- > 0;) heap_down(w->ht, w->hi, nh, i);
+        double ip_best = ip, sq_best = sq;
+        while (nh > 0) {
+            uint32_t i = w->hi[0];
+            uint32_t k = ++w->k[i];
+            ip += w->a[i];
+            sq += 2.0 * k;
+            w->log[nev++] = i;
+            double c = ip / sqrt(sq);
+            if (c > best) { best = c; best_nev = nev; ip_best = ip; sq_best = sq; }
+            if (k + 1 < K) {
+                w->ht[0] = (double)(k + 1) / w->a[i];
+            } else {
+                nh--;
+                w->ht[0] = w->ht[nh];
+                w->hi[0] = w->hi[nh];
+            }
+            heap_down(w->ht, w->hi, nh, 0);
+        }
+        for (size_t i = 0; i < d; i++) w->k[i] = 0;
+        for (size_t e = 0; e < best_nev; e++) w->k[w->log[e]]++;
+        ip = ip_best;
+        sq = sq_best;
+    }
+    for (size_t i = 0; i < d; i++)
+        idx[i] = (uint8_t)(u[i] >= 0 ? K + w->k[i] : K - 1 - w->k[i]);
+    *ynorm2 = sq;
+    return ip;
+}
+
+static void rq_pack_planes(const uint8_t *idx, size_t d, size_t B, size_t G, uint8_t *planes)
+{
+    memset(planes, 0, B * G);
+    for (size_t i = 0; i < d; i++)
+        for (size_t b = 0; b < B; b++)
+            if (idx[i] >> b & 1) planes[b * G + i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+/* Nearest centroid in the rotated space (rotation preserves distances). */
+static size_t rq_nearest(const rq_state *s, const float *y)
+{
+    size_t d = s->base.dim, best = 0;
+    double bd = INFINITY;
+    for (size_t k = 0; k < s->K; k++) {
+        double a = 0;
+        for (size_t t = 0; t < d; t++) {
+            double v = (double)y[t] - s->rcent[k * d + t];
+            a += v * v;
+        }
+        if (a < bd) { bd = a; best = k; }
+    }
+    return best;
+}
+
+#define RQ_BLOCK 64
+
+/* y = rot x for nb <= RQ_BLOCK rows. sgemm is always called with the same
+ * shape (short blocks zero-padded) because BLAS kernels may round a row
+ * differently depending on the block height (gemv path for one row, edge
+ * tiles), and a code must not depend on which other vectors were encoded
+ * with it. y must hold RQ_BLOCK * d floats. */
+static int rq_rotate(const rq_state *s, const float *x, size_t nb, float *y)
+{
+    size_t d = s->base.dim;
+    if (nb == RQ_BLOCK) return ecb_gemm_nt(RQ_BLOCK, d, d, 1.0f, x, d, s->rot, d, 0.0f, y, d);
+    float *pad = calloc(RQ_BLOCK * d, sizeof(float));
+    if (!pad) return ECB_ENOMEM;
+    memcpy(pad, x, nb * d * sizeof(float));
+    int rc = ecb_gemm_nt(RQ_BLOCK, d, d, 1.0f, pad, d, s->rot, d, 0.0f, y, d);
+    free(pad);
+    return rc;
+}
+
+static int rq_encode(const ecb_method *m, const float *x, size_t n, uint8_t *codes)
+{
+    const rq_state *s = (const rq_state *)m;
+    const ecb_host *h = m->host;
+    size_t d = m->dim, B = s->B;
+    if (!s->trained) return h->fail(h, ECB_EINVAL, "rabitq: encode before train");
+    float *y = malloc(RQ_BLOCK * d * sizeof(float));
+    float *u = malloc(d * sizeof(float));
+    uint8_t *idx = malloc(d);
+    rq_work w;
+    if (!y || !u || !idx || rq_work_alloc(&w, d, B)) {
+        free(y); free(u); free(idx);
+        return h->fail(h, ECB_ENOMEM, "rabitq: out of memory encoding d=%zu", d);
+    }
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n; i0 += RQ_BLOCK) {
+        size_t nb = n - i0 < RQ_BLOCK ? n - i0 : RQ_BLOCK;
+        rc = rq_rotate(s, x + i0 * d, nb, y);
+        if (rc) { rc = h->fail(h, rc, "rabitq: d=%zu too large for BLAS", d); break; }
+        for (size_t j = 0; j < nb; j++) {
+            const float *xj = x + (i0 + j) * d;
+            float *yj = y + j * d;
+            uint8_t *c = codes + (i0 + j) * s->code_size;
+            size_t k = s->K == 1 ? 0 : rq_nearest(s, yj);
+            const float *rc_ = s->rcent + k * d, *ck = s->cent + k * d;
+            double nrm2 = 0, xc = 0;
+            for (size_t t = 0; t < d; t++) {
+                double v = (double)yj[t] - rc_[t];
+                nrm2 += v * v;
+                xc += (double)xj[t] * ck[t];
+            }
+            double nrm = sqrt(nrm2);
+            double ip = 0, yn2 = 0.25 * (double)d;
+            if (nrm > 0) {
+                for (size_t t = 0; t < d; t++) u[t] = (float)(((double)yj[t] - rc_[t]) / nrm);
+                ip = rq_quantize(u, d, B, &w, idx, &yn2);
+            } else {
+                memset(idx, 0, d);
+            }
+            float f[3];
+            double mul = (nrm > 0 && ip > 0) ? nrm / ip : 0.0;
+            if (m->sim == ECB_SIM_L2) {
+                f[0] = (float)(2.0 * mul);
+                f[1] = (float)(-nrm2);
+            } else {
+                f[0] = (float)mul;
+                f[1] = (float)xc;
+            }
+            if (s->nf == 3) {
+                /* |est<o,q> - <o,q>| <= eps0 sqrt(1-cos^2)/cos/sqrt(d-1) for unit
+                 * q; in score units: scale * ||x-c|| * ||q-c|| times that. */
+                double cosv = (nrm > 0 && yn2 > 0) ? ip / sqrt(yn2) : 1.0;
+                if (cosv > 1.0) cosv = 1.0;
+                double e = cosv > 0 ? sqrt(1.0 - cosv * cosv) / cosv : 0.0;
+                e /= sqrt(d > 1 ? (double)(d - 1) : 1.0);
+                f[2] = (float)((m->sim == ECB_SIM_L2 ? 2.0 : 1.0) * nrm * e);
+            }
+            memcpy(c, f, s->nf * sizeof(float));
+            if (s->idb == 1) c[s->nf * 4] = (uint8_t)k;
+            else if (s->idb == 2) { uint16_t k16 = (uint16_t)k; memcpy(c + s->nf * 4, &k16, 2); }
+            rq_pack_planes(idx, d, B, s->G, c + s->plane_off);
+        }
+    }
+    free(y); free(u); free(idx);
+    rq_work_free(&w);
+    return rc;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+static size_t rq_qs_stride(const rq_state *s)
+{
+    return (RQ_QS_HEAD * sizeof(float) + s->B * s->G + 3) / 4 * 4;
+}
+
+static size_t rq_query_size(const ecb_method *m, ecb_mode mode)
+{
+    const rq_state *s = (const rq_state *)m;
+    if (mode == ECB_MODE_SYMMETRIC) return s->K * rq_qs_stride(s);
+    return s->K * (m->dim + RQ_QA_EXTRA) * sizeof(float);
+}
+
+/* Score-space constant of a query for centroid k: everything that does not
+ * depend on the document. y is the rotated query P q. */
+static double rq_qconst(const rq_state *s, size_t k, const float *y, double *qc_norm)
+{
+    size_t d = s->base.dim;
+    double n2 = 0, cq = 0;
+    for (size_t t = 0; t < d; t++) {
+        double v = (double)y[t] - s->rcent[k * d + t];
+        n2 += v * v;
+        cq += (double)y[t] * s->rcent[k * d + t];
+    }
+    *qc_norm = sqrt(n2);
+    return s->base.sim == ECB_SIM_L2 ? -n2 : cq - s->cnorm2[k];
+}
+
+static int rq_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t nq, void *out)
+{
+    const rq_state *s = (const rq_state *)m;
+    const ecb_host *h = m->host;
+    size_t d = m->dim, K = s->K;
+    if (!s->trained) return h->fail(h, ECB_EINVAL, "rabitq: prepare before train");
+    float *y = malloc(d * sizeof(float));
+    float *u = malloc(d * sizeof(float));
+    uint8_t *idx = malloc(d);
+    rq_work w;
+    int have_w = mode == ECB_MODE_SYMMETRIC ? !rq_work_alloc(&w, d, s->B) : 1;
+    if (!y || !u || !idx || !have_w) {
+        free(y); free(u); free(idx);
+        if (have_w && mode == ECB_MODE_SYMMETRIC) rq_work_free(&w);
+        return h->fail(h, ECB_ENOMEM, "rabitq: out of memory preparing queries");
+    }
+    int rc = 0;
+    size_t qsz = rq_query_size(m, mode);
+    for (size_t i = 0; i < nq && !rc; i++) {
+        rc = ecb_gemm_nt(1, d, d, 1.0f, q + i * d, d, s->rot, d, 0.0f, y, d);
+        if (rc) { rc = h->fail(h, rc, "rabitq: d=%zu too large for BLAS", d); break; }
+        uint8_t *o = (uint8_t *)out + i * qsz;
+        for (size_t k = 0; k < K; k++) {
+            double qn;
+            double qc = rq_qconst(s, k, y, &qn);
+            if (mode == ECB_MODE_ASYMMETRIC) {
+                float *f = (float *)(void *)(o + k * (d + RQ_QA_EXTRA) * sizeof(float));
+                double sum = 0;
+                for (size_t t = 0; t < d; t++) {
+                    f[t] = y[t] - s->rcent[k * d + t];
+                    sum += f[t];
+                }
+                f[d] = (float)sum;
+                f[d + 1] = (float)qc;
+                f[d + 2] = (float)qn;
+            } else {
+                uint8_t *e = o + k * rq_qs_stride(s);
+                double ip = 0, yn2;
+                if (qn > 0) {
+                    for (size_t t = 0; t < d; t++)
+                        u[t] = (float)(((double)y[t] - s->rcent[k * d + t]) / qn);
+                    ip = rq_quantize(u, d, s->B, &w, idx, &yn2);
+                } else {
+                    memset(idx, 0, d);
+                }
+                double sumk = 0;
+                for (size_t t = 0; t < d; t++) sumk += idx[t];
+                float f[RQ_QS_HEAD] = {(float)((qn > 0 && ip > 0) ? qn / ip : 0.0), (float)qc,
+                                       (float)sumk};
+                memcpy(e, f, sizeof f);
+                rq_pack_planes(idx, d, s->B, s->G, e + sizeof f);
+            }
+        }
+    }
+    free(y); free(u); free(idx);
+    if (mode == ECB_MODE_SYMMETRIC) rq_work_free(&w);
+    return rc;
+}
+
+/* lut[g*256 + v] = sum of q[8g + j] over the set bits j of byte v. */
+static void rq_build_lut(const float *q, size_t d, size_t G, float *lut)
+{
+    for (size_t g = 0; g < G; g++) {
+        float *T = lut + g * 256;
+        float qq[8];
+        for (size_t j = 0; j < 8; j++) qq[j] = 8 * g + j < d ? q[8 * g + j] : 0.0f;
+        T[0] = 0.0f;
+        for (unsigned v = 1; v < 256; v++) T[v] = T[v & (v - 1)] + qq[__builtin_ctz(v)];
+    }
+}
+
+static inline uint16_t rq_cid(const rq_state *s, const uint8_t *c)
+{
+    if (s->idb == 0) return 0;
+    if (s->idb == 1) return c[s->nf * 4];
+    uint16_t k;
+    memcpy(&k, c + s->nf * 4, 2);
+    return k;
+}
+
+static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
+                         const uint8_t *codes, size_t n, float *scores)
+{
+    size_t d = s->base.dim, G = s->G, B = s->B, K = s->K, cs = s->code_size;
+    size_t qstride = K * (d + RQ_QA_EXTRA);
+    float *lut = malloc(K * G * 256 * sizeof(float));
+    if (!lut) return s->base.host->fail(s->base.host, ECB_ENOMEM, "rabitq: out of memory "
+                                        "for %zu lookup tables", K);
+    float cB = (float)(((1u << B) - 1) * 0.5);
+    float eps = (float)s->p.rerank_bound;
+    for (size_t i = 0; i < nq; i++) {
+        const float *pq = (const float *)prepared + i * qstride;
+        for (size_t k = 0; k < K; k++) rq_build_lut(pq + k * (d + RQ_QA_EXTRA), d, G, lut + k * G * 256);
+        float *sc = scores + i * n;
+        for (size_t j = 0; j < n; j++) {
+            const uint8_t *c = codes + j * cs;
+            float f[3];
+            memcpy(f, c, s->nf * sizeof(float));
+            size_t k = rq_cid(s, c);
+            const float *L = lut + k * G * 256;
+            const float *qe = pq + k * (d + RQ_QA_EXTRA) + d;
+            const uint8_t *pl = c + s->plane_off;
+            float acc = 0.0f;
+            for (size_t b = 0; b < B; b++) {
+                /* four partial sums: a single chain is bound by add latency */
+                float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+                const uint8_t *p = pl + b * G;
+                size_t g = 0;
+                for (; g + 4 <= G; g += 4) {
+                    a0 += L[g * 256 + p[g]];
+                    a1 += L[(g + 1) * 256 + p[g + 1]];
+                    a2 += L[(g + 2) * 256 + p[g + 2]];
+                    a3 += L[(g + 3) * 256 + p[g + 3]];
+                }
+                for (; g < G; g++) a0 += L[g * 256 + p[g]];
+                acc += ((a0 + a1) + (a2 + a3)) * (float)(1u << b);
+            }
+            float ip = acc - cB * qe[0];
+            float v = f[1] + f[0] * ip + qe[1];
+            if (eps > 0) v += eps * qe[2] * f[2];
+            sc[j] = v;
+        }
+    }
+    free(lut);
+    return 0;
+}
+
+static inline uint64_t rq_load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* popcount(a & b) over G bytes. */
+static inline __attribute__((always_inline)) unsigned rq_popand(const uint8_t *a,
+                                                                const uint8_t *b, size_t G)
+{
+    unsigned c = 0;
+    size_t g = 0;
+    for (; g + 8 <= G; g += 8) c += (unsigned)__builtin_popcountll(rq_load64(a + g) & rq_load64(b + g));
+    for (; g < G; g++) c += (unsigned)__builtin_popcount((unsigned)(a[g] & b[g]));
+    return c;
+}
+
+static inline __attribute__((always_inline)) void
+rq_score_sym_body(const rq_state *s, const uint8_t *prepared, size_t nq, const uint8_t *codes,
+                  size_t n, float *scores)
+{
+    size_t d = s->base.dim, G = s->G, B = s->B, cs = s->code_size;
+    size_t st = rq_qs_stride(s), qsz = s->K * st;
+    double cB = ((1u << B) - 1) * 0.5;
+    for (size_t i = 0; i < nq; i++) {
+        const uint8_t *pq = prepared + i * qsz;
+        float *sc = scores + i * n;
+        for (size_t j = 0; j < n; j++) {
+            const uint8_t *c = codes + j * cs;
+            float f[2], qh[RQ_QS_HEAD];
+            memcpy(f, c, sizeof f);
+            const uint8_t *e = pq + rq_cid(s, c) * st;
+            memcpy(qh, e, sizeof qh);
+            const uint8_t *qp = e + sizeof qh, *xp = c + s->plane_off;
+            uint64_t dot = 0, sumx = 0;
+            for (size_t a = 0; a < B; a++) {
+                sumx += (uint64_t)rq_popand(xp + a * G, xp + a * G, G) << a;
+                for (size_t b = 0; b < B; b++)
+                    dot += (uint64_t)rq_popand(xp + a * G, qp + b * G, G) << (a + b);
+            }
+            double yy = (double)dot - cB * ((double)sumx + qh[2]) + (double)d * cB * cB;
+            sc[j] = (float)(f[1] + (double)f[0] * qh[0] * yy + qh[1]);
+        }
+    }
+}
+
+__attribute__((target("popcnt"))) static void
+rq_score_sym_popcnt(const rq_state *s, const uint8_t *prepared, size_t nq,
+                    const uint8_t *codes, size_t n, float *scores)
+{
+    rq_score_sym_body(s, prepared, nq, codes, n, scores);
+}
+
+static void rq_score_sym_generic(const rq_state *s, const uint8_t *prepared, size_t nq,
+                                 const uint8_t *codes, size_t n, float *scores)
+{
+    rq_score_sym_body(s, prepared, nq, codes, n, scores);
+}
+
+static int rq_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                    const uint8_t *codes, size_t n, float *scores)
+{
+    const rq_state *s = (const rq_state *)m;
+    if (mode == ECB_MODE_ASYMMETRIC) return rq_score_asym(s, prepared, nq, codes, n, scores);
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("popcnt"))
+        rq_score_sym_popcnt(s, prepared, nq, codes, n, scores);
+    else
+        rq_score_sym_generic(s, prepared, nq, codes, n, scores);
+    return 0;
+}
+
+static const ecb_method_vtable rq_vtable = {
+    .abi_version = ECB_METHOD_ABI_VERSION,
+    .struct_size = sizeof(ecb_method_vtable),
+    .name = "rabitq",
+    .summary = "RaBitQ: centroid + random rotation + 1..8-bit grid codes, unbiased estimator",
+    .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC,
+    .params = rabitq_params_table,
+    .params_size = sizeof(struct rabitq_params),
+    .create = rq_create,
+    .destroy = rq_destroy,
+    .train = rq_train,
+    .code_size = rq_code_size,
+    .aux_bytes = rq_aux_bytes,
+    .encode = rq_encode,
+    .query_size = rq_query_size,
+    .prepare = rq_prepare,
+    .score = rq_score,
+};
+
+ECB_EXPORT const ecb_method_vtable *ecb_method_rabitq(void) { return &rq_vtable; }

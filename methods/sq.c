@@ -1,0 +1,644 @@
+/*
+ * sq: scalar quantization, `bits` (1-8) bits per dimension, bit-packed, so a
+ * vector takes exactly ceil(bits*dim/8) bytes.
+ *
+ * Calibration (fitted in train() on the corpus sample only):
+ *  - minmax: L = 2^bits equal-width cells over [min, max];
+ *  - percentile: the same over [P(clip), P(100-clip)] (e.g. clip=2.5 gives
+ *    the 2.5-97.5 percentile range), values outside land in the end cells;
+ *  - quantile: equal-frequency cells, edges at the k/L quantiles.
+ * ranges=per_dim fits one range (or edge set) per dimension, ranges=global
+ * one for all dimensions. Percentiles/quantiles interpolate linearly between
+ * order statistics (numpy's default); a global fit pools all values, or a
+ * seeded uniform sample of 2^24 of them when the sample is larger.
+ *
+ * Codes: uniform cells code = floor((x - lo) / w), w = (hi - lo) / L, clipped
+ * to [0, L-1] (a value exactly on a cell boundary goes to the upper cell;
+ * hi itself to the last cell); reconstruction at the cell centre,
+ * lo + (c + 1/2) w (the convention of FAISS's uniform scalar quantizer). A
+ * constant dimension (hi <= lo) gets code 0 and reconstructs to lo. Quantile
+ * cells: code = number of edges <= x, reconstruction at the (c + 1/2)/L
+ * quantile (the cell's median).
+ *
+ * Packing: one little-endian bit stream per vector, the code of dimension j
+ * in bits [j*bits, (j+1)*bits), bit i of the stream being bit i%8 of byte
+ * i/8 (LSB first; for bits=4, dimension 2k is the low nibble of byte k).
+ *
+ * Scoring (x^ = dequantised code):
+ *  - asymmetric: DOT q.x^, L2 -||q - x^||^2;
+ *  - symmetric: the query is quantised with the same codebook and
+ *    dequantised first, then scored the same way (dequantised vs
+ *    dequantised).
+ * The scan decodes 8 dimensions of a code at a time into floats (shift and
+ * mask of the packed bits, then one FMA with the per-dimension step and
+ * base, or a gather from the quantile table) and reuses them for a tile of
+ * 4 queries x 2 codes with FMA accumulation (AVX2+FMA, chosen at run time;
+ * a portable loop otherwise). Every (query, code) score is computed by the
+ * same sequence of operations whatever the tile, so scores do not depend on
+ * how a batch is split.
+ *
+ * aux_bytes counts the stored calibration: 2 floats (lo, w) per range for
+ * uniform cells, (L-1) edges + L reconstruction values per range for
+ * quantile cells.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SQ_X86 1
+#else
+#define SQ_X86 0
+#endif
+
+#include "ecbench/ecbmath.h"
+#include "ecbench/method.h"
+
+enum { SQ_MINMAX = 0, SQ_PERCENTILE = 1, SQ_QUANTILE = 2 };
+static const char *const sq_calibrations[] = {"minmax", "percentile", "quantile", NULL};
+enum { SQ_PER_DIM = 0, SQ_GLOBAL = 1 };
+static const char *const sq_ranges[] = {"per_dim", "global", NULL};
+
+struct sq_params {
+    size_t bits;
+    int calibration;
+    double clip;
+    int ranges;
+};
+
+static const ecb_param sq_params_table[] = {
+    {"bits", ECB_PARAM_SIZE, offsetof(struct sq_params, bits), .def.u = 8, .min = 1, .max = 8,
+     .help = "bits per dimension (codes are bit-packed: ceil(bits*dim/8) bytes per vector)"},
+    {"calibration", ECB_PARAM_ENUM, offsetof(struct sq_params, calibration),
+     .def.b = SQ_MINMAX, .enum_values = sq_calibrations,
+     .help = "minmax range, percentile range (see clip), or quantile (equal-frequency cells)"},
+    {"clip", ECB_PARAM_DOUBLE, offsetof(struct sq_params, clip), .def.d = 2.5, .min = 0,
+     .max = 49.9,
+     .help = "percentile calibration: range [P(clip), P(100-clip)], e.g. 2.5 for 2.5-97.5"},
+    {"ranges", ECB_PARAM_ENUM, offsetof(struct sq_params, ranges), .def.b = SQ_PER_DIM,
+     .enum_values = sq_ranges, .help = "one range per dimension, or one global range"},
+    {NULL},
+};
+
+/* A global fit pools at most this many values (seeded sample beyond). */
+#define SQ_GLOBAL_MAX_VALUES ((size_t)1 << 24)
+#define SQ_STREAM 0x73712d63616c6962ull /* "sq-calib" */
+
+typedef struct {
+    ecb_method base;
+    struct sq_params p;
+    size_t L;          /* 2^bits */
+    size_t dim8;       /* dim rounded up to a multiple of 8 */
+    size_t code_bytes; /* ceil(bits*dim/8) */
+    int trained;
+    int avx2;
+    /* Uniform cells, dim8 entries (padding 0): cell 0 starts at lo[j], cells
+     * are w[j] wide; reconstruction fmaf(c, w[j], rbase[j]), rbase = lo+w/2. */
+    float *lo, *w, *rbase;
+    /* Quantile cells: dim x (L-1) edges (NULL for uniform cells). */
+    float *edges;
+    /* Reconstruction of every code, dim8 x L (padding rows 0); for uniform
+     * cells recon[j*L+c] == fmaf(c, w[j], rbase[j]) bit for bit, the value
+     * the vector kernel computes. */
+    float *recon;
+} sq_state;
+
+/* ---- calibration helpers ------------------------------------------------ */
+
+static uint32_t sq_key(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+/* LSD radix sort of n floats (4 passes of 8 bits), tmp of n floats. */
+static void sq_sort(float *v, size_t n, float *tmp)
+{
+    float *src = v, *dst = tmp;
+    for (unsigned pass = 0; pass < 4; pass++) {
+        size_t cnt[257] = {0};
+        unsigned sh = 8 * pass;
+        for (size_t i = 0; i < n; i++) cnt[((sq_key(src[i]) >> sh) & 0xffu) + 1]++;
+        for (size_t b = 0; b < 256; b++) cnt[b + 1] += cnt[b];
+        for (size_t i = 0; i < n; i++) dst[cnt[(sq_key(src[i]) >> sh) & 0xffu]++] = src[i];
+        float *t = src;
+        src = dst;
+        dst = t;
+    }
+    /* An even number of passes: the sorted data is back in v. */
+}
+
+/* Quantile p in [0,1] of sorted v[0..n-1], linear interpolation. */
+static float sq_quantile(const float *v, size_t n, double p)
+{
+    double pos = p * (double)(n - 1);
+    size_t i = (size_t)pos;
+    if (i >= n - 1) return v[n - 1];
+    double f = pos - (double)i;
+    return (float)((double)v[i] + f * ((double)v[i + 1] - (double)v[i]));
+}
+
+/* Uniform cell geometry of range [lo, hi] for dimension j. */
+static void sq_set_uniform(sq_state *s, size_t j, float lo, float hi)
+{
+    float w = hi > lo ? (float)(((double)hi - (double)lo) / (double)s->L) : 0.0f;
+    s->lo[j] = lo;
+    s->w[j] = w;
+    s->rbase[j] = (float)((double)lo + 0.5 * (double)w);
+    for (size_t c = 0; c < s->L; c++) s->recon[j * s->L + c] = fmaf((float)c, w, s->rbase[j]);
+}
+
+/* Fit one range from sorted values v[0..n-1] into dimension j. */
+static void sq_fit_sorted(sq_state *s, size_t j, const float *v, size_t n)
+{
+    size_t L = s->L;
+    if (s->p.calibration == SQ_QUANTILE) {
+        for (size_t k = 1; k < L; k++)
+            s->edges[j * (L - 1) + k - 1] = sq_quantile(v, n, (double)k / (double)L);
+        for (size_t c = 0; c < L; c++)
+            s->recon[j * L + c] = sq_quantile(v, n, ((double)c + 0.5) / (double)L);
+        return;
+    }
+    double c = s->p.calibration == SQ_PERCENTILE ? s->p.clip / 100.0 : 0.0;
+    sq_set_uniform(s, j, sq_quantile(v, n, c), sq_quantile(v, n, 1.0 - c));
+}
+
+/* Copy the fit of dimension 0 to every dimension (global ranges). */
+static void sq_replicate(sq_state *s)
+{
+    size_t L = s->L;
+    for (size_t j = 1; j < s->base.dim; j++) {
+        s->lo[j] = s->lo[0];
+        s->w[j] = s->w[0];
+        s->rbase[j] = s->rbase[0];
+        memcpy(s->recon + j * L, s->recon, L * sizeof *s->recon);
+        if (s->edges) memcpy(s->edges + j * (L - 1), s->edges, (L - 1) * sizeof *s->edges);
+    }
+}
+
+/* ---- one value <-> one code ------------------------------------------------- */
+
+static unsigned sq_code(const sq_state *s, size_t j, float x)
+{
+    size_t L = s->L;
+    if (s->edges) {
+        /* Number of edges <= x (upper bound), by binary search. */
+        const float *e = s->edges + j * (L - 1);
+        size_t a = 0, b = L - 1;
+        while (a < b) {
+            size_t mid = (a + b) / 2;
+            if (e[mid] <= x) a = mid + 1;
+            else b = mid;
+        }
+        return (unsigned)a;
+    }
+    if (!(s->w[j] > 0)) return 0;
+    /* Division, not a reciprocal, so that a value exactly on a boundary
+     * gives the exact integer. */
+    double t = ((double)x - (double)s->lo[j]) / (double)s->w[j];
+    if (!(t >= 1.0)) return 0; /* also NaN */
+    if (t >= (double)(L - 1)) return (unsigned)(L - 1);
+    return (unsigned)t;
+}
+
+static void sq_pack(const sq_state *s, const float *x, uint8_t *out)
+{
+    unsigned bits = (unsigned)s->p.bits;
+    uint32_t acc = 0;
+    unsigned nb = 0;
+    for (size_t j = 0; j < s->base.dim; j++) {
+        acc |= (uint32_t)sq_code(s, j, x[j]) << nb;
+        nb += bits;
+        while (nb >= 8) {
+            *out++ = (uint8_t)acc;
+            acc >>= 8;
+            nb -= 8;
+        }
+    }
+    if (nb) *out = (uint8_t)acc;
+}
+
+/* Code of dimension j of one packed vector (code_bytes bytes). */
+static unsigned sq_unpack1(const sq_state *s, const uint8_t *code, size_t j)
+{
+    size_t bit = j * s->p.bits, byte = bit / 8;
+    unsigned v = code[byte];
+    if (byte + 1 < s->code_bytes) v |= (unsigned)code[byte + 1] << 8;
+    return (v >> (bit % 8)) & (unsigned)(s->L - 1);
+}
+
+/* ---- scan kernels ----------------------------------------------------------- */
+
+enum { SQ_K_U8 = 0, SQ_K_UBITS = 1, SQ_K_TABLE = 2 };
+#define SQ_TQ 4 /* queries per tile */
+#define SQ_TC 2 /* codes per tile */
+
+/* The 8 bytes holding chunk k (dimensions 8k..8k+7) of a code: exactly
+ * `bits` bytes belong to it; the rest (next chunk, or zeros past the end of
+ * the code) is masked off or meets zero step/base/query padding. */
+static inline uint64_t sq_chunk(const uint8_t *code, size_t k, size_t bits, size_t code_bytes)
+{
+    size_t off = k * bits, avail = code_bytes - off;
+    uint64_t w = 0;
+    memcpy(&w, code + off, avail >= 8 ? 8 : avail);
+    return w;
+}
+
+#if SQ_X86
+typedef struct {
+    __m256i shuf, shift, mask, laneoff;
+} sq_consts;
+
+__attribute__((target("avx2,fma"))) static void sq_consts_init(const sq_state *s, sq_consts *k)
+{
+    /* Lane i needs bits [i*b, i*b+b) of the chunk: gather the two bytes
+     * holding them (pshufb, per 128-bit half, from the broadcast 8 bytes),
+     * shift right by the bit offset within the first byte, mask. */
+    int8_t idx[32];
+    int32_t shift[8], lane[8];
+    unsigned b = (unsigned)s->p.bits;
+    for (int i = 0; i < 8; i++) {
+        unsigned bit = (unsigned)i * b, byte = bit / 8;
+        int8_t *t = idx + 16 * (i / 4) + 4 * (i % 4);
+        t[0] = (int8_t)byte;
+        t[1] = (int8_t)(byte + 1 < 8 ? byte + 1 : 0x80);
+        t[2] = (int8_t)0x80;
+        t[3] = (int8_t)0x80;
+        shift[i] = (int32_t)(bit % 8);
+        lane[i] = (int32_t)((size_t)i * s->L);
+    }
+    k->shuf = _mm256_loadu_si256((const __m256i *)idx);
+    k->shift = _mm256_loadu_si256((const __m256i *)shift);
+    k->mask = _mm256_set1_epi32((int)(s->L - 1));
+    k->laneoff = _mm256_loadu_si256((const __m256i *)lane);
+}
+
+__attribute__((always_inline, target("avx2,fma"))) static inline __m256
+sq_decode8(const sq_state *s, const sq_consts *kc, int kind, const uint8_t *code, size_t k)
+{
+    uint64_t w = sq_chunk(code, k, s->p.bits, s->code_bytes);
+    __m256i ci;
+    if (kind == SQ_K_U8) {
+        ci = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)w));
+    } else {
+        __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi64x((long long)w), kc->shuf);
+        ci = _mm256_and_si256(_mm256_srlv_epi32(v, kc->shift), kc->mask);
+    }
+    if (kind == SQ_K_TABLE)
+        return _mm256_i32gather_ps(s->recon + 8 * k * s->L, _mm256_add_epi32(ci, kc->laneoff), 4);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(ci), _mm256_loadu_ps(s->w + 8 * k),
+                           _mm256_loadu_ps(s->rbase + 8 * k));
+}
+
+__attribute__((always_inline, target("avx2,fma"))) static inline float sq_hsum(__m256 v)
+{
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+/* One tile: Q queries (rows qs, dim8 floats each) x C codes; every pair
+ * gets its own accumulator, so its arithmetic does not depend on Q or C. */
+__attribute__((always_inline, target("avx2,fma"))) static inline void
+sq_tile(const sq_state *s, const sq_consts *kc, int kind, int l2, int Q, int C,
+        const float *const *qs, const uint8_t *const *cs, float *out, size_t ldo)
+{
+    __m256 acc[SQ_TQ][SQ_TC];
+    for (int a = 0; a < Q; a++)
+        for (int c = 0; c < C; c++) acc[a][c] = _mm256_setzero_ps();
+    size_t nch = s->dim8 / 8;
+    for (size_t k = 0; k < nch; k++) {
+        __m256 xh[SQ_TC];
+        for (int c = 0; c < C; c++) xh[c] = sq_decode8(s, kc, kind, cs[c], k);
+        for (int a = 0; a < Q; a++) {
+            __m256 qv = _mm256_loadu_ps(qs[a] + 8 * k);
+            for (int c = 0; c < C; c++) {
+                if (l2) {
+                    __m256 d = _mm256_sub_ps(qv, xh[c]);
+                    acc[a][c] = _mm256_fmadd_ps(d, d, acc[a][c]);
+                } else {
+                    acc[a][c] = _mm256_fmadd_ps(qv, xh[c], acc[a][c]);
+                }
+            }
+        }
+    }
+    for (int a = 0; a < Q; a++)
+        for (int c = 0; c < C; c++) {
+            float v = sq_hsum(acc[a][c]);
+            out[(size_t)a * ldo + (size_t)c] = l2 ? -v : v;
+        }
+}
+
+typedef void (*sq_tile_fn)(const sq_state *, const sq_consts *, const float *const *,
+                           const uint8_t *const *, float *, size_t);
+
+#define SQ_TILE_FN(KIND, L2, Q, C)                                                        \
+    __attribute__((target("avx2,fma"))) static void sq_tile_##KIND##_##L2##_##Q##_##C(     \
+        const sq_state *s, const sq_consts *kc, const float *const *qs,                   \
+        const uint8_t *const *cs, float *out, size_t ldo)                                 \
+    {                                                                                     \
+        sq_tile(s, kc, KIND, L2, Q, C, qs, cs, out, ldo);                                 \
+    }
+#define SQ_TILE_SET(KIND, L2)                                                             \
+    SQ_TILE_FN(KIND, L2, 4, 2) SQ_TILE_FN(KIND, L2, 4, 1) SQ_TILE_FN(KIND, L2, 1, 2)      \
+        SQ_TILE_FN(KIND, L2, 1, 1)
+SQ_TILE_SET(0, 0)
+SQ_TILE_SET(0, 1)
+SQ_TILE_SET(1, 0)
+SQ_TILE_SET(1, 1)
+SQ_TILE_SET(2, 0)
+SQ_TILE_SET(2, 1)
+
+#define SQ_TILE_ROW(KIND, L2)                                                             \
+    {sq_tile_##KIND##_##L2##_4_2, sq_tile_##KIND##_##L2##_4_1, sq_tile_##KIND##_##L2##_1_2, \
+     sq_tile_##KIND##_##L2##_1_1}
+/* [kind][l2][{4x2, 4x1, 1x2, 1x1}] */
+static const sq_tile_fn sq_tiles[3][2][4] = {
+    {SQ_TILE_ROW(0, 0), SQ_TILE_ROW(0, 1)},
+    {SQ_TILE_ROW(1, 0), SQ_TILE_ROW(1, 1)},
+    {SQ_TILE_ROW(2, 0), SQ_TILE_ROW(2, 1)},
+};
+
+/* Codes in blocks that stay in L2 while every query tile passes over them. */
+static void sq_score_avx2(const sq_state *s, const float *q, size_t nq, const uint8_t *codes,
+                          size_t n, float *scores)
+{
+    sq_consts kc;
+    sq_consts_init(s, &kc);
+    int kind = s->edges ? SQ_K_TABLE : s->p.bits == 8 ? SQ_K_U8 : SQ_K_UBITS;
+    int l2 = s->base.sim == ECB_SIM_L2;
+    const sq_tile_fn *fn = sq_tiles[kind][l2];
+    size_t cb = s->code_bytes, d8 = s->dim8;
+    size_t blk = 262144 / (cb ? cb : 1);
+    if (blk < 16) blk = 16;
+    for (size_t j0 = 0; j0 < n; j0 += blk) {
+        size_t j1 = n - j0 < blk ? n : j0 + blk;
+        for (size_t i = 0; i < nq;) {
+            int Q = nq - i >= SQ_TQ ? SQ_TQ : 1;
+            const float *qs[SQ_TQ];
+            for (int a = 0; a < Q; a++) qs[a] = q + (i + (size_t)a) * d8;
+            size_t j = j0;
+            for (; j + SQ_TC <= j1; j += SQ_TC) {
+                const uint8_t *cs[SQ_TC] = {codes + j * cb, codes + (j + 1) * cb};
+                fn[Q == SQ_TQ ? 0 : 2](s, &kc, qs, cs, scores + i * n + j, n);
+            }
+            if (j < j1) {
+                const uint8_t *cs[SQ_TC] = {codes + j * cb, NULL};
+                fn[Q == SQ_TQ ? 1 : 3](s, &kc, qs, cs, scores + i * n + j, n);
+            }
+            i += (size_t)Q;
+        }
+    }
+}
+#endif /* SQ_X86 */
+
+static void sq_score_portable(const sq_state *s, const float *q, size_t nq,
+                              const uint8_t *codes, size_t n, float *scores)
+{
+    size_t d = s->base.dim, L = s->L, cb = s->code_bytes, d8 = s->dim8;
+    int l2 = s->base.sim == ECB_SIM_L2;
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *c = codes + j * cb;
+        for (size_t i = 0; i < nq; i++) {
+            const float *qi = q + i * d8;
+            double acc = 0;
+            for (size_t t = 0; t < d; t++) {
+                float xh = s->recon[t * L + sq_unpack1(s, c, t)];
+                acc += l2 ? ((double)qi[t] - xh) * ((double)qi[t] - xh) : (double)qi[t] * xh;
+            }
+            scores[i * n + j] = l2 ? (float)-acc : (float)acc;
+        }
+    }
+}
+
+/* ---- hooks ------------------------------------------------------------------ */
+
+static void sq_destroy(ecb_method *m)
+{
+    if (!m) return;
+    sq_state *s = (sq_state *)m;
+    free(s->lo);
+    free(s->w);
+    free(s->rbase);
+    free(s->edges);
+    free(s->recon);
+    free(s);
+}
+
+static int sq_create(const ecb_host *host, const void *params, size_t dim, ecb_similarity sim,
+                     ecb_method **out)
+{
+    const struct sq_params *p = params;
+    if (dim == 0) return host->fail(host, ECB_EINVAL, "sq: input dimension must be >= 1, got 0");
+    if (p->bits < 1 || p->bits > 8)
+        return host->fail(host, ECB_EINVAL, "sq: parameter bits: expected 1..8, got %zu", p->bits);
+    if (p->calibration < SQ_MINMAX || p->calibration > SQ_QUANTILE)
+        return host->fail(host, ECB_EINVAL,
+                          "sq: parameter calibration: expected minmax|percentile|quantile, got %d",
+                          p->calibration);
+    if (p->ranges != SQ_PER_DIM && p->ranges != SQ_GLOBAL)
+        return host->fail(host, ECB_EINVAL, "sq: parameter ranges: expected per_dim|global, got %d",
+                          p->ranges);
+    if (!(p->clip >= 0 && p->clip < 50))
+        return host->fail(host, ECB_EINVAL, "sq: parameter clip: expected 0 <= clip < 50, got %g",
+                          p->clip);
+    if (dim > ((size_t)1 << 24))
+        return host->fail(host, ECB_ERANGE, "sq: input dimension %zu too large (max 2^24)", dim);
+    sq_state *s = calloc(1, sizeof *s);
+    if (!s) return host->fail(host, ECB_ENOMEM, "sq: out of memory");
+    s->base.host = host;
+    s->base.dim = dim;
+    s->base.sim = sim;
+    s->p = *p;
+    s->L = (size_t)1 << p->bits;
+    s->dim8 = (dim + 7) / 8 * 8;
+    s->code_bytes = (p->bits * dim + 7) / 8;
+#if SQ_X86
+    __builtin_cpu_init();
+    s->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    s->lo = calloc(s->dim8, sizeof(float));
+    s->w = calloc(s->dim8, sizeof(float));
+    s->rbase = calloc(s->dim8, sizeof(float));
+    s->recon = calloc(s->dim8 * s->L, sizeof(float));
+    if (p->calibration == SQ_QUANTILE) s->edges = calloc(dim * (s->L - 1), sizeof(float));
+    if (!s->lo || !s->w || !s->rbase || !s->recon ||
+        (p->calibration == SQ_QUANTILE && !s->edges)) {
+        sq_destroy(&s->base);
+        return host->fail(host, ECB_ENOMEM, "sq: out of memory for %zu dimensions", dim);
+    }
+    *out = &s->base;
+    return 0;
+}
+
+/** @param x n*dim floats of the corpus sample. */
+static int sq_train(ecb_method *m, const float *x, size_t n)
+{
+    sq_state *s = (sq_state *)m;
+    const ecb_host *h = m->host;
+    size_t d = m->dim;
+    if (n == 0) return h->fail(h, ECB_EINVAL, "sq: train needs at least 1 vector, got 0");
+    int sorted = s->p.calibration != SQ_MINMAX;
+    if (s->p.ranges == SQ_PER_DIM) {
+        float *col = NULL, *tmp = NULL;
+        if (sorted) {
+            col = malloc(n * sizeof *col);
+            tmp = malloc(n * sizeof *tmp);
+            if (!col || !tmp) {
+                free(col);
+                free(tmp);
+                return h->fail(h, ECB_ENOMEM, "sq: out of memory sorting %zu values", n);
+            }
+        }
+        for (size_t j = 0; j < d; j++) {
+            if (!sorted) {
+                float lo = x[j], hi = x[j];
+                for (size_t i = 1; i < n; i++) {
+                    float v = x[i * d + j];
+                    if (v < lo) lo = v;
+                    if (v > hi) hi = v;
+                }
+                sq_set_uniform(s, j, lo, hi);
+                continue;
+            }
+            for (size_t i = 0; i < n; i++) col[i] = x[i * d + j];
+            sq_sort(col, n, tmp);
+            sq_fit_sorted(s, j, col, n);
+        }
+        free(col);
+        free(tmp);
+    } else {
+        size_t total;
+        if (__builtin_mul_overflow(n, d, &total))
+            return h->fail(h, ECB_ERANGE, "sq: %zu x %zu sample too large", n, d);
+        if (!sorted) {
+            float lo = x[0], hi = x[0];
+            for (size_t t = 1; t < total; t++) {
+                if (x[t] < lo) lo = x[t];
+                if (x[t] > hi) hi = x[t];
+            }
+            sq_set_uniform(s, 0, lo, hi);
+        } else {
+            size_t np = total < SQ_GLOBAL_MAX_VALUES ? total : SQ_GLOBAL_MAX_VALUES;
+            float *pool = malloc(np * sizeof *pool), *tmp = malloc(np * sizeof *tmp);
+            if (!pool || !tmp) {
+                free(pool);
+                free(tmp);
+                return h->fail(h, ECB_ENOMEM, "sq: out of memory pooling %zu values", np);
+            }
+            if (np == total) {
+                memcpy(pool, x, np * sizeof *pool);
+            } else {
+                ecb_rng r;
+                ecb_rng_seed2(&r, h->seed, SQ_STREAM);
+                for (size_t t = 0; t < np; t++) pool[t] = x[ecb_rng_below(&r, total)];
+            }
+            sq_sort(pool, np, tmp);
+            sq_fit_sorted(s, 0, pool, np);
+            free(pool);
+            free(tmp);
+        }
+        sq_replicate(s);
+    }
+    s->trained = 1;
+    return 0;
+}
+
+static size_t sq_code_size(const ecb_method *m) { return ((const sq_state *)m)->code_bytes; }
+
+static size_t sq_aux_bytes(const ecb_method *m)
+{
+    const sq_state *s = (const sq_state *)m;
+    size_t ranges = s->p.ranges == SQ_GLOBAL ? 1 : m->dim;
+    size_t per = s->p.calibration == SQ_QUANTILE ? 2 * s->L - 1 : 2;
+    return ranges * per * sizeof(float);
+}
+
+/** @param x n*dim floats. @param codes n*ceil(bits*dim/8) bytes. */
+static int sq_encode(const ecb_method *m, const float *x, size_t n, uint8_t *codes)
+{
+    const sq_state *s = (const sq_state *)m;
+    if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "sq: encode called before train");
+    for (size_t i = 0; i < n; i++) sq_pack(s, x + i * m->dim, codes + i * s->code_bytes);
+    return 0;
+}
+
+static int sq_decode(const ecb_method *m, const uint8_t *codes, size_t n, float *x)
+{
+    const sq_state *s = (const sq_state *)m;
+    if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "sq: decode called before train");
+    size_t d = m->dim;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            x[i * d + j] = s->recon[j * s->L + sq_unpack1(s, codes + i * s->code_bytes, j)];
+    return 0;
+}
+
+/* Prepared query: dim8 floats, zero padded; quantised and dequantised with
+ * the codebook in symmetric mode. */
+static size_t sq_query_size(const ecb_method *m, ecb_mode mode)
+{
+    (void)mode;
+    return ((const sq_state *)m)->dim8 * sizeof(float);
+}
+
+static int sq_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t nq, void *out)
+{
+    const sq_state *s = (const sq_state *)m;
+    if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "sq: prepare called before train");
+    size_t d = m->dim, d8 = s->dim8;
+    float *y = out;
+    for (size_t i = 0; i < nq; i++) {
+        float *yi = y + i * d8;
+        for (size_t j = 0; j < d; j++) {
+            float v = q[i * d + j];
+            yi[j] = mode == ECB_MODE_SYMMETRIC ? s->recon[j * s->L + sq_code(s, j, v)] : v;
+        }
+        for (size_t j = d; j < d8; j++) yi[j] = 0.0f;
+    }
+    return 0;
+}
+
+static int sq_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                    const uint8_t *codes, size_t n, float *scores)
+{
+    (void)mode; /* the mode is in the prepared query */
+    const sq_state *s = (const sq_state *)m;
+    if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "sq: score called before train");
+    if (nq == 0 || n == 0) return 0;
+#if SQ_X86
+    if (s->avx2) {
+        sq_score_avx2(s, prepared, nq, codes, n, scores);
+        return 0;
+    }
+#endif
+    sq_score_portable(s, prepared, nq, codes, n, scores);
+    return 0;
+}
+
+static const ecb_method_vtable sq_vtable = {
+    .abi_version = ECB_METHOD_ABI_VERSION,
+    .struct_size = sizeof(ecb_method_vtable),
+    .name = "sq",
+    .summary = "scalar quantization, 1-8 bits per dimension (bit-packed), minmax/percentile/"
+               "quantile calibration",
+    .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC |
+             ECB_METHOD_DECODE,
+    .params = sq_params_table,
+    .params_size = sizeof(struct sq_params),
+    .create = sq_create,
+    .destroy = sq_destroy,
+    .train = sq_train,
+    .code_size = sq_code_size,
+    .aux_bytes = sq_aux_bytes,
+    .encode = sq_encode,
+    .decode = sq_decode,
+    .query_size = sq_query_size,
+    .prepare = sq_prepare,
+    .score = sq_score,
+};
+
+ECB_EXPORT const ecb_method_vtable *ecb_method_sq(void) { return &sq_vtable; }

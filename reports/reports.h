@@ -1,0 +1,113 @@
+/*
+ * The report layer (DESIGN D7): reading results CSVs back, per-query
+ * statistics against the baseline (results_stats.csv), memory budgets,
+ * `ecbench report` (Markdown, LaTeX, gnuplot figures) and `ecbench compare`
+ * (tolerances, JUnit XML, exit code for CI).
+ *
+ * Everything here is rebuilt from DIR/results.csv, DIR/per_query.csv and
+ * DIR/manifest.json alone; nothing is re-run.
+ */
+#ifndef ECB_REPORTS_H
+#define ECB_REPORTS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+/* ---- CSV tables (csvread.c, libcsv) ------------------------------------ */
+
+/* A CSV file held in memory: a header and nrows rows of ncols fields. Every
+ * field is a NUL-terminated string, "" when empty; never NULL. */
+typedef struct ecb_table {
+    size_t ncols, nrows, cap;
+    char **head;  /* ncols column names */
+    char **cell;  /* nrows * ncols, row-major */
+    char *path;   /* for messages */
+} ecb_table;
+
+/* Read a CSV file with a header row. Rows with a field count different from
+ * the header are an error naming the file and line. */
+int ecb_table_read(const char *path, ecb_table **out);
+/* An empty table with the given columns (copied). */
+int ecb_table_new(const char *const *cols, size_t ncols, ecb_table **out);
+void ecb_table_free(ecb_table *t); /* accepts NULL */
+/* Column index by name, or -1. */
+int ecb_table_col(const ecb_table *t, const char *name);
+/* Field of row r, column c; "" when c < 0. */
+const char *ecb_table_at(const ecb_table *t, size_t r, int c);
+/* Parse a numeric field: 1 and *out on success, 0 when empty, missing or
+ * not a finite number. */
+int ecb_table_num(const ecb_table *t, size_t r, int c, double *out);
+/* Append a column (all rows ""); returns its index or a negative error. */
+int ecb_table_add_col(ecb_table *t, const char *name);
+/* Append an empty row; returns its index or a negative error. */
+long ecb_table_add_row(ecb_table *t);
+int ecb_table_set(ecb_table *t, size_t r, int c, const char *v);
+int ecb_table_setf(ecb_table *t, size_t r, int c, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Write atomically (path.tmp then rename), quoting fields only where needed. */
+int ecb_table_write(const ecb_table *t, const char *path);
+/* One CSV field, quoted when it holds a comma, quote, CR/LF or edge space. */
+void ecb_csv_put(FILE *f, const char *s);
+
+/* ---- quality metric names ----------------------------------------------- */
+
+/* True for "<metric>@<k>" columns of results.csv (ndcg, recall, p, map, mrr,
+ * success, knn_recall): higher is better, compared with absolute tolerances. */
+int ecb_is_quality_metric(const char *col);
+
+/* ---- memory budgets (budget.c) ------------------------------------------ */
+
+typedef struct ecb_budget {
+    char label[96];       /* "64 B/vec", "2 GiB @ 30M" */
+    double per_vector;    /* budget bytes per vector (total / corpus_size) */
+    double corpus_size;   /* corpus the aux bytes are amortised over; 0 = the cell's */
+} ecb_budget;
+
+/* "64", "64B", "1.5KiB", "2GiB", "100 MB" -> bytes (SI: kB/MB/GB/TB = 1000^k;
+ * IEC: KiB/MiB/GiB/TiB = 1024^k). */
+int ecb_parse_bytes(const char *s, double *out);
+/* Parse the config's "budgets" array (strings, numbers, or objects
+ * {"total": "2GiB", "corpus_size": N}). where names the file for messages. */
+int ecb_budgets_parse(const cJSON *arr, const char *where, ecb_budget **out, size_t *n);
+/* Bytes per vector a cell costs against budget b (b may be NULL = at the
+ * cell's own corpus size): code bytes + rescoring bytes per vector + aux
+ * bytes amortised over the budget's corpus size (or n_corpus). */
+double ecb_budget_cost(const ecb_budget *b, double bytes_per_vector, double rescore_bytes,
+                       double aux_bytes, double n_corpus);
+/* Pareto frontier of n points (x, y), y higher is better; x lower is better
+ * when x_lower_better, else higher is better. NaN points are ignored.
+ * Writes the frontier's indices into idx (n entries), sorted by x
+ * ascending; returns their count. */
+size_t ecb_pareto(const double *x, const double *y, size_t n, int x_lower_better, size_t *idx);
+/* Human size: "64 B", "1.5 KiB", "2 GiB". */
+void ecb_format_bytes(double b, char *buf, size_t n);
+
+/* ---- statistics against the baseline (report.c) -------------------------- */
+
+typedef struct ecb_stats_opts {
+    size_t permutations; /* sign-flip randomization test; >= 10000 by default */
+    size_t bootstrap;    /* bootstrap resamples for the 95% CI */
+    double alpha;        /* significance level after Holm, 0.05 */
+    unsigned long long seed;
+} ecb_stats_opts;
+void ecb_stats_opts_default(ecb_stats_opts *o);
+
+/* Build DIR/results_stats.csv from DIR/results.csv, DIR/per_query.csv and the
+ * "baseline" key of DIR/manifest.json's config. *out (may be NULL) receives
+ * the table, caller frees. */
+int ecb_stats_build(const char *dir, const ecb_stats_opts *o, ecb_table **out);
+
+/* ---- commands --------------------------------------------------------- */
+
+/* Rebuild DIR/report.md, DIR/tables/*.tex and DIR/plots/ (data, gnuplot
+ * scripts, PNG and SVG) from the CSVs and manifest. quiet: no stdout. */
+int ecb_report_build(const char *dir, int quiet);
+/* `ecbench report DIR [--no-plots] [--quiet]`; argv[0] = "report". */
+int ecb_cmd_report(int argc, char **argv);
+/* `ecbench compare BASE NEW [--tolerance M=V]... [--junit FILE]`: 0 no
+ * regression, 1 regression (or missing cell), 2 usage or input error. */
+int ecb_cmd_compare(int argc, char **argv);
+
+#endif

@@ -1,0 +1,462 @@
+/*
+ * Unit tests of the codebook methods (pq, opq, rq, kmeans): exact tiny
+ * cases, ADC/SDC against brute force on reconstructions, code sizes,
+ * parameter rejection, determinism. The plugin sources are included to
+ * reach their vtables and static helpers.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "harness/ecb.h"
+#include "methods/pq.c"
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static ecb_host g_host_storage;
+
+static const ecb_host *host_seed(uint64_t seed)
+{
+    ecb_host_init(&g_host_storage, seed, 1);
+    return &g_host_storage;
+}
+
+static float *randn(size_t n, uint64_t seed)
+{
+    ecb_rng r;
+    ecb_rng_seed(&r, seed);
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = (float)ecb_rng_normal(&r);
+    return x;
+}
+
+static struct pq_params pq_defaults(void)
+{
+    struct pq_params p;
+    memset(&p, 0, sizeof p);
+    for (const ecb_param *t = pq_params_table; t->name; t++) {
+        char *dst = (char *)&p + t->offset;
+        if (t->type == ECB_PARAM_SIZE) memcpy(dst, &t->def.u, sizeof(size_t));
+        else memcpy(dst, &t->def.b, sizeof(int));
+    }
+    return p;
+}
+
+static ecb_method *make(const ecb_method_vtable *vt, const void *params, size_t dim,
+                        ecb_similarity sim, uint64_t seed)
+{
+    ecb_method *m = NULL;
+    int rc = vt->create(host_seed(seed), params, dim, sim, &m);
+    if (rc) fprintf(stderr, "create failed: %s\n", ecb_last_error());
+    assert_int_equal(rc, 0);
+    return m;
+}
+
+static void train_ok(ecb_method *m, const float *x, size_t n)
+{
+    int rc = m->vt->train(m, x, n);
+    if (rc) fprintf(stderr, "train failed: %s\n", ecb_last_error());
+    assert_int_equal(rc, 0);
+}
+
+/* Scores of nq queries against n codes through the vtable. */
+static float *scores_of(ecb_method *m, ecb_mode mode, const float *q, size_t nq,
+                        const uint8_t *codes, size_t n)
+{
+    void *prep = malloc(nq * m->vt->query_size(m, mode));
+    float *sc = malloc(nq * n * sizeof *sc);
+    assert_int_equal(m->vt->prepare(m, mode, q, nq, prep), 0);
+    assert_int_equal(m->vt->score(m, mode, prep, nq, codes, n, sc), 0);
+    free(prep);
+    return sc;
+}
+
+static double ref_score(ecb_similarity sim, const float *a, const float *b, size_t d)
+{
+    double s = 0;
+    for (size_t t = 0; t < d; t++) {
+        if (sim == ECB_SIM_DOT) s += (double)a[t] * b[t];
+        else s -= ((double)a[t] - b[t]) * ((double)a[t] - b[t]);
+    }
+    return s;
+}
+
+/* Asymmetric score == brute force against the decoded vector; symmetric ==
+ * brute force between decoded query and decoded vector, and symmetric in its
+ * two arguments. */
+static void check_scores_vs_reconstruction(ecb_method *m, const float *x, size_t n,
+                                           const float *q, size_t nq)
+{
+    const size_t d = m->dim, cs = m->vt->code_size(m);
+    uint8_t *codes = malloc(n * cs), *qcodes = malloc(nq * cs);
+    float *rec = malloc(n * d * sizeof *rec), *qrec = malloc(nq * d * sizeof *qrec);
+    assert_int_equal(m->vt->encode(m, x, n, codes), 0);
+    assert_int_equal(m->vt->decode(m, codes, n, rec), 0);
+    assert_int_equal(m->vt->encode(m, q, nq, qcodes), 0);
+    assert_int_equal(m->vt->decode(m, qcodes, nq, qrec), 0);
+    float *asym = scores_of(m, ECB_MODE_ASYMMETRIC, q, nq, codes, n);
+    float *sym = scores_of(m, ECB_MODE_SYMMETRIC, q, nq, codes, n);
+    for (size_t i = 0; i < nq; i++)
+        for (size_t j = 0; j < n; j++) {
+            double ra = ref_score(m->sim, q + i * d, rec + j * d, d);
+            double rs = ref_score(m->sim, qrec + i * d, rec + j * d, d);
+            assert_float_equal(asym[i * n + j], ra, 1e-4 * (fabs(ra) + d));
+            assert_float_equal(sym[i * n + j], rs, 1e-4 * (fabs(rs) + d));
+        }
+    /* SDC symmetry: score(q_i, x_j) with both quantized equals score(x_j, q_i). */
+    size_t nn = n < 20 ? n : 20;
+    float *back = scores_of(m, ECB_MODE_SYMMETRIC, x, nn, qcodes, nq);
+    for (size_t j = 0; j < nn; j++)
+        for (size_t i = 0; i < nq; i++)
+            assert_float_equal(back[j * nq + i], sym[i * n + j],
+                               1e-4 * (fabs(sym[i * n + j]) + d));
+    free(codes);
+    free(qcodes);
+    free(rec);
+    free(qrec);
+    free(asym);
+    free(sym);
+    free(back);
+}
+
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
+{
+    ecb_hash h;
+    ecb_hash_init(&h);
+    ecb_hash_update(&h, p, n);
+    return ecb_hash_final(&h);
+}
+
+/* ---- code packing --------------------------------------------------------------- */
+
+static void test_code_pack(void **state)
+{
+    (void)state;
+    assert_int_equal(ecb_code_bytes(16, 8), 16);
+    assert_int_equal(ecb_code_bytes(16, 4), 8);
+    assert_int_equal(ecb_code_bytes(5, 5), 4);
+    assert_int_equal(ecb_code_bytes(3, 7), 3);
+    assert_int_equal(ecb_code_bytes(1, 16), 2);
+    /* nbits 4: index 2b in the low nibble of byte b */
+    uint32_t idx[3] = {0x3, 0xA, 0x7};
+    uint8_t code[2];
+    ecb_code_pack(idx, 3, 4, code);
+    assert_int_equal(code[0], 0xA3);
+    assert_int_equal(code[1], 0x07);
+    /* nbits 5: 0b00011 | 0b11111 << 5 = 0x3E3 over two bytes */
+    uint32_t i5[2] = {3, 31};
+    ecb_code_pack(i5, 2, 5, code);
+    assert_int_equal(code[0], 0xE3);
+    assert_int_equal(code[1], 0x03);
+    /* round trips for every width */
+    ecb_rng r;
+    ecb_rng_seed(&r, 1);
+    for (unsigned nb = 1; nb <= 16; nb++) {
+        uint32_t in[13], out[13];
+        uint8_t c[32];
+        for (int s = 0; s < 13; s++) in[s] = (uint32_t)ecb_rng_below(&r, (size_t)1 << nb);
+        ecb_code_pack(in, 13, nb, c);
+        ecb_code_unpack(c, 13, nb, out);
+        assert_memory_equal(in, out, sizeof in);
+        /* the scan reads the same layout */
+        float lut[13 * 2];
+        if (nb == 1) {
+            for (int t = 0; t < 26; t++) lut[t] = (float)(t * 3 + 1);
+            float got;
+            ecb_lut_scan(lut, 13, 1, c, 2, 1, &got);
+            float want = 0;
+            for (int s = 0; s < 13; s++) want += lut[s * 2 + in[s]];
+            assert_float_equal(got, want, 0);
+        }
+    }
+}
+
+static void test_lut_scan_kernels(void **state)
+{
+    (void)state;
+    /* Each specialised kernel (8 with m=16 and other m, 4 with odd m, the
+     * generic one) against a direct sum, with a code stride larger than the
+     * packed indices. */
+    const size_t ms[] = {16, 7, 5, 1};
+    const unsigned nbs[] = {8, 4, 6, 3};
+    ecb_rng r;
+    ecb_rng_seed(&r, 2);
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 4; b++) {
+            size_t m = ms[a];
+            unsigned nb = nbs[b];
+            size_t K = (size_t)1 << nb, stride = ecb_code_bytes(m, nb) + 3, n = 37;
+            float *lut = malloc(m * K * sizeof *lut);
+            for (size_t t = 0; t < m * K; t++) lut[t] = (float)ecb_rng_below(&r, 1000) / 8;
+            uint8_t *codes = calloc(n, stride);
+            uint32_t *idx = malloc(n * m * sizeof *idx);
+            for (size_t j = 0; j < n; j++) {
+                for (size_t s = 0; s < m; s++) idx[j * m + s] = (uint32_t)ecb_rng_below(&r, K);
+                ecb_code_pack(idx + j * m, m, nb, codes + j * stride);
+                codes[j * stride + stride - 1] = 0xFF; /* trailing data must be ignored */
+            }
+            float out[37];
+            ecb_lut_scan(lut, m, nb, codes, stride, n, out);
+            for (size_t j = 0; j < n; j++) {
+                double want = 0;
+                for (size_t s = 0; s < m; s++) want += lut[s * K + idx[j * m + s]];
+                /* entries are multiples of 1/8 below 125: sums are exact */
+                assert_float_equal(out[j], want, 0);
+            }
+            free(lut);
+            free(codes);
+            free(idx);
+        }
+}
+
+static void topk_get(void *ctx, size_t j0, size_t nj, float *buf)
+{
+    memcpy(buf, (const float *)ctx + j0, nj * sizeof *buf);
+}
+
+static void test_topk(void **state)
+{
+    (void)state;
+    /* Ties keep the larger id first; fewer items than k pad with -1. */
+    const float vals[10] = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3};
+    float s[4];
+    int64_t id[4];
+    assert_int_equal(ecb_topk_blocked(10, 4, topk_get, (void *)vals, s, id), 0);
+    const float ws[4] = {9, 6, 5, 5};
+    const int64_t wi[4] = {5, 7, 8, 4};
+    assert_memory_equal(s, ws, sizeof ws);
+    assert_memory_equal(id, wi, sizeof wi);
+    float s2[12];
+    int64_t id2[12];
+    assert_int_equal(ecb_topk_blocked(10, 12, topk_get, (void *)vals, s2, id2), 0);
+    assert_int_equal(id2[9], 1); /* smallest value, smaller id of the tie last */
+    assert_int_equal(id2[10], -1);
+    assert_true(isinf(s2[11]) && s2[11] < 0);
+    /* More than one 1024 block. */
+    float *big = randn(5000, 4);
+    big[4321] = 100.0f;
+    assert_int_equal(ecb_topk_blocked(5000, 1, topk_get, big, s, id), 0);
+    assert_int_equal(id[0], 4321);
+    free(big);
+}
+
+/* ---- pq ------------------------------------------------------------------------------ */
+
+/* dim 4, m 2, nbits 4: 16 training vectors whose sub-vectors are 16
+ * distinct points per sub-space, so the 16 centroids of each codebook are
+ * exactly those points (k-means++ only picks points at positive distance;
+ * random init samples all 16), and every training vector is reproduced
+ * exactly. */
+static void test_pq_exact_tiny(void **state)
+{
+    (void)state;
+    float x[16 * 4];
+    for (int i = 0; i < 16; i++) {
+        x[i * 4 + 0] = (float)i;
+        x[i * 4 + 1] = (float)(2 * i % 7);
+        x[i * 4 + 2] = (float)((5 * i) % 16);
+        x[i * 4 + 3] = -1.0f;
+    }
+    for (int init = 0; init < 2; init++) {
+        struct pq_params p = pq_defaults();
+        p.m = 2;
+        p.nbits = 4;
+        p.init = init;
+        ecb_method *m = make(ecb_method_pq(), &p, 4, ECB_SIM_L2, 3);
+        train_ok(m, x, 16);
+        assert_int_equal(m->vt->code_size(m), 1);
+        assert_int_equal(m->vt->aux_bytes(m), 2 * 16 * 2 * sizeof(float));
+        uint8_t codes[16];
+        float rec[16 * 4];
+        assert_int_equal(m->vt->encode(m, x, 16, codes), 0);
+        assert_int_equal(m->vt->decode(m, codes, 16, rec), 0);
+        assert_memory_equal(rec, x, sizeof x);
+        /* Hand-computed: q = 0 scores -||x_i||^2; x_3 = (3, 6, 15, -1)
+         * gives -(9 + 36 + 225 + 1) = -271, x_0 = (0,0,0,-1) gives -1. */
+        const float q0[4] = {0, 0, 0, 0};
+        float *sc = scores_of(m, ECB_MODE_ASYMMETRIC, q0, 1, codes, 16);
+        assert_float_equal(sc[3], -271.0f, 0);
+        assert_float_equal(sc[0], -1.0f, 0);
+        free(sc);
+        /* A query equal to x_5 scores 0 against itself in both modes. */
+        sc = scores_of(m, ECB_MODE_SYMMETRIC, x + 5 * 4, 1, codes, 16);
+        assert_float_equal(sc[5], 0.0f, 0);
+        free(sc);
+        m->vt->destroy(m);
+    }
+    /* DOT: q = (1, 0, 0, 1) scores x_i0 - 1 = i - 1. */
+    struct pq_params p = pq_defaults();
+    p.m = 2;
+    p.nbits = 4;
+    ecb_method *m = make(ecb_method_pq(), &p, 4, ECB_SIM_DOT, 3);
+    train_ok(m, x, 16);
+    uint8_t codes[16];
+    assert_int_equal(m->vt->encode(m, x, 16, codes), 0);
+    const float q1[4] = {1, 0, 0, 1};
+    float *sc = scores_of(m, ECB_MODE_ASYMMETRIC, q1, 1, codes, 16);
+    for (int i = 0; i < 16; i++) assert_float_equal(sc[i], (float)(i - 1), 0);
+    free(sc);
+    m->vt->destroy(m);
+}
+
+static void test_pq_adc_sdc(void **state)
+{
+    (void)state;
+    const size_t d = 24, n = 1200, nq = 7;
+    float *x = randn(n * d, 11), *q = randn(nq * d, 12);
+    const size_t nbs[] = {8, 4, 5, 7};
+    for (int sim = 0; sim < 2; sim++)
+        for (size_t b = 0; b < 4; b++)
+            for (int shared = 0; shared < 2; shared++) {
+                struct pq_params p = pq_defaults();
+                p.m = b == 2 ? 3 : 6; /* odd m for the generic path */
+                p.nbits = nbs[b];
+                p.shared_codebook = shared;
+                p.iters = 5;
+                ecb_method *m = make(ecb_method_pq(), &p, d, (ecb_similarity)sim, 5);
+                train_ok(m, x, n);
+                assert_int_equal(m->vt->code_size(m), (p.m * p.nbits + 7) / 8);
+                size_t books = shared ? 1 : p.m;
+                assert_int_equal(m->vt->aux_bytes(m),
+                                 books * ((size_t)1 << p.nbits) * (d / p.m) * sizeof(float));
+                check_scores_vs_reconstruction(m, x, 100, q, nq);
+                m->vt->destroy(m);
+            }
+    free(x);
+    free(q);
+}
+
+static void test_pq_quality_and_search(void **state)
+{
+    (void)state;
+    /* Reconstruction error falls with more bits, and search() returns the
+     * same top-k as sorting score(). */
+    const size_t d = 16, n = 4096, nq = 3, k = 10;
+    float *x = randn(n * d, 21), *q = randn(nq * d, 22);
+    double prev = INFINITY;
+    for (size_t nb = 4; nb <= 8; nb += 2) {
+        struct pq_params p = pq_defaults();
+        p.m = 4;
+        p.nbits = nb;
+        p.iters = 10;
+        ecb_method *m = make(ecb_method_pq(), &p, d, ECB_SIM_L2, 1);
+        train_ok(m, x, n);
+        size_t cs = m->vt->code_size(m);
+        uint8_t *codes = malloc(n * cs);
+        float *rec = malloc(n * d * sizeof *rec);
+        assert_int_equal(m->vt->encode(m, x, n, codes), 0);
+        assert_int_equal(m->vt->decode(m, codes, n, rec), 0);
+        double mse = 0;
+        for (size_t i = 0; i < n * d; i++) mse += (x[i] - rec[i]) * (x[i] - rec[i]);
+        mse /= (double)(n * d);
+        assert_true(mse < prev);
+        assert_true(mse < 0.9); /* unit-variance data: must beat the mean */
+        prev = mse;
+
+        void *prep = malloc(nq * m->vt->query_size(m, ECB_MODE_ASYMMETRIC));
+        assert_int_equal(m->vt->prepare(m, ECB_MODE_ASYMMETRIC, q, nq, prep), 0);
+        float *sc = malloc(nq * n * sizeof *sc), top_s[3 * 10];
+        int64_t top_i[3 * 10];
+        assert_int_equal(m->vt->score(m, ECB_MODE_ASYMMETRIC, prep, nq, codes, n, sc), 0);
+        assert_int_equal(m->vt->search(m, ECB_MODE_ASYMMETRIC, prep, nq, codes, n, k, top_s, top_i),
+                         0);
+        for (size_t i = 0; i < nq; i++) {
+            for (size_t r = 0; r < k; r++) {
+                assert_float_equal(top_s[i * k + r], sc[i * n + top_i[i * k + r]], 0);
+                if (r) assert_true(top_s[i * k + r - 1] >= top_s[i * k + r]);
+            }
+            size_t better = 0; /* nothing outside the list beats its last entry */
+            for (size_t j = 0; j < n; j++) better += sc[i * n + j] > top_s[i * k + k - 1];
+            assert_true(better <= k - 1);
+        }
+        free(prep);
+        free(sc);
+        free(codes);
+        free(rec);
+        m->vt->destroy(m);
+    }
+    free(x);
+    free(q);
+}
+
+static void test_pq_bad_params(void **state)
+{
+    (void)state;
+    ecb_method *m = NULL;
+    struct pq_params p = pq_defaults();
+    p.m = 5; /* does not divide 16 */
+    assert_int_equal(ecb_method_pq()->create(host_seed(1), &p, 16, ECB_SIM_L2, &m), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "pq"));
+    assert_non_null(strstr(ecb_last_error(), "m=5"));
+    assert_non_null(strstr(ecb_last_error(), "16"));
+    p = pq_defaults();
+    p.nbits = 9;
+    assert_int_equal(ecb_method_pq()->create(host_seed(1), &p, 16, ECB_SIM_L2, &m), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "nbits=9"));
+    assert_non_null(strstr(ecb_last_error(), "4..8"));
+    p.nbits = 3;
+    assert_int_equal(ecb_method_pq()->create(host_seed(1), &p, 16, ECB_SIM_L2, &m), ECB_EINVAL);
+    /* 100 training vectors for 256 centroids */
+    p = pq_defaults();
+    m = make(ecb_method_pq(), &p, 16, ECB_SIM_L2, 1);
+    float *x = randn(100 * 16, 1);
+    assert_int_equal(m->vt->train(m, x, 100), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "pq"));
+    assert_non_null(strstr(ecb_last_error(), "256"));
+    assert_non_null(strstr(ecb_last_error(), "100"));
+    /* train_size below 2^nbits is rejected too */
+    p.nbits = 4;
+    p.train_size = 10;
+    ecb_method *m2 = make(ecb_method_pq(), &p, 16, ECB_SIM_L2, 1);
+    assert_int_equal(m2->vt->train(m2, x, 100), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "train_size=10"));
+    m->vt->destroy(m);
+    m2->vt->destroy(m2);
+    ecb_method_pq()->destroy(NULL);
+    free(x);
+}
+
+static void test_pq_determinism(void **state)
+{
+    (void)state;
+    const size_t d = 32, n = 3000;
+    float *x = randn(n * d, 31);
+    uint64_t h[3];
+    for (int run = 0; run < 3; run++) {
+        struct pq_params p = pq_defaults();
+        p.m = 8;
+        p.iters = 8;
+        p.train_size = 2000; /* exercises the seeded subsample */
+        ecb_method *m = make(ecb_method_pq(), &p, d, ECB_SIM_L2, run == 2 ? 8 : 7);
+        train_ok(m, x, n);
+        uint8_t *codes = malloc(n * 8);
+        assert_int_equal(m->vt->encode(m, x, n, codes), 0);
+        h[run] = hash_bytes(codes, n * 8);
+        free(codes);
+        m->vt->destroy(m);
+    }
+    assert_true(h[0] == h[1]);
+    assert_true(h[0] != h[2]);
+    free(x);
+}
+
+/* TESTS_MORE */
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_code_pack),
+        cmocka_unit_test(test_lut_scan_kernels),
+        cmocka_unit_test(test_topk),
+        cmocka_unit_test(test_pq_exact_tiny),
+        cmocka_unit_test(test_pq_adc_sdc),
+        cmocka_unit_test(test_pq_quality_and_search),
+        cmocka_unit_test(test_pq_bad_params),
+        cmocka_unit_test(test_pq_determinism),
+        /* LIST_MORE */
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,414 @@
+/*
+ * harness/search.c: ranking order, bounded heaps, exact blocked/threaded
+ * search against a double-precision brute force, search over a method's
+ * codes, exact scores, and the ground-truth cache.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "ecbench/ecbmath.h"
+#include "harness/search.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static float *rand_mat(size_t n, size_t d, uint64_t seed)
+{
+    ecb_rng r;
+    ecb_rng_seed(&r, seed);
+    float *x = malloc(n * d * sizeof *x);
+    for (size_t i = 0; i < n * d; i++) x[i] = (float)ecb_rng_normal(&r);
+    return x;
+}
+
+static ecb_vecs *vecs_copy(const float *x, size_t n, size_t d)
+{
+    float *c = malloc(n * d * sizeof *c);
+    memcpy(c, x, n * d * sizeof *c);
+    ecb_vecs *v = NULL;
+    assert_int_equal(ecb_vecs_from_memory(c, n, d, &v), 0);
+    return v;
+}
+
+static double ref_score(const float *q, const float *x, size_t d, ecb_ds_similarity sim)
+{
+    double dot = 0, qq = 0, xx = 0, l2 = 0;
+    for (size_t t = 0; t < d; t++) {
+        dot += (double)q[t] * x[t];
+        qq += (double)q[t] * q[t];
+        xx += (double)x[t] * x[t];
+        l2 += ((double)q[t] - x[t]) * ((double)q[t] - x[t]);
+    }
+    if (sim == ECB_DS_DOT) return dot;
+    if (sim == ECB_DS_L2) return -l2;
+    return dot / sqrt(qq * xx);
+}
+
+/* ---- ranking order --------------------------------------------------------- */
+
+/* ids as strings "10","9","11","2","7": strcmp ranks 0,4,1,2,3. Equal scores
+ * rank the larger string first ("9" before "10"); padding (-1) goes last. */
+static void test_rank_sort(void **state)
+{
+    (void)state;
+    const uint32_t id_rank[5] = {0, 4, 1, 2, 3};
+    float s[7] = {0.5f, 0.9f, -INFINITY, 0.9f, 0.5f, 0.8f, 0.5f};
+    int64_t id[7] = {3, 0, -1, 1, 4, 2, 0};
+    /* (0.5, 0) and (0.5, 3) and (0.5, 4): "7" > "2" > "10" */
+    ecb_rank_sort(s, id, 7, id_rank);
+    const int64_t want[7] = {1, 0, 2, 4, 3, 0, -1};
+    for (int i = 0; i < 7; i++) assert_int_equal(id[i], want[i]);
+    assert_true(s[0] == 0.9f && s[2] == 0.8f && s[6] == -INFINITY);
+
+    /* without id_rank: larger row first */
+    float s2[3] = {1, 1, 1};
+    int64_t id2[3] = {5, 7, 6};
+    ecb_rank_sort(s2, id2, 3, NULL);
+    assert_int_equal(id2[0], 7);
+    assert_int_equal(id2[1], 6);
+    assert_int_equal(id2[2], 5);
+
+    /* header inline agrees with the sort */
+    assert_true(ecb_rank_before(0.9f, 1, 0.9f, 0, id_rank));
+    assert_false(ecb_rank_before(0.9f, 0, 0.9f, 1, id_rank));
+    assert_true(ecb_rank_before(1.0f, 0, 0.9f, 1, id_rank));
+}
+
+/* A larger random sort: sorted output is in order and a permutation. */
+static void test_rank_sort_random(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    static float s[N];
+    static int64_t id[N];
+    static uint32_t rank[N];
+    ecb_rng r;
+    ecb_rng_seed(&r, 7);
+    for (size_t i = 0; i < N; i++) {
+        s[i] = (float)ecb_rng_below(&r, 50); /* many ties */
+        id[i] = (int64_t)i;
+        rank[i] = (uint32_t)((i * 7919) % N); /* a permutation */
+    }
+    ecb_rank_sort(s, id, N, rank);
+    static int seen[N];
+    memset(seen, 0, sizeof seen);
+    for (size_t i = 0; i < N; i++) {
+        seen[id[i]]++;
+        if (i) assert_true(ecb_rank_before(s[i - 1], id[i - 1], s[i], id[i], rank));
+    }
+    for (size_t i = 0; i < N; i++) assert_int_equal(seen[i], 1);
+}
+
+/* ---- exact search --------------------------------------------------------- */
+
+static void check_exact(ecb_ds_similarity sim, size_t n, size_t d, size_t nq, size_t k)
+{
+    float *x = rand_mat(n, d, 11 + sim);
+    float *q = rand_mat(nq, d, 99 + sim);
+    ecb_vecs *v = vecs_copy(x, n, d);
+    ecb_topk ref;
+    memset(&ref, 0, sizeof ref);
+    /* brute force in double: all scores, sorted by the same order */
+    double *all = malloc(n * sizeof *all);
+    const size_t threads[] = {1, 2, 3};
+    const size_t brows[] = {64, 1000, 4096};
+    const size_t bqs[] = {3, 5, 1024};
+    for (size_t cfg = 0; cfg < 3; cfg++) {
+        ecb_search_opts o = {threads[cfg], brows[cfg], bqs[cfg]};
+        ecb_topk t;
+        assert_int_equal(ecb_search_exact(v, q, nq, sim, k, NULL, &o, &t), 0);
+        assert_int_equal(t.nq, nq);
+        assert_int_equal(t.k, k);
+        for (size_t i = 0; i < nq; i++) {
+            size_t want_cnt = k < n ? k : n;
+            assert_int_equal(t.count[i], want_cnt);
+            for (size_t j = 0; j < n; j++) all[j] = ref_score(q + i * d, x + j * d, d, sim);
+            for (size_t r = 0; r < want_cnt; r++) {
+                int64_t id = t.ids[i * k + r];
+                assert_true(id >= 0 && (size_t)id < n);
+                /* score close to the double reference */
+                double tol = 1e-4 * (1 + fabs(all[id]));
+                assert_true(fabs(t.scores[i * k + r] - all[id]) < tol);
+                /* nothing outside the list beats it by more than rounding */
+                if (r == want_cnt - 1)
+                    for (size_t j = 0; j < n; j++) {
+                        int in = 0;
+                        for (size_t rr = 0; rr < want_cnt; rr++)
+                            if (t.ids[i * k + rr] == (int64_t)j) in = 1;
+                        if (!in) assert_true(all[j] <= all[id] + tol);
+                    }
+                if (r) assert_true(t.scores[i * k + r - 1] >= t.scores[i * k + r]);
+            }
+            for (size_t r = want_cnt; r < k; r++) assert_int_equal(t.ids[i * k + r], -1);
+        }
+        if (cfg == 0) {
+            ref = t;
+        } else {
+            /* identical for any thread count and block size? ids yes when
+             * scores are well separated (random data), scores to rounding */
+            for (size_t i = 0; i < nq * k; i++) assert_int_equal(t.ids[i], ref.ids[i]);
+            ecb_topk_release(&t);
+        }
+    }
+    ecb_topk_release(&ref);
+    free(all);
+    ecb_vecs_free(v);
+    free(x);
+    free(q);
+}
+
+static void test_exact_cosine(void **state) { (void)state; check_exact(ECB_DS_COSINE, 1000, 16, 7, 10); }
+static void test_exact_dot(void **state) { (void)state; check_exact(ECB_DS_DOT, 1000, 16, 7, 10); }
+static void test_exact_l2(void **state) { (void)state; check_exact(ECB_DS_L2, 1000, 16, 7, 10); }
+static void test_exact_k_gt_n(void **state) { (void)state; check_exact(ECB_DS_DOT, 37, 8, 4, 50); }
+
+/* Same thread count and block grid -> bit-identical scores for 1 vs 3 threads. */
+static void test_exact_deterministic(void **state)
+{
+    (void)state;
+    size_t n = 3000, d = 32, nq = 9, k = 20;
+    float *x = rand_mat(n, d, 5), *q = rand_mat(nq, d, 6);
+    ecb_vecs *v = vecs_copy(x, n, d);
+    ecb_search_opts o1 = {1, 256, 4}, o3 = {3, 256, 4};
+    ecb_topk a, b;
+    assert_int_equal(ecb_search_exact(v, q, nq, ECB_DS_L2, k, NULL, &o1, &a), 0);
+    assert_int_equal(ecb_search_exact(v, q, nq, ECB_DS_L2, k, NULL, &o3, &b), 0);
+    assert_memory_equal(a.ids, b.ids, nq * k * sizeof *a.ids);
+    assert_memory_equal(a.scores, b.scores, nq * k * sizeof *a.scores);
+    ecb_topk_release(&a);
+    ecb_topk_release(&b);
+    ecb_vecs_free(v);
+    free(x);
+    free(q);
+}
+
+/* Duplicate vectors tie exactly: order by doc_id_rank descending, across
+ * block and thread boundaries. */
+static void test_exact_ties(void **state)
+{
+    (void)state;
+    size_t n = 10, d = 4;
+    float *x = calloc(n * d, sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i * d + (i % 2)] = 1.0f; /* two distinct vectors */
+    float q[4] = {1, 0, 0, 0};
+    /* rank = reverse of row for even rows, i.e. id strings sorting oddly */
+    const uint32_t rank[10] = {9, 0, 7, 1, 5, 2, 3, 4, 8, 6};
+    ecb_vecs *v = vecs_copy(x, n, d);
+    for (size_t th = 1; th <= 2; th++) {
+        ecb_search_opts o = {th, 3, 1};
+        ecb_topk t;
+        assert_int_equal(ecb_search_exact(v, q, 1, ECB_DS_DOT, 4, rank, &o, &t), 0);
+        /* even rows score 1: ranks 9(0),7(2),5(4),3(6),8(8): best 0, 8, 2, 4 */
+        const int64_t want[4] = {0, 8, 2, 4};
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(t.ids[i], want[i]);
+            assert_true(t.scores[i] == 1.0f);
+        }
+        ecb_topk_release(&t);
+    }
+    ecb_vecs_free(v);
+    free(x);
+}
+
+/* ---- search over codes: a float32-like fake method ----------------------- */
+
+static size_t fake_code_size(const ecb_method *m) { return m->dim * sizeof(float); }
+static size_t fake_query_size(const ecb_method *m, ecb_mode mode)
+{
+    (void)mode;
+    return m->dim * sizeof(float);
+}
+static int fake_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                      const uint8_t *codes, size_t n, float *scores)
+{
+    (void)mode;
+    const float *q = prepared, *x = (const float *)codes;
+    for (size_t i = 0; i < nq; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t t = 0; t < m->dim; t++) s += (double)q[i * m->dim + t] * x[j * m->dim + t];
+            scores[i * n + j] = (float)s;
+        }
+    return 0;
+}
+static int fake_fail_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                           const uint8_t *codes, size_t n, float *scores)
+{
+    (void)m; (void)mode; (void)prepared; (void)nq; (void)codes; (void)n; (void)scores;
+    return ecb_fail(ECB_ENUMERIC, "fake: score failed on purpose");
+}
+
+static void test_search_codes(void **state)
+{
+    (void)state;
+    size_t n = 500, d = 8, nq = 5, k = 7;
+    float *x = rand_mat(n, d, 21), *q = rand_mat(nq, d, 22);
+    ecb_method_vtable vt;
+    memset(&vt, 0, sizeof vt);
+    vt.code_size = fake_code_size;
+    vt.query_size = fake_query_size;
+    vt.score = fake_score;
+    ecb_method m = {&vt, NULL, d, ECB_SIM_DOT};
+    ecb_vecs *v = vecs_copy(x, n, d);
+    ecb_search_opts o = {2, 64, 2};
+    ecb_topk a, b;
+    assert_int_equal(ecb_search_codes(&m, ECB_MODE_ASYMMETRIC, q, nq, (const uint8_t *)x, n, k,
+                                      NULL, &o, &a), 0);
+    assert_int_equal(ecb_search_exact(v, q, nq, ECB_DS_DOT, k, NULL, &o, &b), 0);
+    for (size_t i = 0; i < nq * k; i++) {
+        assert_int_equal(a.ids[i], b.ids[i]);
+        assert_true(fabsf(a.scores[i] - b.scores[i]) < 1e-4f);
+    }
+    ecb_topk_release(&a);
+    ecb_topk_release(&b);
+
+    /* a failing score() surfaces its code and message */
+    vt.score = fake_fail_score;
+    assert_int_equal(ecb_search_codes(&m, ECB_MODE_ASYMMETRIC, q, nq, (const uint8_t *)x, n, k,
+                                      NULL, &o, &a), ECB_ENUMERIC);
+    assert_non_null(strstr(ecb_last_error(), "on purpose"));
+    ecb_vecs_free(v);
+    free(x);
+    free(q);
+}
+
+/* ---- exact scores -------------------------------------------------------- */
+
+static void test_exact_scores(void **state)
+{
+    (void)state;
+    size_t n = 50, d = 12;
+    float *x = rand_mat(n, d, 31), *q = rand_mat(1, d, 32);
+    ecb_vecs *v = vecs_copy(x, n, d);
+    const int64_t rows[5] = {3, -1, 49, 0, 3};
+    float out[5];
+    for (int sim = 0; sim < 3; sim++) {
+        assert_int_equal(ecb_exact_scores(v, (ecb_ds_similarity)sim, q, rows, 5, out), 0);
+        for (int i = 0; i < 5; i++) {
+            if (rows[i] < 0) {
+                assert_true(out[i] == -INFINITY);
+                continue;
+            }
+            double want = ref_score(q, x + rows[i] * d, d, (ecb_ds_similarity)sim);
+            assert_true(fabs(out[i] - want) <= 1e-6 * (1 + fabs(want)));
+        }
+    }
+    const int64_t bad[1] = {50};
+    assert_int_equal(ecb_exact_scores(v, ECB_DS_DOT, q, bad, 1, out), ECB_ERANGE);
+    ecb_vecs_free(v);
+    free(x);
+    free(q);
+}
+
+/* ---- ground truth cache ----------------------------------------------------- */
+
+static char *find_gt_file(const char *dir)
+{
+    DIR *dd = opendir(dir);
+    if (!dd) return NULL;
+    struct dirent *e;
+    char *res = NULL;
+    while ((e = readdir(dd)))
+        if (!strncmp(e->d_name, "gt-", 3)) {
+            size_t len = strlen(dir) + strlen(e->d_name) + 2;
+            res = malloc(len);
+            snprintf(res, len, "%s/%s", dir, e->d_name);
+            break;
+        }
+    closedir(dd);
+    return res;
+}
+
+static void test_groundtruth_cache(void **state)
+{
+    (void)state;
+    size_t n = 400, d = 10, nq = 6, k = 15;
+    float *x = rand_mat(n, d, 41), *q = rand_mat(nq, d, 42);
+    ecb_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.name = "unit";
+    ds.sim = ECB_DS_COSINE;
+    ds.corpus = vecs_copy(x, n, d);
+    ds.queries = vecs_copy(q, nq, d);
+    char *dir = tu_tmpdir();
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/gtcache", dir);
+    ecb_search_opts o = {2, 128, 4};
+
+    ecb_topk a, b, c;
+    assert_int_equal(ecb_groundtruth(&ds, k, cache, &o, &a), 0);
+    char *f = find_gt_file(cache);
+    assert_non_null(f);
+    /* cached scores are ecb_exact_scores's */
+    float sc[15];
+    for (size_t i = 0; i < nq; i++) {
+        assert_int_equal(ecb_exact_scores(ds.corpus, ds.sim, q + i * d, a.ids + i * k, k, sc), 0);
+        assert_memory_equal(sc, a.scores + i * k, k * sizeof *sc);
+    }
+    /* second call loads the file: identical */
+    assert_int_equal(ecb_groundtruth(&ds, k, cache, &o, &b), 0);
+    assert_memory_equal(a.ids, b.ids, nq * k * sizeof *a.ids);
+    assert_memory_equal(a.scores, b.scores, nq * k * sizeof *a.scores);
+    assert_memory_equal(a.count, b.count, nq * sizeof *a.count);
+    ecb_topk_release(&b);
+
+    /* damage a payload byte: detected, recomputed, same answer */
+    FILE *fp = fopen(f, "r+b");
+    assert_non_null(fp);
+    fseek(fp, -3, SEEK_END);
+    int ch = fgetc(fp);
+    fseek(fp, -3, SEEK_END);
+    fputc(ch ^ 0x5a, fp);
+    fclose(fp);
+    assert_int_equal(ecb_groundtruth(&ds, k, cache, &o, &c), 0);
+    assert_memory_equal(a.ids, c.ids, nq * k * sizeof *a.ids);
+    ecb_topk_release(&c);
+
+    /* truncated file: same */
+    assert_int_equal(truncate(f, 40), 0);
+    assert_int_equal(ecb_groundtruth(&ds, k, cache, &o, &c), 0);
+    assert_memory_equal(a.ids, c.ids, nq * k * sizeof *a.ids);
+    ecb_topk_release(&c);
+
+    /* another k is another key, another file */
+    assert_int_equal(ecb_groundtruth(&ds, 5, cache, &o, &c), 0);
+    for (size_t i = 0; i < nq; i++)
+        assert_memory_equal(c.ids + i * 5, a.ids + i * k, 5 * sizeof *c.ids);
+    ecb_topk_release(&c);
+
+    /* no cache dir: computed, same */
+    assert_int_equal(ecb_groundtruth(&ds, k, NULL, &o, &c), 0);
+    assert_memory_equal(a.ids, c.ids, nq * k * sizeof *a.ids);
+    ecb_topk_release(&c);
+
+    ecb_topk_release(&a);
+    free(f);
+    ecb_vecs_free(ds.corpus);
+    ecb_vecs_free(ds.queries);
+    free(dir);
+    free(x);
+    free(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rank_sort),
+        cmocka_unit_test(test_rank_sort_random),
+        cmocka_unit_test(test_exact_cosine),
+        cmocka_unit_test(test_exact_dot),
+        cmocka_unit_test(test_exact_l2),
+        cmocka_unit_test(test_exact_k_gt_n),
+        cmocka_unit_test(test_exact_deterministic),
+        cmocka_unit_test(test_exact_ties),
+        cmocka_unit_test(test_search_codes),
+        cmocka_unit_test(test_exact_scores),
+        cmocka_unit_test(test_groundtruth_cache),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
