@@ -10,7 +10,7 @@
  * norms and heap updates are overhead the ratio exposes). For each thread
  * count T it reports:
  *   sgemm      one cblas_sgemm of nq x 20000 x d with OpenBLAS at T threads
- *   search     ecb_search_exact with T workers (BLAS at 1 thread inside)
+ *   search     ecb_search_exact with T workers, OpenBLAS at 1 thread
  *   search-b   (T > 1) one worker calling sgemm with OpenBLAS at T threads
  * and the ratios search/sgemm. Best of R repetitions. Prints the OpenBLAS
  * configuration and the kernel actually used (openblas_get_corename), which
@@ -133,7 +133,11 @@ int main(int argc, char **argv)
         openblas_set_num_threads(blas0);
         ecb_search_opts oa = o;
         oa.threads = (size_t)t;
+        /* one worker keeps BLAS's thread count: pin it to 1 so that T=1
+         * really is one core (T > 1 workers pin BLAS to 1 themselves) */
+        openblas_set_num_threads(1);
         double s = search_rate(v, q, nq, n, d, k, sim, &oa, reps);
+        openblas_set_num_threads(blas0);
         printf("threads=%d  sgemm %8.1f GFLOP/s  search %8.1f GFLOP/s  ratio %.3f\n", t, g, s,
                s / g);
         if (t > 1) {

@@ -57,7 +57,7 @@ int ecb_ivecs_load(const char *path, int32_t **data, size_t *n, size_t *k);
 
 /* ---- ids ----------------------------------------------------------------- */
 /* One id per line (trailing CR/whitespace stripped, empty lines rejected).
- * Duplicate ids are an error. */
+ * Duplicate ids are an error naming both lines. */
 int ecb_ids_load(const char *path, char ***ids, size_t *n);
 void ecb_ids_free(char **ids, size_t n);
 
@@ -69,16 +69,22 @@ typedef struct ecb_judgment {
 
 typedef struct ecb_qrels {
     size_t n_queries;        /* = number of query vectors */
-    ecb_judgment **judg;     /* judg[q]: n_judg[q] entries (all grades, incl. <= 0) */
+    ecb_judgment **judg;     /* judg[q]: n_judg[q] entries (all grades, incl. <= 0), in
+                                file order; each judg[q] is its own malloc'd array (NULL
+                                when empty), freed by ecb_qrels_free */
     size_t *n_judg;
     size_t n_unknown_query;  /* lines naming a query id not among the queries */
     size_t n_unknown_doc;    /* judgments naming a doc id not in the corpus */
-    size_t n_lines;
+    size_t n_lines;          /* judgment lines read (headers and blank lines excluded) */
 } ecb_qrels;
 
 /* Load TREC (`qid iter docid rel`) or BEIR TSV (`query-id\tcorpus-id\tscore`
  * with header) qrels, detected from content. Ids are mapped through the
- * given id lists (ids[i] is the id of row i). */
+ * given id lists (ids[i] is the id of row i). Judged docs missing from the
+ * corpus are kept with doc = -1 (counted in n_unknown_doc); lines naming an
+ * unknown query are skipped (n_unknown_query); one warning summarises both.
+ * Malformed lines, non-integer grades and a (query, doc) pair judged twice
+ * (trec_eval refuses those too) are errors naming file:line. */
 int ecb_qrels_load(const char *path, char *const *query_ids, size_t nq,
                    char *const *doc_ids, size_t nd, ecb_qrels **out);
 void ecb_qrels_free(ecb_qrels *q);
@@ -98,12 +104,18 @@ typedef struct ecb_dataset {
     size_t gt_k;
 } ecb_dataset;
 
-/* Load a manifest (JSON; paths relative to it). Validates every field:
- * unknown keys, dims of corpus vs queries, counts vs id files, and the
- * optional consistency fields dim / n_corpus / n_queries. */
+/* Load a manifest (JSON; paths relative to it). Keys: name (default: the
+ * manifest's directory name), corpus, queries, similarity (required),
+ * corpus_ids, query_ids, qrels, groundtruth, and the consistency fields dim,
+ * n_corpus, n_queries. Validates every field: unknown keys (with a "did you
+ * mean" hint), malformed JSON (file:line:column), dims of corpus vs queries,
+ * counts vs id files, ground-truth rows and values. */
 int ecb_dataset_load_manifest(const char *path, ecb_dataset **out);
 
-/* Synthetic collection (D5). */
+/* Synthetic collection (D5); the generative model is described at the top
+ * of datasets/synthetic.c. The corpus is an ecb_vecs_generated source (rows
+ * computed on demand, content hash declared from the parameters); queries
+ * and qrels are built at creation. */
 typedef struct ecb_synth_params {
     size_t n;        /* corpus size */
     size_t dim;

@@ -326,7 +326,8 @@ int ecb_qrels_load(const char *path, char *const *query_ids, size_t nq, char *co
     enum { UNKNOWN, TREC, BEIR } fmt = UNKNOWN;
     size_t pos = 0, line = 0, ll;
     char *s, *first_unknown_q = NULL;
-    size_t first_unknown_q_line = 0;
+    const char *first_unknown_d = NULL;
+    size_t first_unknown_q_line = 0, first_unknown_d_line = 0;
     while ((s = next_line(buf, len, &pos, &ll))) {
         line++;
         if (strlen(s) != ll) {
@@ -382,6 +383,7 @@ int ecb_qrels_load(const char *path, char *const *query_ids, size_t nq, char *co
             continue;
         }
         size_t di = id_map_find(&dmap, docid);
+        if (di == SIZE_MAX && !first_unknown_d) first_unknown_d = docid, first_unknown_d_line = line;
         if (n_ent == cap) {
             cap = cap ? 2 * cap : 1024;
             qentry *ne = realloc(ent, cap * sizeof *ent);
@@ -444,11 +446,19 @@ int ecb_qrels_load(const char *path, char *const *query_ids, size_t nq, char *co
         j->rel = ent[i].rel;
         if (ent[i].doc < 0) qr->n_unknown_doc++;
     }
-    if (qr->n_unknown_query || qr->n_unknown_doc)
+    if (qr->n_unknown_query || qr->n_unknown_doc) {
+        char eq[160] = "", ed[160] = "";
+        if (first_unknown_q)
+            snprintf(eq, sizeof eq, ", first '%.64s' on line %zu", first_unknown_q,
+                     first_unknown_q_line);
+        if (first_unknown_d)
+            snprintf(ed, sizeof ed, ", first '%.64s' on line %zu", first_unknown_d,
+                     first_unknown_d_line);
         ecb_log(ECB_LOG_WARN, "%s: %zu of %zu judgments name a query id not among the %zu "
-                "queries (skipped); %zu name a doc not in the corpus (kept: they count as "
-                "relevant but unretrievable)", path, qr->n_unknown_query, qr->n_lines, nq,
-                qr->n_unknown_doc);
+                "queries (skipped%s); %zu name a doc not in the corpus (kept as judged but "
+                "unretrievable%s)", path, qr->n_unknown_query, qr->n_lines, nq, eq,
+                qr->n_unknown_doc, ed);
+    }
     *out = qr;
     qr = NULL;
     rc = 0;

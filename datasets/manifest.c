@@ -272,8 +272,11 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
     if (!root) {
         size_t line, col;
         line_col(text, err_at ? err_at : text, &line, &col);
-        rc = ecb_fail(ECB_EFORMAT, "%s:%zu:%zu: malformed JSON (expected a manifest object)",
-                      path, line, col);
+        const char *at = err_at ? err_at : text;
+        int ctx = (int)strcspn(at, "\r\n");
+        rc = ecb_fail(ECB_EFORMAT, "%s:%zu:%zu: malformed JSON near '%.*s%s' (expected a "
+                      "manifest object of \"key\": value pairs separated by commas)", path, line,
+                      col, ctx > 24 ? 24 : ctx, at, ctx > 24 ? "..." : "");
         goto out;
     }
     if (!cJSON_IsObject(root)) {
@@ -358,6 +361,10 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
     }
     if (cids && (rc = load_ids(path, "corpus_ids", cids, nc, "corpus", &d->doc_ids))) goto out;
     if (qids && (rc = load_ids(path, "query_ids", qids, nq, "query", &d->query_ids))) goto out;
+    if (qrels && (!cids || !qids))
+        ecb_log(ECB_LOG_WARN, "%s: qrels without %s: those ids default to the row numbers "
+                "0..n-1, which must be what the qrels use", path,
+                !cids && !qids ? "corpus_ids and query_ids" : !cids ? "corpus_ids" : "query_ids");
     if ((rc = ecb_dataset_finish(d))) goto out;
 
     if (qrels) {

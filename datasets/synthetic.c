@@ -144,8 +144,8 @@ static size_t topic_cluster(const synth *s, size_t t)
 /* out += a * s (.) g for stream key. */
 static void add_component(const synth *s, uint64_t key, double a, float *out)
 {
-    for (size_t j = 0; j < s->p.dim; j++)
-        out[j] += (float)(a * s->scale[j] * gauss(key, j));
+    float af = (float)a;
+    for (size_t j = 0; j < s->p.dim; j++) out[j] += af * s->scale[j] * gauss(key, j);
 }
 
 /* Latent z (spectral coordinates) of a document without its own part. */
@@ -162,7 +162,9 @@ static void doc_latent(const synth *s, size_t row, float *z)
     add_component(s, key3(s->p.seed, TAG_DOC, row), A_D, z);
 }
 
-/* One block-orthogonal layer then a permutation: y = P (B x). */
+/* One block-orthogonal layer then a permutation: y = P (B x). Blocks are
+ * stored transposed so the inner loop runs over outputs (vectorisable);
+ * float accumulation over BLOCK terms is plenty for synthetic data. */
 static void apply_layer(const synth *s, const float *rot, const size_t *perm, const float *x,
                         float *y)
 {
@@ -170,12 +172,13 @@ static void apply_layer(const synth *s, const float *rot, const size_t *perm, co
     float tmp[SYNTH_MAX_DIM];
     for (size_t b0 = 0; b0 < d; b0 += BLOCK) {
         size_t bs = d - b0 < BLOCK ? d - b0 : BLOCK;
-        const float *B = rot + b0 * BLOCK; /* bs x bs, row stride bs */
-        for (size_t i = 0; i < bs; i++) {
-            double acc = 0;
-            for (size_t k = 0; k < bs; k++) acc += (double)B[i * bs + k] * x[b0 + k];
-            tmp[b0 + i] = (float)acc;
+        const float *Bt = rot + b0 * BLOCK; /* bs x bs, Bt[k * bs + i] = B[i][k] */
+        float acc[BLOCK] = {0};
+        for (size_t k = 0; k < bs; k++) {
+            float xk = x[b0 + k];
+            for (size_t i = 0; i < bs; i++) acc[i] += Bt[k * bs + i] * xk;
         }
+        memcpy(tmp + b0, acc, bs * sizeof *tmp);
     }
     for (size_t j = 0; j < d; j++) y[perm[j]] = tmp[j];
 }
@@ -235,7 +238,7 @@ static void make_layer(const synth *s, uint64_t key, float *rot, size_t *perm)
                     break;
                 }
             }
-            for (size_t j = 0; j < bs; j++) rot[b0 * BLOCK + i * bs + j] = (float)q[i][j];
+            for (size_t j = 0; j < bs; j++) rot[b0 * BLOCK + j * bs + i] = (float)q[i][j];
         }
     }
     for (size_t j = 0; j < d; j++) perm[j] = j;

@@ -313,7 +313,7 @@ static int parse_npy(ecb_vecs *v)
     }
     if (strncmp(f, "False", 5) != 0) {
         rc = ecb_fail(ECB_EFORMAT, "%s: header field 'fortran_order': expected False (C order), "
-                      "got %.5s", p, f);
+                      "got %.*s", p, (int)strcspn(f, ",}"), f);
         goto out;
     }
     if (*s != '(') {
@@ -395,8 +395,6 @@ int ecb_vecs_open(const char *path, ecb_vecs **out)
     else if (fmt == F_BIN) rc = parse_bin(v, elem_size(elem));
     else rc = parse_npy(v);
     if (rc) goto fail;
-    /* Sequential scans dominate; tell the kernel. */
-    madvise(v->map, v->map_size, MADV_SEQUENTIAL);
     *out = v;
     return 0;
 fail:

@@ -31,7 +31,11 @@ const char *ecb_strerror(int code)
 
 int ecb_vfail(int code, const char *fmt, va_list ap)
 {
-    vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+    /* Callers often wrap the previous message ("%s", ecb_last_error()), so
+     * format into a scratch buffer first: the source may be last_msg. */
+    char tmp[sizeof last_msg];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    memcpy(last_msg, tmp, sizeof tmp);
     return code;
 }
 

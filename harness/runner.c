@@ -782,8 +782,9 @@ static void run_cell(run_ctx *ctx, const ecb_cell *cell, ecb_cell_output *o)
     uint32_t need = cell->mode == ECB_MODE_SYMMETRIC ? ECB_METHOD_SYMMETRIC : ECB_METHOD_ASYMMETRIC;
     int rc = ensure_ds(ctx, cell);
     if (rc) {
+        /* The data is at fault, not the method: every cell of it would fail. */
         format_cell(ctx, cell, NULL, "error", ecb_last_error(), o);
-        o->status = 2;
+        o->status = 3;
         return;
     }
     if (!(q->plugin->vt.flags & need)) {
@@ -1050,6 +1051,11 @@ int ecb_run(const ecb_run_opts *o)
         free(out.row);
         free(out.per_query);
         if (wrc) { rc = wrc; goto out; }
+        if (out.status == 3) {
+            rc = ecb_fail(ECB_EFORMAT, "dataset %s: %s", cfg->datasets[cell->dataset].name,
+                          ecb_last_error());
+            goto out;
+        }
     }
     write_manifest(&ctx, started, 1, n_ok + ndone, n_skip, n_err);
     if (!o->no_report && ecb_report_build) {

@@ -13,7 +13,9 @@
 #include "datasets/dataset.h"
 #include "harness/ecb.h"
 
-/* Results: nq lists of up to k (score, id) pairs, best first. */
+/* Results: nq lists of up to k (score, id) pairs, best first; unused slots
+ * hold id -1 and score -INFINITY. Without an id_rank, ties go to the larger
+ * row (row ids are their own rank). */
 typedef struct ecb_topk {
     size_t nq, k;
     float *scores;  /* nq*k */
@@ -37,6 +39,10 @@ static inline int ecb_rank_before(float sa, int64_t ia, float sb, int64_t ib,
 /* Sort n (score,id) pairs in the one ranking order. */
 void ecb_rank_sort(float *scores, int64_t *ids, size_t n, const uint32_t *id_rank);
 
+/* Zero fields take the defaults. With threads > 1, OpenBLAS runs at one
+ * thread during the call (workers use the cores); with threads == 1 it keeps
+ * its own setting. Per worker memory: block_rows*dim + block_queries*
+ * block_rows floats, plus nq*k heap entries. */
 typedef struct ecb_search_opts {
     size_t threads;     /* worker threads (>= 1) */
     size_t block_rows;  /* corpus rows per block (memory bound) */
@@ -50,7 +56,9 @@ int ecb_search_exact(const ecb_vecs *corpus, const float *queries, size_t nq,
                      ecb_ds_similarity sim, size_t k, const uint32_t *id_rank,
                      const ecb_search_opts *o, ecb_topk *out);
 
-/* Exact scores of given rows for one query (same definition as above). */
+/* Exact scores of given rows for one query (same definition as above),
+ * accumulated in double; rows of -1 give -INFINITY, others outside the
+ * corpus ECB_ERANGE. */
 int ecb_exact_scores(const ecb_vecs *corpus, ecb_ds_similarity sim, const float *query,
                      const int64_t *rows, size_t n, float *out);
 
@@ -62,8 +70,13 @@ int ecb_search_codes(const ecb_method *m, ecb_mode mode, const void *prepared, s
                      const ecb_search_opts *o, ecb_topk *out);
 
 /* Exact float32 top-k of the dataset's queries, cached on disk under
- * cache_dir (NULL: no cache) by a hash of corpus, queries, similarity and k.
- * Queries are read from the dataset. */
+ * cache_dir (NULL: no cache) by a hash of corpus, queries, similarity, k and
+ * doc_id_rank (file cache_dir/gt-<key>.bin: header with magic, version,
+ * shape and hashes, then counts, scores, ids and a payload checksum; written
+ * to a temporary file and renamed; a stale or damaged file is recomputed).
+ * Queries are read from the dataset. The winners' scores are recomputed by
+ * ecb_exact_scores (double accumulation) and re-sorted, so they equal what
+ * ecb_exact_scores returns for the same rows (what kNN recall compares). */
 int ecb_groundtruth(const ecb_dataset *ds, size_t k, const char *cache_dir,
                     const ecb_search_opts *o, ecb_topk *out);
 

@@ -72,7 +72,8 @@ static float f16_to_float(uint16_t h)
         memcpy(&bits, &v, sizeof bits);
         bits |= sign;
     } else if (e == 31) {
-        bits = sign | 0x7f800000u | (mant << 13);
+        /* A NaN comes out quiet, as F16C's vcvtph2ps makes it. */
+        bits = sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0u);
     } else {
         bits = sign | ((e + 112u) << 23) | (mant << 13);
     }

@@ -179,13 +179,45 @@ static void lm_destroy(ecb_method *m)
 
 #define LM_BLOCK 256
 
+/* Fixed-order dot product (eight partial sums, which the compiler turns into
+ * SIMD lanes). */
+static inline float lm_dot(const float *a, const float *b, size_t d)
+{
+    float p[8] = {0};
+    size_t t = 0;
+    for (; t + 8 <= d; t += 8)
+        for (size_t k = 0; k < 8; k++) p[k] += a[t + k] * b[t + k];
+    float r = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+    for (; t < d; t++) r += a[t] * b[t];
+    return r;
+}
+
+/* y = M x for nb rows x (M d x d). Not sgemm: OpenBLAS rounds a row
+ * differently depending on its position in the block, and a code must not
+ * depend on which other vectors were encoded with it. */
+static void lm_matvec(const float *M, const float *x, size_t nb, size_t d, float *y)
+{
+    for (size_t i0 = 0; i0 < nb; i0 += 16) {
+        size_t i1 = nb - i0 < 16 ? nb : i0 + 16;
+        for (size_t j = 0; j < d; j++)
+            for (size_t i = i0; i < i1; i++) y[i * d + j] = lm_dot(M + j * d, x + i * d, d);
+    }
+}
+
+/* y = M^T v (one vector), accumulated row by row in a fixed order. */
+static void lm_matvec_t(const float *M, const float *v, size_t d, float *y, int add)
+{
+    if (!add) memset(y, 0, d * sizeof(float));
+    for (size_t j = 0; j < d; j++)
+        for (size_t t = 0; t < d; t++) y[t] += v[j] * M[j * d + t];
+}
+
 /* Rotated unit directions of nb vectors: y = rot x, then y /= ||x||; norms
  * out. */
 static int lm_rotate_block(const lm_state *s, const float *x, size_t nb, float *y, double *nrm)
 {
     size_t d = s->base.dim;
-    int rc = ecb_gemm_nt(nb, d, d, 1.0f, x, d, s->rot, d, 0.0f, y, d);
-    if (rc) return rc;
+    lm_matvec(s->rot, x, nb, d, y);
     for (size_t j = 0; j < nb; j++) {
         double a = 0;
         for (size_t t = 0; t < d; t++) a += (double)x[j * d + t] * x[j * d + t];
@@ -325,8 +357,7 @@ static int lm_encode_block(const lm_state *s, const float *y, const double *nrm,
         size_t nf = 0;
         f[nf++] = (float)nrm[j];
         if (s->sk) {
-            int rc = ecb_gemm_nt(1, d, d, 1.0f, r, d, s->sk, d, 0.0f, sr, d);
-            if (rc) return rc;
+            lm_matvec(s->sk, r, 1, d, sr);
             for (size_t t = 0; t < d; t++)
                 if (sr[t] >= 0) sk[t / 8] |= (uint8_t)(1u << (t % 8));
             f[nf++] = (float)(nrm[j] * sqrt(r2) * 1.25331413731550025121 / (double)d);
@@ -372,9 +403,8 @@ static int lm_decode_rot(const lm_state *s, const uint8_t *c, float *v, uint8_t 
     for (size_t t = 0; t < d; t++) v[t] = f[0] * s->levels[t * L + idx[t]];
     if (s->sk) {
         /* n ||r|| sqrt(pi/2)/d S^T z; S^T z = z S as a 1 x d row */
-        for (size_t t = 0; t < d; t++) tmp[t] = (sk[t / 8] >> (t % 8) & 1) ? 1.0f : -1.0f;
-        int rc = ecb_gemm_nn(1, d, d, f[1], tmp, d, s->sk, d, 1.0f, v, d);
-        if (rc) return rc;
+        for (size_t t = 0; t < d; t++) tmp[t] = (sk[t / 8] >> (t % 8) & 1) ? f[1] : -f[1];
+        lm_matvec_t(s->sk, tmp, d, v, 1);
     }
     return 0;
 }
@@ -394,7 +424,7 @@ static int lm_decode(const ecb_method *m, const uint8_t *codes, size_t n, float 
     for (size_t j = 0; j < n && !rc; j++) {
         rc = lm_decode_rot(s, codes + j * s->code_size, v, idx, v + d);
         /* x = rot^T v, i.e. the row v times rot */
-        if (!rc) rc = ecb_gemm_nn(1, d, d, 1.0f, v, d, s->rot, d, 0.0f, x + j * d, d);
+        if (!rc) lm_matvec_t(s->rot, v, d, x + j * d, 0);
     }
     free(v); free(idx);
     if (rc) return h->fail(h, rc, "lloydmax: d=%zu too large for BLAS", d);
@@ -438,7 +468,7 @@ static int lm_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
         if (rc) break;
         double q2 = 0;
         for (size_t t = 0; t < d; t++) q2 += (double)o[t] * o[t];
-        if (s->sk) rc = ecb_gemm_nt(1, d, d, 1.0f, o, d, s->sk, d, 0.0f, o + d, d);
+        if (s->sk) lm_matvec(s->sk, o, 1, d, o + d);
         o[qs - 1] = (float)q2;
     }
     free(y); free(code);

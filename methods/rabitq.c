@@ -151,6 +151,52 @@ static void rq_destroy(ecb_method *m)
     free(s);
 }
 
+#define RQ_BLOCK 256
+
+/* Fixed-order dot product (eight partial sums, which the compiler turns into
+ * SIMD lanes). */
+static inline float rq_dot(const float *a, const float *b, size_t d)
+{
+    float p[8] = {0};
+    size_t t = 0;
+    for (; t + 8 <= d; t += 8)
+        for (size_t k = 0; k < 8; k++) p[k] += a[t + k] * b[t + k];
+    float r = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+    for (; t < d; t++) r += a[t] * b[t];
+    return r;
+}
+
+/* y = rot x for nb rows. Not sgemm: OpenBLAS rounds a row differently
+ * depending on its position in the block (measured: 30-60% of rows differ in
+ * the last bit between a batch and single-row calls), and a code must not
+ * depend on which other vectors were encoded with it. Rows of rot are
+ * reused across 16 vectors while they sit in L1. */
+static void rq_rotate(const rq_state *s, const float *x, size_t nb, float *y)
+{
+    size_t d = s->base.dim;
+    for (size_t i0 = 0; i0 < nb; i0 += 16) {
+        size_t i1 = nb - i0 < 16 ? nb : i0 + 16;
+        for (size_t j = 0; j < d; j++)
+            for (size_t i = i0; i < i1; i++) y[i * d + j] = rq_dot(s->rot + j * d, x + i * d, d);
+    }
+}
+
+/* Nearest centroid in the rotated space (rotation preserves distances). */
+static size_t rq_nearest(const rq_state *s, const float *y)
+{
+    size_t d = s->base.dim, best = 0;
+    double bd = INFINITY;
+    for (size_t k = 0; k < s->K; k++) {
+        double a = 0;
+        for (size_t t = 0; t < d; t++) {
+            double v = (double)y[t] - s->rcent[k * d + t];
+            a += v * v;
+        }
+        if (a < bd) { bd = a; best = k; }
+    }
+    return best;
+}
+
 static int rq_train(ecb_method *m, const float *x, size_t n)
 {
     rq_state *s = (rq_state *)m;
@@ -182,8 +228,7 @@ static int rq_train(ecb_method *m, const float *x, size_t n)
     }
     rc = ecb_random_orthogonal(d, h->seed ^ 0x7261626974710002ull, s->rot);
     if (rc) return h->fail(h, rc, "rabitq: random rotation of size %zu failed", d);
-    rc = ecb_gemm_nt(K, d, d, 1.0f, s->cent, d, s->rot, d, 0.0f, s->rcent, d);
-    if (rc) return h->fail(h, rc, "rabitq: d=%zu too large for BLAS", d);
+    rq_rotate(s, s->cent, K, s->rcent);
     for (size_t k = 0; k < K; k++) {
         double a = 0;
         for (size_t t = 0; t < d; t++) a += (double)s->cent[k * d + t] * s->cent[k * d + t];
@@ -305,41 +350,6 @@ static void rq_pack_planes(const uint8_t *idx, size_t d, size_t B, size_t G, uin
             if (idx[i] >> b & 1) planes[b * G + i / 8] |= (uint8_t)(1u << (i % 8));
 }
 
-/* Nearest centroid in the rotated space (rotation preserves distances). */
-static size_t rq_nearest(const rq_state *s, const float *y)
-{
-    size_t d = s->base.dim, best = 0;
-    double bd = INFINITY;
-    for (size_t k = 0; k < s->K; k++) {
-        double a = 0;
-        for (size_t t = 0; t < d; t++) {
-            double v = (double)y[t] - s->rcent[k * d + t];
-            a += v * v;
-        }
-        if (a < bd) { bd = a; best = k; }
-    }
-    return best;
-}
-
-#define RQ_BLOCK 64
-
-/* y = rot x for nb <= RQ_BLOCK rows. sgemm is always called with the same
- * shape (short blocks zero-padded) because BLAS kernels may round a row
- * differently depending on the block height (gemv path for one row, edge
- * tiles), and a code must not depend on which other vectors were encoded
- * with it. y must hold RQ_BLOCK * d floats. */
-static int rq_rotate(const rq_state *s, const float *x, size_t nb, float *y)
-{
-    size_t d = s->base.dim;
-    if (nb == RQ_BLOCK) return ecb_gemm_nt(RQ_BLOCK, d, d, 1.0f, x, d, s->rot, d, 0.0f, y, d);
-    float *pad = calloc(RQ_BLOCK * d, sizeof(float));
-    if (!pad) return ECB_ENOMEM;
-    memcpy(pad, x, nb * d * sizeof(float));
-    int rc = ecb_gemm_nt(RQ_BLOCK, d, d, 1.0f, pad, d, s->rot, d, 0.0f, y, d);
-    free(pad);
-    return rc;
-}
-
 static int rq_encode(const ecb_method *m, const float *x, size_t n, uint8_t *codes)
 {
     const rq_state *s = (const rq_state *)m;
@@ -357,8 +367,7 @@ static int rq_encode(const ecb_method *m, const float *x, size_t n, uint8_t *cod
     int rc = 0;
     for (size_t i0 = 0; i0 < n; i0 += RQ_BLOCK) {
         size_t nb = n - i0 < RQ_BLOCK ? n - i0 : RQ_BLOCK;
-        rc = rq_rotate(s, x + i0 * d, nb, y);
-        if (rc) { rc = h->fail(h, rc, "rabitq: d=%zu too large for BLAS", d); break; }
+        rq_rotate(s, x + i0 * d, nb, y);
         for (size_t j = 0; j < nb; j++) {
             const float *xj = x + (i0 + j) * d;
             float *yj = y + j * d;
@@ -456,8 +465,7 @@ static int rq_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
     int rc = 0;
     size_t qsz = rq_query_size(m, mode);
     for (size_t i = 0; i < nq && !rc; i++) {
-        rc = ecb_gemm_nt(1, d, d, 1.0f, q + i * d, d, s->rot, d, 0.0f, y, d);
-        if (rc) { rc = h->fail(h, rc, "rabitq: d=%zu too large for BLAS", d); break; }
+        rq_rotate(s, q + i * d, 1, y);
         uint8_t *o = (uint8_t *)out + i * qsz;
         for (size_t k = 0; k < K; k++) {
             double qn;

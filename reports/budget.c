@@ -126,7 +126,7 @@ int ecb_budgets_parse(const cJSON *arr, const char *where, ecb_budget **out, siz
             char hc[32];
             ecb_format_bytes(bytes, hb, sizeof hb);
             format_count(c->valuedouble, hc, sizeof hc);
-            snprintf(b[i].label, sizeof b[i].label, "%s for %s", hb, hc);
+            snprintf(b[i].label, sizeof b[i].label, "%.40s for %.31s", hb, hc);
         } else {
             rc = bad_budget(where, i, "another JSON type");
         }

@@ -1,7 +1,7 @@
 /*
  * `ecbench report DIR`: statistics against the baseline (results_stats.csv),
- * report.md, tables/*.tex (booktabs) and plots/ (gnuplot data files, the
- * static templates copied from reports/*.gp, PNG and SVG), rebuilt from
+ * report.md, LaTeX tables (booktabs) under tables/ and plots/ (gnuplot data
+ * files, the static templates copied from reports/, PNG and SVG), rebuilt from
  * DIR/results.csv, DIR/per_query.csv and DIR/manifest.json alone.
  *
  * C writes data files and runs the templates with arguments; it never
@@ -122,17 +122,17 @@ static const char *pick_metric(const ecb_table *t, const char *dataset, const ch
                                char *buf, size_t bufn)
 {
     int cd = ecb_table_col(t, "dataset");
-    char cands[3][64];
-    snprintf(cands[0], sizeof cands[0], "%s", wanted ? wanted : "ndcg@10");
+    char cands[3][256];
+    snprintf(cands[0], sizeof cands[0], "%.63s", wanted ? wanted : "ndcg@10");
     const char *at = strchr(cands[0], '@');
-    snprintf(cands[1], sizeof cands[1], "knn_recall@%s", at ? at + 1 : "10");
+    snprintf(cands[1], sizeof cands[1], "knn_recall@%.20s", at ? at + 1 : "10");
     snprintf(cands[2], sizeof cands[2], "knn_recall@10");
     for (int i = 0; i < 3; i++) {
         int c = ecb_table_col(t, cands[i]);
         if (c < 0) continue;
         for (size_t r = 0; r < t->nrows; r++)
             if ((!dataset || strcmp(ecb_table_at(t, r, cd), dataset) == 0) && !isnan(num(t, r, c))) {
-                snprintf(buf, bufn, "%s", cands[i]);
+                snprintf(buf, bufn, "%.63s", cands[i]);
                 return buf;
             }
     }
@@ -140,7 +140,7 @@ static const char *pick_metric(const ecb_table *t, const char *dataset, const ch
         if (!ecb_is_quality_metric(t->head[c])) continue;
         for (size_t r = 0; r < t->nrows; r++)
             if ((!dataset || strcmp(ecb_table_at(t, r, cd), dataset) == 0) && !isnan(num(t, r, (int)c))) {
-                snprintf(buf, bufn, "%s", t->head[c]);
+                snprintf(buf, bufn, "%.63s", t->head[c]);
                 return buf;
             }
     }
@@ -262,7 +262,7 @@ int ecb_stats_build(const char *dir, const ecb_stats_opts *o, ecb_table **out)
     /* Names are copied: adding columns reallocates head. */
     char (*mname)[64] = ecb_calloc(nm ? nm : 1, sizeof *mname);
     if (!mname) { rc = ECB_ENOMEM; goto done; }
-    for (size_t m = 0; m < nm; m++) snprintf(mname[m], sizeof mname[m], "%s", t->head[metric_cols[m]]);
+    for (size_t m = 0; m < nm; m++) snprintf(mname[m], sizeof mname[m], "%.63s", t->head[metric_cols[m]]);
 
     int c_base = ecb_table_add_col(t, "baseline_cell");
     if (c_base < 0) { rc = c_base; free(mname); goto done; }
@@ -437,9 +437,9 @@ static double cell_cost(const cols *c, size_t r, const ecb_budget *b)
                            NUM(c, r, n_corpus));
 }
 
-/* Family for plot legends: the chain's plugin names ("truncate>sq"), with the
- * rescoring and, when the dataset has both, the mode. */
-static void family(const cols *c, size_t r, int both_modes, char *buf, size_t n)
+/* Family for plot legends (one colour each): the chain's plugin names,
+ * "truncate>sq". */
+static void family(const cols *c, size_t r, char *buf, size_t n)
 {
     const char *m = AT(c, r, method);
     size_t o = 0;
@@ -450,15 +450,23 @@ static void family(const cols *c, size_t r, int both_modes, char *buf, size_t n)
         else if (depth == 0) buf[o++] = *p;
     }
     buf[o] = '\0';
+}
+
+/* Variant (one point shape each): 0 symmetric, 1 asymmetric, +2 rescored. */
+/* Label plus what distinguishes cells sharing it: "sq(bits=4) asym +float32x4". */
+static void cell_name(const cols *c, size_t r, char *buf, size_t n)
+{
     const char *rs = AT(c, r, rescore);
-    if (*rs && strcmp(rs, "none")) {
-        size_t l = strlen(buf);
-        snprintf(buf + l, n - l, " +rescore");
-    }
-    if (both_modes && strcmp(AT(c, r, mode), "asymmetric") == 0) {
-        size_t l = strlen(buf);
-        snprintf(buf + l, n - l, " (asym)");
-    }
+    snprintf(buf, n, "%s%s%s%s", AT(c, r, label), strcmp(AT(c, r, mode), "asymmetric") == 0 ? " asym" : "",
+             *rs && strcmp(rs, "none") ? " +" : "", *rs && strcmp(rs, "none") ? rs : "");
+}
+
+static const char *const variant_names[] = {"symmetric", "asymmetric", "symmetric+rescore",
+                                            "asymmetric+rescore"};
+static int variant(const cols *c, size_t r)
+{
+    const char *rs = AT(c, r, rescore);
+    return (strcmp(AT(c, r, mode), "asymmetric") == 0) + 2 * (*rs && strcmp(rs, "none") != 0);
 }
 
 static void slugify(const char *s, char *buf, size_t n)
@@ -513,7 +521,6 @@ typedef struct {
     double n_corpus;      /* largest n_corpus among the rows */
     size_t *rows;
     size_t n;
-    int both_modes;
     int is_main;          /* the dataset's largest corpus size */
     char metric[64];      /* ranking metric */
 } group;
@@ -583,7 +590,7 @@ static void choose_table_metrics(report *R)
         if (c < 0) continue;
         int any = 0;
         for (size_t r = 0; r < R->t->nrows && !any; r++) any = !isnan(num(R->t, r, c));
-        if (any) snprintf(R->metrics[R->nmetrics++], 64, "%s", cand[i]);
+        if (any) snprintf(R->metrics[R->nmetrics++], 64, "%.63s", cand[i]);
     }
 }
 
@@ -739,10 +746,12 @@ static FILE *open_plot_data(report *R, const char *name)
     return f;
 }
 
-/* Blocks per family: "title" line then rows x y label, blocks separated by
- * two blank lines (gnuplot `index`). Block 0 is the frontier when given. */
+/* Blocks per family: "title" line then rows x y label variant, blocks
+ * separated by two blank lines (gnuplot `index`). Block 0 is the frontier
+ * when given. vars receives the variant names present ("" when only one,
+ * so the plot needs no shape legend). */
 static size_t write_family_blocks(FILE *f, report *R, const group *g, const double *x, const double *y,
-                                  const size_t *front, size_t nfront)
+                                  const size_t *front, size_t nfront, char *vars, size_t nvars)
 {
     const cols *c = &R->c;
     size_t blocks = 0;
@@ -752,7 +761,7 @@ static size_t write_family_blocks(FILE *f, report *R, const group *g, const doub
             size_t r = g->rows[front[i]];
             fprintf(f, "%.9g\t%.9g\t", x[front[i]], y[front[i]]);
             tsv_field(f, AT(c, r, label));
-            fputc('\n', f);
+            fprintf(f, "\t%d\n", variant(c, r));
         }
         fprintf(f, "\n\n");
         blocks++;
@@ -760,10 +769,12 @@ static size_t write_family_blocks(FILE *f, report *R, const group *g, const doub
     char (*fams)[128] = ecb_calloc(g->n ? g->n : 1, sizeof *fams);
     if (!fams) return blocks;
     size_t nf = 0;
+    int seen[4] = {0, 0, 0, 0};
     for (size_t i = 0; i < g->n; i++) {
         if (isnan(x[i]) || isnan(y[i])) continue;
         char fam[128];
-        family(c, g->rows[i], g->both_modes, fam, sizeof fam);
+        family(c, g->rows[i], fam, sizeof fam);
+        seen[variant(c, g->rows[i])] = 1;
         size_t k = 0;
         while (k < nf && strcmp(fams[k], fam)) k++;
         if (k == nf) snprintf(fams[nf++], sizeof *fams, "%s", fam);
@@ -774,16 +785,23 @@ static size_t write_family_blocks(FILE *f, report *R, const group *g, const doub
         for (size_t i = 0; i < g->n; i++) {
             if (isnan(x[i]) || isnan(y[i])) continue;
             char fam[128];
-            family(c, g->rows[i], g->both_modes, fam, sizeof fam);
+            family(c, g->rows[i], fam, sizeof fam);
             if (strcmp(fam, fams[k])) continue;
             fprintf(f, "%.9g\t%.9g\t", x[i], y[i]);
             tsv_field(f, AT(c, g->rows[i], label));
-            fputc('\n', f);
+            fprintf(f, "\t%d\n", variant(c, g->rows[i]));
         }
         fprintf(f, "\n\n");
         blocks++;
     }
     free(fams);
+    vars[0] = '\0';
+    if (seen[0] + seen[1] + seen[2] + seen[3] > 1)
+        for (int v = 0; v < 4; v++)
+            if (seen[v]) {
+                size_t l = strlen(vars);
+                snprintf(vars + l, nvars - l, "%s%s", l ? " " : "", variant_names[v]);
+            }
     return blocks;
 }
 
@@ -794,51 +812,55 @@ static void plots_for_group(report *R, group *g)
     double *x = ecb_calloc(g->n + 1, sizeof *x), *y = ecb_calloc(g->n + 1, sizeof *y);
     size_t *front = ecb_calloc(g->n + 1, sizeof *front);
     if (!x || !y || !front) goto out;
-    char title[512], base[256], data[300], blocks[32];
+    char title[512], base[256], data[300], vars[128];
     char ylabel[96];
     snprintf(ylabel, sizeof ylabel, "%s", g->metric);
 
-    /* quality vs compression ratio, frontier: higher ratio and quality */
+    /* quality vs compression ratio of the searched codes; rescored cells are
+     * left out (their second representation is not in the ratio; they are
+     * in the bytes figure) */
     for (size_t i = 0; i < g->n; i++) {
         size_t r = g->rows[i];
-        x[i] = row_ok(c, r) ? NUM(c, r, ratio) : NAN;
-        y[i] = row_ok(c, r) ? num(R->t, r, mc) : NAN;
+        int use = row_ok(c, r) && variant(c, r) < 2;
+        x[i] = use ? NUM(c, r, ratio) : NAN;
+        y[i] = use ? num(R->t, r, mc) : NAN;
     }
     size_t nf = ecb_pareto(x, y, g->n, 0, front);
     snprintf(base, sizeof base, "pareto_%s", g->slug);
     snprintf(data, sizeof data, "%s.dat", base);
     FILE *f = open_plot_data(R, data);
     if (f) {
-        size_t nb = write_family_blocks(f, R, g, x, y, front, nf);
+        write_family_blocks(f, R, g, x, y, front, nf, vars, sizeof vars);
         fclose(f);
-        snprintf(blocks, sizeof blocks, "%zu", nb);
-        snprintf(title, sizeof title, "%s: %s vs compression (n=%.0f)", g->dataset, g->metric, g->n_corpus);
-        const char *args[] = {data, title, "compression ratio vs float32 (log scale)", ylabel, "logx", ""};
-        run_gnuplot(R, "pareto.gp", base, args, 6);
+        snprintf(title, sizeof title, "%s (%.0f docs): quality vs compression, no rescoring", g->dataset,
+                 g->n_corpus);
+        const char *args[] = {data, title, "compression ratio vs float32 (log scale)", ylabel, "logx", "",
+                              vars};
+        run_gnuplot(R, "pareto.gp", base, args, 7);
     }
 
     /* quality vs bytes per vector (the budget frontier), budgets as lines */
     for (size_t i = 0; i < g->n; i++) {
         size_t r = g->rows[i];
         x[i] = row_ok(c, r) ? cell_cost(c, r, NULL) : NAN;
+        y[i] = row_ok(c, r) ? num(R->t, r, mc) : NAN;
         if (!(x[i] > 0)) x[i] = NAN;
     }
     nf = ecb_pareto(x, y, g->n, 1, front);
     snprintf(base, sizeof base, "bytes_%s", g->slug);
     snprintf(data, sizeof data, "%s.dat", base);
     if ((f = open_plot_data(R, data))) {
-        write_family_blocks(f, R, g, x, y, front, nf);
+        write_family_blocks(f, R, g, x, y, front, nf, vars, sizeof vars);
         fclose(f);
         char blist[1024] = "";
         for (size_t b = 0; b < R->nbudgets; b++) {
             size_t l = strlen(blist);
             snprintf(blist + l, sizeof blist - l, "%s%.6g", l ? " " : "", R->budgets[b].per_vector);
         }
-        snprintf(title, sizeof title, "%s: %s vs index bytes per vector (n=%.0f)", g->dataset, g->metric,
-                 g->n_corpus);
-        const char *args[] = {data, title, "bytes per vector (codes + rescoring + amortised aux; log scale)",
-                              ylabel, "logx", blist};
-        run_gnuplot(R, "pareto.gp", base, args, 6);
+        snprintf(title, sizeof title, "%s (%.0f docs): quality vs memory per vector", g->dataset, g->n_corpus);
+        const char *args[] = {data, title, "bytes per vector: codes + rescoring data + amortised aux (log scale)",
+                              ylabel, "logx", blist, vars};
+        run_gnuplot(R, "pareto.gp", base, args, 7);
     }
 
     /* QPS vs quality */
@@ -854,11 +876,12 @@ static void plots_for_group(report *R, group *g)
         snprintf(base, sizeof base, "qps_%s", g->slug);
         snprintf(data, sizeof data, "%s.dat", base);
         if ((f = open_plot_data(R, data))) {
-            write_family_blocks(f, R, g, x, y, NULL, 0);
+            write_family_blocks(f, R, g, x, y, NULL, 0, vars, sizeof vars);
             fclose(f);
-            snprintf(title, sizeof title, "%s: throughput vs %s (n=%.0f)", g->dataset, g->metric, g->n_corpus);
-            const char *args[] = {data, title, ylabel, "queries per second (all threads; log scale)"};
-            run_gnuplot(R, "qps.gp", base, args, 4);
+            snprintf(title, sizeof title, "%s (%.0f docs): throughput vs quality", g->dataset, g->n_corpus);
+            const char *args[] = {data, title, ylabel, "queries per second, batch, all threads (log scale)",
+                                  vars};
+            run_gnuplot(R, "qps.gp", base, args, 5);
         }
     }
 
@@ -878,19 +901,22 @@ static void plots_for_group(report *R, group *g)
                     if (best < 0 || q > num(R->t, (size_t)best, mc)) { second = best; best = (long)r; }
                     else if (second < 0 || q > num(R->t, (size_t)second, mc)) second = (long)r;
                 }
+                char nm[600];
                 tsv_field(f, R->budgets[b].label);
                 if (best >= 0) {
                     fprintf(f, "\t%.9g\t", num(R->t, (size_t)best, mc));
-                    tsv_field(f, AT(c, (size_t)best, label));
+                    cell_name(c, (size_t)best, nm, sizeof nm);
+                    tsv_field(f, nm);
                 } else fprintf(f, "\tNaN\t(nothing fits)");
                 if (second >= 0) {
                     fprintf(f, "\t%.9g\t", num(R->t, (size_t)second, mc));
-                    tsv_field(f, AT(c, (size_t)second, label));
+                    cell_name(c, (size_t)second, nm, sizeof nm);
+                    tsv_field(f, nm);
                 } else fprintf(f, "\tNaN\t-");
                 fputc('\n', f);
             }
             fclose(f);
-            snprintf(title, sizeof title, "%s: best %s per memory budget (n=%.0f)", g->dataset, g->metric,
+            snprintf(title, sizeof title, "%s (%.0f docs): best cells per memory budget", g->dataset,
                      g->n_corpus);
             const char *args[] = {data, title, ylabel};
             run_gnuplot(R, "budget.gp", base, args, 3);
@@ -902,77 +928,67 @@ out:
     free(front);
 }
 
-/* Quality vs corpus size: one line per label across the dataset's sizes. */
+/* Quality vs corpus size. One line per method family (so the legend stays
+ * short): the family's best setting without rescoring at the largest size,
+ * followed across the sizes by its label and mode. */
 static void corpus_plot(report *R, const char *dataset, const char *slug, const char *metric)
 {
     const cols *c = &R->c;
+    const ecb_table *t = R->t;
     size_t ng = 0;
     for (size_t g = 0; g < R->ngroups; g++) ng += strcmp(R->groups[g].dataset, dataset) == 0;
     if (ng < 2) return;
-    int mc = ecb_table_col(R->t, metric);
+    int mc = ecb_table_col(t, metric);
+    double nmax = 0;
+    for (size_t r = 0; r < t->nrows; r++)
+        if (strcmp(AT(c, r, dataset), dataset) == 0 && NUM(c, r, n_corpus) > nmax) nmax = NUM(c, r, n_corpus);
+    /* representatives: rows at the largest size, best per family */
+    size_t *rep = ecb_calloc(t->nrows + 1, sizeof *rep);
+    char (*fams)[128] = ecb_calloc(t->nrows + 1, sizeof *fams);
+    size_t nrep = 0;
+    if (!rep || !fams) { free(rep); free(fams); return; }
+    for (size_t r = 0; r < t->nrows; r++) {
+        if (strcmp(AT(c, r, dataset), dataset) || !row_ok(c, r) || variant(c, r) >= 2 ||
+            NUM(c, r, n_corpus) != nmax || isnan(num(t, r, mc)))
+            continue;
+        char fam[128];
+        family(c, r, fam, sizeof fam);
+        size_t k = 0;
+        while (k < nrep && strcmp(fams[k], fam)) k++;
+        if (k == nrep) { snprintf(fams[nrep], sizeof *fams, "%s", fam); rep[nrep++] = r; }
+        else if (num(t, r, mc) > num(t, rep[k], mc)) rep[k] = r;
+    }
     char base[256], data[300], title[512];
     snprintf(base, sizeof base, "corpus_%s", slug);
     snprintf(data, sizeof data, "%s.dat", base);
     FILE *f = open_plot_data(R, data);
-    if (!f) return;
-    /* Lines keyed by label+mode+rescore, in first-seen order; at most 12,
-     * the best at the largest size, so the legend stays readable. */
-    const ecb_table *t = R->t;
-    size_t *rows = ecb_calloc(t->nrows, sizeof *rows);
-    size_t nr = 0;
-    for (size_t r = 0; r < t->nrows; r++)
-        if (strcmp(AT(c, r, dataset), dataset) == 0 && row_ok(c, r) && !isnan(num(t, r, mc)))
-            rows[nr++] = r;
-    char (*keys)[300] = ecb_calloc(nr + 1, sizeof *keys);
-    double *score = ecb_calloc(nr + 1, sizeof *score), *maxn = ecb_calloc(nr + 1, sizeof *maxn);
-    size_t nk = 0;
-    for (size_t i = 0; keys && score && maxn && i < nr; i++) {
-        char k[300];
-        snprintf(k, sizeof k, "%s%s%s%s%s", AT(c, rows[i], label),
-                 strcmp(AT(c, rows[i], mode), "asymmetric") == 0 ? " (asym)" : "",
-                 strcmp(AT(c, rows[i], rescore), "none") && *AT(c, rows[i], rescore) ? " +" : "",
-                 strcmp(AT(c, rows[i], rescore), "none") ? AT(c, rows[i], rescore) : "", "");
-        size_t j = 0;
-        while (j < nk && strcmp(keys[j], k)) j++;
-        if (j == nk) { snprintf(keys[nk], sizeof *keys, "%s", k); score[nk] = -INFINITY; maxn[nk] = -1; nk++; }
-        double n = NUM(c, rows[i], n_corpus);
-        if (n > maxn[j]) { maxn[j] = n; score[j] = num(t, rows[i], mc); }
-    }
-    size_t shown = 0;
-    for (size_t pass = 0; keys && pass < nk && shown < 12; pass++) {
-        size_t bestj = nk;
-        for (size_t j = 0; j < nk; j++)
-            if (score[j] > -INFINITY && (bestj == nk || score[j] > score[bestj])) bestj = j;
-        if (bestj == nk) break;
-        score[bestj] = -INFINITY;
-        tsv_field(f, keys[bestj]);
+    if (!f) { free(rep); free(fams); return; }
+    for (size_t k = 0; k < nrep; k++) {
+        char nm[600];
+        cell_name(c, rep[k], nm, sizeof nm);
+        tsv_field(f, nm);
         fputc('\n', f);
-        /* rows of this key sorted by n_corpus */
-        size_t cnt = 0;
         double last = -1;
-        for (;;) {
+        for (;;) { /* rows of the same label/mode/rescore by growing size */
             long pick = -1;
-            for (size_t i = 0; i < nr; i++) {
-                char k[300];
-                snprintf(k, sizeof k, "%s%s%s%s%s", AT(c, rows[i], label),
-                         strcmp(AT(c, rows[i], mode), "asymmetric") == 0 ? " (asym)" : "",
-                         strcmp(AT(c, rows[i], rescore), "none") && *AT(c, rows[i], rescore) ? " +" : "",
-                         strcmp(AT(c, rows[i], rescore), "none") ? AT(c, rows[i], rescore) : "", "");
-                double n = NUM(c, rows[i], n_corpus);
-                if (strcmp(k, keys[bestj]) || !(n > last)) continue;
-                if (pick < 0 || n < NUM(c, (size_t)pick, n_corpus)) pick = (long)rows[i];
+            for (size_t r = 0; r < t->nrows; r++) {
+                if (strcmp(AT(c, r, dataset), dataset) || !row_ok(c, r) ||
+                    strcmp(AT(c, r, label), AT(c, rep[k], label)) || strcmp(AT(c, r, mode), AT(c, rep[k], mode)) ||
+                    strcmp(AT(c, r, rescore), AT(c, rep[k], rescore)) || isnan(num(t, r, mc)))
+                    continue;
+                double n = NUM(c, r, n_corpus);
+                if (n > last && (pick < 0 || n < NUM(c, (size_t)pick, n_corpus))) pick = (long)r;
             }
             if (pick < 0) break;
             last = NUM(c, (size_t)pick, n_corpus);
             fprintf(f, "%.9g\t%.9g\n", last, num(t, (size_t)pick, mc));
-            cnt++;
         }
         fprintf(f, "\n\n");
-        shown++;
     }
     fclose(f);
-    free(rows); free(keys); free(score); free(maxn);
-    snprintf(title, sizeof title, "%s: %s vs corpus size", dataset, metric);
+    free(rep);
+    free(fams);
+    snprintf(title, sizeof title, "%s: quality as the corpus grows (best setting per method)", dataset);
     const char *args[] = {data, title, "corpus size (documents; log scale)", metric};
     run_gnuplot(R, "corpus.gp", base, args, 4);
 }
@@ -1183,7 +1199,7 @@ static int build(report *R)
                 if (strcmp(AT(c, gr->rows[i], mode), "asymmetric") == 0) asym = 1;
                 else sym = 1;
             }
-            gr->both_modes = sym && asym;
+            (void)sym; (void)asym;
         }
         qsort(R->groups + g, e - g, sizeof *R->groups, cmp_group);
         R->groups[e - 1].is_main = 1;
@@ -1227,7 +1243,7 @@ static int build(report *R)
     int have_templates = find_templates(R) == 0;
     if (!have_templates) ecb_log(ECB_LOG_WARN, "%s; no figures", ecb_last_error());
     if (have_templates) {
-        static const char *const gps[] = {"pareto.gp", "qps.gp", "budget.gp", "corpus.gp", "common.gp"};
+        static const char *const gps[] = {"pareto.gp", "qps.gp", "budget.gp", "corpus.gp"};
         for (size_t i = 0; i < sizeof gps / sizeof *gps; i++) {
             char src[4300], dst[4300];
             snprintf(src, sizeof src, "%s/%s", R->templates, gps[i]);

@@ -101,7 +101,7 @@ int ecb_stats_build(const char *dir, const ecb_stats_opts *o, ecb_table **out);
 
 /* ---- commands --------------------------------------------------------- */
 
-/* Rebuild DIR/report.md, DIR/tables/*.tex and DIR/plots/ (data, gnuplot
+/* Rebuild DIR/report.md, DIR/tables/ (LaTeX) and DIR/plots/ (data, gnuplot
  * scripts, PNG and SVG) from the CSVs and manifest. quiet: no stdout. */
 int ecb_report_build(const char *dir, int quiet);
 /* `ecbench report DIR [--no-plots] [--quiet]`; argv[0] = "report". */

@@ -329,42 +329,134 @@ static double sqdist(const float *a, const float *b, size_t d)
     return s;
 }
 
+/* D^2 sampling state: D[i] = squared distance of point i to its nearest
+ * chosen centroid, with per-block (8 points) sums so that drawing the next
+ * centroid walks n/8 block sums and then 8 points instead of n points. */
+typedef struct {
+    float *D;
+    double *bsum;
+    size_t nblk;
+} pp_state;
+
+/* Update D with the new centroid c; returns the new total. Portable. */
+static double pp_update_portable(const float *x, size_t n, size_t d, const float *c,
+                                 pp_state *st)
+{
+    double total = 0;
+    for (size_t b = 0; b < st->nblk; b++) {
+        size_t i1 = (b + 1) * 8 < n ? (b + 1) * 8 : n;
+        double bs = 0;
+        for (size_t i = b * 8; i < i1; i++) {
+            float v = (float)sqdist(x + i * d, c, d);
+            if (v < st->D[i]) st->D[i] = v;
+            bs += st->D[i];
+        }
+        st->bsum[b] = bs;
+        total += bs;
+    }
+    return total;
+}
+
+#ifdef ECB_KM_X86
+/* Same on a copy of the points transposed in blocks of 8 (xt[b][t][lane]),
+ * for small d: eight distances per FMA chain. */
+__attribute__((target("avx2,fma"))) static double pp_update_avx2(const float *xt, size_t n,
+                                                                  size_t d, const float *c,
+                                                                  pp_state *st)
+{
+    double total = 0;
+    float dv[8] __attribute__((aligned(32)));
+    for (size_t b = 0; b < st->nblk; b++) {
+        const float *xb = xt + b * d * 8;
+        __m256 acc = _mm256_setzero_ps();
+        for (size_t t = 0; t < d; t++) {
+            __m256 e = _mm256_sub_ps(_mm256_load_ps(xb + t * 8), _mm256_broadcast_ss(c + t));
+            acc = _mm256_fmadd_ps(e, e, acc);
+        }
+        _mm256_store_ps(dv, acc);
+        size_t nb = n - b * 8 < 8 ? n - b * 8 : 8;
+        double bs = 0;
+        float *D = st->D + b * 8;
+        for (size_t l = 0; l < nb; l++) {
+            if (dv[l] < D[l]) D[l] = dv[l];
+            bs += D[l];
+        }
+        st->bsum[b] = bs;
+        total += bs;
+    }
+    return total;
+}
+#endif
+
 static int init_plusplus(ecb_rng *rng, const float *x, size_t n, size_t d, size_t k, float *c)
 {
-    double *D = malloc(n * sizeof *D);
-    if (!D) return ECB_ENOMEM;
-    size_t first = ecb_rng_below(rng, n);
-    memcpy(c, x + first * d, d * sizeof *c);
-    double total = 0;
-    for (size_t i = 0; i < n; i++) total += D[i] = sqdist(x + i * d, c, d);
-    for (size_t j = 1; j < k; j++) {
+    pp_state st;
+    st.nblk = (n + 7) / 8;
+    st.D = malloc(n * sizeof *st.D);
+    st.bsum = malloc(st.nblk * sizeof *st.bsum);
+    float *xt = NULL;
+#ifdef ECB_KM_X86
+    if (d <= ECB_KM_DIRECT_MAX_D && cpu_has_avx2()) {
+        xt = aligned_alloc(32, (st.nblk * d * 8 * sizeof *xt + 31) & ~(size_t)31);
+        if (!xt) goto nomem;
+        for (size_t b = 0; b < st.nblk; b++)
+            for (size_t l = 0; l < 8; l++) {
+                size_t i = b * 8 + l < n ? b * 8 + l : n - 1;
+                for (size_t t = 0; t < d; t++) xt[(b * d + t) * 8 + l] = x[i * d + t];
+            }
+    }
+#endif
+    if (!st.D || !st.bsum) goto nomem;
+    for (size_t i = 0; i < n; i++) st.D[i] = INFINITY;
+    for (size_t j = 0; j < k; j++) {
         size_t pick;
-        if (!(total > 0)) {
-            /* Every point coincides with a chosen centroid: any choice is as
-             * good; the empty clusters it creates are repaired later. */
+        double total = 0;
+        if (j > 0)
+            for (size_t b = 0; b < st.nblk; b++) total += st.bsum[b];
+        if (!(total > 0) || !isfinite(total)) {
+            /* First centroid, or every point coincides with a chosen one: a
+             * uniform draw is as good; empty clusters are repaired later. */
             pick = ecb_rng_below(rng, n);
         } else {
             double r = ecb_rng_uniform(rng) * total, acc = 0;
-            pick = n - 1;
-            for (size_t i = 0; i < n; i++) {
-                acc += D[i];
-                if (acc > r && D[i] > 0) { pick = i; break; }
+            size_t b = 0;
+            for (; b + 1 < st.nblk; b++) {
+                if (acc + st.bsum[b] > r) break;
+                acc += st.bsum[b];
             }
-            while (pick > 0 && !(D[pick] > 0)) pick--; /* r rounding at the end */
+            size_t i1 = (b + 1) * 8 < n ? (b + 1) * 8 : n;
+            pick = SIZE_MAX;
+            for (size_t i = b * 8; i < i1; i++) {
+                if (!(st.D[i] > 0)) continue;
+                pick = i; /* the last positive one if rounding overshoots */
+                acc += st.D[i];
+                if (acc > r) break;
+            }
+            if (pick == SIZE_MAX) /* rounding put r in a block of zeros */
+                for (size_t i = 0; i < n && pick == SIZE_MAX; i++)
+                    if (st.D[i] > 0) pick = i;
+            if (pick == SIZE_MAX) pick = ecb_rng_below(rng, n);
         }
         float *cj = c + j * d;
         memcpy(cj, x + pick * d, d * sizeof *cj);
-        /* Recompute the total instead of updating it, so rounding does not
-         * drift over k steps. */
-        total = 0;
-        for (size_t i = 0; i < n; i++) {
-            double v = sqdist(x + i * d, cj, d);
-            if (v < D[i]) D[i] = v;
-            total += D[i];
+        if (j + 1 == k) break;
+#ifdef ECB_KM_X86
+        if (xt) {
+            pp_update_avx2(xt, n, d, cj, &st);
+            continue;
         }
+#endif
+        pp_update_portable(x, n, d, cj, &st);
     }
-    free(D);
+    free(xt);
+    free(st.D);
+    free(st.bsum);
     return 0;
+nomem:
+    free(xt);
+    free(st.D);
+    free(st.bsum);
+    return ECB_ENOMEM;
 }
 
 static int init_random(ecb_rng *rng, const float *x, size_t n, size_t d, size_t k, float *c)
@@ -613,6 +705,11 @@ void ecb_lut_scan(const float *lut, size_t m, unsigned nbits, const uint8_t *cod
 {
     if (nbits == 8) scan8(lut, m, codes, code_stride, n, out);
     else if (nbits == 4) scan4(lut, m, codes, code_stride, n, out);
+    else if (nbits == 16 && m == 1) /* the kmeans method's 2-byte ids */
+        for (size_t j = 0; j < n; j++) {
+            const uint8_t *c = codes + j * code_stride;
+            out[j] = lut[(size_t)c[0] | (size_t)c[1] << 8];
+        }
     else scan_generic(lut, m, nbits, codes, code_stride, n, out);
 }
 

@@ -200,6 +200,15 @@ static rec *read_file(const char *path, int is_run, size_t *nout)
     return r;
 }
 
+static void free_recs(rec *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].qid);
+        free(r[i].doc);
+    }
+    free(r);
+}
+
 static int cmp_qid_doc(const void *a, const void *b)
 {
     const rec *x = a, *y = b;
@@ -328,7 +337,8 @@ int main(int argc, char **argv)
             parse_measure(ms, argv[++a]);
             any = 1;
         } else if (!strncmp(o, "-m", 2) && o[2]) {
-            char *cp = xstrdup(o + 2);
+            char cp[256];
+            snprintf(cp, sizeof cp, "%s", o + 2);
             parse_measure(ms, cp);
             any = 1;
         } else usage();
@@ -389,5 +399,7 @@ int main(int argc, char **argv)
                 print_line(mname[m], m == M_RECIP ? 0 : ms[m].cut[c], "all",
                            sums[m][c] / (double)nevaluated, digits);
         }
+    free_recs(qrels, nq);
+    free_recs(run, nr);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -202,7 +203,8 @@ static void test_own_run_vs_treceval_lite(void **state)
     if (!c) TU_SKIP("cranfield data absent");
     const char *tool = getenv("ECB_TOOL_TRECEVAL_LITE");
     char *qrels = tu_shared_file("cranfield/qrels.trec");
-    if (!tool || !*tool || !qrels) TU_SKIP("treceval_lite or qrels.trec absent");
+    if (!tool || !*tool || access(tool, X_OK) != 0 || !qrels)
+        TU_SKIP("treceval_lite (ECB_TOOL_TRECEVAL_LITE) or qrels.trec absent");
     char *dir = tu_tmpdir();
     char runp[512], outp[512], cmd[2048];
     snprintf(runp, sizeof runp, "%s/run.trec", dir);

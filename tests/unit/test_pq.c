@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "testutil.h"
-
+/* Before cmocka: its fail() macro would rewrite host->fail(...). */
 #include "harness/ecb.h"
 #include "methods/pq.c"
+
+#include "testutil.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
 

@@ -9,13 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
 static const char *tool(void)
 {
     const char *t = getenv("ECB_TOOL_TRECEVAL_LITE");
-    return t && *t ? t : NULL;
+    return t && *t && access(t, X_OK) == 0 ? t : NULL;
 }
 
 /* Run a command, return its stdout (malloc'd) or NULL; *status gets the exit. */
@@ -73,7 +74,7 @@ static const char *cran_measures =
 static void test_cranfield_trec_eval_output(void **state)
 {
     (void)state;
-    if (!tool()) TU_SKIP("ECB_TOOL_TRECEVAL_LITE not set");
+    if (!tool()) TU_SKIP("ECB_TOOL_TRECEVAL_LITE not set or not built");
     char *qrels = tu_shared_file("cranfield/qrels.trec");
     char *runf = tu_shared_file("cranfield/run_float32.trec");
     char *ref = tu_shared_file("cranfield/trec_eval_output.txt");
@@ -98,7 +99,7 @@ static void test_cranfield_trec_eval_output(void **state)
 static void test_cranfield_12dp(void **state)
 {
     (void)state;
-    if (!tool()) TU_SKIP("ECB_TOOL_TRECEVAL_LITE not set");
+    if (!tool()) TU_SKIP("ECB_TOOL_TRECEVAL_LITE not set or not built");
     char *qrels = tu_shared_file("cranfield/qrels.trec");
     char *runf = tu_shared_file("cranfield/run_float32.trec");
     char *tsv = tu_shared_file("cranfield/reference_per_query_12dp.tsv");
@@ -160,7 +161,7 @@ static void test_cranfield_12dp(void **state)
 static void test_golden_case(void **state)
 {
     (void)state;
-    if (!tool()) TU_SKIP("ECB_TOOL_TRECEVAL_LITE not set");
+    if (!tool()) TU_SKIP("ECB_TOOL_TRECEVAL_LITE not set or not built");
     char *dir = tu_tmpdir();
     assert_non_null(dir);
     char qp[512], rp[512];

@@ -1,0 +1,304 @@
+/*
+ * binary: 1 bit per dimension, ceil(dim/8) bytes per vector.
+ *
+ * Bit j of a code is dimension j: byte j/8, bit j%8, least significant bit
+ * first (numpy.packbits(..., bitorder="little")). The bit is 1 when
+ * x_j > t_j, so a value equal to the threshold gives 0; bits past dim in
+ * the last byte are 0. Thresholds (fitted in train() on the corpus sample):
+ *  - zero: t_j = 0, the sign binarization of e.g. sentence-transformers'
+ *    quantize_embeddings (nothing stored);
+ *  - median: t_j = the per-dimension median (mean of the two middle values
+ *    for an even sample), so every bit is balanced on the sample;
+ *  - mean: t_j = the per-dimension mean.
+ * aux_bytes counts the dim float thresholds for median and mean.
+ *
+ * Scoring, with s in {-1,+1}^dim the code read as signs (bit 1 -> +1):
+ *  - symmetric: the query is binarized with the same thresholds and the
+ *    score is -hamming(q, x). For +-1 vectors ||s_q - s_x||^2 = 4 hamming
+ *    and s_q.s_x = dim - 2 hamming, so this one score is order-equivalent to
+ *    both dot and L2 on the codes.
+ *  - asymmetric, dot: q.s. The code models x ~ t + a*s for some scale a > 0,
+ *    and q.x = q.t + a q.s ranks documents as q.s (q.t is the same for all).
+ *  - asymmetric, L2: under the same model, -||q - x||^2 = -||q - t||^2
+ *    + 2a (q - t).s - a^2 dim, which ranks documents as (q - t).s: the score
+ *    is (q - t).s (order-equivalent to -||q - x^||^2 for any a > 0, not a
+ *    distance itself). With threshold zero that is q.s for both.
+ * The asymmetric scan builds, per query, a 256-entry table of partial sums
+ * for each code byte (the sum of +-q over the byte's 8 dimensions), so a
+ * code costs one table lookup and add per byte; the symmetric scan uses
+ * ecb_hamming_1xn (AVX-512 VPOPCNTDQ / AVX2 / POPCNT as the CPU allows).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecbench/ecbmath.h"
+#include "ecbench/method.h"
+
+enum { BIN_ZERO = 0, BIN_MEDIAN = 1, BIN_MEAN = 2 };
+static const char *const bin_thresholds[] = {"zero", "median", "mean", NULL};
+
+struct bin_params {
+    int threshold;
+};
+
+static const ecb_param bin_params_table[] = {
+    {"threshold", ECB_PARAM_ENUM, offsetof(struct bin_params, threshold), .def.b = BIN_ZERO,
+     .enum_values = bin_thresholds,
+     .help = "bit j = x_j > t_j with t = zero, the per-dimension median, or the mean"},
+    {NULL},
+};
+
+typedef struct {
+    ecb_method base;
+    struct bin_params p;
+    size_t nbytes;
+    int trained;
+    float *t; /* dim thresholds */
+} bin_state;
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* k-th smallest of v[0..n-1] (Hoare quickselect, median-of-3 pivot); v is
+ * reordered so that v[0..k) <= v[k]. */
+static float bin_select(float *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
+        float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot) i++;
+            while (v[j] > pivot) j--;
+            if (i <= j) {
+                float tmp = v[i];
+                v[i] = v[j];
+                v[j] = tmp;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (k <= j && j < hi) hi = j;
+        else if (k >= i && i > lo) lo = i;
+        else return v[k];
+    }
+    return v[k];
+}
+
+static float bin_median(float *v, size_t n)
+{
+    size_t h = n / 2;
+    float upper = bin_select(v, n, h);
+    if (n % 2) return upper;
+    float lower = v[0];
+    for (size_t i = 1; i < h; i++)
+        if (v[i] > lower) lower = v[i];
+    return (float)(((double)lower + (double)upper) / 2.0);
+}
+
+static void bin_pack(const bin_state *s, const float *x, uint8_t *out)
+{
+    size_t d = s->base.dim;
+    memset(out, 0, s->nbytes);
+    for (size_t j = 0; j < d; j++)
+        if (x[j] > s->t[j]) out[j / 8] |= (uint8_t)(1u << (j % 8));
+}
+
+/* ---- hooks ------------------------------------------------------------------ */
+
+static void bin_destroy(ecb_method *m)
+{
+    if (!m) return;
+    bin_state *s = (bin_state *)m;
+    free(s->t);
+    free(s);
+}
+
+static int bin_create(const ecb_host *host, const void *params, size_t dim, ecb_similarity sim,
+                      ecb_method **out)
+{
+    const struct bin_params *p = params;
+    if (dim == 0) return host->fail(host, ECB_EINVAL, "binary: input dimension must be >= 1, got 0");
+    if (p->threshold < BIN_ZERO || p->threshold > BIN_MEAN)
+        return host->fail(host, ECB_EINVAL,
+                          "binary: parameter threshold: expected zero|median|mean, got %d",
+                          p->threshold);
+    bin_state *s = calloc(1, sizeof *s);
+    if (!s) return host->fail(host, ECB_ENOMEM, "binary: out of memory");
+    s->base.host = host;
+    s->base.dim = dim;
+    s->base.sim = sim;
+    s->p = *p;
+    s->nbytes = (dim + 7) / 8;
+    s->t = calloc(dim, sizeof *s->t);
+    if (!s->t) {
+        bin_destroy(&s->base);
+        return host->fail(host, ECB_ENOMEM, "binary: out of memory for %zu thresholds", dim);
+    }
+    s->trained = p->threshold == BIN_ZERO;
+    *out = &s->base;
+    return 0;
+}
+
+/** @param x n*dim floats of the corpus sample. */
+static int bin_train(ecb_method *m, const float *x, size_t n)
+{
+    bin_state *s = (bin_state *)m;
+    size_t d = m->dim;
+    if (s->p.threshold == BIN_ZERO) return 0;
+    if (n == 0)
+        return m->host->fail(m->host, ECB_EINVAL,
+                             "binary: threshold=%s needs at least 1 training vector, got 0",
+                             bin_thresholds[s->p.threshold]);
+    if (s->p.threshold == BIN_MEAN) {
+        for (size_t j = 0; j < d; j++) {
+            double sum = 0;
+            for (size_t i = 0; i < n; i++) sum += x[i * d + j];
+            s->t[j] = (float)(sum / (double)n);
+        }
+    } else {
+        float *col = malloc(n * sizeof *col);
+        if (!col) return m->host->fail(m->host, ECB_ENOMEM, "binary: out of memory (%zu values)", n);
+        for (size_t j = 0; j < d; j++) {
+            for (size_t i = 0; i < n; i++) col[i] = x[i * d + j];
+            s->t[j] = bin_median(col, n);
+        }
+        free(col);
+    }
+    s->trained = 1;
+    return 0;
+}
+
+static size_t bin_code_size(const ecb_method *m) { return ((const bin_state *)m)->nbytes; }
+
+static size_t bin_aux_bytes(const ecb_method *m)
+{
+    const bin_state *s = (const bin_state *)m;
+    return s->p.threshold == BIN_ZERO ? 0 : m->dim * sizeof(float);
+}
+
+/** @param x n*dim floats. @param codes n*ceil(dim/8) bytes. */
+static int bin_encode(const ecb_method *m, const float *x, size_t n, uint8_t *codes)
+{
+    const bin_state *s = (const bin_state *)m;
+    if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "binary: encode called before train");
+    for (size_t i = 0; i < n; i++) bin_pack(s, x + i * m->dim, codes + i * s->nbytes);
+    return 0;
+}
+
+/* Symmetric: the binarized query (nbytes). Asymmetric: dim floats, q for
+ * dot, q - t for L2 (see the header). */
+static size_t bin_query_size(const ecb_method *m, ecb_mode mode)
+{
+    const bin_state *s = (const bin_state *)m;
+    return mode == ECB_MODE_SYMMETRIC ? s->nbytes : m->dim * sizeof(float);
+}
+
+static int bin_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t nq, void *out)
+{
+    const bin_state *s = (const bin_state *)m;
+    size_t d = m->dim;
+    if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "binary: prepare called before train");
+    if (mode == ECB_MODE_SYMMETRIC) {
+        for (size_t i = 0; i < nq; i++) bin_pack(s, q + i * d, (uint8_t *)out + i * s->nbytes);
+        return 0;
+    }
+    float *y = out;
+    int center = m->sim == ECB_SIM_L2;
+    for (size_t t = 0; t < nq * d; t++) y[t] = center ? q[t] - s->t[t % d] : q[t];
+    return 0;
+}
+
+/* Table for one query: tab[k*256 + v] = sum over the set bits i of v of
+ * q[8k+i] minus the sum over the clear bits (dimensions past dim count 0). */
+static void bin_table(const bin_state *s, const float *q, float *tab)
+{
+    size_t d = s->base.dim;
+    for (size_t k = 0; k < s->nbytes; k++) {
+        float qq[8];
+        double neg = 0;
+        for (int i = 0; i < 8; i++) {
+            size_t j = 8 * k + (size_t)i;
+            qq[i] = j < d ? q[j] : 0.0f;
+            neg -= qq[i];
+        }
+        float *t = tab + k * 256;
+        t[0] = (float)neg;
+        /* Each entry adds 2 q_i for its lowest set bit to the entry without
+         * it (computed before, being smaller). */
+        for (unsigned v = 1; v < 256; v++) {
+            unsigned low = (unsigned)__builtin_ctz(v);
+            t[v] = t[v & (v - 1)] + 2.0f * qq[low];
+        }
+    }
+}
+
+static void bin_scan_table(const float *tab, size_t nb, const uint8_t *codes, size_t n,
+                           float *out)
+{
+    /* Four partial sums per code break the add latency chain. */
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *c = codes + j * nb;
+        float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        size_t k = 0;
+        for (; k + 4 <= nb; k += 4) {
+            a0 += tab[(k + 0) * 256 + c[k + 0]];
+            a1 += tab[(k + 1) * 256 + c[k + 1]];
+            a2 += tab[(k + 2) * 256 + c[k + 2]];
+            a3 += tab[(k + 3) * 256 + c[k + 3]];
+        }
+        for (; k < nb; k++) a0 += tab[k * 256 + c[k]];
+        out[j] = (a0 + a1) + (a2 + a3);
+    }
+}
+
+static int bin_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                     const uint8_t *codes, size_t n, float *scores)
+{
+    const bin_state *s = (const bin_state *)m;
+    size_t nb = s->nbytes, d = m->dim;
+    if (nq == 0 || n == 0) return 0;
+    if (mode == ECB_MODE_SYMMETRIC) {
+        enum { BLK = 4096 };
+        uint32_t h[BLK];
+        const uint8_t *qc = prepared;
+        for (size_t i = 0; i < nq; i++)
+            for (size_t j0 = 0; j0 < n; j0 += BLK) {
+                size_t c = n - j0 < BLK ? n - j0 : BLK;
+                ecb_hamming_1xn(qc + i * nb, codes + j0 * nb, c, nb, h);
+                for (size_t j = 0; j < c; j++) scores[i * n + j0 + j] = -(float)h[j];
+            }
+        return 0;
+    }
+    float *tab = malloc(nb * 256 * sizeof *tab);
+    if (!tab) return m->host->fail(m->host, ECB_ENOMEM, "binary: out of memory (query table)");
+    const float *q = prepared;
+    for (size_t i = 0; i < nq; i++) {
+        bin_table(s, q + i * d, tab);
+        bin_scan_table(tab, nb, codes, n, scores + i * n);
+    }
+    free(tab);
+    return 0;
+}
+
+static const ecb_method_vtable bin_vtable = {
+    .abi_version = ECB_METHOD_ABI_VERSION,
+    .struct_size = sizeof(ecb_method_vtable),
+    .name = "binary",
+    .summary = "1 bit per dimension (threshold zero/median/mean), Hamming or float.sign scoring",
+    .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC,
+    .params = bin_params_table,
+    .params_size = sizeof(struct bin_params),
+    .create = bin_create,
+    .destroy = bin_destroy,
+    .train = bin_train,
+    .code_size = bin_code_size,
+    .aux_bytes = bin_aux_bytes,
+    .encode = bin_encode,
+    .query_size = bin_query_size,
+    .prepare = bin_prepare,
+    .score = bin_score,
+};
+
+ECB_EXPORT const ecb_method_vtable *ecb_method_binary(void) { return &bin_vtable; }

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install what ecbench needs from Debian 12 packages, only what is missing.
+# usage: scripts/deps.sh [--test]   (--test adds what the test suite needs)
+set -eu
+pkgs="gcc meson ninja-build pkg-config libopenblas-dev liblapacke-dev libcjson-dev libcsv-dev gnuplot-nox"
+if [ "${1:-}" = "--test" ]; then
+  pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev binutils"
+fi
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "ecbench: installing missing Debian packages:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "ecbench: error: missing packages:$missing; run as root: apt-get install -y$missing" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq $missing >/dev/null
