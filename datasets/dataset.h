@@ -45,7 +45,10 @@ int ecb_vecs_read(const ecb_vecs *v, size_t start, size_t count, float *out);
 /* Read arbitrary rows. */
 int ecb_vecs_read_rows(const ecb_vecs *v, const size_t *rows, size_t count, float *out);
 /* Hash of the content (dims, count, every value as float32), for caches.
- * Streams over the source in blocks; the result is memoised. */
+ * Streams over the source in blocks; the result is memoised. The same
+ * vectors in any file format or in memory hash alike; a subset of a source
+ * whose hash is already known (declared, or computed before) hashes the
+ * parent's hash and its row list instead of reading its rows. */
 int ecb_vecs_hash(const ecb_vecs *v, uint64_t *out);
 /* Declare the content hash instead of computing it: generated sources set
  * it from their parameters, so a 1M x 768 synthetic corpus is not generated

@@ -35,8 +35,13 @@
  * costs O(n) hashing (to find topic members) plus O(queries x topic size x
  * dim). Identical bytes for identical parameters with the same build (the
  * code is ISO C: no FP contraction).
- * Limits: dim <= 4096 (stack buffers); queries <= n; at defaults (n=20000,
- * dim=128, 200 queries) exact cosine retrieval scores nDCG@10 ~ 0.7.
+ * Limits: dim <= 4096 (stack buffers); queries <= n; clusters <= n/10.
+ * Generation costs ~23 us per 768-dim row on one core (1M x 768: ~25 s).
+ * Measured at the quickstart size (n=20000, dim=128, 200 queries, seed 42;
+ * numpy cross-check): exact cosine nDCG@10 0.703, Recall@100 0.886; mean
+ * cosine of random pairs 0.31; binary codes with Hamming scoring: zero
+ * threshold nDCG@10 0.42, per-dimension median 0.51. decay moves the
+ * difficulty a lot: 0.5 -> nDCG@10 0.92, 2.0 -> 0.17.
  */
 #include <math.h>
 #include <stddef.h>
@@ -450,9 +455,10 @@ int ecb_dataset_synthetic(const ecb_synth_params *p, ecb_dataset **out)
         return ecb_fail(ECB_EINVAL, "synthetic: parameters n=%zu dim=%zu queries=%zu decay=%g: "
                         "expected n >= 2, 2 <= dim <= %d, 1 <= queries <= n, 0 <= decay <= 16",
                         p->n, p->dim, p->queries, p->decay, SYNTH_MAX_DIM);
-    if (p->clusters > p->n)
-        return ecb_fail(ECB_EINVAL, "synthetic: clusters=%zu, expected <= n=%zu", p->clusters,
-                        p->n);
+    size_t n_topics = p->n / TOPIC_SIZE ? p->n / TOPIC_SIZE : 1;
+    if (p->clusters > n_topics)
+        return ecb_fail(ECB_EINVAL, "synthetic: clusters=%zu, expected <= %zu (the number of "
+                        "topics, n/%d)", p->clusters, n_topics, TOPIC_SIZE);
     synth *s;
     int rc = synth_build(p, &s);
     if (rc) return rc;

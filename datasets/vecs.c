@@ -520,7 +520,8 @@ int ecb_vecs_read_rows(const ecb_vecs *v, const size_t *rows, size_t count, floa
 }
 
 /* The hash is over the float32 values as read (so the same vectors in
- * .fvecs and .npy hash alike) and the shape; little-endian bytes. */
+ * .fvecs and .npy hash alike) and the shape; little-endian bytes. A subset
+ * of a source whose hash is already known hashes its row list instead. */
 int ecb_vecs_hash(const ecb_vecs *v, uint64_t *out)
 {
     if (atomic_load(&v->hash_known)) {
@@ -531,6 +532,20 @@ int ecb_vecs_hash(const ecb_vecs *v, uint64_t *out)
     ecb_hash_init(&h);
     uint64_t shape[2] = {v->n, v->dim};
     ecb_hash_update(&h, shape, sizeof shape);
+    if (v->kind == SRC_SUBSET && atomic_load(&v->parent->hash_known)) {
+        /* Parent content + row list determine the subset: no need to read
+         * (or generate) its rows. */
+        uint64_t ph = atomic_load(&v->parent->hash);
+        ecb_hash_update(&h, "subset", 6);
+        ecb_hash_update(&h, &ph, sizeof ph);
+        for (size_t i = 0; i < v->n; i++) {
+            uint64_t r = v->rows[i];
+            ecb_hash_update(&h, &r, sizeof r);
+        }
+        *out = ecb_hash_final(&h);
+        ecb_vecs_set_hash((ecb_vecs *)v, *out);
+        return 0;
+    }
     size_t block = (size_t)1 << 16; /* floats per block, at least one row */
     size_t rows = block / v->dim ? block / v->dim : 1;
     float *buf = ecb_malloc_array(rows * v->dim, sizeof *buf);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,9 @@
 
 #include "ecbench/ecbmath.h"
 #include "harness/env.h"
+#include "harness/isolate.h"
 #include "harness/metrics.h"
+#include "harness/progress.h"
 #include "harness/runner.h"
 #include "harness/search.h"
 #include "reports/results_csv.h"
@@ -194,6 +197,7 @@ typedef struct {
     long cur_ds;
     size_t cur_size;
     size_t maxk;
+    double rss_override;  /* peak_rss_mb of rows the parent writes for a dead child */
 } run_ctx;
 
 static int ensure_ds(run_ctx *rc_, const ecb_cell *cell)
@@ -755,7 +759,7 @@ static void format_cell(const run_ctx *ctx, const ecb_cell *cell, const cell_res
     ecb_csv_num(&b, ok ? res->p95 : NAN);
     ecb_csv_num(&b, ok ? res->p99 : NAN);
     ecb_csv_num(&b, ok ? res->qps : NAN);
-    ecb_csv_num(&b, ecb_peak_rss_mb());
+    ecb_csv_num(&b, ctx->rss_override >= 0 ? ctx->rss_override : ecb_peak_rss_mb());
     ecb_buf_printf(&b, ",%llu", (unsigned long long)cfg->seed);
     ecb_csv_field(&b, status, 0);
     ecb_csv_field(&b, error ? error : "", 0);
@@ -802,14 +806,137 @@ static void run_cell(run_ctx *ctx, const ecb_cell *cell, ecb_cell_output *o)
         snprintf(msg, sizeof msg, "%s: %s", ecb_errname(rc), ecb_last_error());
         free(res.mean);
         res.mean = NULL;
-        format_cell(ctx, cell, NULL, "error", msg, o);
-        o->status = 2;
+        /* an allocation that failed (e.g. at memory_limit_mb) is an oom */
+        format_cell(ctx, cell, NULL, rc == ECB_ENOMEM ? "oom" : "error", msg, o);
+        o->status = rc == ECB_ENOMEM ? 5 : 2;
     } else {
         format_cell(ctx, cell, &res, "ok", "", o);
         o->status = 0;
     }
     free(res.mean);
     free(res.perq);
+}
+
+/* ---- isolation (harness/isolate.h) ------------------------------------------ */
+
+/* Isolate when the config says so, else (the default) when any plugin of
+ * the cell comes from outside the build tree. */
+static int cell_wants_isolation(const ecb_config *cfg, const ecb_cell *cell)
+{
+    if (cfg->isolate >= 0) return cfg->isolate;
+    for (size_t i = 0; i < cell->chain.n; i++)
+        if (ecb_plugin_is_external(cell->chain.stages[i].plugin)) return 1;
+    const ecb_rescore *r = &cfg->rescores[cell->rescore];
+    if (r->factor && !r->with_float32)
+        for (size_t i = 0; i < r->with.n; i++)
+            if (ecb_plugin_is_external(r->with.stages[i].plugin)) return 1;
+    return 0;
+}
+
+typedef struct {
+    run_ctx *ctx;
+    const ecb_cell *cell;
+} iso_cell;
+
+/* In the child: the cell's rows as "<row length>\n<row><per-query rows>". */
+static int iso_cell_fn(void *arg, char **text, size_t *len)
+{
+    iso_cell *a = arg;
+    ecb_cell_output o = {0};
+    run_cell(a->ctx, a->cell, &o);
+    ecb_buf b = {0};
+    ecb_buf_printf(&b, "%zu\n", strlen(o.row));
+    ecb_buf_put(&b, o.row, strlen(o.row));
+    ecb_buf_put(&b, o.per_query, strlen(o.per_query));
+    free(o.row);
+    free(o.per_query);
+    *text = b.p;
+    *len = b.len;
+    return o.status;
+}
+
+static void iso_tick(void *arg, double elapsed) { ecb_progress_tick(arg, elapsed); }
+
+/* Run the cell in a child (datasets and ground truth are loaded here first,
+ * shared copy-on-write); a dead child becomes a crashed / timeout / oom row
+ * with the child's own peak RSS. */
+static void run_cell_isolated(run_ctx *ctx, const ecb_cell *cell, ecb_progress *pg,
+                              ecb_cell_output *o)
+{
+    if (ensure_ds(ctx, cell)) { /* the error row, in process */
+        run_cell(ctx, cell, o);
+        return;
+    }
+    ecb_iso_limits lim = {ctx->cfg->time_limit_s, ctx->cfg->memory_limit_mb};
+    iso_cell a = {ctx, cell};
+    ecb_iso_result r;
+    int rc = ecb_isolate_run(&lim, iso_cell_fn, &a, iso_tick, pg, &r);
+    if (rc) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s: %s", ecb_errname(rc), ecb_last_error());
+        format_cell(ctx, cell, NULL, "error", msg, o);
+        o->status = 2;
+        return;
+    }
+    if (r.status == ECB_ISO_OK) {
+        char *end = NULL;
+        unsigned long long rl = strtoull(r.text, &end, 10);
+        size_t hl = end ? (size_t)(end - r.text) + 1 : 0;
+        if (end && *end == '\n' && rl <= r.len - hl && rl > 0) {
+            o->row = ecb_malloc(rl + 1);
+            if (o->row) {
+                memcpy(o->row, r.text + hl, rl);
+                o->row[rl] = '\0';
+            }
+            o->per_query = ecb_strdup(r.text + hl + rl);
+            o->status = r.code;
+            ecb_iso_result_release(&r);
+            if (o->row && o->per_query) return;
+            free(o->row);
+            free(o->per_query);
+        } else
+            ecb_iso_result_release(&r);
+        r.status = ECB_ISO_CRASHED;
+        snprintf(r.reason, sizeof r.reason, "the cell's process sent a malformed result");
+    }
+    static const char *const names[] = {"ok", "crashed", "timeout", "oom", "crashed"};
+    static const int codes[] = {0, 3, 4, 5, 3};
+    ctx->rss_override = r.peak_rss_mb;
+    format_cell(ctx, cell, NULL, names[r.status], r.reason, o);
+    ctx->rss_override = -1;
+    o->status = codes[r.status];
+}
+
+/* The last field of a CSV row (the error column), unquoted. */
+static char *row_error(const char *row)
+{
+    const char *start = row;
+    for (const char *p = row; *p && *p != '\n';) {
+        if (*p == '"') { /* quoted: skip to the closing quote */
+            for (p++; *p; p++)
+                if (*p == '"') {
+                    if (p[1] == '"') p++;
+                    else { p++; break; }
+                }
+            continue;
+        }
+        if (*p == ',') start = p + 1;
+        p++;
+    }
+    ecb_buf b = {0};
+    if (*start == '"') {
+        for (const char *p = start + 1; *p; p++) {
+            if (*p == '"') {
+                if (p[1] != '"') break;
+                p++;
+            }
+            ecb_buf_put(&b, *p == '\n' ? " " : p, 1);
+        }
+    } else {
+        size_t n = strcspn(start, "\n");
+        ecb_buf_put(&b, start, n);
+    }
+    return b.p ? b.p : ecb_strdup("");
 }
 
 /* ---- resume ---------------------------------------------------------------- */
@@ -928,6 +1055,22 @@ static int load_datasets(run_ctx *ctx)
         int rc = sp->builtin ? ecb_dataset_synthetic(&sp->synth, &ctx->full[i])
                              : ecb_dataset_load_manifest(sp->manifest, &ctx->full[i]);
         if (rc) return rc;
+        /* A generated corpus costs a regeneration per random row read
+         * (rescoring, kNN recall): keep it in memory when it is small. */
+        ecb_vecs *gen = ctx->full[i]->corpus;
+        size_t gn = ecb_vecs_count(gen), gd = ecb_vecs_dim(gen);
+        if (sp->builtin && gn * gd <= ((size_t)1 << 28)) {
+            float *mem = ecb_malloc_array(gn * gd ? gn * gd : 1, sizeof(float));
+            ecb_vecs *mv = NULL;
+            if (!mem) return ECB_ENOMEM;
+            if ((rc = ecb_vecs_read(gen, 0, gn, mem)) ||
+                (rc = ecb_vecs_from_memory(mem, gn, gd, &mv))) {
+                free(mem);
+                return rc;
+            }
+            ctx->full[i]->corpus = mv;
+            ecb_vecs_free(gen);
+        }
         if (!sp->name) sp->name = ecb_strdup(ctx->full[i]->name);
         else {
             free(ctx->full[i]->name);
@@ -980,6 +1123,7 @@ int ecb_run(const ecb_run_opts *o)
     memset(&ctx, 0, sizeof ctx);
     ctx.opts = o;
     ctx.cur_ds = -1;
+    ctx.rss_override = -1;
     ecb_registry *reg = NULL;
     ecb_config *cfg = NULL;
     char **done = NULL;
@@ -1019,43 +1163,59 @@ int ecb_run(const ecb_run_opts *o)
     }
     write_manifest(&ctx, started, 0, 0, 0, 0);
     size_t n_ok = 0, n_skip = 0, n_err = 0;
-    double t_start = ecb_now();
-    for (size_t i = 0; i < cfg->n_cells; i++) {
+    ecb_progress *pg = ecb_progress_new(cfg->n_cells, ndone, o->quiet);
+    ecb_interrupt_install();
+    for (size_t i = 0; i < cfg->n_cells && !ecb_interrupted(); i++) {
         const ecb_cell *cell = &cfg->cells[i];
         int is_done = 0;
         for (size_t j = 0; j < ndone && !is_done; j++) is_done = strcmp(done[j], cell->id) == 0;
         if (is_done) continue;
-        double t0 = ecb_now();
+        char desc[1600], size[32] = "";
+        if (cell->corpus_size) snprintf(size, sizeof size, "@%zu", cell->corpus_size);
+        snprintf(desc, sizeof desc, "%s%s %s %s rescore=%s%s", cfg->datasets[cell->dataset].name
+                 ? cfg->datasets[cell->dataset].name : "?", size, cell->label_col,
+                 mode_name(cell->mode), cfg->rescores[cell->rescore].label,
+                 cell_wants_isolation(cfg, cell) ? " [isolated]" : "");
+        ecb_progress_start(pg, desc);
         ecb_cell_output out = {0};
-        run_cell(&ctx, cell, &out);
+        if (cell_wants_isolation(cfg, cell)) run_cell_isolated(&ctx, cell, pg, &out);
+        else run_cell(&ctx, cell, &out);
         /* per-query rows first: a result row implies its per-query rows exist */
         int wrc = ecb_append_atomic(ctx.per_query_path, out.per_query, strlen(out.per_query));
         if (!wrc) wrc = ecb_append_atomic(ctx.results_path, out.row, strlen(out.row));
         if (out.status == 0) n_ok++;
         else if (out.status == 1) n_skip++;
         else n_err++;
-        if (!o->quiet) {
-            double el = ecb_now() - t_start;
-            size_t fin = n_ok + n_skip + n_err, left = cfg->n_cells - ndone - fin;
-            fprintf(stderr, "[%zu/%zu] %s %s %s rescore=%s: %s (%.1f s, ETA %.0f s)\n",
-                    ndone + fin, cfg->n_cells, ctx.cur.ds ? ctx.cur.ds->name : "?",
-                    cell->label_col, mode_name(cell->mode), cfg->rescores[cell->rescore].label,
-                    out.status == 0 ? "ok" : out.status == 1 ? "skipped" : "ERROR",
-                    ecb_now() - t0, fin ? el / (double)fin * (double)left : 0.0);
-            if (out.status == 2) {
-                /* the error field is the last one of the row */
-                const char *e = strrchr(out.row, ',');
-                fprintf(stderr, "    error: %s", e ? e + 1 : out.row);
-            }
-        }
+        static const char *const st_names[] = {"ok", "skipped", "error", "crashed", "timeout", "oom"};
+        char *err = out.status >= 2 ? row_error(out.row) : NULL;
+        ecb_progress_done(pg, st_names[out.status >= 0 && out.status <= 5 ? out.status : 2], err);
+        free(err);
         free(out.row);
         free(out.per_query);
-        if (wrc) { rc = wrc; goto out; }
-        if (out.status == 3) {
-            rc = ecb_fail(ECB_EFORMAT, "dataset %s: %s", cfg->datasets[cell->dataset].name,
-                          ecb_last_error());
+        if (wrc) {
+            ecb_progress_end(pg);
+            ecb_progress_free(pg);
+            ecb_interrupt_restore();
+            rc = wrc;
             goto out;
         }
+    }
+    ecb_progress_end(pg);
+    ecb_progress_free(pg);
+    int sig = ecb_interrupted();
+    ecb_interrupt_restore();
+    if (sig) {
+        size_t recorded = 0;
+        ecb_csv_table *t = NULL;
+        if (ecb_csv_load(ctx.results_path, &t) == 0) recorded = t->nrows;
+        ecb_csv_table_free(t);
+        write_manifest(&ctx, started, 0, n_ok + ndone, n_skip, n_err);
+        fprintf(stderr, "ecbench: stopped by %s: %zu ok, %zu skipped, %zu failed in this run; %zu of "
+                "%zu cells recorded in %s/results.csv; run the same command again to resume\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", n_ok, n_skip, n_err, recorded, cfg->n_cells,
+                ctx.dir);
+        rc = 128 + sig;
+        goto out;
     }
     write_manifest(&ctx, started, 1, n_ok + ndone, n_skip, n_err);
     if (!o->no_report && ecb_report_build) {

@@ -622,7 +622,9 @@ static int gt_write(const char *path, gt_header *h, const ecb_topk *t)
     size_t pl = strlen(path);
     char *tmp = ecb_malloc(pl + 32);
     if (!tmp) return ECB_ENOMEM;
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
+    /* pid and the result's address: unique among concurrent writers */
+    snprintf(tmp, pl + 32, "%s.tmp.%ld.%lx", path, (long)getpid(),
+             (unsigned long)((uintptr_t)t & 0xffffffffu));
     h->payload_hash = gt_payload_hash(t);
     FILE *f = fopen(tmp, "wb");
     int ok = f != NULL;

@@ -43,6 +43,12 @@
  * and decoded to its reconstruction q~ (with the dequantized sketch
  * ||r|| sqrt(pi/2)/d S^T z for the residual), which then goes through the
  * asymmetric kernel, so the score depends only on the two codes.
+ *
+ * P and S are stored transposed (rot = P^T, sk = S^T; the transpose of a
+ * Haar rotation or of an iid Gaussian matrix has the same law), so that
+ * encoding is a fixed-order axpy loop rather than sgemm: OpenBLAS rounds a
+ * row differently depending on its position in the block, and codes must
+ * not depend on which other vectors were encoded alongside.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -82,8 +88,8 @@ typedef struct {
     int trained;
     double std_levels[256]; /* Lloyd-Max levels of N(0,1), ascending */
     double std_thr[255];    /* their cell boundaries */
-    float *rot;           /* d x d: u = rot x / ||x|| */
-    float *sk;            /* d x d Gaussian sketch S, NULL without residual */
+    float *rot;           /* d x d: u = rot^T x / ||x|| (P = rot^T) */
+    float *sk;            /* d x d Gaussian, S = sk^T; NULL without residual */
     float *mu, *sigma;    /* per rotated coordinate (gaussian: 0, 1/sqrt(d)) */
     float *levels;        /* d x L: mu_i + sigma_i L_c */
 } lm_state;
@@ -179,45 +185,42 @@ static void lm_destroy(ecb_method *m)
 
 #define LM_BLOCK 256
 
-/* Fixed-order dot product (eight partial sums, which the compiler turns into
- * SIMD lanes). */
-static inline float lm_dot(const float *a, const float *b, size_t d)
-{
-    float p[8] = {0};
-    size_t t = 0;
-    for (; t + 8 <= d; t += 8)
-        for (size_t k = 0; k < 8; k++) p[k] += a[t + k] * b[t + k];
-    float r = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    for (; t < d; t++) r += a[t] * b[t];
-    return r;
-}
-
-/* y = M x for nb rows x (M d x d). Not sgemm: OpenBLAS rounds a row
- * differently depending on its position in the block, and a code must not
- * depend on which other vectors were encoded with it. */
-static void lm_matvec(const float *M, const float *x, size_t nb, size_t d, float *y)
+/* y_i = M^T x_i for nb rows x_i (M d x d): sum_t x_it M[t][:], in a fixed
+ * order of t. Not sgemm: OpenBLAS rounds a row differently depending on its
+ * position in the block, and a code must not depend on which other vectors
+ * were encoded with it. The inner loop is an axpy, which vectorizes. */
+static void lm_mul_t(const float *M, const float *x, size_t nb, size_t d, float *y)
 {
     for (size_t i0 = 0; i0 < nb; i0 += 16) {
         size_t i1 = nb - i0 < 16 ? nb : i0 + 16;
-        for (size_t j = 0; j < d; j++)
-            for (size_t i = i0; i < i1; i++) y[i * d + j] = lm_dot(M + j * d, x + i * d, d);
+        memset(y + i0 * d, 0, (i1 - i0) * d * sizeof(float));
+        for (size_t t = 0; t < d; t++) {
+            const float *r = M + t * d;
+            for (size_t i = i0; i < i1; i++) {
+                float xv = x[i * d + t];
+                float *yi = y + i * d;
+                for (size_t j = 0; j < d; j++) yi[j] += xv * r[j];
+            }
+        }
     }
 }
 
-/* y = M^T v (one vector), accumulated row by row in a fixed order. */
-static void lm_matvec_t(const float *M, const float *v, size_t d, float *y, int add)
+/* y (+)= M v for one vector, row by row. */
+static void lm_mul(const float *M, const float *v, size_t d, float *y, int add)
 {
-    if (!add) memset(y, 0, d * sizeof(float));
-    for (size_t j = 0; j < d; j++)
-        for (size_t t = 0; t < d; t++) y[t] += v[j] * M[j * d + t];
+    for (size_t t = 0; t < d; t++) {
+        double a = 0;
+        for (size_t j = 0; j < d; j++) a += (double)M[t * d + j] * v[j];
+        y[t] = (float)((add ? y[t] : 0.0) + a);
+    }
 }
 
-/* Rotated unit directions of nb vectors: y = rot x, then y /= ||x||; norms
- * out. */
+/* Rotated unit directions of nb vectors: y = rot^T x, then y /= ||x||;
+ * norms out. */
 static int lm_rotate_block(const lm_state *s, const float *x, size_t nb, float *y, double *nrm)
 {
     size_t d = s->base.dim;
-    lm_matvec(s->rot, x, nb, d, y);
+    lm_mul_t(s->rot, x, nb, d, y);
     for (size_t j = 0; j < nb; j++) {
         double a = 0;
         for (size_t t = 0; t < d; t++) a += (double)x[j * d + t] * x[j * d + t];
@@ -357,7 +360,7 @@ static int lm_encode_block(const lm_state *s, const float *y, const double *nrm,
         size_t nf = 0;
         f[nf++] = (float)nrm[j];
         if (s->sk) {
-            lm_matvec(s->sk, r, 1, d, sr);
+            lm_mul_t(s->sk, r, 1, d, sr);
             for (size_t t = 0; t < d; t++)
                 if (sr[t] >= 0) sk[t / 8] |= (uint8_t)(1u << (t % 8));
             f[nf++] = (float)(nrm[j] * sqrt(r2) * 1.25331413731550025121 / (double)d);
@@ -402,9 +405,9 @@ static int lm_decode_rot(const lm_state *s, const uint8_t *c, float *v, uint8_t 
     lm_unpack(mse, d, s->B, idx);
     for (size_t t = 0; t < d; t++) v[t] = f[0] * s->levels[t * L + idx[t]];
     if (s->sk) {
-        /* n ||r|| sqrt(pi/2)/d S^T z; S^T z = z S as a 1 x d row */
+        /* + n ||r|| sqrt(pi/2)/d S z (the sketch is z = sign(S^T r)) */
         for (size_t t = 0; t < d; t++) tmp[t] = (sk[t / 8] >> (t % 8) & 1) ? f[1] : -f[1];
-        lm_matvec_t(s->sk, tmp, d, v, 1);
+        lm_mul(s->sk, tmp, d, v, 1);
     }
     return 0;
 }
@@ -423,8 +426,7 @@ static int lm_decode(const ecb_method *m, const uint8_t *codes, size_t n, float 
     int rc = 0;
     for (size_t j = 0; j < n && !rc; j++) {
         rc = lm_decode_rot(s, codes + j * s->code_size, v, idx, v + d);
-        /* x = rot^T v, i.e. the row v times rot */
-        if (!rc) lm_matvec_t(s->rot, v, d, x + j * d, 0);
+        if (!rc) lm_mul(s->rot, v, d, x + j * d, 0); /* x = rot v */
     }
     free(v); free(idx);
     if (rc) return h->fail(h, rc, "lloydmax: d=%zu too large for BLAS", d);
@@ -432,7 +434,7 @@ static int lm_decode(const ecb_method *m, const uint8_t *codes, size_t n, float 
 }
 
 /* ---- queries: d floats of P q (or of the symmetric reconstruction), then
- * d floats of S P q (with the sketch), then ||q||^2 ------------------------ */
+ * d floats of S P q (with the sketch), then ||q||^2 ---------------------- */
 
 static size_t lm_query_size(const ecb_method *m, ecb_mode mode)
 {
@@ -468,7 +470,7 @@ static int lm_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
         if (rc) break;
         double q2 = 0;
         for (size_t t = 0; t < d; t++) q2 += (double)o[t] * o[t];
-        if (s->sk) lm_matvec(s->sk, o, 1, d, o + d);
+        if (s->sk) lm_mul_t(s->sk, o, 1, d, o + d);
         o[qs - 1] = (float)q2;
     }
     free(y); free(code);

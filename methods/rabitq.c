@@ -7,13 +7,13 @@
  * extended RaBitQ). Written from the papers' descriptions.
  *
  * Encoding of x: pick the centroid c (the training mean, or the nearest of
- * `centroids` k-means centroids), rotate o' = P (x - c) with a Haar-random
+ * `centroids` k-means centroids), rotate o' = P^T (x - c) with a Haar-random
  * orthogonal P, normalise u = o' / ||o'||, and quantize u onto the grid
  * y in {-(2^B-1)/2, ..., -1/2, 1/2, ..., (2^B-1)/2}^d rescaled to unit norm,
  * choosing the rescaling t of u that maximises cos(y, u) (B = 1: y = sign(u)/2,
  * plain RaBitQ; B > 1: the exact critical-point enumeration of extended
  * RaBitQ). The estimator of the paper,
- *     <o, q> ~= <y, q'> / <y, u>      (q' = P (q - c)),
+ *     <o, q> ~= <y, q'> / <y, u>      (q' = P^T (q - c)),
  * is unbiased for B = 1 (the residual of y orthogonal to u is uniform on the
  * sphere of the complement after the random rotation) and asymptotically so
  * for B > 1.
@@ -97,13 +97,13 @@ typedef struct {
     size_t plane_off;   /* byte offset of the bit planes in a code */
     size_t code_size;
     int trained;
-    float *rot;         /* d x d, row-major: o' = rot (x - c) */
+    float *rot;         /* d x d, row-major: o' = rot^T (x - c) */
     float *cent;        /* K x d, original space */
-    float *rcent;       /* K x d, rot c_k */
+    float *rcent;       /* K x d, rot^T c_k */
     double *cnorm2;     /* ||c_k||^2 */
 } rq_state;
 
-/* Prepared asymmetric query, per centroid: d floats q' = P (q - c_k), then
+/* Prepared asymmetric query, per centroid: d floats q' = P^T (q - c_k), then
  * sum(q'), the query-only score constant and ||q - c_k||. */
 #define RQ_QA_EXTRA 3
 /* Prepared symmetric query, per centroid: 3 floats (query multiplier, score
@@ -153,31 +153,26 @@ static void rq_destroy(ecb_method *m)
 
 #define RQ_BLOCK 256
 
-/* Fixed-order dot product (eight partial sums, which the compiler turns into
- * SIMD lanes). */
-static inline float rq_dot(const float *a, const float *b, size_t d)
-{
-    float p[8] = {0};
-    size_t t = 0;
-    for (; t + 8 <= d; t += 8)
-        for (size_t k = 0; k < 8; k++) p[k] += a[t + k] * b[t + k];
-    float r = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    for (; t < d; t++) r += a[t] * b[t];
-    return r;
-}
-
-/* y = rot x for nb rows. Not sgemm: OpenBLAS rounds a row differently
- * depending on its position in the block (measured: 30-60% of rows differ in
- * the last bit between a batch and single-row calls), and a code must not
- * depend on which other vectors were encoded with it. Rows of rot are
- * reused across 16 vectors while they sit in L1. */
+/* y = rot^T x for nb rows: y_i = sum_t x_it rot[t][:], accumulated in a
+ * fixed order of t (rot^T is as Haar-random as rot). Not sgemm: OpenBLAS
+ * rounds a row differently depending on its position in the block
+ * (measured: 30-60% of rows differ in the last bit between a batch and
+ * single-row calls), and a code must not depend on which other vectors were
+ * encoded with it. The inner loop is a plain axpy, which vectorizes. */
 static void rq_rotate(const rq_state *s, const float *x, size_t nb, float *y)
 {
     size_t d = s->base.dim;
     for (size_t i0 = 0; i0 < nb; i0 += 16) {
         size_t i1 = nb - i0 < 16 ? nb : i0 + 16;
-        for (size_t j = 0; j < d; j++)
-            for (size_t i = i0; i < i1; i++) y[i * d + j] = rq_dot(s->rot + j * d, x + i * d, d);
+        memset(y + i0 * d, 0, (i1 - i0) * d * sizeof(float));
+        for (size_t t = 0; t < d; t++) {
+            const float *r = s->rot + t * d;
+            for (size_t i = i0; i < i1; i++) {
+                float xv = x[i * d + t];
+                float *yi = y + i * d;
+                for (size_t j = 0; j < d; j++) yi[j] += xv * r[j];
+            }
+        }
     }
 }
 
@@ -251,52 +246,59 @@ static size_t rq_aux_bytes(const ecb_method *m)
 typedef struct {
     double *a;       /* |u_i| */
     uint32_t *k;     /* magnitude level per dimension */
-    double *ht;      /* heap keys (event times) */
-    uint32_t *hi;    /* heap dims */
-    uint32_t *log;   /* dims in event order, d * (2^(B-1) - 1) */
+    uint32_t *ek, *ei, *ek2, *ei2; /* events (time key, dimension), d*(2^(B-1)-1) */
 } rq_work;
 
 static void rq_work_free(rq_work *w)
 {
-    free(w->a); free(w->k); free(w->ht); free(w->hi); free(w->log);
+    free(w->a); free(w->k); free(w->ek); free(w->ei); free(w->ek2); free(w->ei2);
 }
 
 static int rq_work_alloc(rq_work *w, size_t d, size_t B)
 {
-    size_t K = (size_t)1 << (B - 1);
+    size_t K = (size_t)1 << (B - 1), E = d * (K > 1 ? K - 1 : 1);
     memset(w, 0, sizeof *w);
     w->a = malloc(d * sizeof(double));
     w->k = malloc(d * sizeof(uint32_t));
-    w->ht = malloc(d * sizeof(double));
-    w->hi = malloc(d * sizeof(uint32_t));
-    w->log = malloc((d * (K > 1 ? K - 1 : 1)) * sizeof(uint32_t));
-    if (!w->a || !w->k || !w->ht || !w->hi || !w->log) {
+    w->ek = malloc(E * sizeof(uint32_t));
+    w->ei = malloc(E * sizeof(uint32_t));
+    w->ek2 = malloc(E * sizeof(uint32_t));
+    w->ei2 = malloc(E * sizeof(uint32_t));
+    if (!w->a || !w->k || !w->ek || !w->ei || !w->ek2 || !w->ei2) {
         rq_work_free(w);
         return -1;
     }
     return 0;
 }
 
-static void heap_down(double *ht, uint32_t *hi, size_t n, size_t i)
+/* Stable LSD radix sort of n (key, payload) pairs by key, 4 passes of 8
+ * bits; the result ends in (k, v) (an even number of passes). */
+static void rq_radix_sort(uint32_t *k, uint32_t *v, uint32_t *k2, uint32_t *v2, size_t n)
 {
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && (ht[l] < ht[m] || (ht[l] == ht[m] && hi[l] < hi[m]))) m = l;
-        if (r < n && (ht[r] < ht[m] || (ht[r] == ht[m] && hi[r] < hi[m]))) m = r;
-        if (m == i) return;
-        double t = ht[i]; ht[i] = ht[m]; ht[m] = t;
-        uint32_t u = hi[i]; hi[i] = hi[m]; hi[m] = u;
-        i = m;
+    for (unsigned sh = 0; sh < 32; sh += 8) {
+        size_t cnt[257] = {0};
+        for (size_t e = 0; e < n; e++) cnt[(k[e] >> sh & 255) + 1]++;
+        for (size_t b = 0; b < 256; b++) cnt[b + 1] += cnt[b];
+        for (size_t e = 0; e < n; e++) {
+            size_t dst = cnt[k[e] >> sh & 255]++;
+            k2[dst] = k[e];
+            v2[dst] = v[e];
+        }
+        uint32_t *t = k; k = k2; k2 = t;
+        t = v; v = v2; v2 = t;
     }
 }
 
 /* Quantize the unit vector u (d) onto the B-bit grid, writing grid indices
  * idx[i] in [0, 2^B - 1] (y_i = idx_i - (2^B-1)/2). Returns <y, u> and stores
  * ||y||^2. For B > 1 this is extended RaBitQ's search over the rescaling t:
- * |y_i| = min(floor(t |u_i|), K-1) + 1/2 changes only at t = m / |u_i|, so
- * walking those critical points in increasing order (a heap merging the d
- * sorted per-dimension lists) visits every distinct candidate once, updating
- * <y,|u|> and ||y||^2 incrementally; the best cosine is then replayed. */
+ * |y_i| = min(floor(t |u_i|), K-1) + 1/2 changes only at the critical points
+ * t = m / |u_i|, so walking them in increasing order visits every distinct
+ * candidate once, updating <y,|u|> and ||y||^2 incrementally; the prefix of
+ * events with the best cosine is then replayed. The events are ordered by a
+ * radix sort of their float32 times (positive floats order like their bit
+ * patterns): a heap was 80% of the encoding time, mostly mispredicted
+ * branches. */
 static double rq_quantize(const float *u, size_t d, size_t B, rq_work *w, uint8_t *idx,
                           double *ynorm2)
 {
@@ -308,31 +310,31 @@ static double rq_quantize(const float *u, size_t d, size_t B, rq_work *w, uint8_
         ip += 0.5 * w->a[i];
     }
     if (K > 1) {
-        double best = ip / sqrt(sq);
-        size_t nh = 0, nev = 0, best_nev = 0;
-        for (size_t i = 0; i < d; i++)
-            if (w->a[i] > 0) { w->ht[nh] = 1.0 / w->a[i]; w->hi[nh] = (uint32_t)i; nh++; }
-        for (size_t i = nh / 2; i-- > 0;) heap_down(w->ht, w->hi, nh, i);
-        double ip_best = ip, sq_best = sq;
-        while (nh > 0) {
-            uint32_t i = w->hi[0];
+        size_t ne = 0, best_nev = 0;
+        for (uint32_t m = 1; m < K; m++)
+            for (size_t i = 0; i < d; i++) {
+                if (!(w->a[i] > 0)) continue;
+                float t = (float)((double)m / w->a[i]);
+                memcpy(&w->ek[ne], &t, sizeof t);
+                w->ei[ne++] = (uint32_t)i;
+            }
+        rq_radix_sort(w->ek, w->ei, w->ek2, w->ei2, ne);
+        double best = ip / sqrt(sq), ip_best = ip, sq_best = sq;
+        for (size_t e = 0; e < ne; e++) {
+            uint32_t i = w->ei[e];
             uint32_t k = ++w->k[i];
             ip += w->a[i];
             sq += 2.0 * k;
-            w->log[nev++] = i;
-            double c = ip / sqrt(sq);
-            if (c > best) { best = c; best_nev = nev; ip_best = ip; sq_best = sq; }
-            if (k + 1 < K) {
-                w->ht[0] = (double)(k + 1) / w->a[i];
-            } else {
-                nh--;
-                w->ht[0] = w->ht[nh];
-                w->hi[0] = w->hi[nh];
+            /* compare cos^2 without the square root: ip > 0 throughout */
+            if (ip * ip > best * best * sq) {
+                best = ip / sqrt(sq);
+                best_nev = e + 1;
+                ip_best = ip;
+                sq_best = sq;
             }
-            heap_down(w->ht, w->hi, nh, 0);
         }
         for (size_t i = 0; i < d; i++) w->k[i] = 0;
-        for (size_t e = 0; e < best_nev; e++) w->k[w->log[e]]++;
+        for (size_t e = 0; e < best_nev; e++) w->k[w->ei[e]]++;
         ip = ip_best;
         sq = sq_best;
     }
@@ -432,7 +434,7 @@ static size_t rq_query_size(const ecb_method *m, ecb_mode mode)
 }
 
 /* Score-space constant of a query for centroid k: everything that does not
- * depend on the document. y is the rotated query P q. */
+ * depend on the document. y is the rotated query P^T q. */
 static double rq_qconst(const rq_state *s, size_t k, const float *y, double *qc_norm)
 {
     size_t d = s->base.dim;

@@ -623,6 +623,7 @@ static void metric_cell(report *R, size_t r, const char *m, double *v, double *p
 static void fmt_num(double v, char *buf, size_t n)
 {
     if (isnan(v)) snprintf(buf, n, "–");
+    else if (v == floor(v) && fabs(v) < 1e7) snprintf(buf, n, "%.0f", v);
     else if (v != 0 && (fabs(v) >= 1e5 || fabs(v) < 1e-3)) snprintf(buf, n, "%.3g", v);
     else if (fabs(v) >= 100) snprintf(buf, n, "%.0f", v);
     else if (fabs(v) >= 10) snprintf(buf, n, "%.1f", v);
@@ -701,32 +702,39 @@ static void run_gnuplot(report *R, const char *script, const char *base, const c
             fputc('\n', R->render);
         }
         if (R->gnuplot_missing) continue;
+        /* The child changes into plots/ (so the scripts see the same relative
+         * paths as render.sh) without touching the caller's cwd. */
+        char *sargv[32];
+        size_t sa = 0;
+        sargv[sa++] = "sh";
+        sargv[sa++] = "-c";
+        sargv[sa++] = "cd \"$0\" && exec gnuplot \"$@\"";
+        sargv[sa++] = plots;
+        for (size_t i = 1; i < a; i++) sargv[sa++] = argv[i];
+        sargv[sa] = NULL;
+        char *log = pathf("%s/gnuplot.log", plots);
         pid_t pid;
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        char *log = pathf("%s/gnuplot.log", plots);
-        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        /* chdir in the child so the scripts see relative paths, as render.sh does */
-        char *cwd = getcwd(NULL, 0);
-        int rc = -1;
-        if (cwd && chdir(plots) == 0) {
-            rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
-            if (chdir(cwd) != 0) ecb_log(ECB_LOG_WARN, "cannot return to %s", cwd);
-        }
-        free(cwd);
+        posix_spawn_file_actions_addopen(&fa, 1, log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        int rc = posix_spawnp(&pid, "sh", &fa, NULL, sargv, environ);
         posix_spawn_file_actions_destroy(&fa);
         free(log);
         if (rc != 0) {
             R->gnuplot_missing = 1;
-            ecb_log(ECB_LOG_WARN, "gnuplot not runnable (%s): figures not rendered; data and scripts "
-                    "are in %s (run render.sh there)", strerror(rc > 0 ? rc : errno), plots);
+            ecb_log(ECB_LOG_WARN, "cannot run sh for gnuplot (%s): figures not rendered; data and scripts "
+                    "are in %s (run render.sh there)", strerror(rc), plots);
             continue;
         }
         int st;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
         char *outp = pathf("%s/%s", plots, outname);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !outp || !file_exists(outp)) {
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+            R->gnuplot_missing = 1;
+            ecb_log(ECB_LOG_WARN, "gnuplot not found: figures not rendered; data and scripts are in %s "
+                    "(install gnuplot-nox, then run render.sh there)", plots);
+        } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !outp || !file_exists(outp)) {
             R->plots_failed++;
             ecb_log(ECB_LOG_WARN, "gnuplot %s failed for %s (see %s/gnuplot.log)", script, outname, plots);
         } else if (e == 0 && R->nplots < sizeof R->plots / sizeof *R->plots) {
@@ -1174,7 +1182,7 @@ static void json_brief(const cJSON *v, char *buf, size_t n)
 static int cmp_group(const void *a, const void *b)
 {
     const group *x = a, *y = b;
-    return x->n_corpus < y->n_corpus ? -1 : x->n_corpus > y->n_corpus;
+    return x->n_corpus > y->n_corpus ? -1 : x->n_corpus < y->n_corpus; /* largest first */
 }
 
 static int build(report *R)
@@ -1202,7 +1210,7 @@ static int build(report *R)
             (void)sym; (void)asym;
         }
         qsort(R->groups + g, e - g, sizeof *R->groups, cmp_group);
-        R->groups[e - 1].is_main = 1;
+        R->groups[g].is_main = 1;
         g = e;
     }
     /* datasets that are not contiguous (rare) are handled as separate runs; slugs unique */
@@ -1300,13 +1308,14 @@ static int build(report *R)
         fprintf(md, "- **Run**: %s → %s\n", v->valuestring, cJSON_IsString(fin) ? fin->valuestring : "?");
     }
     fprintf(md, "- **Datasets**:");
+    int first_ds = 1;
     for (size_t g = 0; g < R->ngroups; g++)
         if (R->groups[g].is_main) {
             size_t r0 = R->groups[g].rows[0];
-            fprintf(md, " %s (%.0f docs, %s queries, dim %s%s)%s", R->groups[g].dataset, R->groups[g].n_corpus,
-                    AT(c, r0, n_queries), AT(c, r0, dim),
-                    strncmp(R->groups[g].metric, "knn_", 4) == 0 ? ", no qrels" : "",
-                    ";");
+            fprintf(md, "%s %s (%.0f docs, %s queries, dim %s%s)", first_ds ? "" : ";", R->groups[g].dataset,
+                    R->groups[g].n_corpus, AT(c, r0, n_queries), AT(c, r0, dim),
+                    strncmp(R->groups[g].metric, "knn_", 4) == 0 ? ", no qrels" : "");
+            first_ds = 0;
         }
     fprintf(md, "\n");
     const cJSON *bj = R->cfg ? cJSON_GetObjectItemCaseSensitive(R->cfg, "baseline") : NULL;

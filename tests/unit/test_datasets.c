@@ -275,6 +275,18 @@ static void test_generated_subset(void **state)
     uint64_t h;
     assert_int_equal(ecb_vecs_hash(g, &h), 0);
     assert_true(h == 1234);
+    /* Subsets of a source with a known hash hash their row list. */
+    size_t ra[2] = {7, 2}, rb[2] = {2, 7};
+    ecb_vecs *sa, *sb, *sa2;
+    assert_int_equal(ecb_vecs_subset(g, ra, 2, &sa), 0);
+    assert_int_equal(ecb_vecs_subset(g, rb, 2, &sb), 0);
+    assert_int_equal(ecb_vecs_subset(g, ra, 2, &sa2), 0);
+    uint64_t ha, hb, ha2;
+    assert_int_equal(ecb_vecs_hash(sa, &ha), 0);
+    assert_int_equal(ecb_vecs_hash(sb, &hb), 0);
+    assert_int_equal(ecb_vecs_hash(sa2, &ha2), 0);
+    assert_true(ha == ha2 && ha != hb && ha != 1234);
+    ecb_vecs_free(sa), ecb_vecs_free(sb), ecb_vecs_free(sa2);
     ecb_vecs_free(g);
     ecb_vecs_free(NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the codebook methods (pq, opq, rq, kmeans): exact tiny
  * cases, ADC/SDC against brute force on reconstructions, code sizes,
- * parameter rejection, determinism. The plugin sources are included to
+ * parameter rejection, determinism. The plugin sources are included (before
+ * cmocka, whose fail() macro would rewrite host->fail) to
  * reach their vtables and static helpers.
  */
 #include <math.h>
@@ -9,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Before cmocka: its fail() macro would rewrite host->fail(...). */
 #include "harness/ecb.h"
 #include "methods/pq.c"
+#include "methods/opq.c"
+#include "methods/rq.c"
+#include "methods/kmeans.c"
 
 #include "testutil.h"
 
@@ -34,15 +37,20 @@ static float *randn(size_t n, uint64_t seed)
     return x;
 }
 
+static void defaults(const ecb_param *table, void *p)
+{
+    for (const ecb_param *t = table; t->name; t++) {
+        char *dst = (char *)p + t->offset;
+        if (t->type == ECB_PARAM_SIZE) memcpy(dst, &t->def.u, sizeof(size_t));
+        else memcpy(dst, &t->def.b, sizeof(int));
+    }
+}
+
 static struct pq_params pq_defaults(void)
 {
     struct pq_params p;
     memset(&p, 0, sizeof p);
-    for (const ecb_param *t = pq_params_table; t->name; t++) {
-        char *dst = (char *)&p + t->offset;
-        if (t->type == ECB_PARAM_SIZE) memcpy(dst, &t->def.u, sizeof(size_t));
-        else memcpy(dst, &t->def.b, sizeof(int));
-    }
+    defaults(pq_params_table, &p);
     return p;
 }
 
@@ -444,7 +452,240 @@ static void test_pq_determinism(void **state)
     free(x);
 }
 
-/* TESTS_MORE */
+/* ---- opq ------------------------------------------------------------------------ */
+
+/* Data whose variance sits on a few directions that are not axis-aligned:
+ * axis-aligned variances 1..1/d^2 mixed by a random rotation. PQ splits the
+ * energy unevenly across sub-spaces; OPQ's rotation rebalances it. */
+static float *aniso(size_t n, size_t d, uint64_t seed)
+{
+    float *z = randn(n * d, seed), *R = malloc(d * d * sizeof *R), *x = malloc(n * d * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < d; t++) z[i * d + t] *= 4.0f / (float)(1 + t);
+    ecb_random_orthogonal(d, seed + 1, R);
+    ecb_gemm_nn(n, d, d, 1.0f, z, d, R, d, 0.0f, x, d);
+    free(z);
+    free(R);
+    return x;
+}
+
+static double recon_mse(ecb_method *m, const float *x, size_t n)
+{
+    size_t d = m->dim, cs = m->vt->code_size(m);
+    uint8_t *codes = malloc(n * cs);
+    float *rec = malloc(n * d * sizeof *rec);
+    assert_int_equal(m->vt->encode(m, x, n, codes), 0);
+    assert_int_equal(m->vt->decode(m, codes, n, rec), 0);
+    double e = 0;
+    for (size_t i = 0; i < n * d; i++) e += (x[i] - rec[i]) * (x[i] - rec[i]);
+    free(codes);
+    free(rec);
+    return e / (double)n;
+}
+
+static struct opq_params opq_defaults(void)
+{
+    struct opq_params p;
+    memset(&p, 0, sizeof p);
+    defaults(opq_params_table, &p);
+    return p;
+}
+
+static void test_opq(void **state)
+{
+    (void)state;
+    const size_t d = 16, n = 2000;
+    float *x = aniso(n, d, 41), *q = aniso(5, d, 42);
+    struct pq_params pp = pq_defaults();
+    pp.m = 4;
+    pp.nbits = 4;
+    pp.iters = 20;
+    ecb_method *pq = make(ecb_method_pq(), &pp, d, ECB_SIM_L2, 1);
+    train_ok(pq, x, n);
+    struct opq_params op = opq_defaults();
+    op.m = 4;
+    op.nbits = 4;
+    op.iters = 10;
+    op.pq_iters_first = 10;
+    op.kmeans_iters = 20;
+    ecb_method *opq = make(ecb_method_opq(), &op, d, ECB_SIM_L2, 1);
+    train_ok(opq, x, n);
+    double e_pq = recon_mse(pq, x, n), e_opq = recon_mse(opq, x, n);
+    assert_true(e_opq < 0.9 * e_pq);
+    /* R orthogonal */
+    const opq_state *os = (const opq_state *)opq;
+    for (size_t a = 0; a < d; a++)
+        for (size_t b = 0; b < d; b++) {
+            double v = 0;
+            for (size_t t = 0; t < d; t++) v += (double)os->R[a * d + t] * os->R[b * d + t];
+            assert_float_equal(v, a == b ? 1.0 : 0.0, 1e-5);
+        }
+    assert_int_equal(opq->vt->code_size(opq), 2);
+    assert_int_equal(opq->vt->aux_bytes(opq), (d * d + 4 * 16 * 4) * sizeof(float));
+    check_scores_vs_reconstruction(opq, x, 50, q, 5);
+    opq->vt->destroy(opq);
+    /* DOT */
+    opq = make(ecb_method_opq(), &op, d, ECB_SIM_DOT, 1);
+    train_ok(opq, x, n);
+    check_scores_vs_reconstruction(opq, x, 50, q, 5);
+    /* determinism */
+    uint8_t *c1 = malloc(n * 2), *c2 = malloc(n * 2);
+    assert_int_equal(opq->vt->encode(opq, x, n, c1), 0);
+    ecb_method *again = make(ecb_method_opq(), &op, d, ECB_SIM_DOT, 1);
+    train_ok(again, x, n);
+    assert_int_equal(again->vt->encode(again, x, n, c2), 0);
+    assert_true(hash_bytes(c1, n * 2) == hash_bytes(c2, n * 2));
+    /* bad params */
+    ecb_method *bad = NULL;
+    op.m = 3;
+    assert_int_equal(ecb_method_opq()->create(host_seed(1), &op, d, ECB_SIM_L2, &bad), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "opq"));
+    assert_non_null(strstr(ecb_last_error(), "m=3"));
+    op.m = 4;
+    op.nbits = 8;
+    bad = make(ecb_method_opq(), &op, d, ECB_SIM_L2, 1);
+    assert_int_equal(bad->vt->train(bad, x, 200), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "256"));
+    bad->vt->destroy(bad);
+    again->vt->destroy(again);
+    opq->vt->destroy(opq);
+    pq->vt->destroy(pq);
+    free(c1);
+    free(c2);
+    free(x);
+    free(q);
+}
+
+/* ---- rq ---------------------------------------------------------------------------- */
+
+static struct rq_params rq_defaults(void)
+{
+    struct rq_params p;
+    memset(&p, 0, sizeof p);
+    defaults(rq_params_table, &p);
+    return p;
+}
+
+static void test_rq(void **state)
+{
+    (void)state;
+    const size_t d = 12, n = 1500;
+    float *x = randn(n * d, 51), *q = randn(4 * d, 52);
+    double prev = INFINITY;
+    for (size_t st = 1; st <= 4; st++) {
+        struct rq_params p = rq_defaults();
+        p.stages = st;
+        p.nbits = 4;
+        p.iters = 10;
+        ecb_method *m = make(ecb_method_rq(), &p, d, ECB_SIM_L2, 2);
+        train_ok(m, x, n);
+        /* ceil(st*4/8) index bytes plus the float norm */
+        assert_int_equal(m->vt->code_size(m), (st * 4 + 7) / 8 + 4);
+        assert_int_equal(m->vt->aux_bytes(m), st * 16 * d * sizeof(float));
+        double e = recon_mse(m, x, n);
+        assert_true(e < prev); /* each stage lowers the error */
+        prev = e;
+        check_scores_vs_reconstruction(m, x, 60, q, 4);
+        m->vt->destroy(m);
+    }
+    struct rq_params p = rq_defaults();
+    p.stages = 3;
+    p.nbits = 5;
+    p.iters = 5;
+    ecb_method *m = make(ecb_method_rq(), &p, d, ECB_SIM_DOT, 2);
+    train_ok(m, x, n);
+    assert_int_equal(m->vt->code_size(m), 2); /* 15 bits, no norm for DOT */
+    check_scores_vs_reconstruction(m, x, 60, q, 4);
+    uint8_t *c1 = malloc(n * 2), *c2 = malloc(n * 2);
+    assert_int_equal(m->vt->encode(m, x, n, c1), 0);
+    ecb_method *m2 = make(ecb_method_rq(), &p, d, ECB_SIM_DOT, 2);
+    train_ok(m2, x, n);
+    assert_int_equal(m2->vt->encode(m2, x, n, c2), 0);
+    assert_memory_equal(c1, c2, n * 2);
+    /* bad params */
+    ecb_method *bad = NULL;
+    p.nbits = 12;
+    assert_int_equal(ecb_method_rq()->create(host_seed(1), &p, d, ECB_SIM_L2, &bad), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "rq"));
+    assert_non_null(strstr(ecb_last_error(), "nbits=12"));
+    p.nbits = 8;
+    bad = make(ecb_method_rq(), &p, d, ECB_SIM_L2, 1);
+    assert_int_equal(bad->vt->train(bad, x, 100), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "100"));
+    bad->vt->destroy(bad);
+    m->vt->destroy(m);
+    m2->vt->destroy(m2);
+    free(c1);
+    free(c2);
+    free(x);
+    free(q);
+}
+
+/* ---- kmeans -------------------------------------------------------------------------- */
+
+static void test_kmeans_method(void **state)
+{
+    (void)state;
+    struct km_params p;
+    memset(&p, 0, sizeof p);
+    defaults(km_params_table, &p);
+    /* Exact: 4 distinct points (repeated), k = 4: every vector is its own
+     * centroid; q = (1, 0, 0) scores x_0 = (2, 1, 0) as 2 (DOT). */
+    const float pts[4 * 3] = {2, 1, 0, -1, 5, 0, 0, 0, 7, 3, 3, 3};
+    float x[40 * 3];
+    for (int i = 0; i < 40; i++) memcpy(x + i * 3, pts + (i % 4) * 3, 3 * sizeof(float));
+    p.k = 4;
+    ecb_method *m = make(ecb_method_kmeans(), &p, 3, ECB_SIM_DOT, 1);
+    train_ok(m, x, 40);
+    assert_int_equal(m->vt->code_size(m), 1);
+    assert_int_equal(m->vt->aux_bytes(m), 4 * 3 * sizeof(float));
+    uint8_t codes[40];
+    float rec[40 * 3];
+    assert_int_equal(m->vt->encode(m, x, 40, codes), 0);
+    assert_int_equal(m->vt->decode(m, codes, 40, rec), 0);
+    assert_memory_equal(rec, x, sizeof x);
+    const float q[3] = {1, 0, 0};
+    float *sc = scores_of(m, ECB_MODE_ASYMMETRIC, q, 1, codes, 4);
+    assert_float_equal(sc[0], 2, 0);
+    assert_float_equal(sc[1], -1, 0);
+    assert_float_equal(sc[2], 0, 0);
+    assert_float_equal(sc[3], 3, 0);
+    free(sc);
+    m->vt->destroy(m);
+
+    /* 2-byte ids beyond 256 centroids; ADC/SDC against brute force, L2. */
+    const size_t d = 8, n = 3000;
+    float *y = randn(n * d, 61), *qq = randn(3 * d, 62);
+    p.k = 300;
+    p.iters = 5;
+    m = make(ecb_method_kmeans(), &p, d, ECB_SIM_L2, 1);
+    train_ok(m, y, n);
+    assert_int_equal(m->vt->code_size(m), 2);
+    check_scores_vs_reconstruction(m, y, 50, qq, 3);
+    m->vt->destroy(m);
+    p.k = 16;
+    m = make(ecb_method_kmeans(), &p, d, ECB_SIM_DOT, 1);
+    train_ok(m, y, n);
+    check_scores_vs_reconstruction(m, y, 50, qq, 3);
+    m->vt->destroy(m);
+
+    /* k larger than the sample, k out of range */
+    p.k = 5000;
+    m = make(ecb_method_kmeans(), &p, d, ECB_SIM_L2, 1);
+    assert_int_equal(m->vt->train(m, y, n), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "kmeans"));
+    assert_non_null(strstr(ecb_last_error(), "k=5000"));
+    assert_non_null(strstr(ecb_last_error(), "3000"));
+    m->vt->destroy(m);
+    ecb_method *bad = NULL;
+    p.k = 70000;
+    assert_int_equal(ecb_method_kmeans()->create(host_seed(1), &p, d, ECB_SIM_L2, &bad),
+                     ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "2..65536"));
+    free(y);
+    free(qq);
+}
+
 
 int main(void)
 {
@@ -457,7 +698,9 @@ int main(void)
         cmocka_unit_test(test_pq_quality_and_search),
         cmocka_unit_test(test_pq_bad_params),
         cmocka_unit_test(test_pq_determinism),
-        /* LIST_MORE */
+        cmocka_unit_test(test_opq),
+        cmocka_unit_test(test_rq),
+        cmocka_unit_test(test_kmeans_method),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -395,6 +395,62 @@ static void test_groundtruth_cache(void **state)
     free(q);
 }
 
+/* Our exact ground truth against the ground truth shipped with real data
+ * sets. Tie order may differ (SIFT distances are integers), so rank by rank
+ * the exact scores must agree: ours, and those of the shipped ids. */
+static void check_shipped_gt(const char *name)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/manifest.json", name);
+    char *man = tu_shared_file(rel);
+    if (!man) {
+        fprintf(stderr, "SKIP %s: %s absent\n", __func__, rel);
+        return;
+    }
+    ecb_dataset *ds = NULL;
+    assert_int_equal(ecb_dataset_load_manifest(man, &ds), 0);
+    assert_non_null(ds->gt);
+    size_t nq = ecb_vecs_count(ds->queries), d = ecb_vecs_dim(ds->queries), k = ds->gt_k;
+    ecb_search_opts o;
+    ecb_search_opts_default(&o);
+    ecb_topk t;
+    assert_int_equal(ecb_groundtruth(ds, k, NULL, &o, &t), 0);
+    float *q = malloc(d * sizeof *q), *sc = malloc(k * sizeof *sc);
+    int64_t *ids = malloc(k * sizeof *ids);
+    size_t same_id = 0, total = 0;
+    double maxrel = 0;
+    for (size_t i = 0; i < nq; i++) {
+        assert_int_equal(ecb_vecs_read(ds->queries, i, 1, q), 0);
+        for (size_t r = 0; r < k; r++) ids[r] = ds->gt[i * k + r];
+        assert_int_equal(ecb_exact_scores(ds->corpus, ds->sim, q, ids, k, sc), 0);
+        for (size_t r = 0; r < k; r++) {
+            double a = t.scores[i * k + r], b = sc[r];
+            double rd = fabs(a - b) / fmax(1.0, fabs(b));
+            if (rd > maxrel) maxrel = rd;
+            same_id += t.ids[i * k + r] == ids[r];
+            total++;
+        }
+    }
+    fprintf(stderr, "%s: %zu queries x k=%zu: same id at %zu of %zu ranks, max rel score diff %.3g\n",
+            name, nq, k, same_id, total, maxrel);
+    assert_true(maxrel <= 1e-6);
+    free(q);
+    free(sc);
+    free(ids);
+    ecb_topk_release(&t);
+    ecb_dataset_free(ds);
+    free(man);
+}
+
+static void test_shipped_groundtruth(void **state)
+{
+    (void)state;
+    if (!tu_shared_data()) TU_SKIP("shared data absent");
+    check_shipped_gt("siftsmall");
+    check_shipped_gt("bigann10k");
+    check_shipped_gt("fmnistsmall");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_search_codes),
         cmocka_unit_test(test_exact_scores),
         cmocka_unit_test(test_groundtruth_cache),
+        cmocka_unit_test(test_shipped_groundtruth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
