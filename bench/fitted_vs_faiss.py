@@ -206,6 +206,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tolerance", type=float, default=0.02)
     ap.add_argument("--faiss-only", action="store_true")
+    ap.add_argument("--refresh-faiss", action="store_true",
+                    help="recompute FAISS numbers even if DIR/faiss.json exists (OPQ takes minutes)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     faiss.omp_set_num_threads(a.threads)
@@ -221,13 +223,23 @@ def main():
         "synthetic": (normalise(read_fvecs(os.path.join(synth_dir, "base.fvecs"))),
                       normalise(read_fvecs(os.path.join(synth_dir, "query.fvecs"))), "cosine"),
     }
+    cache = os.path.join(a.out, "faiss.json")
     fres = {}
+    if os.path.exists(cache) and not a.refresh_faiss:
+        with open(cache) as f:
+            cached = json.load(f)
+        if cached.get("faiss_version") == faiss.__version__ and cached.get("synthetic") == SYNTH:
+            fres = cached["results"]
+            print(f"{cache}: reusing FAISS results (--refresh-faiss recomputes)", file=sys.stderr)
     for name, (xb, xq, sim) in data.items():
+        if name in fres:
+            continue
         print(f"FAISS {faiss.__version__} on {name}: {xb.shape[0]} x {xb.shape[1]}, "
               f"{xq.shape[0]} queries, {sim}", file=sys.stderr)
         fres[name] = faiss_side(name, xb, xq, sim)
-    with open(os.path.join(a.out, "faiss.json"), "w") as f:
-        json.dump(fres, f, indent=2)
+        with open(cache, "w") as f:
+            json.dump({"faiss_version": faiss.__version__, "synthetic": SYNTH, "results": fres},
+                      f, indent=2)
 
     rows, cmd = ([], None) if a.faiss_only else ecbench_side(a.build, a.out)
     lines = [f"FAISS {faiss.__version__}; ecbench: `{cmd or '(not run)'}`", "",

@@ -62,6 +62,13 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static double minimum(const double *v, size_t n)
+{
+    double m = v[0];
+    for (size_t i = 1; i < n; i++) m = v[i] < m ? v[i] : m;
+    return m;
+}
+
 static double median(double *v, size_t n)
 {
     qsort(v, n, sizeof *v, cmp_double);
@@ -208,6 +215,7 @@ int main(int argc, char **argv)
     int64_t *top_i = malloc(nq * k * sizeof *top_i);
     float *scores = malloc(nq * n * sizeof *scores);
     double *ts = malloc(scan_reps * sizeof *ts), *tsc = malloc(scan_reps * sizeof *tsc);
+    double *tp = malloc(scan_reps * sizeof *tp);
     for (size_t r = 0; r < scan_reps; r++) {
         t0 = ecb_now();
         vt->prepare(m, ECB_MODE_ASYMMETRIC, q, nq, prep);
@@ -223,22 +231,27 @@ int main(int argc, char **argv)
         vt->prepare(m, ECB_MODE_ASYMMETRIC, q, nq, prep);
         vt->score(m, ECB_MODE_ASYMMETRIC, prep, nq, codes, n, scores);
         tsc[r] = ecb_now() - t0;
+        t0 = ecb_now();
+        vt->prepare(m, ECB_MODE_ASYMMETRIC, q, nq, prep);
+        tp[r] = ecb_now() - t0;
     }
     size_t hit = 0;
     for (size_t i = 0; i < nq; i++)
         for (size_t a = 0; a < k; a++)
             for (size_t b = 0; b < k; b++)
                 if (top_i[i * k + a] == gt[i * kg + b]) hit++;
-    double tmin = tt[0];
-    for (size_t r = 1; r < reps; r++) tmin = tt[r] < tmin ? tt[r] : tmin;
+    double tmin = minimum(tt, reps);
     printf("method=%s\n", method);
     printf("corename=%s\n", openblas_get_corename());
     printf("n=%zu d=%zu nq=%zu code_size=%zu aux_bytes=%zu\n", n, d, nq, cs, vt->aux_bytes(m));
     printf("train_s_median=%.6f\n", median(tt, reps));
     printf("train_s_min=%.6f\n", tmin);
     printf("encode_s=%.6f\n", enc_s);
+    printf("search_s_min=%.6f\n", minimum(ts, scan_reps));
     printf("search_s_median=%.6f\n", median(ts, scan_reps));
+    printf("score_s_min=%.6f\n", minimum(tsc, scan_reps));
     printf("score_s_median=%.6f\n", median(tsc, scan_reps));
+    printf("prepare_s_min=%.6f\n", minimum(tp, scan_reps));
     printf("recall_at_10=%.4f\n", (double)hit / (double)(nq * k));
     vt->destroy(m);
     free(params);
@@ -250,6 +263,7 @@ int main(int argc, char **argv)
     free(tt);
     free(ts);
     free(tsc);
+    free(tp);
     free(x);
     free(q);
     free(gtf);

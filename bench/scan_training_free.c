@@ -7,13 +7,16 @@
  *
  *   bench_scan_training_free [--methods DIR] [--n 100000] [--nq 100]
  *                            [--dims 768,128] [--block 16384] [--reps 3]
- *                            [--sim dot|l2]
+ *                            [--sim dot|l2] [--only SUBSTRING]
  *
  * score() is called on blocks of `block` codes against all nq queries at
  * once (as the runner does), and once more with nq=1 (latency path). The
- * best of `reps` runs is printed. OpenBLAS runs with one thread (float32
+ * best of `reps` runs is printed; times are the thread's CPU time, so a
+ * loaded machine slows the numbers less than wall time would. OpenBLAS runs with one thread (float32
  * and the casts score with sgemm); its core name and the chosen popcount
  * kernel are printed, since timings mean nothing without them.
+ * ECB_POPCOUNT=avx512|avx2|popcnt|portable forces a popcount kernel, e.g.
+ *   ECB_POPCOUNT=avx2 bench_scan_training_free --only binary
  */
 #include <dlfcn.h>
 #include <libgen.h>
@@ -21,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ecbench/ecbmath.h"
 #include "harness/ecb.h"
@@ -69,7 +74,7 @@ static int set_param(const ecb_param *tab, void *buf, const char *name, double v
 
 static const ecb_method_vtable *load(const char *dir, const char *name)
 {
-    char path[PATH_MAX], sym[128];
+    char path[PATH_MAX + 64], sym[128];
     snprintf(path, sizeof path, "%s/%s.so", dir, name);
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -82,12 +87,22 @@ static const ecb_method_vtable *load(const char *dir, const char *name)
     return fn ? fn() : NULL;
 }
 
-/* Seconds to score nq queries against all n codes in blocks. */
+/* CPU time of this thread: the machine may be shared, and a single-thread
+ * scan's throughput is better measured by the CPU time it consumed than by
+ * wall time (cache sharing with other processes still shows). */
+static double thread_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Thread CPU seconds to score nq queries against all n codes in blocks. */
 static double time_scan(const ecb_method_vtable *vt, ecb_method *m, ecb_mode mode,
                         const void *prep, size_t nq, const uint8_t *codes, size_t n, size_t cs,
                         size_t block, float *scores)
 {
-    double t0 = ecb_now();
+    double t0 = thread_cpu_now();
     for (size_t j0 = 0; j0 < n; j0 += block) {
         size_t c = n - j0 < block ? n - j0 : block;
         if (vt->score(m, mode, prep, nq, codes + j0 * cs, c, scores)) {
@@ -95,14 +110,14 @@ static double time_scan(const ecb_method_vtable *vt, ecb_method *m, ecb_mode mod
             exit(1);
         }
     }
-    return ecb_now() - t0;
+    return thread_cpu_now() - t0;
 }
 
 int main(int argc, char **argv)
 {
     char mdir[PATH_MAX];
     size_t n = 100000, nq = 100, block = 16384, reps = 3;
-    const char *dims_arg = "768,128";
+    const char *dims_arg = "768,128", *only = NULL;
     ecb_similarity sim = ECB_SIM_DOT;
     {
         char self[PATH_MAX];
@@ -117,6 +132,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--dims")) dims_arg = argv[i + 1];
         else if (!strcmp(argv[i], "--block")) block = strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--reps")) reps = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
         else if (!strcmp(argv[i], "--sim")) sim = strcmp(argv[i + 1], "l2") ? ECB_SIM_DOT : ECB_SIM_L2;
         else {
             fprintf(stderr, "scan_training_free: unknown option %s\n", argv[i]);
@@ -152,6 +168,7 @@ int main(int argc, char **argv)
         for (size_t t = 0; t < nq * d; t++) q[t] = (float)ecb_rng_normal(&r);
         for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
             const bench_case *bc = &cases[ci];
+            if (only && !strstr(bc->label, only)) continue;
             const ecb_method_vtable *vt = load(mdir, bc->plugin);
             if (!vt) return 1;
             void *params = calloc(1, vt->params_size ? vt->params_size : 1);

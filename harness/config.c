@@ -210,7 +210,13 @@ static int stage_fill(const stage_spec *s, size_t idx, const char *file, ecb_sta
         }
     }
     cJSON_Delete(tmp);
-    for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) {
+    /* The last parameter written varies fastest, like nested loops. */
+    const cJSON *keys[64];
+    size_t nkeys = 0;
+    for (const cJSON *it = s->params ? s->params->child : NULL; it && nkeys < 64; it = it->next)
+        keys[nkeys++] = it;
+    for (size_t ki = nkeys; ki-- > 0;) {
+        const cJSON *it = keys[ki];
         size_t len = axis_len(it);
         if (len == 0)
             return ecb_fail(ECB_EINVAL, "%s.%s: empty array: a sweep axis needs at least one value",
@@ -293,6 +299,11 @@ static int expand_entry(const cJSON *e, size_t ei, const char *file, const ecb_r
                             "be one (expected a transform such as truncate, pca, rp, rotate)",
                             file, specs[i].jpath, specs[i].plugin->vt.name);
     size_t total = 1;
+    for (size_t i = 0; i < ns; i++)
+        for (const cJSON *it = specs[i].params ? specs[i].params->child : NULL; it; it = it->next)
+            if (axis_len(it) == 0)
+                return ecb_fail(ECB_EINVAL, "%s: %s.params.%s: empty array: a sweep axis needs at "
+                                "least one value", file, specs[i].jpath, it->string);
     for (size_t i = 0; i < ns; i++) {
         size_t c = stage_combos(&specs[i]);
         if (c == 0 || total > 100000 / c)

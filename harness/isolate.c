@@ -139,6 +139,13 @@ static void child_main(int wfd, const ecb_iso_limits *lim, ecb_iso_fn fn, void *
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     signal(SIGPIPE, SIG_DFL);
+    /* crash handlers of the parent (a test framework's, say) must not turn
+     * the child's crash into something else */
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+    signal(SIGFPE, SIG_DFL);
+    signal(SIGILL, SIG_DFL);
+    signal(SIGABRT, SIG_DFL);
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif

@@ -277,17 +277,18 @@ static void *scan_run(void *arg)
     double *xn = NULL;
     size_t bq = j->block_queries < j->nq ? j->block_queries : j->nq;
     size_t sz;
-    if (!ecb_mul_ok(bq, j->block_rows, &sz) || !(sbuf = ecb_malloc_array(sz, sizeof *sbuf))) {
+    if (!ecb_mul_ok(bq, j->block_rows, &sz) ||
+        (j->corpus && !ecb_mul_ok(j->block_rows, j->d, &sz))) {
+        ecb_fail(ECB_ENOMEM, "search: block of %zu queries x %zu rows x dim %zu overflows", bq,
+                 j->block_rows, j->d);
         worker_fail(w, ECB_ENOMEM);
         goto out;
     }
-    if (j->corpus) {
-        if (!ecb_mul_ok(j->block_rows, j->d, &sz) ||
-            !(xbuf = ecb_malloc_array(sz, sizeof *xbuf)) ||
-            !(xn = ecb_malloc_array(j->block_rows, sizeof *xn))) {
-            worker_fail(w, ECB_ENOMEM);
-            goto out;
-        }
+    if (!(sbuf = ecb_malloc_array(bq * j->block_rows, sizeof *sbuf)) ||
+        (j->corpus && (!(xbuf = ecb_malloc_array(j->block_rows * j->d, sizeof *xbuf)) ||
+                       !(xn = ecb_malloc_array(j->block_rows, sizeof *xn))))) {
+        worker_fail(w, ECB_ENOMEM);
+        goto out;
     }
     for (;;) {
         if (atomic_load(&j->stop)) break;
@@ -357,7 +358,8 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
     int rc = ecb_topk_alloc(out, j->nq, j->k);
     if (rc) return rc;
     if (j->k == 0 || j->nq == 0 || j->n == 0) return 0;
-    j->block_rows = o->block_rows;
+    /* no buffer larger than the data it holds */
+    j->block_rows = o->block_rows < j->n ? o->block_rows : j->n;
     j->block_queries = o->block_queries;
     j->nblocks = (j->n + j->block_rows - 1) / j->block_rows;
     atomic_init(&j->next, 0);

@@ -316,7 +316,15 @@ static void lm_unpack(const uint8_t *p, size_t d, size_t B, uint8_t *idx)
         return;
     }
     unsigned mask = (1u << B) - 1;
-    for (size_t i = 0; i < d; i++) {
+    size_t i = 0;
+    /* eight indices fill exactly B bytes */
+    for (; i + 8 <= d; i += 8) {
+        const uint8_t *q = p + i / 8 * B;
+        uint64_t w = 0;
+        for (size_t b = 0; b < B; b++) w |= (uint64_t)q[b] << (8 * b);
+        for (size_t k = 0; k < 8; k++) idx[i + k] = (uint8_t)(w >> (k * B) & mask);
+    }
+    for (; i < d; i++) {
         size_t bit = i * B, byte = bit / 8;
         unsigned w = p[byte];
         if ((bit % 8) + B > 8) w |= (unsigned)p[byte + 1] << 8;
@@ -478,6 +486,29 @@ static int lm_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
     return 0;
 }
 
+/* sum_g L[g*256 + p[g]] over G bytes: the code bytes are read eight at a
+ * time (one load instead of eight) and summed in four chains, since a
+ * single chain is bound by the add latency. */
+static inline float lm_lut_sum(const float *L, const uint8_t *p, size_t G)
+{
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    size_t g = 0;
+    for (; g + 8 <= G; g += 8, L += 8 * 256) {
+        uint64_t w;
+        memcpy(&w, p + g, 8);
+        a0 += L[0 * 256 + (w & 255)];
+        a1 += L[1 * 256 + (w >> 8 & 255)];
+        a2 += L[2 * 256 + (w >> 16 & 255)];
+        a3 += L[3 * 256 + (w >> 24 & 255)];
+        a0 += L[4 * 256 + (w >> 32 & 255)];
+        a1 += L[5 * 256 + (w >> 40 & 255)];
+        a2 += L[6 * 256 + (w >> 48 & 255)];
+        a3 += L[7 * 256 + (w >> 56)];
+    }
+    for (; g < G; g++, L += 256) a0 += L[p[g]];
+    return (a0 + a1) + (a2 + a3);
+}
+
 static int lm_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
                     const uint8_t *codes, size_t n, float *scores)
 {
@@ -485,18 +516,34 @@ static int lm_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     const lm_state *s = (const lm_state *)m;
     size_t d = m->dim, L = s->L, G = (d + 7) / 8;
     size_t qs = lm_query_size(m, mode) / sizeof(float);
-    float *T = malloc((d * L + (s->sk ? G * 256 : 0)) * sizeof(float));
+    /* 1, 2 and 4 bits: one table per code byte (8/B coordinates at once),
+     * so the scan is mse_bytes lookups instead of d unpacks; 8 bits: the
+     * per-coordinate table already is one */
+    int bytelut = s->B == 1 || s->B == 2 || s->B == 4;
+    size_t nbl = bytelut ? s->mse_bytes * 256 : 0;
+    float *T = malloc((d * L + (s->sk ? G * 256 : 0) + nbl) * sizeof(float));
     uint8_t *idx = malloc(d + 8);
     if (!T || !idx) {
         free(T); free(idx);
         return m->host->fail(m->host, ECB_ENOMEM, "lloydmax: out of memory for lookup tables");
     }
-    float *SL = T + d * L;
+    float *SL = T + d * L, *BL = SL + (s->sk ? G * 256 : 0);
     int l2 = m->sim == ECB_SIM_L2;
     for (size_t i = 0; i < nq; i++) {
         const float *pq = (const float *)prepared + i * qs;
         for (size_t t = 0; t < d; t++)
             for (size_t c = 0; c < L; c++) T[t * L + c] = pq[t] * s->levels[t * L + c];
+        if (bytelut) {
+            size_t per = 8 / s->B;
+            unsigned mask = (unsigned)L - 1;
+            for (size_t g = 0; g < s->mse_bytes; g++)
+                for (unsigned v = 0; v < 256; v++) {
+                    float a = 0;
+                    for (size_t k = 0; k < per && g * per + k < d; k++)
+                        a += T[(g * per + k) * L + (v >> (k * s->B) & mask)];
+                    BL[g * 256 + v] = a;
+                }
+        }
         float sumsq = 0;
         if (s->sk) {
             /* byte table of the sketched query: <Sq, z> = 2 sum_{z=+1} - sum */
@@ -517,21 +564,12 @@ static int lm_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
             const uint8_t *mse = c + s->nf * sizeof(float);
             float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
             size_t t = 0;
-            if (s->B == 4) {
-                for (; t + 4 <= d; t += 4) {
-                    uint8_t b0 = mse[t / 2], b1 = mse[t / 2 + 1];
-                    a0 += T[t * 16 + (b0 & 15)];
-                    a1 += T[(t + 1) * 16 + (b0 >> 4)];
-                    a2 += T[(t + 2) * 16 + (b1 & 15)];
-                    a3 += T[(t + 3) * 16 + (b1 >> 4)];
-                }
+            if (bytelut) {
+                a0 = lm_lut_sum(BL, mse, s->mse_bytes);
+                t = d;
             } else if (s->B == 8) {
-                for (; t + 4 <= d; t += 4) {
-                    a0 += T[t * 256 + mse[t]];
-                    a1 += T[(t + 1) * 256 + mse[t + 1]];
-                    a2 += T[(t + 2) * 256 + mse[t + 2]];
-                    a3 += T[(t + 3) * 256 + mse[t + 3]];
-                }
+                a0 = lm_lut_sum(T, mse, d);
+                t = d;
             }
             if (t < d) {
                 lm_unpack(mse, d, s->B, idx);
@@ -540,9 +578,7 @@ static int lm_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
             float ip = f[0] * ((a0 + a1) + (a2 + a3));
             if (s->sk) {
                 const uint8_t *sk = mse + s->mse_bytes;
-                float z = 0;
-                for (size_t g = 0; g < G; g++) z += SL[g * 256 + sk[g]];
-                ip += f[1] * (z - sumsq);
+                ip += f[1] * (lm_lut_sum(SL, sk, G) - sumsq);
             }
             sc[j] = l2 ? 2.0f * ip + f[s->nf - 1] - pq[qs - 1] : ip;
         }

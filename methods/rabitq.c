@@ -21,11 +21,11 @@
  * Code layout (code_size bytes per vector, in this order):
  *   float32 mul, float32 add      the two per-vector correction scalars;
  *   float32 err                   only with rerank_bound > 0;
- *   uint8/uint16 centroid id      only with centroids > 1 (uint16 above 256);
+ *   uint8 centroid id             only with centroids > 1;
  *   B bit planes of ceil(d/8) bytes: plane b holds bit b of the grid index
  *   k_i = y_i + (2^B-1)/2 in [0, 2^B-1]; plane B-1 is the sign code.
  * So 1 bit at d = 128 is 16 + 8 = 24 bytes, as FAISS's IndexRaBitQ; in
- * general bits * ceil(d/8) + 8 (+4 with rerank_bound, +1/2 with centroids).
+ * general bits * ceil(d/8) + 8 (+4 with rerank_bound, +1 with centroids).
  *
  * Scores (higher is better, the host's convention), with e = estimated
  * <x - c, q - c> = ||x - c|| <y, q'> / <y, u>:
@@ -54,10 +54,17 @@
  * float rescoring pass then orders them exactly. Without rescoring the
  * optimistic score ranks worse than the plain estimate; use it only with a
  * rescore factor. Symmetric mode ignores the bound (the paper's bound is for
- * a float query).
+ * a float query). Measured (bench/sota_table.py, seed 42): with a FIXED
+ * rescore factor the bound does not help and costs 4 bytes: siftsmall 1 bit,
+ * kNN recall@10 after float32 x2/x4/x10 rescoring 0.730/0.873/0.975 without,
+ * 0.706/0.860/0.970 with eps0 = 1.9. The paper's gain is in re-ranking
+ * fewer candidates adaptively (only those whose bound overlaps the current
+ * k-th exact distance), which a fixed k x factor pass cannot express.
  *
- * Limits: no decode (the estimator is not a reconstruction); centroids <=
- * 65536 and the prepared query holds one rotated copy of q per centroid.
+ * Limits: no decode (the estimator is not a reconstruction). centroids <=
+ * 256: this is a flat scan, not an IVF index, and every score() call
+ * builds one lookup table per centroid for each query (asymmetric), and
+ * prepare() quantizes the query once per centroid (symmetric).
  * The estimator's rescaling by <y, u> is the paper's; extended RaBitQ's
  * split into a sign code plus extra-bit code is a scan-speed layout detail we
  * replace by bit planes.
@@ -79,7 +86,7 @@ static const ecb_param rabitq_params_table[] = {
     {"bits", ECB_PARAM_SIZE, offsetof(struct rabitq_params, bits), .def.u = 1, .min = 1,
      .max = 8, .help = "bits per dimension: 1 = RaBitQ, 2..8 = extended RaBitQ"},
     {"centroids", ECB_PARAM_SIZE, offsetof(struct rabitq_params, centroids), .def.u = 1,
-     .min = 1, .max = 65536,
+     .min = 1, .max = 256,
      .help = "1 = normalise around the corpus mean; >1 = around the nearest k-means "
              "centroid (id stored per vector)"},
     {"rerank_bound", ECB_PARAM_DOUBLE, offsetof(struct rabitq_params, rerank_bound),
@@ -103,8 +110,9 @@ typedef struct {
     double *cnorm2;     /* ||c_k||^2 */
 } rq_state;
 
-/* Prepared asymmetric query, per centroid: d floats q' = P^T (q - c_k), then
- * sum(q'), the query-only score constant and ||q - c_k||. */
+/* Prepared asymmetric query: d floats P^T q, then per centroid
+ * sum(P^T (q - c_k)), the query-only score constant and ||q - c_k||. The
+ * lookup tables of q' = P^T q - P^T c_k are built in score(). */
 #define RQ_QA_EXTRA 3
 /* Prepared symmetric query, per centroid: 3 floats (query multiplier, score
  * constant, sum of grid indices) then the B bit planes, padded to 4 bytes. */
@@ -117,8 +125,8 @@ static int rq_create(const ecb_host *host, const void *params, size_t dim,
     if (dim == 0) return host->fail(host, ECB_EINVAL, "rabitq: dim must be > 0, got 0");
     if (p->bits < 1 || p->bits > 8)
         return host->fail(host, ECB_ERANGE, "rabitq: bits must be in [1,8], got %zu", p->bits);
-    if (p->centroids < 1 || p->centroids > 65536)
-        return host->fail(host, ECB_ERANGE, "rabitq: centroids must be in [1,65536], got %zu",
+    if (p->centroids < 1 || p->centroids > 256)
+        return host->fail(host, ECB_ERANGE, "rabitq: centroids must be in [1,256], got %zu",
                           p->centroids);
     if (!(p->rerank_bound >= 0.0))
         return host->fail(host, ECB_ERANGE, "rabitq: rerank_bound must be >= 0, got %g",
@@ -133,7 +141,7 @@ static int rq_create(const ecb_host *host, const void *params, size_t dim,
     s->K = p->centroids;
     s->G = (dim + 7) / 8;
     s->nf = p->rerank_bound > 0.0 ? 3 : 2;
-    s->idb = s->K == 1 ? 0 : (s->K <= 256 ? 1 : 2);
+    s->idb = s->K == 1 ? 0 : 1;
     s->plane_off = s->nf * sizeof(float) + s->idb;
     s->code_size = s->plane_off + s->B * s->G;
     *out = &s->base;
@@ -409,8 +417,7 @@ static int rq_encode(const ecb_method *m, const float *x, size_t n, uint8_t *cod
                 f[2] = (float)((m->sim == ECB_SIM_L2 ? 2.0 : 1.0) * nrm * e);
             }
             memcpy(c, f, s->nf * sizeof(float));
-            if (s->idb == 1) c[s->nf * 4] = (uint8_t)k;
-            else if (s->idb == 2) { uint16_t k16 = (uint16_t)k; memcpy(c + s->nf * 4, &k16, 2); }
+            if (s->idb) c[s->nf * 4] = (uint8_t)k;
             rq_pack_planes(idx, d, B, s->G, c + s->plane_off);
         }
     }
@@ -430,7 +437,7 @@ static size_t rq_query_size(const ecb_method *m, ecb_mode mode)
 {
     const rq_state *s = (const rq_state *)m;
     if (mode == ECB_MODE_SYMMETRIC) return s->K * rq_qs_stride(s);
-    return s->K * (m->dim + RQ_QA_EXTRA) * sizeof(float);
+    return (m->dim + s->K * RQ_QA_EXTRA) * sizeof(float);
 }
 
 /* Score-space constant of a query for centroid k: everything that does not
@@ -469,19 +476,17 @@ static int rq_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
     for (size_t i = 0; i < nq && !rc; i++) {
         rq_rotate(s, q + i * d, 1, y);
         uint8_t *o = (uint8_t *)out + i * qsz;
+        if (mode == ECB_MODE_ASYMMETRIC) memcpy(o, y, d * sizeof(float));
         for (size_t k = 0; k < K; k++) {
             double qn;
             double qc = rq_qconst(s, k, y, &qn);
             if (mode == ECB_MODE_ASYMMETRIC) {
-                float *f = (float *)(void *)(o + k * (d + RQ_QA_EXTRA) * sizeof(float));
+                float *f = (float *)(void *)o + d + k * RQ_QA_EXTRA;
                 double sum = 0;
-                for (size_t t = 0; t < d; t++) {
-                    f[t] = y[t] - s->rcent[k * d + t];
-                    sum += f[t];
-                }
-                f[d] = (float)sum;
-                f[d + 1] = (float)qc;
-                f[d + 2] = (float)qn;
+                for (size_t t = 0; t < d; t++) sum += y[t] - s->rcent[k * d + t];
+                f[0] = (float)sum;
+                f[1] = (float)qc;
+                f[2] = (float)qn;
             } else {
                 uint8_t *e = o + k * rq_qs_stride(s);
                 double ip = 0, yn2;
@@ -518,28 +523,51 @@ static void rq_build_lut(const float *q, size_t d, size_t G, float *lut)
     }
 }
 
-static inline uint16_t rq_cid(const rq_state *s, const uint8_t *c)
+/* sum_g L[g*256 + p[g]] over G bytes: the code bytes are read eight at a
+ * time (one load instead of eight) and summed in four chains, since a
+ * single chain is bound by the add latency. */
+static inline float rq_lut_sum(const float *L, const uint8_t *p, size_t G)
 {
-    if (s->idb == 0) return 0;
-    if (s->idb == 1) return c[s->nf * 4];
-    uint16_t k;
-    memcpy(&k, c + s->nf * 4, 2);
-    return k;
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    size_t g = 0;
+    for (; g + 8 <= G; g += 8, L += 8 * 256) {
+        uint64_t w;
+        memcpy(&w, p + g, 8);
+        a0 += L[0 * 256 + (w & 255)];
+        a1 += L[1 * 256 + (w >> 8 & 255)];
+        a2 += L[2 * 256 + (w >> 16 & 255)];
+        a3 += L[3 * 256 + (w >> 24 & 255)];
+        a0 += L[4 * 256 + (w >> 32 & 255)];
+        a1 += L[5 * 256 + (w >> 40 & 255)];
+        a2 += L[6 * 256 + (w >> 48 & 255)];
+        a3 += L[7 * 256 + (w >> 56)];
+    }
+    for (; g < G; g++, L += 256) a0 += L[p[g]];
+    return (a0 + a1) + (a2 + a3);
+}
+
+static inline size_t rq_cid(const rq_state *s, const uint8_t *c)
+{
+    return s->idb ? c[s->nf * 4] : 0;
 }
 
 static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
                          const uint8_t *codes, size_t n, float *scores)
 {
     size_t d = s->base.dim, G = s->G, B = s->B, K = s->K, cs = s->code_size;
-    size_t qstride = K * (d + RQ_QA_EXTRA);
-    float *lut = malloc(K * G * 256 * sizeof(float));
+    size_t qstride = d + K * RQ_QA_EXTRA;
+    float *lut = malloc((K * G * 256 + d) * sizeof(float));
     if (!lut) return s->base.host->fail(s->base.host, ECB_ENOMEM, "rabitq: out of memory "
                                         "for %zu lookup tables", K);
+    float *qk = lut + K * G * 256;
     float cB = (float)(((1u << B) - 1) * 0.5);
     float eps = (float)s->p.rerank_bound;
     for (size_t i = 0; i < nq; i++) {
         const float *pq = (const float *)prepared + i * qstride;
-        for (size_t k = 0; k < K; k++) rq_build_lut(pq + k * (d + RQ_QA_EXTRA), d, G, lut + k * G * 256);
+        for (size_t k = 0; k < K; k++) {
+            for (size_t t = 0; t < d; t++) qk[t] = pq[t] - s->rcent[k * d + t];
+            rq_build_lut(qk, d, G, lut + k * G * 256);
+        }
         float *sc = scores + i * n;
         for (size_t j = 0; j < n; j++) {
             const uint8_t *c = codes + j * cs;
@@ -547,23 +575,10 @@ static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
             memcpy(f, c, s->nf * sizeof(float));
             size_t k = rq_cid(s, c);
             const float *L = lut + k * G * 256;
-            const float *qe = pq + k * (d + RQ_QA_EXTRA) + d;
+            const float *qe = pq + d + k * RQ_QA_EXTRA;
             const uint8_t *pl = c + s->plane_off;
             float acc = 0.0f;
-            for (size_t b = 0; b < B; b++) {
-                /* four partial sums: a single chain is bound by add latency */
-                float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-                const uint8_t *p = pl + b * G;
-                size_t g = 0;
-                for (; g + 4 <= G; g += 4) {
-                    a0 += L[g * 256 + p[g]];
-                    a1 += L[(g + 1) * 256 + p[g + 1]];
-                    a2 += L[(g + 2) * 256 + p[g + 2]];
-                    a3 += L[(g + 3) * 256 + p[g + 3]];
-                }
-                for (; g < G; g++) a0 += L[g * 256 + p[g]];
-                acc += ((a0 + a1) + (a2 + a3)) * (float)(1u << b);
-            }
+            for (size_t b = 0; b < B; b++) acc += rq_lut_sum(L, pl + b * G, G) * (float)(1u << b);
             float ip = acc - cB * qe[0];
             float v = f[1] + f[0] * ip + qe[1];
             if (eps > 0) v += eps * qe[2] * f[2];
@@ -592,6 +607,17 @@ static inline __attribute__((always_inline)) unsigned rq_popand(const uint8_t *a
     return c;
 }
 
+/* popcount(a ^ b) over G bytes (padding bits are 0 on both sides). */
+static inline __attribute__((always_inline)) unsigned rq_popxor(const uint8_t *a,
+                                                                const uint8_t *b, size_t G)
+{
+    unsigned c = 0;
+    size_t g = 0;
+    for (; g + 8 <= G; g += 8) c += (unsigned)__builtin_popcountll(rq_load64(a + g) ^ rq_load64(b + g));
+    for (; g < G; g++) c += (unsigned)__builtin_popcount((unsigned)(a[g] ^ b[g]));
+    return c;
+}
+
 static inline __attribute__((always_inline)) void
 rq_score_sym_body(const rq_state *s, const uint8_t *prepared, size_t nq, const uint8_t *codes,
                   size_t n, float *scores)
@@ -609,6 +635,13 @@ rq_score_sym_body(const rq_state *s, const uint8_t *prepared, size_t nq, const u
             const uint8_t *e = pq + rq_cid(s, c) * st;
             memcpy(qh, e, sizeof qh);
             const uint8_t *qp = e + sizeof qh, *xp = c + s->plane_off;
+            if (B == 1) {
+                /* y in {+-1/2}^d: <y_x,y_q> = (d - 2 ham) / 4 */
+                unsigned ham = rq_popxor(xp, qp, G);
+                double yy = 0.25 * ((double)d - 2.0 * ham);
+                sc[j] = (float)(f[1] + (double)f[0] * qh[0] * yy + qh[1]);
+                continue;
+            }
             uint64_t dot = 0, sumx = 0;
             for (size_t a = 0; a < B; a++) {
                 sumx += (uint64_t)rq_popand(xp + a * G, xp + a * G, G) << a;

@@ -64,8 +64,7 @@ static void rp_fill(rp_state *s, uint64_t seed)
         for (size_t t = 0; t < od * d; t++) s->R[t] = (float)(ecb_rng_normal(&r) * sd);
         return;
     }
-    double sp = sqrt((double)d);
-    if (sp < 1) sp = 1;
+    double sp = sqrt((double)d); /* >= 1 since d >= 1 */
     double half = 1.0 / (2.0 * sp);
     float v = (float)sqrt(sp / (double)od);
     for (size_t t = 0; t < od * d; t++) {

@@ -29,13 +29,16 @@
  *  - symmetric: the query is quantised with the same codebook and
  *    dequantised first, then scored the same way (dequantised vs
  *    dequantised).
- * The scan decodes 8 dimensions of a code at a time into floats (shift and
- * mask of the packed bits, then one FMA with the per-dimension step and
- * base, or a gather from the quantile table) and reuses them for a tile of
- * 4 queries x 2 codes with FMA accumulation (AVX2+FMA, chosen at run time;
- * a portable loop otherwise). Every (query, code) score is computed by the
- * same sequence of operations whatever the tile, so scores do not depend on
- * how a batch is split.
+ * The scan unpacks 8 dimensions of a code at a time (shift and mask of the
+ * packed bits) and reuses them for a tile of 4 queries x 2 codes (batches)
+ * or 1 query x 4 codes (single queries). For dot with uniform cells the
+ * inner loop is one FMA of the integer codes with the per-query scaled
+ * vector q*w (plus the per-query constant sum q*base); for L2 and quantile
+ * cells the chunk is dequantised once (FMA, or a gather from the table) and
+ * shared by the tile's queries. AVX2+FMA kernels are chosen at run time
+ * (the build has no -march=native); a portable loop otherwise. Every
+ * (query, code) score is computed by the same sequence of operations
+ * whatever the tile, so scores do not depend on how a batch is split.
  *
  * aux_bytes counts the stored calibration: 2 floats (lo, w) per range for
  * uniform cells, (L-1) edges + L reconstruction values per range for
@@ -232,8 +235,7 @@ static unsigned sq_unpack1(const sq_state *s, const uint8_t *code, size_t j)
 /* ---- scan kernels ----------------------------------------------------------- */
 
 enum { SQ_K_U8 = 0, SQ_K_UBITS = 1, SQ_K_TABLE = 2 };
-#define SQ_TQ 4 /* queries per tile */
-#define SQ_TC 2 /* codes per tile */
+#define SQ_TQ 4 /* most queries, or codes, in one tile */
 
 /* The 8 bytes holding chunk k (dimensions 8k..8k+7) of a code: exactly
  * `bits` bytes belong to it; the rest (next chunk, or zeros past the end of
@@ -242,7 +244,15 @@ static inline uint64_t sq_chunk(const uint8_t *code, size_t k, size_t bits, size
 {
     size_t off = k * bits, avail = code_bytes - off;
     uint64_t w = 0;
-    memcpy(&w, code + off, avail >= 8 ? 8 : avail);
+    if (avail >= 8) {
+        memcpy(&w, code + off, 8); /* constant size: one load */
+    } else if (code_bytes >= 8) {
+        /* The code's last 8 bytes, shifted down: no read past the code. */
+        memcpy(&w, code + code_bytes - 8, 8);
+        w >>= 8 * (8 - avail);
+    } else {
+        for (size_t t = 0; t < avail; t++) w |= (uint64_t)code[off + t] << (8 * t);
+    }
     return w;
 }
 
@@ -275,21 +285,14 @@ __attribute__((target("avx2,fma"))) static void sq_consts_init(const sq_state *s
     k->laneoff = _mm256_loadu_si256((const __m256i *)lane);
 }
 
-__attribute__((always_inline, target("avx2,fma"))) static inline __m256
-sq_decode8(const sq_state *s, const sq_consts *kc, int kind, const uint8_t *code, size_t k)
+/* The 8 codes of chunk k as int32 lanes. */
+__attribute__((always_inline, target("avx2,fma"))) static inline __m256i
+sq_codes8(const sq_state *s, const sq_consts *kc, int kind, const uint8_t *code, size_t k)
 {
     uint64_t w = sq_chunk(code, k, s->p.bits, s->code_bytes);
-    __m256i ci;
-    if (kind == SQ_K_U8) {
-        ci = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)w));
-    } else {
-        __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi64x((long long)w), kc->shuf);
-        ci = _mm256_and_si256(_mm256_srlv_epi32(v, kc->shift), kc->mask);
-    }
-    if (kind == SQ_K_TABLE)
-        return _mm256_i32gather_ps(s->recon + 8 * k * s->L, _mm256_add_epi32(ci, kc->laneoff), 4);
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(ci), _mm256_loadu_ps(s->w + 8 * k),
-                           _mm256_loadu_ps(s->rbase + 8 * k));
+    if (kind == SQ_K_U8) return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)w));
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi64x((long long)w), kc->shuf);
+    return _mm256_and_si256(_mm256_srlv_epi32(v, kc->shift), kc->mask);
 }
 
 __attribute__((always_inline, target("avx2,fma"))) static inline float sq_hsum(__m256 v)
@@ -301,18 +304,35 @@ __attribute__((always_inline, target("avx2,fma"))) static inline float sq_hsum(_
 }
 
 /* One tile: Q queries (rows qs, dim8 floats each) x C codes; every pair
- * gets its own accumulator, so its arithmetic does not depend on Q or C. */
+ * gets its own accumulator, so its arithmetic does not depend on Q or C.
+ * Dot with uniform cells ("scaled"): q.x^ = sum_j q_j base_j + sum_j
+ * (q_j w_j) c_j, so qs holds the per-query scaled vectors q*w, c0 the first
+ * sum, and the inner loop is one FMA over the integer codes. Otherwise the
+ * chunk is dequantised once (FMA, or a gather from the quantile table) and
+ * shared by the Q queries. */
 __attribute__((always_inline, target("avx2,fma"))) static inline void
 sq_tile(const sq_state *s, const sq_consts *kc, int kind, int l2, int Q, int C,
-        const float *const *qs, const uint8_t *const *cs, float *out, size_t ldo)
+        const float *const *qs, const float *c0, const uint8_t *const *cs, float *out,
+        size_t ldo)
 {
-    __m256 acc[SQ_TQ][SQ_TC];
+    int scaled = !l2 && kind != SQ_K_TABLE;
+    __m256 acc[SQ_TQ][SQ_TQ];
     for (int a = 0; a < Q; a++)
         for (int c = 0; c < C; c++) acc[a][c] = _mm256_setzero_ps();
     size_t nch = s->dim8 / 8;
     for (size_t k = 0; k < nch; k++) {
-        __m256 xh[SQ_TC];
-        for (int c = 0; c < C; c++) xh[c] = sq_decode8(s, kc, kind, cs[c], k);
+        __m256 xh[SQ_TQ];
+        for (int c = 0; c < C; c++) {
+            __m256i ci = sq_codes8(s, kc, kind, cs[c], k);
+            if (kind == SQ_K_TABLE)
+                xh[c] = _mm256_i32gather_ps(s->recon + 8 * k * s->L,
+                                            _mm256_add_epi32(ci, kc->laneoff), 4);
+            else if (scaled)
+                xh[c] = _mm256_cvtepi32_ps(ci);
+            else
+                xh[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ci), _mm256_loadu_ps(s->w + 8 * k),
+                                        _mm256_loadu_ps(s->rbase + 8 * k));
+        }
         for (int a = 0; a < Q; a++) {
             __m256 qv = _mm256_loadu_ps(qs[a] + 8 * k);
             for (int c = 0; c < C; c++) {
@@ -328,22 +348,25 @@ sq_tile(const sq_state *s, const sq_consts *kc, int kind, int l2, int Q, int C,
     for (int a = 0; a < Q; a++)
         for (int c = 0; c < C; c++) {
             float v = sq_hsum(acc[a][c]);
+            if (scaled) v += c0[a];
             out[(size_t)a * ldo + (size_t)c] = l2 ? -v : v;
         }
 }
 
 typedef void (*sq_tile_fn)(const sq_state *, const sq_consts *, const float *const *,
-                           const uint8_t *const *, float *, size_t);
+                           const float *, const uint8_t *const *, float *, size_t);
 
 #define SQ_TILE_FN(KIND, L2, Q, C)                                                        \
     __attribute__((target("avx2,fma"))) static void sq_tile_##KIND##_##L2##_##Q##_##C(     \
-        const sq_state *s, const sq_consts *kc, const float *const *qs,                   \
+        const sq_state *s, const sq_consts *kc, const float *const *qs, const float *c0,  \
         const uint8_t *const *cs, float *out, size_t ldo)                                 \
     {                                                                                     \
-        sq_tile(s, kc, KIND, L2, Q, C, qs, cs, out, ldo);                                 \
+        sq_tile(s, kc, KIND, L2, Q, C, qs, c0, cs, out, ldo);                             \
     }
+/* Shapes: 4 queries x 2 codes (batches), 1 query x 4 codes (single
+ * queries: four independent FMA chains), and their 1-code remainders. */
 #define SQ_TILE_SET(KIND, L2)                                                             \
-    SQ_TILE_FN(KIND, L2, 4, 2) SQ_TILE_FN(KIND, L2, 4, 1) SQ_TILE_FN(KIND, L2, 1, 2)      \
+    SQ_TILE_FN(KIND, L2, 4, 2) SQ_TILE_FN(KIND, L2, 4, 1) SQ_TILE_FN(KIND, L2, 1, 4)      \
         SQ_TILE_FN(KIND, L2, 1, 1)
 SQ_TILE_SET(0, 0)
 SQ_TILE_SET(0, 1)
@@ -353,9 +376,9 @@ SQ_TILE_SET(2, 0)
 SQ_TILE_SET(2, 1)
 
 #define SQ_TILE_ROW(KIND, L2)                                                             \
-    {sq_tile_##KIND##_##L2##_4_2, sq_tile_##KIND##_##L2##_4_1, sq_tile_##KIND##_##L2##_1_2, \
+    {sq_tile_##KIND##_##L2##_4_2, sq_tile_##KIND##_##L2##_4_1, sq_tile_##KIND##_##L2##_1_4, \
      sq_tile_##KIND##_##L2##_1_1}
-/* [kind][l2][{4x2, 4x1, 1x2, 1x1}] */
+/* [kind][l2][{4x2, 4x1, 1x4, 1x1}] */
 static const sq_tile_fn sq_tiles[3][2][4] = {
     {SQ_TILE_ROW(0, 0), SQ_TILE_ROW(0, 1)},
     {SQ_TILE_ROW(1, 0), SQ_TILE_ROW(1, 1)},
@@ -363,8 +386,8 @@ static const sq_tile_fn sq_tiles[3][2][4] = {
 };
 
 /* Codes in blocks that stay in L2 while every query tile passes over them. */
-static void sq_score_avx2(const sq_state *s, const float *q, size_t nq, const uint8_t *codes,
-                          size_t n, float *scores)
+static int sq_score_avx2(const sq_state *s, const float *q, size_t nq, const uint8_t *codes,
+                         size_t n, float *scores)
 {
     sq_consts kc;
     sq_consts_init(s, &kc);
@@ -372,26 +395,51 @@ static void sq_score_avx2(const sq_state *s, const float *q, size_t nq, const ui
     int l2 = s->base.sim == ECB_SIM_L2;
     const sq_tile_fn *fn = sq_tiles[kind][l2];
     size_t cb = s->code_bytes, d8 = s->dim8;
+    float *qw = NULL, *c0 = NULL;
+    if (!l2 && kind != SQ_K_TABLE) {
+        qw = malloc(nq * d8 * sizeof *qw);
+        c0 = malloc(nq * sizeof *c0);
+        if (!qw || !c0) {
+            free(qw);
+            free(c0);
+            return s->base.host->fail(s->base.host, ECB_ENOMEM,
+                                      "sq: out of memory for %zu scaled queries", nq);
+        }
+        for (size_t i = 0; i < nq; i++) {
+            double acc = 0;
+            for (size_t j = 0; j < d8; j++) {
+                qw[i * d8 + j] = q[i * d8 + j] * s->w[j];
+                acc += (double)q[i * d8 + j] * s->rbase[j];
+            }
+            c0[i] = (float)acc;
+        }
+        q = qw;
+    }
     size_t blk = 262144 / (cb ? cb : 1);
     if (blk < 16) blk = 16;
     for (size_t j0 = 0; j0 < n; j0 += blk) {
         size_t j1 = n - j0 < blk ? n : j0 + blk;
         for (size_t i = 0; i < nq;) {
-            int Q = nq - i >= SQ_TQ ? SQ_TQ : 1;
+            int Q = nq - i >= SQ_TQ ? SQ_TQ : 1, C = Q == SQ_TQ ? 2 : 4;
             const float *qs[SQ_TQ];
             for (int a = 0; a < Q; a++) qs[a] = q + (i + (size_t)a) * d8;
+            const float *ci = c0 ? c0 + i : NULL;
             size_t j = j0;
-            for (; j + SQ_TC <= j1; j += SQ_TC) {
-                const uint8_t *cs[SQ_TC] = {codes + j * cb, codes + (j + 1) * cb};
-                fn[Q == SQ_TQ ? 0 : 2](s, &kc, qs, cs, scores + i * n + j, n);
+            for (; j + (size_t)C <= j1; j += (size_t)C) {
+                const uint8_t *cs[SQ_TQ];
+                for (int c = 0; c < C; c++) cs[c] = codes + (j + (size_t)c) * cb;
+                fn[Q == SQ_TQ ? 0 : 2](s, &kc, qs, ci, cs, scores + i * n + j, n);
             }
-            if (j < j1) {
-                const uint8_t *cs[SQ_TC] = {codes + j * cb, NULL};
-                fn[Q == SQ_TQ ? 1 : 3](s, &kc, qs, cs, scores + i * n + j, n);
+            for (; j < j1; j++) {
+                const uint8_t *cs[1] = {codes + j * cb};
+                fn[Q == SQ_TQ ? 1 : 3](s, &kc, qs, ci, cs, scores + i * n + j, n);
             }
             i += (size_t)Q;
         }
     }
+    free(qw);
+    free(c0);
+    return 0;
 }
 #endif /* SQ_X86 */
 
@@ -610,10 +658,7 @@ static int sq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "sq: score called before train");
     if (nq == 0 || n == 0) return 0;
 #if SQ_X86
-    if (s->avx2) {
-        sq_score_avx2(s, prepared, nq, codes, n, scores);
-        return 0;
-    }
+    if (s->avx2) return sq_score_avx2(s, prepared, nq, codes, n, scores);
 #endif
     sq_score_portable(s, prepared, nq, codes, n, scores);
     return 0;

@@ -1,11 +1,11 @@
 # Best and runner-up cell per memory budget (ecbench report).
 # usage: gnuplot -c budget.gp DATA OUT TITLE YLABEL
 #   DATA: a '#' header line, then one tab-separated row per budget:
-#         budget  best  best_label  runner_up  runner_up_label
-#         (NaN when nothing fits).
+#         budget  best  best_label  runner_up  runner_up_label  top
+#         (NaN when nothing fits; top = the higher bar, 0 when none).
 data = ARG1
 out = ARG2
-if (strlen(out) > 4 && out[strlen(out)-3:] eq "svg") {
+if (strlen(out) > 4 && out[strlen(out)-2:] eq "svg") {
     set terminal svg size 1100,680 dynamic noenhanced font "DejaVu Sans,14" background "white"
 } else {
     set terminal pngcairo size 1100,680 noenhanced font "DejaVu Sans,13"
@@ -15,11 +15,10 @@ set datafile separator "\t"
 set title ARG3 font ",15"
 set ylabel ARG4
 set xlabel "memory budget"
-stats data using 2 nooutput
-nrow = STATS_records + STATS_invalid
-ymax = STATS_max
-stats data using 4 nooutput
-if (STATS_max > ymax) { ymax = STATS_max }
+# column 6 (the row's highest bar, 0 when nothing fits) is always numeric
+stats data using 6 nooutput
+nrow = STATS_records
+ymax = (STATS_max > 0) ? STATS_max : 1
 set yrange [0:ymax * 1.22]
 set xrange [-0.6:nrow - 0.4]
 set style fill solid 0.9 border lc rgb "#555555"

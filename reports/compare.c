@@ -197,12 +197,13 @@ static int manifest_tolerances(const char *path, tol_list *l)
     return rc;
 }
 
-/* CLI tolerances are searched from the last given; exact names beat globs. */
+/* The command line beats the manifest; within one source, exact names beat
+ * globs and later entries beat earlier ones. */
 static const tolerance *find_tol(const tol_list *cli, const tol_list *man, const char *metric)
 {
     const tol_list *ls[2] = {cli, man};
-    for (int pass = 0; pass < 2; pass++)
-        for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2; k++)
+        for (int pass = 0; pass < 2; pass++)
             for (size_t i = ls[k]->n; i-- > 0;) {
                 const tolerance *t = &ls[k]->v[i];
                 if (pass == 0 ? strcmp(t->metric, metric) == 0 : fnmatch(t->metric, metric, 0) == 0)
@@ -213,7 +214,7 @@ static const tolerance *find_tol(const tol_list *cli, const tol_list *man, const
 
 static void fmt_tol(const tolerance *t, char *buf, size_t n)
 {
-    if (t->relative) snprintf(buf, n, "%g%%", t->value);
+    if (t->relative) snprintf(buf, n, "+%g%%", t->value);
     else snprintf(buf, n, "%g", t->value);
 }
 
@@ -312,7 +313,7 @@ static int write_junit(const char *path, const check_list *cl, const side *base,
             failures);
     fprintf(f, "  <testsuite name=\"ecbench compare ");
     xml_escape(f, base->path);
-    fprintf(f, " -> ");
+    fprintf(f, " vs ");
     xml_escape(f, nw->path);
     fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\">\n", cl->n, failures);
     char d[1024];

@@ -11,7 +11,7 @@
 #   VARIANTS: the variant names to explain in the legend ("" = none).
 data = ARG1
 out = ARG2
-if (strlen(out) > 4 && out[strlen(out)-3:] eq "svg") {
+if (strlen(out) > 4 && out[strlen(out)-2:] eq "svg") {
     set terminal svg size 1100,750 dynamic noenhanced font "DejaVu Sans,14" background "white"
 } else {
     set terminal pngcairo size 1100,750 noenhanced font "DejaVu Sans,13"

@@ -6,7 +6,7 @@
 #         0 symmetric, 1 asymmetric, 2/3 the same with rescoring).
 data = ARG1
 out = ARG2
-if (strlen(out) > 4 && out[strlen(out)-3:] eq "svg") {
+if (strlen(out) > 4 && out[strlen(out)-2:] eq "svg") {
     set terminal svg size 1100,750 dynamic noenhanced font "DejaVu Sans,14" background "white"
 } else {
     set terminal pngcairo size 1100,750 noenhanced font "DejaVu Sans,13"

@@ -32,7 +32,7 @@ extern char **environ;
 void ecb_stats_opts_default(ecb_stats_opts *o)
 {
     o->permutations = 10000;
-    o->bootstrap = 10000;
+    o->bootstrap = 2000;
     o->alpha = 0.05;
     o->seed = 42;
 }
@@ -898,7 +898,7 @@ static void plots_for_group(report *R, group *g)
         snprintf(base, sizeof base, "budget_%s", g->slug);
         snprintf(data, sizeof data, "%s.dat", base);
         if ((f = open_plot_data(R, data))) {
-            fprintf(f, "# budget\tbest\tbest_label\trunner_up\trunner_up_label\n");
+            fprintf(f, "# budget\tbest\tbest_label\trunner_up\trunner_up_label\ttop\n");
             for (size_t b = 0; b < R->nbudgets; b++) {
                 long best = -1, second = -1;
                 for (size_t i = 0; i < g->n; i++) {
@@ -920,8 +920,8 @@ static void plots_for_group(report *R, group *g)
                     fprintf(f, "\t%.9g\t", num(R->t, (size_t)second, mc));
                     cell_name(c, (size_t)second, nm, sizeof nm);
                     tsv_field(f, nm);
-                } else fprintf(f, "\tNaN\t-");
-                fputc('\n', f);
+                } else fprintf(f, "\tNaN\t(none)");
+                fprintf(f, "\t%.9g\n", best >= 0 ? num(R->t, (size_t)best, mc) : 0.0);
             }
             fclose(f);
             snprintf(title, sizeof title, "%s (%.0f docs): best cells per memory budget", g->dataset,
@@ -1133,8 +1133,10 @@ static void write_budgets(report *R, FILE *md, FILE *tex, const group *g)
                     strcmp(AT(c, r, rescore), "none") ? AT(c, r, rescore) : "",
                     num(R->t, r, mc), a);
             if (tex) {
+                char nm[600];
+                cell_name(c, r, nm, sizeof nm);
                 fprintf(tex, " & \\texttt{");
-                tex_escape(tex, AT(c, r, label));
+                tex_escape(tex, nm);
                 fprintf(tex, "} & %.4f & %s", num(R->t, r, mc), a);
             }
         }
@@ -1375,8 +1377,8 @@ static int build(report *R)
         btex = btp ? fopen(btp, "w") : NULL;
         if (btex)
             fprintf(btex, "%% ecbench report: best cell per memory budget; needs \\usepackage{booktabs}\n"
-                          "\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{llllrrlrr}\n\\toprule\n"
-                          "Dataset & Budget & Best & & Quality & B/vec & Runner-up & Quality & B/vec \\\\\n"
+                          "\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{lllrrlrr}\n\\toprule\n"
+                          "Dataset & Budget & Best & Quality & B/vec & Runner-up & Quality & B/vec \\\\\n"
                           "\\midrule\n");
         for (size_t g = 0; g < R->ngroups; g++)
             if (R->groups[g].is_main && R->groups[g].metric[0]) write_budgets(R, md, btex, &R->groups[g]);
@@ -1390,7 +1392,6 @@ static int build(report *R)
                     "{\"total\": \"2GiB\", \"corpus_size\": 30000000}]`)._\n");
     }
     free(btp);
-    /* fix the budgets.tex "Best & &" header: one column per field */
 
     if (nskip + nerr) {
         fprintf(md, "\n## Skipped and failed cells\n\n| dataset | method | mode | status | reason |\n|---|---|---|---|---|\n");

@@ -20,6 +20,12 @@
  * Determinism: for a given seed, machine and kernel the output is bit-for-bit
  * identical; the AVX2 (FMA) and portable kernels may break near-ties
  * differently.
+ *
+ * The rest of the file is what the codebook methods (pq, opq, rq, kmeans)
+ * share on top of k-means, kept here so that each plugin stays one file:
+ * packed code layout, lookup-table (ADC) scans specialised for 8- and 4-bit
+ * codes, a bounded top-k, and the product-quantizer engine (train per
+ * sub-space, encode, decode, query tables).
  */
 #include <float.h>
 #include <math.h>
@@ -150,6 +156,64 @@ __attribute__((target("avx2,fma"))) static void direct_avx2(const assign_job *j,
 
 /* ---- sgemm kernel ---------------------------------------------------------- */
 
+/* Running argmin of row[c] + cn[c] over one tile, starting from (*best,
+ * *arg); strict '<' in index order, so the first minimum wins. */
+static void argmin_portable(const float *row, const float *cn, size_t nc, size_t c0,
+                            float *best, uint32_t *arg)
+{
+    float b = *best;
+    uint32_t a = *arg;
+    for (size_t c = 0; c < nc; c++) {
+        float v = row[c] + cn[c];
+        if (v < b) { b = v; a = (uint32_t)(c0 + c); }
+    }
+    *best = b;
+    *arg = a;
+}
+
+#ifdef ECB_KM_X86
+__attribute__((target("avx2,fma"))) static void argmin_avx2(const float *row, const float *cn,
+                                                             size_t nc, size_t c0, float *best,
+                                                             uint32_t *arg)
+{
+    /* Eight lanes each keep the first minimum of their residue class; the
+     * final reduction takes the smallest value and, among equal values, the
+     * smallest index, which is the first minimum overall. */
+    __m256 minv = _mm256_set1_ps(INFINITY);
+    __m256i mini = _mm256_setzero_si256();
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i eight = _mm256_set1_epi32(8);
+    size_t c = 0;
+    for (; c + 8 <= nc; c += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(cn + c));
+        __m256 lt = _mm256_cmp_ps(v, minv, _CMP_LT_OQ);
+        minv = _mm256_min_ps(v, minv);
+        mini = _mm256_castps_si256(
+            _mm256_blendv_ps(_mm256_castsi256_ps(mini), _mm256_castsi256_ps(idx), lt));
+        idx = _mm256_add_epi32(idx, eight);
+    }
+    float vv[8];
+    int32_t ii[8];
+    _mm256_storeu_ps(vv, minv);
+    _mm256_storeu_si256((__m256i *)ii, mini);
+    float b = *best;
+    uint32_t a = *arg;
+    /* Candidates from this tile have indices above *arg from earlier tiles,
+     * so they win only when strictly smaller. */
+    float tb = INFINITY;
+    uint32_t ta = 0;
+    for (int l = 0; l < 8; l++)
+        if (vv[l] < tb || (vv[l] == tb && (uint32_t)ii[l] < ta)) { tb = vv[l]; ta = (uint32_t)ii[l]; }
+    for (; c < nc; c++) {
+        float v = row[c] + cn[c];
+        if (v < tb) { tb = v; ta = (uint32_t)c; }
+    }
+    if (tb < b) { b = tb; a = (uint32_t)(c0 + ta); }
+    *best = b;
+    *arg = a;
+}
+#endif
+
 static int gemm_range(const assign_job *j, size_t i0, size_t i1, float *bestv)
 {
     const size_t d = j->d, k = j->k;
@@ -168,15 +232,15 @@ static int gemm_range(const assign_job *j, size_t i0, size_t i1, float *bestv)
                                  nc);
             if (rc) { free(buf); return rc; }
             for (size_t r = 0; r < nb; r++) {
-                const float *row = buf + r * nc;
-                float best = bestv[b - i0 + r];
-                uint32_t arg = j->assign[b + r];
-                for (size_t c = 0; c < nc; c++) {
-                    float v = row[c] + j->cn[c0 + c];
-                    if (v < best) { best = v; arg = (uint32_t)(c0 + c); }
+#ifdef ECB_KM_X86
+                if (j->use_avx2) {
+                    argmin_avx2(buf + r * nc, j->cn + c0, nc, c0, &bestv[b - i0 + r],
+                                &j->assign[b + r]);
+                    continue;
                 }
-                bestv[b - i0 + r] = best;
-                j->assign[b + r] = arg;
+#endif
+                argmin_portable(buf + r * nc, j->cn + c0, nc, c0, &bestv[b - i0 + r],
+                                &j->assign[b + r]);
             }
         }
     }
@@ -217,9 +281,13 @@ static void *assign_worker(void *arg)
     return NULL;
 }
 
+/* ECB_FORCE_PORTABLE=1 in the environment selects the portable kernels, so
+ * that tests cover them on machines with AVX2 too. */
 static int cpu_has_avx2(void)
 {
 #ifdef ECB_KM_X86
+    const char *force = getenv("ECB_FORCE_PORTABLE");
+    if (force && *force && *force != '0') return 0;
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return 0;
@@ -747,26 +815,29 @@ int ecb_topk_blocked(size_t n, size_t k,
     for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
         size_t nj = n - j0 < BLOCK ? n - j0 : BLOCK;
         get(ctx, j0, nj, buf);
-        for (size_t j = 0; j < nj; j++) {
-            float v = buf[j];
-            int64_t id = (int64_t)(j0 + j);
-            if (have < k) {
-                /* sift up */
-                size_t i = have++;
-                top_s[i] = v;
-                top_i[i] = id;
-                while (i > 0) {
-                    size_t p = (i - 1) / 2;
-                    if (!worse(top_s[i], top_i[i], top_s[p], top_i[p])) break;
-                    float ts = top_s[i]; top_s[i] = top_s[p]; top_s[p] = ts;
-                    int64_t ti = top_i[i]; top_i[i] = top_i[p]; top_i[p] = ti;
-                    i = p;
-                }
-            } else if (worse(top_s[0], top_i[0], v, id)) {
-                top_s[0] = v;
-                top_i[0] = id;
-                sift_down(top_s, top_i, k, 0);
+        size_t j = 0;
+        for (; j < nj && have < k; j++) { /* filling: sift up */
+            size_t i = have++;
+            top_s[i] = buf[j];
+            top_i[i] = (int64_t)(j0 + j);
+            while (i > 0) {
+                size_t p = (i - 1) / 2;
+                if (!worse(top_s[i], top_i[i], top_s[p], top_i[p])) break;
+                float ts = top_s[i]; top_s[i] = top_s[p]; top_s[p] = ts;
+                int64_t ti = top_i[i]; top_i[i] = top_i[p]; top_i[p] = ti;
+                i = p;
             }
+        }
+        /* Heap full: most items lose against the root on the score alone
+         * (ids only grow, so an equal score always wins its tie). */
+        float thr = have == k ? top_s[0] : INFINITY;
+        for (; j < nj; j++) {
+            float v = buf[j];
+            if (!(v >= thr)) continue;
+            top_s[0] = v;
+            top_i[0] = (int64_t)(j0 + j);
+            sift_down(top_s, top_i, k, 0);
+            thr = top_s[0];
         }
     }
     free(buf);
@@ -801,14 +872,20 @@ int ecb_pq_init(ecb_pq *pq, size_t d, size_t m, unsigned nbits, size_t ksub, int
     pq->ksub = ksub;
     pq->shared = shared != 0;
     pq->cb = calloc(ecb_pq_codebook_floats(pq), sizeof *pq->cb);
-    return pq->cb ? 0 : ECB_ENOMEM;
+    /* The transposed copy only pays for small codebooks; a big single one
+     * (the kmeans method, up to 65536 x dim) is scored by sgemm instead. */
+    if (ksub <= 256) pq->cbt = calloc(ecb_pq_codebook_floats(pq), sizeof *pq->cbt);
+    if (pq->cb && (pq->cbt || ksub > 256)) return 0;
+    ecb_pq_free(pq);
+    return ECB_ENOMEM;
 }
 
 void ecb_pq_free(ecb_pq *pq)
 {
     if (!pq) return;
     free(pq->cb);
-    pq->cb = NULL;
+    free(pq->cbt);
+    pq->cb = pq->cbt = NULL;
 }
 
 size_t ecb_pq_codebook_floats(const ecb_pq *pq)
@@ -828,7 +905,26 @@ static void pq_extract(const ecb_pq *pq, const float *x, size_t n, size_t s, flo
     for (size_t i = 0; i < n; i++) memcpy(out + i * ds, x + i * d + s * ds, ds * sizeof *out);
 }
 
+static void pq_transpose(ecb_pq *pq)
+{
+    if (!pq->cbt) return;
+    const size_t books = pq->shared ? 1 : pq->m, K = pq->ksub, ds = pq->dsub;
+    for (size_t b = 0; b < books; b++)
+        for (size_t j = 0; j < K; j++)
+            for (size_t u = 0; u < ds; u++)
+                pq->cbt[b * K * ds + u * K + j] = pq->cb[b * K * ds + j * ds + u];
+}
+
+static int pq_train_books(ecb_pq *pq, const ecb_kmeans_opts *opts, const float *x, size_t n);
+
 int ecb_pq_train(ecb_pq *pq, const ecb_kmeans_opts *opts, const float *x, size_t n)
+{
+    int rc = pq_train_books(pq, opts, x, n);
+    pq_transpose(pq);
+    return rc;
+}
+
+static int pq_train_books(ecb_pq *pq, const ecb_kmeans_opts *opts, const float *x, size_t n)
 {
     const size_t ds = pq->dsub, m = pq->m;
     ecb_kmeans_opts o = *opts;
@@ -917,26 +1013,38 @@ void ecb_pq_decode(const ecb_pq *pq, const uint8_t *codes, size_t n, size_t code
 
 void ecb_pq_lut(const ecb_pq *pq, ecb_similarity sim, const float *q, float *lut)
 {
+    /* Over the transposed codebook the inner loop runs along the centroids,
+     * contiguous and independent: it vectorises without reassociating any
+     * sum (each entry still adds its dsub terms in order). */
     const size_t ds = pq->dsub, K = pq->ksub;
-    for (size_t s = 0; s < pq->m; s++) {
-        const float *qs = q + s * ds, *cb = pq_book(pq, s);
-        float *t = lut + s * K;
-        if (sim == ECB_SIM_DOT) {
+    if (!pq->cbt) { /* large single codebook: plain loops */
+        for (size_t s = 0; s < pq->m; s++)
             for (size_t j = 0; j < K; j++) {
-                const float *c = cb + j * ds;
+                const float *c = pq_book(pq, s) + j * ds, *qs = q + s * ds;
                 float v = 0;
-                for (size_t u = 0; u < ds; u++) v += qs[u] * c[u];
-                t[j] = v;
+                for (size_t u = 0; u < ds; u++)
+                    v += sim == ECB_SIM_DOT ? qs[u] * c[u] : -(qs[u] - c[u]) * (qs[u] - c[u]);
+                lut[s * K + j] = v;
+            }
+        return;
+    }
+    for (size_t s = 0; s < pq->m; s++) {
+        const float *qs = q + s * ds;
+        const float *ct = pq->cbt + (pq->shared ? 0 : s * K * ds);
+        float *t = lut + s * K;
+        for (size_t j = 0; j < K; j++) t[j] = 0.0f;
+        if (sim == ECB_SIM_DOT) {
+            for (size_t u = 0; u < ds; u++) {
+                const float qu = qs[u], *cu = ct + u * K;
+                for (size_t j = 0; j < K; j++) t[j] += qu * cu[j];
             }
         } else {
-            for (size_t j = 0; j < K; j++) {
-                const float *c = cb + j * ds;
-                float v = 0;
-                for (size_t u = 0; u < ds; u++) {
-                    float e = qs[u] - c[u];
-                    v += e * e;
+            for (size_t u = 0; u < ds; u++) {
+                const float qu = qs[u], *cu = ct + u * K;
+                for (size_t j = 0; j < K; j++) {
+                    float e = qu - cu[j];
+                    t[j] -= e * e;
                 }
-                t[j] = -v;
             }
         }
     }

@@ -5,7 +5,8 @@
  * has picked at run time (the build has no -march=native, so each kernel is
  * compiled for its own target with __attribute__((target))):
  *  - avx512: AVX-512 VPOPCNTDQ on 64-byte chunks, masked loads for the tail
- *    (needs avx512f + avx512bw + avx512vpopcntdq);
+ *    (needs avx512f + avx512bw + avx512vpopcntdq); codes of at most 32
+ *    bytes go to POPCNT, cheaper than a vector horizontal sum;
  *  - avx2:   nibble lookup with vpshufb (Mula, Kurz & Lemire, "Faster
  *    population counts using AVX2 instructions", 2018) on 32-byte chunks,
  *    byte counts summed with vpsadbw, the < 32-byte tail with POPCNT;
@@ -137,6 +138,11 @@ __attribute__((target("avx2,popcnt"))) static void hamming_avx2(const uint8_t *a
 __attribute__((target("avx512f,avx512bw,avx512vpopcntdq,popcnt"))) static void
 hamming_avx512(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbytes, uint32_t *out)
 {
+    if (nbytes <= 32) {
+        /* Up to four words: scalar POPCNT beats a vector horizontal sum. */
+        hamming_popcnt(a, codes, n, nbytes, out);
+        return;
+    }
     size_t full = nbytes / 64 * 64, rest = nbytes - full;
     /* Masked loads never touch the bytes they mask out, so the tail reads
      * stay inside the code. */

@@ -140,11 +140,17 @@ static void test_bit_order(void **state)
     for (size_t d = 1; d <= 70; d++) {
         s = mk(BIN_MEDIAN, d, ECB_SIM_L2);
         assert_int_equal(bin_code_size(&s->base), (d + 7) / 8);
-        assert_int_equal(bin_aux_bytes(&s->base), 4 * d);
+        /* d thresholds + 2d L2 reconstruction levels */
+        assert_int_equal(bin_aux_bytes(&s->base), 12 * d);
         bin_destroy(&s->base);
     }
     s = mk(BIN_MEAN, 768, ECB_SIM_DOT);
     assert_int_equal(bin_code_size(&s->base), 96);
+    assert_int_equal(bin_aux_bytes(&s->base), 768 * 4);
+    bin_destroy(&s->base);
+    s = mk(BIN_ZERO, 13, ECB_SIM_L2);
+    assert_int_equal(bin_code_size(&s->base), 2);
+    assert_int_equal(bin_aux_bytes(&s->base), 13 * 8);
     bin_destroy(&s->base);
 }
 
@@ -173,6 +179,14 @@ static void test_thresholds(void **state)
     assert_int_equal(bin_train(&s->base, x, 4), 0);
     assert_true(s->t[0] == 4.75f && s->t[1] == 2.5f);
     bin_destroy(&s->base);
+    /* Zero threshold: training fits only the levels, the threshold stays 0;
+     * column 0 has no value <= 0, so its bit-0 level is the threshold. */
+    s = mk(BIN_ZERO, 2, ECB_SIM_L2);
+    assert_int_equal(bin_train(&s->base, x, 4), 0);
+    assert_true(s->t[0] == 0.0f && s->t[1] == 0.0f);
+    assert_true(s->lo[0] == 0.0f && s->hi[0] == 4.75f);
+    assert_true(s->lo[1] == -1.0f && s->hi[1] == 11.0f / 3.0f);
+    bin_destroy(&s->base);
     /* Quickselect median against sorting, with many duplicates. */
     ecb_rng r;
     ecb_rng_seed(&r, 2);
@@ -194,8 +208,10 @@ static void test_scores(void **state)
 {
     (void)state;
     /* dim 3, zero threshold, x = (1, -2, 3) -> bits 101 -> s = (+1,-1,+1);
-     * q = (0.5, -2, 1): asymmetric q.s = 0.5 + 2 + 1 = 3.5 (dot and L2 alike
-     * with t = 0); symmetric: q -> bits 101 too, Hamming 0, score -0. */
+     * q = (0.5, -2, 1): asymmetric dot q.s = 0.5 + 2 + 1 = 3.5; L2 before
+     * training (levels +-1) -||q - s||^2 = -(0.25 + 1 + 0) = -1.25, and for
+     * s = (-1,-1,-1) q.s = -0.5 + 2 - 1 = 0.5, -(2.25 + 1 + 4) = -7.25;
+     * symmetric: q -> bits 101 too, Hamming 0 and 2. */
     const float x[6] = {1, -2, 3, -1, -1, -1}, q[3] = {0.5f, -2, 1};
     for (int sim = 0; sim < 2; sim++) {
         bin_state *s = mk(BIN_ZERO, 3, (ecb_similarity)sim);
@@ -203,12 +219,12 @@ static void test_scores(void **state)
         bin_encode(&s->base, x, 2, c);
         assert_int_equal(c[0], 0x5);
         assert_int_equal(c[1], 0x0);
-        float sc[2], prep[3];
-        assert_int_equal(bin_query_size(&s->base, ECB_MODE_ASYMMETRIC), 12);
+        float sc[2], prep[6];
+        assert_int_equal(bin_query_size(&s->base, ECB_MODE_ASYMMETRIC), 24);
         bin_prepare(&s->base, ECB_MODE_ASYMMETRIC, q, 1, prep);
         assert_int_equal(bin_score(&s->base, ECB_MODE_ASYMMETRIC, prep, 1, c, 2, sc), 0);
-        assert_true(sc[0] == 3.5f);
-        assert_true(sc[1] == -0.5f + 2 - 1); /* s = (-1,-1,-1) */
+        assert_true(sc[0] == (sim == ECB_SIM_L2 ? -1.25f : 3.5f));
+        assert_true(sc[1] == (sim == ECB_SIM_L2 ? -7.25f : 0.5f));
         assert_int_equal(bin_query_size(&s->base, ECB_MODE_SYMMETRIC), 1);
         bin_prepare(&s->base, ECB_MODE_SYMMETRIC, q, 1, &qc);
         assert_int_equal(qc, 0x5);
@@ -216,9 +232,10 @@ static void test_scores(void **state)
         assert_true(sc[0] == 0.0f && sc[1] == -2.0f);
         bin_destroy(&s->base);
     }
-    /* L2 asymmetric with mean thresholds scores (q - t).s. Training {(0,0),
-     * (2,4)}: t = (1, 2); x = (3, 0) -> s = (+1, -1); q = (1.5, 5):
-     * (0.5, 3).(1, -1) = -2.5. Dot ignores t: 1.5 - 5 = -3.5. */
+    /* L2 asymmetric with mean thresholds: training {(0,0), (2,4)} gives
+     * t = (1, 2) and levels lo = (0, 0), hi = (2, 4); x = (3, 0) -> bits
+     * (1, 0) -> x^ = (2, 0); q = (1.5, 5): -(0.25 + 25) = -25.25. Dot is
+     * q.s = 1.5 - 5 = -3.5. */
     const float tr[4] = {0, 0, 2, 4}, x2[2] = {3, 0}, q2[2] = {1.5f, 5};
     for (int sim = 0; sim < 2; sim++) {
         bin_state *s = mk(BIN_MEAN, 2, (ecb_similarity)sim);
@@ -227,10 +244,11 @@ static void test_scores(void **state)
         bin_train(&s->base, tr, 2);
         bin_encode(&s->base, x2, 1, &c);
         assert_int_equal(c, 0x1);
-        float prep[2], sc;
+        assert_true(s->lo[0] == 0 && s->hi[0] == 2 && s->lo[1] == 0 && s->hi[1] == 4);
+        float prep[4], sc;
         bin_prepare(&s->base, ECB_MODE_ASYMMETRIC, q2, 1, prep);
         bin_score(&s->base, ECB_MODE_ASYMMETRIC, prep, 1, &c, 1, &sc);
-        assert_true(sc == (sim == ECB_SIM_L2 ? -2.5f : -3.5f));
+        assert_true(sc == (sim == ECB_SIM_L2 ? -25.25f : -3.5f));
         bin_destroy(&s->base);
     }
 }
@@ -252,7 +270,7 @@ static void test_scan_random(void **state)
                 bin_state *s = mk(th, d, (ecb_similarity)sim);
                 assert_int_equal(bin_train(&s->base, x, N), 0);
                 uint8_t *c = malloc(N * nb), *qc = malloc(NQ * nb);
-                float *prep = malloc(NQ * d * sizeof *prep), sc[NQ * N];
+                float *prep = malloc(2 * NQ * d * sizeof *prep), sc[NQ * N];
                 bin_encode(&s->base, x, N, c);
                 bin_prepare(&s->base, ECB_MODE_ASYMMETRIC, q, NQ, prep);
                 bin_score(&s->base, ECB_MODE_ASYMMETRIC, prep, NQ, c, N, sc);
@@ -260,10 +278,16 @@ static void test_scan_random(void **state)
                     for (size_t j = 0; j < N; j++) {
                         double ref = 0, mag = 0;
                         for (size_t t = 0; t < d; t++) {
-                            double sg = x[j * d + t] > s->t[t] ? 1 : -1;
-                            double qv = q[i * d + t] - (sim == ECB_SIM_L2 ? s->t[t] : 0);
-                            ref += qv * sg;
-                            mag += fabs(qv);
+                            int b = x[j * d + t] > s->t[t];
+                            double qv = q[i * d + t];
+                            if (sim == ECB_SIM_L2) {
+                                double e = qv - (b ? s->hi[t] : s->lo[t]);
+                                ref -= e * e;
+                                mag += e * e;
+                            } else {
+                                ref += b ? qv : -qv;
+                                mag += fabs(qv);
+                            }
                         }
                         assert_true(fabs(sc[i * N + j] - ref) <= 1e-5 * (mag + 1));
                     }

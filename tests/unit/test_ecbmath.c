@@ -443,6 +443,17 @@ static void test_kmeans_assign_bruteforce(void **state)
         }
 }
 
+/* The same checks with the portable kernels (no AVX2), which machines
+ * without AVX2 run. */
+static void test_kmeans_portable(void **state)
+{
+    setenv("ECB_FORCE_PORTABLE", "1", 1);
+    test_kmeans_assign_bruteforce(state);
+    check_blobs(8, ECB_KMEANS_PLUSPLUS, 1);
+    check_blobs(64, ECB_KMEANS_PLUSPLUS, 2);
+    unsetenv("ECB_FORCE_PORTABLE");
+}
+
 static void test_kmeans_empty_repair(void **state)
 {
     (void)state;
@@ -536,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_procrustes),
         cmocka_unit_test(test_kmeans_blobs),
         cmocka_unit_test(test_kmeans_assign_bruteforce),
+        cmocka_unit_test(test_kmeans_portable),
         cmocka_unit_test(test_kmeans_empty_repair),
         cmocka_unit_test(test_kmeans_determinism),
     };

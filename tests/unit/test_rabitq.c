@@ -229,7 +229,8 @@ static void test_rerank_bound(void **state)
 }
 
 /* Clustered data, 8 centroids: ids are stored, and the 4-bit L2 estimate is
- * close to the true squared distance (relative RMS error < 5%). */
+ * close to the true squared distance (relative RMS error < 1% asymmetric,
+ * < 1.5% symmetric; measured 0.34% and 0.50%). */
 static void test_centroids(void **state)
 {
     (void)state;
@@ -252,24 +253,29 @@ static void test_centroids(void **state)
         used[codes[i * cs + 8]]++;
     }
     for (size_t k = 0; k < K; k++) assert_true(used[k] > 0);
-    size_t qs = rq_query_size(&s->base, ECB_MODE_ASYMMETRIC);
-    void *pq = malloc(5 * qs);
     float *sc = malloc(5 * n * sizeof(float));
-    assert_int_equal(rq_prepare(&s->base, ECB_MODE_ASYMMETRIC, x + 100 * d, 5, pq), 0);
-    assert_int_equal(rq_score(&s->base, ECB_MODE_ASYMMETRIC, pq, 5, codes, n, sc), 0);
-    double se = 0, sx = 0;
-    for (size_t i = 0; i < 5; i++)
-        for (size_t j = 0; j < n; j++) {
-            double e = 0;
-            for (size_t t = 0; t < d; t++) {
-                double v = (double)x[(100 + i) * d + t] - x[j * d + t];
-                e += v * v;
+    for (int mode = 0; mode <= 1; mode++) {
+        size_t qs = rq_query_size(&s->base, (ecb_mode)mode);
+        void *pq = malloc(5 * qs);
+        assert_int_equal(rq_prepare(&s->base, (ecb_mode)mode, x + 100 * d, 5, pq), 0);
+        assert_int_equal(rq_score(&s->base, (ecb_mode)mode, pq, 5, codes, n, sc), 0);
+        double se = 0, sx = 0;
+        for (size_t i = 0; i < 5; i++)
+            for (size_t j = 0; j < n; j++) {
+                double e = 0;
+                for (size_t t = 0; t < d; t++) {
+                    double v = (double)x[(100 + i) * d + t] - x[j * d + t];
+                    e += v * v;
+                }
+                se += (sc[i * n + j] + e) * (sc[i * n + j] + e);
+                sx += e * e;
             }
-            se += (sc[i * n + j] + e) * (sc[i * n + j] + e);
-            sx += e * e;
-        }
-    assert_true(sqrt(se / sx) < 0.05);
-    free(pq); free(sc); free(codes); free(cent); free(x);
+        fprintf(stderr, "rabitq 4-bit, 8 centroids, %s: relative RMS error of -||x-q||^2 %.4f\n",
+                mode ? "asymmetric" : "symmetric", sqrt(se / sx));
+        assert_true(sqrt(se / sx) < (mode ? 0.01 : 0.015));
+        free(pq);
+    }
+    free(sc); free(codes); free(cent); free(x);
     rq_destroy(&s->base);
 }
 

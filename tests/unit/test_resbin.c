@@ -17,13 +17,21 @@
 
 static ecb_host g_host;
 
-static rb_state *make(size_t dim, ecb_similarity sim, size_t levels, int scale, int center)
+static rb_state *make_full(size_t dim, ecb_similarity sim, size_t levels, int scale, int center,
+                           int rotate, int refit)
 {
     ecb_host_init(&g_host, 1, 1);
-    struct resbin_params p = {.levels = levels, .scale = scale, .center = center};
+    struct resbin_params p = {.levels = levels, .scale = scale, .center = center,
+                              .rotate = rotate, .refit = refit};
     ecb_method *m = NULL;
     assert_int_equal(rb_create(&g_host, &p, dim, sim, &m), 0);
     return (rb_state *)m;
+}
+
+/* The greedy algorithm alone, in the input frame. */
+static rb_state *make(size_t dim, ecb_similarity sim, size_t levels, int scale, int center)
+{
+    return make_full(dim, sim, levels, scale, center, 0, 0);
 }
 
 static float score1(rb_state *s, ecb_mode mode, const float *q, const uint8_t *code)
@@ -74,6 +82,29 @@ static void test_hand(void **state)
     }
 }
 
+/* refit: y = (2,0,1,1) has greedy signs b1 = (+,+,+,+), b2 = (+,-,+,+);
+ * B^T B = [[4,2],[2,4]], B^T y = (4, 4), so alpha = (2/3, 2/3) and
+ * y^ = (4/3, 0, 4/3, 4/3) (squared error 1 against the greedy 1.5). */
+static void test_refit_hand(void **state)
+{
+    (void)state;
+    const float y[4] = {2, 0, 1, 1};
+    rb_state *s = make_full(4, ECB_SIM_DOT, 2, RB_SCALE_VECTOR, 0, 0, 1);
+    assert_int_equal(rb_train(&s->base, y, 1), 0);
+    uint8_t code[14];
+    assert_int_equal(rb_encode(&s->base, y, 1, code), 0);
+    float f[2], yr[4];
+    memcpy(f, code, sizeof f);
+    assert_float_equal(f[0], 2.0 / 3.0, 1e-6);
+    assert_float_equal(f[1], 2.0 / 3.0, 1e-6);
+    assert_int_equal(code[12], 0xf);
+    assert_int_equal(code[13], 0xd);
+    assert_int_equal(rb_decode(&s->base, code, 1, yr), 0);
+    const float want[4] = {4.0f / 3, 0, 4.0f / 3, 4.0f / 3};
+    for (int t = 0; t < 4; t++) assert_float_equal(yr[t], want[t], 1e-6);
+    rb_destroy(&s->base);
+}
+
 /* per_level scales, center = 0, sample {(1,-1), (3,-3)}:
  * level 1: alpha = (1+1+3+3)/4 = 2, residuals (-1,1), (1,-1);
  * level 2: alpha = 1, residuals 0. Codes hold one float (aux) and no scale. */
@@ -105,7 +136,8 @@ static void test_per_level_training(void **state)
 }
 
 /* Scores equal brute force on the reconstructions: symmetric against
- * decode(q), asymmetric against the float q. d = 37 leaves padding bits. */
+ * decode(q), asymmetric against the float q, with and without the rotation
+ * and the least-squares refit. d = 37 leaves padding bits. */
 static void test_against_decode(void **state)
 {
     (void)state;
@@ -116,8 +148,9 @@ static void test_against_decode(void **state)
     for (size_t i = 0; i < n * d; i++) x[i] = (float)(0.5 + ecb_rng_normal(&r));
     for (size_t i = 0; i < nq * d; i++) q[i] = (float)(0.5 + ecb_rng_normal(&r));
     for (int l2 = 0; l2 <= 1; l2++)
-        for (int scale = 0; scale <= 1; scale++) {
-            rb_state *s = make(d, l2 ? ECB_SIM_L2 : ECB_SIM_DOT, 3, scale, 1);
+        for (int variant = 0; variant < 4; variant++) {
+            int scale = variant & 1, rot = variant >> 1;
+            rb_state *s = make_full(d, l2 ? ECB_SIM_L2 : ECB_SIM_DOT, 3, scale, 1, rot, rot);
             assert_int_equal(rb_train(&s->base, x, n), 0);
             size_t cs = rb_code_size(&s->base);
             assert_int_equal(cs, 3 * 5 + 4 * (scale == RB_SCALE_VECTOR ? 4 : 1));
@@ -133,7 +166,8 @@ static void test_against_decode(void **state)
                 err0 += ((double)x[i] - s->mu[i % d]) * ((double)x[i] - s->mu[i % d]);
                 err3 += ((double)x[i] - xr[i]) * ((double)x[i] - xr[i]);
             }
-            assert_true(err3 < 0.1 * err0); /* three levels remove >90% of the energy */
+            if (!rot) /* (in the rotated frame mu and x differ by the rotation) */
+                assert_true(err3 < 0.1 * err0); /* three levels remove >90% of the energy */
             for (int mode = 0; mode <= 1; mode++) {
                 size_t qs = rb_query_size(&s->base, (ecb_mode)mode);
                 void *pq = malloc(nq * qs);
@@ -174,6 +208,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand),
+        cmocka_unit_test(test_refit_hand),
         cmocka_unit_test(test_per_level_training),
         cmocka_unit_test(test_against_decode),
         cmocka_unit_test(test_rejects),

@@ -87,7 +87,9 @@ typedef struct ecb_kmeans_opts {
 /* Cluster n x d points x into opts->k centroids (k x d out). assign (n
  * entries, may be NULL) receives the final assignment; *objective (may be
  * NULL) the final sum of squared distances. Empty clusters are repaired by
- * splitting the largest one. Requires n >= k. */
+ * splitting the largest one. Requires n >= k. Assignment uses an AVX2+FMA
+ * kernel when the CPU has it (ECB_FORCE_PORTABLE=1 in the environment
+ * forces the portable one); results do not depend on opts->threads. */
 int ecb_kmeans(const ecb_kmeans_opts *opts, const float *x, size_t n, size_t d,
                float *centroids, uint32_t *assign, double *objective);
 /* Nearest centroid (L2) for each of n points, blocked sgemm. dist may be
@@ -132,6 +134,9 @@ typedef struct ecb_pq {
     unsigned nbits;
     int shared;
     float *cb; /* shared ? ksub*dsub : m*ksub*dsub floats, sub-space major */
+    float *cbt; /* the same, each codebook transposed (dsub x ksub), refreshed by
+                 * ecb_pq_train; used by ecb_pq_lut to vectorise over centroids.
+                 * NULL when ksub > 256 (ecb_pq_lut then loops plainly). */
 } ecb_pq;
 
 int ecb_pq_init(ecb_pq *pq, size_t d, size_t m, unsigned nbits, size_t ksub, int shared);

@@ -1,0 +1,266 @@
+/*
+ * Parameter tables, the plugin registry and config schema v1: defaults,
+ * ranges, enums, "did you mean", sweep expansion order and counts, stable
+ * cell ids, pipeline rules, rescoring labels, and error messages that name
+ * the file and JSON path.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/config.h"
+#include "harness/params.h"
+#include "harness/registry.h"
+#include "testutil.h"
+
+struct tp {
+    int flag;
+    int64_t i;
+    size_t u;
+    double d;
+    int e;
+};
+static const char *const tp_enum[] = {"alpha", "beta", "gamma", NULL};
+static const ecb_param tp_table[] = {
+    {"flag", ECB_PARAM_BOOL, offsetof(struct tp, flag), .def.b = 1, .help = "a bool"},
+    {"i", ECB_PARAM_INT, offsetof(struct tp, i), .def.i = -3, .min = -10, .max = 10, .help = "int"},
+    {"u", ECB_PARAM_SIZE, offsetof(struct tp, u), .def.u = 8, .min = 1, .max = 64, .help = "size"},
+    {"d", ECB_PARAM_DOUBLE, offsetof(struct tp, d), .def.d = 2.5, .min = 0, .max = 50, .help = "dbl"},
+    {"e", ECB_PARAM_ENUM, offsetof(struct tp, e), .def.b = 1, .enum_values = tp_enum, .help = "enum"},
+    {NULL},
+};
+
+static int fill(const char *json, struct tp *out)
+{
+    cJSON *o = cJSON_Parse(json);
+    assert_non_null(o);
+    int rc = ecb_params_fill(tp_table, o, out, "f.json: $.p", "tp");
+    cJSON_Delete(o);
+    return rc;
+}
+
+static void test_params_defaults_and_values(void **state)
+{
+    (void)state;
+    struct tp p;
+    assert_int_equal(fill("{}", &p), 0);
+    assert_int_equal(p.flag, 1);
+    assert_int_equal(p.i, -3);
+    assert_int_equal(p.u, 8);
+    assert_true(p.d == 2.5);
+    assert_int_equal(p.e, 1);
+    assert_int_equal(fill("{\"flag\": false, \"i\": 7, \"u\": 64, \"d\": 0.125, \"e\": \"gamma\"}", &p), 0);
+    assert_int_equal(p.flag, 0);
+    assert_int_equal(p.i, 7);
+    assert_int_equal(p.u, 64);
+    assert_true(p.d == 0.125);
+    assert_int_equal(p.e, 2);
+    char buf[256];
+    assert_int_equal(ecb_params_format(tp_table, &p, ";", 0, buf, sizeof buf), 0);
+    assert_string_equal(buf, "flag=false;i=7;u=64;d=0.125;e=gamma");
+    assert_int_equal(ecb_params_format(tp_table, &p, ",", 1, buf, sizeof buf), 0);
+    assert_string_equal(buf, "flag=false,i=7,u=64,d=0.125,e=gamma");
+    assert_int_equal(fill("{\"i\": -3}", &p), 0);
+    assert_int_equal(ecb_params_format(tp_table, &p, ",", 1, buf, sizeof buf), 0);
+    assert_string_equal(buf, ""); /* all defaults */
+    assert_int_equal(ecb_params_format_mask(tp_table, &p, ",", 1u << 1, buf, sizeof buf), 0);
+    assert_string_equal(buf, "i=-3"); /* given explicitly */
+}
+
+static void test_params_errors(void **state)
+{
+    (void)state;
+    struct tp p;
+    assert_int_equal(fill("{\"u\": 65}", &p), ECB_ERANGE);
+    assert_non_null(strstr(ecb_last_error(), "f.json: $.p.u: tp expects a value in [1, 64], got 65"));
+    assert_int_equal(fill("{\"u\": 2.5}", &p), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "integer"));
+    assert_int_equal(fill("{\"u\": -1}", &p), ECB_ERANGE);
+    assert_int_equal(fill("{\"flag\": 1}", &p), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "true or false"));
+    assert_int_equal(fill("{\"e\": \"betta\"}", &p), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "one of alpha|beta|gamma, got \"betta\" (did you mean \"beta\"?)"));
+    assert_int_equal(fill("{\"flg\": true}", &p), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "unknown parameter \"flg\" for method tp; did you mean \"flag\"?"));
+    assert_int_equal(fill("{\"zzzzzzzz\": true}", &p), ECB_EINVAL);
+    assert_null(strstr(ecb_last_error(), "did you mean"));
+    assert_int_equal(fill("[1]", &p), ECB_EINVAL);
+}
+
+static void test_did_you_mean(void **state)
+{
+    (void)state;
+    const char *c[] = {"modes", "methods", "datasets", "rescore"};
+    assert_string_equal(ecb_did_you_mean("mdoes", c, 4), "modes");
+    assert_string_equal(ecb_did_you_mean("dataset", c, 4), "datasets");
+    assert_string_equal(ecb_did_you_mean("rescoring", c, 4), "rescore");
+    assert_null(ecb_did_you_mean("output", c, 4));
+}
+
+static ecb_registry *reg;
+
+static int setup_reg(void **state)
+{
+    (void)state;
+    const char *d = tu_methods_dir();
+    return ecb_registry_load_dirs(&d, 1, &reg);
+}
+
+static int teardown_reg(void **state)
+{
+    (void)state;
+    ecb_registry_free(reg);
+    return 0;
+}
+
+static int load(const char *json, ecb_config **out)
+{
+    cJSON *j = cJSON_Parse(json);
+    assert_non_null(j);
+    return ecb_config_from_json(j, "cfg.json", reg, out);
+}
+
+#define SYN "\"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 1000, \"dim\": 32}}]"
+
+static void test_registry(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "float32")) TU_SKIP("plugins not built in ECBENCH_METHODS_DIR");
+    assert_int_equal(ecb_registry_rejected(reg), 0);
+    const ecb_plugin *p = ecb_registry_find(reg, "sq");
+    assert_non_null(p);
+    assert_string_equal(p->vt.name, "sq");
+    assert_null(ecb_registry_find(reg, "sqq"));
+    assert_non_null(strstr(ecb_last_error(), "did you mean \"sq\""));
+    /* the host keeps its own copy of the vtable */
+    assert_true((const void *)&p->vt != (const void *)p->dl);
+}
+
+static void test_expansion(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "sq")) TU_SKIP("plugins not built");
+    ecb_config *c;
+    int rc = load("{\"schema_version\": 1, " SYN ", \"methods\": ["
+                  "{\"method\": \"float32\"},"
+                  "{\"method\": \"sq\", \"params\": {\"bits\": [8, 4, 2], \"ranges\": [\"per_dim\", \"global\"]}},"
+                  "{\"pipeline\": [{\"method\": \"truncate\", \"params\": {\"dim\": [16, 8]}}, {\"method\": \"sq\", \"params\": {\"bits\": 4}}]},"
+                  "{\"method\": \"pca\", \"params\": {\"dim\": 16}}],"
+                  "\"modes\": [\"symmetric\", \"asymmetric\"],"
+                  "\"rescore\": [\"none\", {\"factor\": 4, \"with\": \"float32\"}, {\"factor\": 2, \"with\": {\"method\": \"sq\", \"params\": {\"bits\": 8}}}],"
+                  "\"k\": [100, 10, 10]}", &c);
+    if (rc) fail_msg("%s", ecb_last_error());
+    /* (1 + 6 + 2 + 1) chains x 2 modes x 3 rescorings */
+    assert_int_equal(c->n_cells, 10 * 2 * 3);
+    assert_int_equal(c->nk, 2);
+    assert_int_equal(c->ks[0], 10);
+    assert_int_equal(c->ks[1], 100);
+    assert_string_equal(c->rescores[1].label, "float32x4");
+    assert_string_equal(c->rescores[2].label, "sq(bits=8)x2");
+    /* order: chain, then mode, then rescoring; last axis of a method varies fastest */
+    assert_string_equal(c->cells[0].label_col, "float32");
+    assert_string_equal(c->cells[6].label_col, "sq(bits=8,ranges=per_dim)");
+    assert_string_equal(c->cells[12].label_col, "sq(bits=8,ranges=global)");
+    assert_string_equal(c->cells[18].label_col, "sq(bits=4,ranges=per_dim)");
+    assert_int_equal(c->cells[6].mode, ECB_MODE_SYMMETRIC);
+    assert_int_equal(c->cells[9].mode, ECB_MODE_ASYMMETRIC);
+    const ecb_cell *pipe = &c->cells[42];
+    assert_string_equal(pipe->method_col, "truncate(dim=16)>sq(bits=4)");
+    assert_string_equal(pipe->label_col, "truncate(dim=16)>sq(bits=4)");
+    assert_int_equal(pipe->chain.n, 2);
+    /* a lone transform is followed by float32 for scoring */
+    const ecb_cell *pca = &c->cells[54];
+    assert_string_equal(pca->method_col, "pca");
+    assert_int_equal(pca->chain.n, 2);
+    assert_string_equal(pca->chain.stages[1].plugin->vt.name, "float32");
+    /* ids: unique, 16 hex digits, stable across loads */
+    for (size_t i = 0; i < c->n_cells; i++) {
+        assert_int_equal(strlen(c->cells[i].id), 16);
+        for (size_t j = 0; j < i; j++) assert_string_not_equal(c->cells[i].id, c->cells[j].id);
+    }
+    ecb_config *c2;
+    assert_int_equal(load("{\"schema_version\": 1, \"threads\": 1, \"output\": \"elsewhere\", " SYN
+                          ", \"methods\": [{\"method\": \"float32\"}], \"modes\": [\"symmetric\"],"
+                          "\"k\": [10, 100]}", &c2), 0);
+    assert_string_equal(c2->cells[0].id, c->cells[0].id); /* threads/output do not change a cell */
+    ecb_config_free(c2);
+    assert_int_equal(load("{\"schema_version\": 1, \"seed\": 7, " SYN
+                          ", \"methods\": [{\"method\": \"float32\"}], \"modes\": [\"symmetric\"],"
+                          "\"k\": [10, 100]}", &c2), 0);
+    assert_string_not_equal(c2->cells[0].id, c->cells[0].id); /* the seed does */
+    ecb_config_free(c2);
+    ecb_config_free(c);
+}
+
+static void expect_error(const char *json, const char *msg)
+{
+    ecb_config *c = NULL;
+    int rc = load(json, &c);
+    if (rc == 0) {
+        ecb_config_free(c);
+        fail_msg("accepted: %s", json);
+    }
+    if (!strstr(ecb_last_error(), msg)) fail_msg("message \"%s\" lacks \"%s\"", ecb_last_error(), msg);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "sq")) TU_SKIP("plugins not built");
+    expect_error("{" SYN ", \"methods\": [{\"method\": \"float32\"}]}", "cfg.json: $.schema_version: expected 1");
+    expect_error("{\"schema_version\": 2, " SYN ", \"methods\": [{\"method\": \"float32\"}]}", "$.schema_version: expected 1");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], \"kk\": [1]}",
+                 "cfg.json: $: unknown key \"kk\"; did you mean \"k\"?");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": []}", "$.methods: expected a non-empty array");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"sq\", \"parms\": {}}]}",
+                 "$.methods[0]: unknown key \"parms\"; did you mean \"params\"?");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"sq\", \"params\": {\"bits\": [8, 0]}}]}",
+                 "$.methods[0].params.bits: sq expects a value in [1, 8], got 0");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"sq\", \"params\": {\"bits\": []}}]}",
+                 "empty array");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"pipeline\": [{\"method\": \"sq\"}, {\"method\": \"float16\"}]}]}",
+                 "$.methods[0].pipeline[0]: \"sq\" is a quantizer; only the last stage");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], \"modes\": [\"asymetric\"]}",
+                 "(did you mean \"asymmetric\"?)");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], \"k\": [0]}",
+                 "$.k[0]: expected an integer in [1, 100000], got 0");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], \"rescore\": [{\"factor\": 4, \"with\": \"pca\"}]}",
+                 "rescoring needs a quantizer");
+    expect_error("{\"schema_version\": 1, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"dims\": 3}}], \"methods\": [{\"method\": \"float32\"}]}",
+                 "did you mean \"dim\"");
+    expect_error("{\"schema_version\": 1, \"datasets\": [{\"builtin\": \"synthetic\", \"manifest\": \"x\"}], \"methods\": [{\"method\": \"float32\"}]}",
+                 "exactly one of \"builtin\" or \"manifest\"");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}, {\"method\": \"float32\"}]}",
+                 "the same cell twice");
+}
+
+static void test_json_position(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    tu_write_file(path, "{\n  \"a\": 1,\n  \"b\": [1, 2,,]\n}\n");
+    cJSON *j = NULL;
+    assert_int_equal(ecb_json_load_file(path, &j), ECB_EFORMAT);
+    assert_non_null(strstr(ecb_last_error(), "bad.json:3:"));
+    size_t line, col;
+    ecb_text_position("ab\ncd\nef", 7, &line, &col);
+    assert_int_equal(line, 3);
+    assert_int_equal(col, 2);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params_defaults_and_values),
+        cmocka_unit_test(test_params_errors),
+        cmocka_unit_test(test_did_you_mean),
+        cmocka_unit_test(test_json_position),
+        cmocka_unit_test_setup_teardown(test_registry, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_expansion, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_errors, setup_reg, teardown_reg),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
