@@ -81,7 +81,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(os.environ.get("ECB_SHARED_DATA", "../shared/data"),
                                                    "siftsmall"))
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--scan-reps", type=int, default=20)
+    ap.add_argument("--scan-reps", type=int, default=50)
     ap.add_argument("--skip-opq", action="store_true", help="skip the (slow) OPQ recall row")
     ap.add_argument("--seeds", type=int, default=3, help="k-means seeds averaged in the PQ recall rows")
     a = ap.parse_args()

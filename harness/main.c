@@ -14,9 +14,8 @@
 #include "harness/params.h"
 #include "harness/registry.h"
 #include "harness/runner.h"
+#include "reports/reports.h"
 
-__attribute__((weak)) int ecb_cmd_report(int argc, char **argv);
-__attribute__((weak)) int ecb_cmd_compare(int argc, char **argv);
 
 static void usage(FILE *f)
 {
@@ -142,8 +141,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
-    if (strcmp(cmd, "report") == 0 && ecb_cmd_report) return ecb_cmd_report(argc - 1, argv + 1);
-    if (strcmp(cmd, "compare") == 0 && ecb_cmd_compare) return ecb_cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0) return ecb_cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0) return ecb_cmd_compare(argc - 1, argv + 1);
     fprintf(stderr, "ecbench: error: unknown command \"%s\" (see ecbench help)\n", cmd);
     return 2;
 }

@@ -25,10 +25,9 @@
 #include "harness/progress.h"
 #include "harness/runner.h"
 #include "harness/search.h"
+#include "reports/reports.h"
 #include "reports/results_csv.h"
 
-/* The report layer is optional at link time (see reports/reports.h). */
-__attribute__((weak)) int ecb_report_build(const char *dir, int quiet);
 
 static size_t nz(size_t v) { return v ? v : 1; }
 
@@ -808,7 +807,7 @@ static void run_cell(run_ctx *ctx, const ecb_cell *cell, ecb_cell_output *o)
         res.mean = NULL;
         /* an allocation that failed (e.g. at memory_limit_mb) is an oom */
         format_cell(ctx, cell, NULL, rc == ECB_ENOMEM ? "oom" : "error", msg, o);
-        o->status = rc == ECB_ENOMEM ? 5 : 2;
+        o->status = rc == ECB_ENOMEM ? 8 : 2;
     } else {
         format_cell(ctx, cell, &res, "ok", "", o);
         o->status = 0;
@@ -900,17 +899,20 @@ static void run_cell_isolated(run_ctx *ctx, const ecb_cell *cell, ecb_progress *
         snprintf(r.reason, sizeof r.reason, "the cell's process sent a malformed result");
     }
     static const char *const names[] = {"ok", "crashed", "timeout", "oom", "crashed"};
-    static const int codes[] = {0, 3, 4, 5, 3};
+    static const int codes[] = {0, 6, 7, 8, 6}; /* crashed, timeout, oom */
     ctx->rss_override = r.peak_rss_mb;
     format_cell(ctx, cell, NULL, names[r.status], r.reason, o);
     ctx->rss_override = -1;
     o->status = codes[r.status];
 }
 
-/* The last field of a CSV row (the error column), unquoted. */
-static char *row_error(const char *row)
+/* Field `back` counted from the end of a CSV row (0: the error column, 1:
+ * the status), unquoted, malloc'd. */
+static char *row_field_back(const char *row, size_t back)
 {
-    const char *start = row;
+    const char *starts[64];
+    size_t n = 0;
+    starts[n++] = row;
     for (const char *p = row; *p && *p != '\n';) {
         if (*p == '"') { /* quoted: skip to the closing quote */
             for (p++; *p; p++)
@@ -920,9 +922,13 @@ static char *row_error(const char *row)
                 }
             continue;
         }
-        if (*p == ',') start = p + 1;
+        if (*p == ',') {
+            if (n == 64) { memmove(starts, starts + 1, 63 * sizeof *starts); n--; }
+            starts[n++] = p + 1;
+        }
         p++;
     }
+    const char *start = back < n ? starts[n - 1 - back] : row;
     ecb_buf b = {0};
     if (*start == '"') {
         for (const char *p = start + 1; *p; p++) {
@@ -933,8 +939,8 @@ static char *row_error(const char *row)
             ecb_buf_put(&b, *p == '\n' ? " " : p, 1);
         }
     } else {
-        size_t n = strcspn(start, "\n");
-        ecb_buf_put(&b, start, n);
+        size_t len = strcspn(start, ",\n");
+        ecb_buf_put(&b, start, len);
     }
     return b.p ? b.p : ecb_strdup("");
 }
@@ -1059,8 +1065,8 @@ static int load_datasets(run_ctx *ctx)
          * (rescoring, kNN recall): keep it in memory when it is small. */
         ecb_vecs *gen = ctx->full[i]->corpus;
         size_t gn = ecb_vecs_count(gen), gd = ecb_vecs_dim(gen);
-        if (sp->builtin && gn * gd <= ((size_t)1 << 28)) {
-            float *mem = ecb_malloc_array(gn * gd ? gn * gd : 1, sizeof(float));
+        if (sp->builtin && gn <= ((size_t)1 << 28) / (gd ? gd : 1)) {
+            float *mem = ecb_malloc_array(nz(gn * gd), sizeof(float));
             ecb_vecs *mv = NULL;
             if (!mem) return ECB_ENOMEM;
             if ((rc = ecb_vecs_read(gen, 0, gn, mem)) ||
@@ -1176,6 +1182,9 @@ int ecb_run(const ecb_run_opts *o)
                  ? cfg->datasets[cell->dataset].name : "?", size, cell->label_col,
                  mode_name(cell->mode), cfg->rescores[cell->rescore].label,
                  cell_wants_isolation(cfg, cell) ? " [isolated]" : "");
+        /* load the (sub)set and its ground truth before the progress line;
+         * a failure here is reported by run_cell as the cell's row */
+        ensure_ds(&ctx, cell);
         ecb_progress_start(pg, desc);
         ecb_cell_output out = {0};
         if (cell_wants_isolation(cfg, cell)) run_cell_isolated(&ctx, cell, pg, &out);
@@ -1186,9 +1195,9 @@ int ecb_run(const ecb_run_opts *o)
         if (out.status == 0) n_ok++;
         else if (out.status == 1) n_skip++;
         else n_err++;
-        static const char *const st_names[] = {"ok", "skipped", "error", "crashed", "timeout", "oom"};
-        char *err = out.status >= 2 ? row_error(out.row) : NULL;
-        ecb_progress_done(pg, st_names[out.status >= 0 && out.status <= 5 ? out.status : 2], err);
+        char *st = row_field_back(out.row, 1), *err = out.status >= 2 ? row_field_back(out.row, 0) : NULL;
+        ecb_progress_done(pg, st, err);
+        free(st);
         free(err);
         free(out.row);
         free(out.per_query);
@@ -1218,7 +1227,7 @@ int ecb_run(const ecb_run_opts *o)
         goto out;
     }
     write_manifest(&ctx, started, 1, n_ok + ndone, n_skip, n_err);
-    if (!o->no_report && ecb_report_build) {
+    if (!o->no_report) {
         if (ecb_report_build(ctx.dir, o->quiet) != 0)
             ecb_log(ECB_LOG_WARN, "report: %s", ecb_last_error());
     }

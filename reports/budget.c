@@ -77,8 +77,18 @@ int ecb_budgets_parse(const cJSON *arr, const char *where, ecb_budget **out, siz
     *out = NULL;
     *n = 0;
     if (!arr) return 0;
+    if (cJSON_IsObject(arr) || cJSON_IsString(arr) || cJSON_IsNumber(arr)) {
+        /* one budget given without the array */
+        cJSON *wrap = cJSON_CreateArray();
+        if (!wrap) return ECB_ENOMEM;
+        cJSON_AddItemReferenceToArray(wrap, (cJSON *)arr);
+        int rc = ecb_budgets_parse(wrap, where, out, n);
+        cJSON_Delete(wrap);
+        return rc;
+    }
     if (!cJSON_IsArray(arr))
-        return ecb_fail(ECB_EINVAL, "%s: $.budgets: expected an array, got another JSON type", where);
+        return ecb_fail(ECB_EINVAL, "%s: $.budgets: expected an array of budgets, got another JSON type",
+                        where);
     size_t cnt = (size_t)cJSON_GetArraySize(arr);
     ecb_budget *b = ecb_calloc(cnt ? cnt : 1, sizeof *b);
     if (!b) return ECB_ENOMEM;

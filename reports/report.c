@@ -813,6 +813,25 @@ static size_t write_family_blocks(FILE *f, report *R, const group *g, const doub
     return blocks;
 }
 
+/* The best cell within budget b (ties: the cheaper) and the runner-up: the
+ * best cell with another label, i.e. the next method or setting to
+ * consider (the winner in the other scoring mode would say little). */
+static void budget_pick(report *R, const group *g, int mc, const ecb_budget *b, long *best, long *second)
+{
+    const cols *c = &R->c;
+    *best = *second = -1;
+    for (int pass = 0; pass < 2 && (pass == 0 || *best >= 0); pass++)
+        for (size_t i = 0; i < g->n; i++) {
+            size_t r = g->rows[i];
+            double q = num(R->t, r, mc);
+            if (!row_ok(c, r) || isnan(q) || !(cell_cost(c, r, b) <= b->per_vector)) continue;
+            long *slot = pass ? second : best;
+            if (pass && strcmp(AT(c, r, label), AT(c, (size_t)*best, label)) == 0) continue;
+            double qb = *slot >= 0 ? num(R->t, (size_t)*slot, mc) : -INFINITY;
+            if (q > qb || (q == qb && cell_cost(c, r, b) < cell_cost(c, (size_t)*slot, b))) *slot = (long)r;
+        }
+}
+
 static void plots_for_group(report *R, group *g)
 {
     const cols *c = &R->c;
@@ -900,15 +919,8 @@ static void plots_for_group(report *R, group *g)
         if ((f = open_plot_data(R, data))) {
             fprintf(f, "# budget\tbest\tbest_label\trunner_up\trunner_up_label\ttop\n");
             for (size_t b = 0; b < R->nbudgets; b++) {
-                long best = -1, second = -1;
-                for (size_t i = 0; i < g->n; i++) {
-                    size_t r = g->rows[i];
-                    double q = num(R->t, r, mc);
-                    if (!row_ok(c, r) || isnan(q) || !(cell_cost(c, r, &R->budgets[b]) <= R->budgets[b].per_vector))
-                        continue;
-                    if (best < 0 || q > num(R->t, (size_t)best, mc)) { second = best; best = (long)r; }
-                    else if (second < 0 || q > num(R->t, (size_t)second, mc)) second = (long)r;
-                }
+                long best, second;
+                budget_pick(R, g, mc, &R->budgets[b], &best, &second);
                 char nm[600];
                 tsv_field(f, R->budgets[b].label);
                 if (best >= 0) {
@@ -1096,19 +1108,8 @@ static void write_budgets(report *R, FILE *md, FILE *tex, const group *g)
             g->metric, g->metric);
     for (size_t b = 0; b < R->nbudgets; b++) {
         const ecb_budget *bu = &R->budgets[b];
-        long best = -1, second = -1;
-        for (size_t i = 0; i < g->n; i++) {
-            size_t r = g->rows[i];
-            double q = num(R->t, r, mc);
-            if (!row_ok(c, r) || isnan(q) || !(cell_cost(c, r, bu) <= bu->per_vector)) continue;
-            double qb = best >= 0 ? num(R->t, (size_t)best, mc) : -INFINITY;
-            if (q > qb || (q == qb && cell_cost(c, r, bu) < cell_cost(c, (size_t)best, bu))) {
-                second = best;
-                best = (long)r;
-            } else if (second < 0 || q > num(R->t, (size_t)second, mc)) {
-                second = (long)r;
-            }
-        }
+        long best, second;
+        budget_pick(R, g, mc, bu, &best, &second);
         fprintf(md, "| %s | ", bu->label);
         if (tex) {
             tex_escape(tex, g->dataset);

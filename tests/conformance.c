@@ -1,6 +1,6 @@
 /*
  * Conformance test every plugin passes automatically (meson adds one test
- * per methods/*.c): load and validate, one exported symbol, create/destroy
+ * per every methods/ file): load and validate, one exported symbol, create/destroy
  * (destroy(NULL) too), training, code size consistency, determinism under a
  * fixed seed, encode/decode round trip where decode exists, both scoring
  * modes or a clean refusal, block-split and batch-split invariance of

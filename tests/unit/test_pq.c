@@ -249,6 +249,10 @@ static void test_topk(void **state)
     big[4321] = 100.0f;
     assert_int_equal(ecb_topk_blocked(5000, 1, topk_get, big, s, id), 0);
     assert_int_equal(id[0], 4321);
+    /* all equal: the largest ids win, in descending order */
+    for (size_t i = 0; i < 5000; i++) big[i] = 1.0f;
+    assert_int_equal(ecb_topk_blocked(5000, 4, topk_get, big, s, id), 0);
+    for (int r = 0; r < 4; r++) assert_int_equal(id[r], 4999 - r);
     free(big);
 }
 

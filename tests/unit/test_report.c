@@ -157,8 +157,15 @@ static void test_budgets_parse_and_cost(void **state)
     assert_true(ecb_budget_cost(NULL, 8, NAN, NAN, 1000) == 8);
     free(b);
     cJSON_Delete(j);
+    /* a single budget without the array */
+    j = cJSON_Parse("{\"total\": \"2GiB\", \"corpus_size\": 30000000}");
+    assert_int_equal(ecb_budgets_parse(j, "cfg.json", &b, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(b[0].label, "2 GiB for 30M");
+    free(b);
+    cJSON_Delete(j);
     const char *bad[] = {"[\"12XB\"]", "[{\"total\": \"1GiB\"}]", "[{\"total\": \"1GiB\", \"corpus_size\": 10, "
-                         "\"x\": 1}]", "[true]", "{}"};
+                         "\"x\": 1}]", "[true]", "{}", "true"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         j = cJSON_Parse(bad[i]);
         assert_int_equal(ecb_budgets_parse(j, "cfg.json", &b, &n), ECB_EINVAL);
