@@ -656,6 +656,11 @@ static int run_cell_inner(run_ctx *ctx, const ecb_cell *cell, cell_result *res)
         if (s->ds->qrels) {
             int skipped = ecb_metrics_query(ids, cnt, s->ds->qrels->judg[q], s->ds->qrels->n_judg[q],
                                             cfg->ks, nk, one);
+            if (skipped < 0) {
+                free(one);
+                rc = skipped;
+                goto out;
+            }
             if (skipped) res->n_skipped++;
             else {
                 evaluated++;
