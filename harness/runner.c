@@ -197,6 +197,13 @@ typedef struct {
     size_t cur_size;
     size_t maxk;
     double rss_override;  /* peak_rss_mb of rows the parent writes for a dead child */
+    /* The last trained and encoded chain: consecutive cells that differ only
+     * in mode or rescoring reuse it (timings are those of its one build). */
+    struct built_chain *cache;
+    char cache_key[8192];
+    long cache_ds;
+    size_t cache_size;
+    double cache_train_s, cache_encode_vps;
 } run_ctx;
 
 static int ensure_ds(run_ctx *rc_, const ecb_cell *cell)
@@ -251,7 +258,7 @@ static int ensure_ds(run_ctx *rc_, const ecb_cell *cell)
 
 /* ---- one chain: stages, training, encoding --------------------------------- */
 
-typedef struct {
+typedef struct built_chain {
     const ecb_chain *chain;
     ecb_host hosts[16];
     ecb_method *m[16];
@@ -505,8 +512,7 @@ static int run_cell_inner(run_ctx *ctx, const ecb_cell *cell, cell_result *res)
     size_t n = ecb_vecs_count(s->ds->corpus), nk = cfg->nk, maxk = ctx->maxk;
     ecb_similarity sim = method_sim(s->ds->sim);
     int normalize = s->ds->sim == ECB_DS_COSINE;
-    built_chain b, rb;
-    memset(&b, 0, sizeof b);
+    built_chain *bp = NULL, rb;
     memset(&rb, 0, sizeof rb);
     float *sample = NULL;
     size_t *rows = NULL;
@@ -517,7 +523,18 @@ static int run_cell_inner(run_ctx *ctx, const ecb_cell *cell, cell_result *res)
     float *ex = NULL;
     int rc;
 
-    if ((rc = chain_create(&b, &cell->chain, s->dim, sim, cfg->seed, cfg->threads))) goto out;
+    char key[8192];
+    ecb_chain_label(&cell->chain, 1, key, sizeof key);
+    int reuse = ctx->cache && ctx->cache_ds == (long)cell->dataset &&
+                ctx->cache_size == cell->corpus_size && strcmp(ctx->cache_key, key) == 0;
+    if (reuse) {
+        bp = ctx->cache;
+    } else {
+        if (ctx->cache) { chain_destroy(ctx->cache); free(ctx->cache); ctx->cache = NULL; }
+        bp = ecb_calloc(1, sizeof *bp);
+        if (!bp) { rc = ECB_ENOMEM; goto out; }
+        if ((rc = chain_create(bp, &cell->chain, s->dim, sim, cfg->seed, cfg->threads))) goto out;
+    }
     /* training sample: seeded, from the corpus only */
     size_t ns = n < cfg->train_size ? n : cfg->train_size;
     rows = ecb_malloc_array(nz(ns), sizeof *rows);
@@ -530,26 +547,31 @@ static int run_cell_inner(run_ctx *ctx, const ecb_cell *cell, cell_result *res)
     if (normalize) ecb_normalize_rows(sample, ns, s->dim);
 
     double t0 = ecb_now();
-    if ((rc = chain_train(&b, sample, ns))) goto out;
-    res->train_s = ecb_now() - t0;
-    t0 = ecb_now();
-    if ((rc = chain_encode(&b, s->ds->corpus, normalize, cfg->threads, cfg->block_rows))) goto out;
-    double enc = ecb_now() - t0;
-    res->encode_vps = enc > 0 ? (double)n / enc : NAN;
-    res->bpv = b.code_size;
-    res->aux = chain_aux(&b);
+    if (reuse) {
+        res->train_s = ctx->cache_train_s;
+        res->encode_vps = ctx->cache_encode_vps;
+    } else {
+        if ((rc = chain_train(bp, sample, ns))) goto out;
+        res->train_s = ecb_now() - t0;
+        t0 = ecb_now();
+        if ((rc = chain_encode(bp, s->ds->corpus, normalize, cfg->threads, cfg->block_rows))) goto out;
+        double enc = ecb_now() - t0;
+        res->encode_vps = enc > 0 ? (double)n / enc : NAN;
+    }
+    res->bpv = bp->code_size;
+    res->aux = chain_aux(bp);
 
     /* reconstruction quality on (up to) 4096 sample rows */
-    size_t last = b.n - 1;
+    size_t last = bp->n - 1;
     res->mse = res->cosine = NAN;
-    if ((VT(&b, last)->flags & ECB_METHOD_DECODE) && ns > 0) {
-        size_t nr = ns < 4096 ? ns : 4096, d = b.dims[last];
+    if ((VT(bp, last)->flags & ECB_METHOD_DECODE) && ns > 0) {
+        size_t nr = ns < 4096 ? ns : 4096, d = bp->dims[last];
         float *y = NULL, *yh = NULL;
-        uint8_t *cd = ecb_malloc_array(nr, b.code_size ? b.code_size : 1);
-        rc = chain_transform(&b, last, sample, nr, &y);
+        uint8_t *cd = ecb_malloc_array(nr, bp->code_size ? bp->code_size : 1);
+        rc = chain_transform(bp, last, sample, nr, &y);
         if (!rc) yh = ecb_malloc_array(nr * d, sizeof(float));
-        if (!rc && cd && yh && VT(&b, last)->encode(b.m[last], y, nr, cd) == 0 &&
-            VT(&b, last)->decode(b.m[last], cd, nr, yh) == 0) {
+        if (!rc && cd && yh && VT(bp, last)->encode(bp->m[last], y, nr, cd) == 0 &&
+            VT(bp, last)->decode(bp->m[last], cd, nr, yh) == 0) {
             double se = 0, cs = 0;
             for (size_t i = 0; i < nr; i++) {
                 double dot = 0, a2 = 0, b2 = 0;
@@ -600,10 +622,10 @@ static int run_cell_inner(run_ctx *ctx, const ecb_cell *cell, cell_result *res)
     /* batch throughput: all queries, all threads */
     size_t qsize;
     t0 = ecb_now();
-    if ((rc = chain_prepare(&b, cell->mode, s->queries, s->nq, &prepared, &qsize))) goto out;
-    rc = ecb_search_codes(b.m[last], cell->mode, prepared, s->nq, b.codes, n, k1,
+    if ((rc = chain_prepare(bp, cell->mode, s->queries, s->nq, &prepared, &qsize))) goto out;
+    rc = ecb_search_codes(bp->m[last], cell->mode, prepared, s->nq, bp->codes, n, k1,
                           s->ds->doc_id_rank, &so, &top);
-    if (rc) { rc = ecb_fail(rc, "%s: search: %s", VT(&b, last)->name, ecb_last_error()); goto out; }
+    if (rc) { rc = ecb_fail(rc, "%s: search: %s", VT(bp, last)->name, ecb_last_error()); goto out; }
     if (rs->factor)
         for (size_t q = 0; q < s->nq; q++)
             if ((rc = rescore_one(s, &r, q, top.scores + q * top.k, top.ids + q * top.k,
@@ -625,8 +647,8 @@ static int run_cell_inner(run_ctx *ctx, const ecb_cell *cell, cell_result *res)
             uint8_t *p1 = NULL;
             size_t qs1;
             double a = ecb_now();
-            rc = chain_prepare(&b, cell->mode, s->queries + q * s->dim, 1, &p1, &qs1);
-            if (!rc) rc = ecb_search_codes(b.m[last], cell->mode, p1, 1, b.codes, n, k1,
+            rc = chain_prepare(bp, cell->mode, s->queries + q * s->dim, 1, &p1, &qs1);
+            if (!rc) rc = ecb_search_codes(bp->m[last], cell->mode, p1, 1, bp->codes, n, k1,
                                            s->ds->doc_id_rank, &one, &t1);
             if (!rc && rs->factor) rc = rescore_one(s, &r, q, t1.scores, t1.ids, t1.count[0], gather);
             lat[q] = (ecb_now() - a) * 1000.0;
@@ -720,7 +742,19 @@ out:
     free(sample);
     free(rows);
     chain_destroy(&rb);
-    chain_destroy(&b);
+    if (bp && !rc && !reuse) {
+        ctx->cache = bp;
+        snprintf(ctx->cache_key, sizeof ctx->cache_key, "%s", key);
+        ctx->cache_ds = (long)cell->dataset;
+        ctx->cache_size = cell->corpus_size;
+        ctx->cache_train_s = res->train_s;
+        ctx->cache_encode_vps = res->encode_vps;
+    } else if (bp && rc) {
+        /* a failing cell never leaves a possibly inconsistent chain behind */
+        chain_destroy(bp);
+        free(bp);
+        if (reuse) ctx->cache = NULL;
+    }
     return rc;
 }
 
@@ -1243,6 +1277,10 @@ int ecb_run(const ecb_run_opts *o)
 out:
     for (size_t i = 0; i < ndone; i++) free(done[i]);
     free(done);
+    if (ctx.cache) {
+        chain_destroy(ctx.cache);
+        free(ctx.cache);
+    }
     ds_state_free(&ctx.cur);
     if (ctx.full)
         for (size_t i = 0; cfg && i < cfg->n_datasets; i++) ecb_dataset_free(ctx.full[i]);
