@@ -1236,6 +1236,9 @@ int ecb_run(const ecb_run_opts *o)
         else n_err++;
         char *st = row_field_back(out.row, 1), *err = out.status >= 2 ? row_field_back(out.row, 0) : NULL;
         ecb_progress_done(pg, st, err);
+        if (out.status == 3 && !wrc) /* the data is at fault: every cell of it would fail */
+            wrc = ecb_fail(ECB_EFORMAT, "dataset %s: %s", cfg->datasets[cell->dataset].name,
+                           err ? err : "cannot be loaded");
         free(st);
         free(err);
         free(out.row);
