@@ -103,7 +103,8 @@ static int get_size(const cJSON *v, const char *file, const char *jpath, size_t 
         return ecb_fail(ECB_EINVAL, "%s: %s: expected an integer in [%zu, %zu], got %s", file,
                         jpath, lo, hi, json_type(v));
     double d = v->valuedouble;
-    if (d != (double)(int64_t)d || d < (double)lo || d > (double)hi)
+    /* range first: converting an out-of-range double to an integer is UB */
+    if (!(d >= (double)lo && d <= (double)hi) || d != (double)(int64_t)d)
         return ecb_fail(ECB_EINVAL, "%s: %s: expected an integer in [%zu, %zu], got %g", file,
                         jpath, lo, hi, d);
     *out = (size_t)d;
@@ -681,7 +682,10 @@ int ecb_config_from_json(cJSON *json, const char *path, const ecb_registry *reg,
         }
         c->rescores = ecb_calloc((size_t)cJSON_GetArraySize(v), sizeof *c->rescores);
         for (const cJSON *it = v->child; it; it = it->next, c->n_rescores++)
-            if ((rc = parse_rescore(it, c->n_rescores, file, reg, &c->rescores[c->n_rescores]))) goto err;
+            if ((rc = parse_rescore(it, c->n_rescores, file, reg, &c->rescores[c->n_rescores]))) {
+                ecb_chain_release(&c->rescores[c->n_rescores].with); /* not counted yet */
+                goto err;
+            }
     } else {
         c->rescores = ecb_calloc(1, sizeof *c->rescores);
         snprintf(c->rescores[0].label, sizeof c->rescores[0].label, "none");

@@ -29,7 +29,8 @@ int ecb_run(const ecb_run_opts *o);
 typedef struct ecb_cell_output {
     char *row;       /* one CSV line with '\n' */
     char *per_query; /* zero or more lines */
-    int status;      /* 0 ok, 1 skipped, 2 error */
+    int status;      /* 0 ok, 1 skipped, 2 error, 3 dataset unreadable (stops the sweep),
+                        6 crashed, 7 timeout, 8 oom */
 } ecb_cell_output;
 
 #endif

@@ -252,7 +252,9 @@ int ecb_stats_build(const char *dir, const ecb_stats_opts *o, ecb_table **out)
         bs.method = bj->valuestring;
     }
     const cJSON *sj = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "seed") : NULL;
-    uint64_t seed = cJSON_IsNumber(sj) ? (uint64_t)sj->valuedouble : o->seed;
+    /* a manifest is input like any other: convert only in-range seeds */
+    uint64_t seed = (cJSON_IsNumber(sj) && sj->valuedouble >= 0 && sj->valuedouble < 9.0e15)
+                        ? (uint64_t)sj->valuedouble : o->seed;
 
     size_t nm = 0;
     metric_cols = ecb_calloc(t->ncols + 1, sizeof *metric_cols);

@@ -2,11 +2,13 @@
  * Config parser (harness/config.c): the input is a config file, loaded with
  * the registry of the built plugins (so method parameters, pipelines and
  * rescoring are parsed and sweeps expanded) and again with an empty
- * registry (every method reference must be rejected cleanly).
+ * registry (every method reference must be rejected cleanly). The
+ * "budgets" of an accepted config go through the report layer's parser.
  */
 #include "fuzz_common.h"
 #include "harness/config.h"
 #include "harness/registry.h"
+#include "reports/reports.h"
 
 static ecb_registry *reg_built;
 static ecb_registry reg_empty;
@@ -28,7 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_write("config.json", data, size);
     ecb_config *c = NULL;
-    if (ecb_config_load(path, reg_built, &c) == 0) ecb_config_free(c);
+    if (ecb_config_load(path, reg_built, &c) == 0) {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(c->json, "budgets");
+        ecb_budget *bs = NULL;
+        size_t nb = 0;
+        if (b && ecb_budgets_parse(b, path, &bs, &nb) == 0) free(bs);
+        ecb_config_free(c);
+    }
     c = NULL;
     if (ecb_config_load(path, &reg_empty, &c) == 0) ecb_config_free(c);
     return 0;

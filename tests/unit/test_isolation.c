@@ -177,9 +177,11 @@ static void test_iso_memory_limit(void **state)
     assert_int_equal(ecb_isolate_run(&lim, fn_alloc, NULL, NULL, NULL, &r), 0);
     assert_int_equal(r.status, ECB_ISO_OK);
     assert_int_equal(r.code, 2); /* malloc failed in the child */
+    ecb_iso_result_release(&r);
     lim.memory_limit_mb = 0;
     assert_int_equal(ecb_isolate_run(&lim, fn_alloc, NULL, NULL, NULL, &r), 0);
     assert_int_equal(r.code, 1); /* and succeeds without a limit */
+    ecb_iso_result_release(&r);
 }
 
 static void test_iso_peak_rss(void **state)
@@ -190,6 +192,7 @@ static void test_iso_peak_rss(void **state)
     assert_int_equal(r.status, ECB_ISO_OK);
     assert_int_equal(r.code, 0);
     assert_true(r.peak_rss_mb >= 64.0);
+    ecb_iso_result_release(&r);
 }
 
 static void test_plugin_external(void **state)
