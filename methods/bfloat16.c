@@ -114,47 +114,24 @@ static int bf16_prepare(const ecb_method *m, ecb_mode mode, const float *q, size
     return 0;
 }
 
+/* Codes of one block to floats, for ecb_scores_decoded. */
+static void bf16_score_widen(const void *ctx, const uint8_t *codes, size_t rows, float *out)
+{
+    const ecb_method *m = ctx;
+    bf16_widen(codes, rows * m->dim, out);
+}
+
 static int bf16_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
-                      const uint8_t *codes, size_t n, float *scores)
+                const uint8_t *codes, size_t n, float *scores)
 {
     (void)mode;
-    const float *q = prepared;
-    size_t d = m->dim;
-    if (nq == 0 || n == 0) return 0;
-    /* Blocks of about 512 KiB of decoded floats stay in L2 during the sgemm. */
-    size_t bs = 131072 / d;
-    if (bs < 16) bs = 16;
-    if (bs > n) bs = n;
-    float *tmp = malloc(bs * d * sizeof *tmp);
-    if (!tmp) return m->host->fail(m->host, ECB_ENOMEM, "bfloat16: out of memory (score block)");
-    int rc = 0;
-    for (size_t j0 = 0; j0 < n; j0 += bs) {
-        size_t c = n - j0 < bs ? n - j0 : bs;
-        bf16_widen(codes + j0 * 2 * d, c * d, tmp);
-        float alpha = m->sim == ECB_SIM_L2 ? 2.0f : 1.0f;
-        if (ecb_gemm_nt(nq, c, d, alpha, q, d, tmp, d, 0.0f, scores + j0, n)) {
-            rc = m->host->fail(m->host, ECB_ERANGE,
-                               "bfloat16: score block %zu x %zu x %zu too large for BLAS", nq, c,
-                               d);
-            break;
-        }
-        if (m->sim == ECB_SIM_L2) {
-            for (size_t j = 0; j < c; j++) {
-                double xx = 0;
-                for (size_t t = 0; t < d; t++) xx += (double)tmp[j * d + t] * tmp[j * d + t];
-                for (size_t i = 0; i < nq; i++) scores[i * n + j0 + j] -= (float)xx;
-            }
-        }
-    }
-    free(tmp);
-    if (rc == 0 && m->sim == ECB_SIM_L2) {
-        for (size_t i = 0; i < nq; i++) {
-            double qq = 0;
-            for (size_t t = 0; t < d; t++) qq += (double)q[i * d + t] * q[i * d + t];
-            for (size_t j = 0; j < n; j++) scores[i * n + j] -= (float)qq;
-        }
-    }
-    return rc;
+    int rc = ecb_scores_decoded(m, bf16_score_widen, m->sim == ECB_SIM_L2, prepared, nq, codes,
+                                2 * m->dim, n, m->dim, scores);
+    if (rc)
+        return m->host->fail(m->host, rc, "bfloat16: %s scoring %zu x %zu x %zu",
+                             rc == ECB_ENOMEM ? "out of memory" : "block too large for BLAS", nq,
+                             n, m->dim);
+    return 0;
 }
 
 static const ecb_method_vtable bf16_vtable = {

@@ -1,8 +1,8 @@
 /*
  * float32: the identity baseline. Codes are the float32 vectors themselves
  * (4*dim bytes); both modes score by exact dot product or negative squared
- * L2 distance, with a blocked sgemm so that the baseline is not slower than
- * it needs to be.
+ * L2 distance, with a blocked sgemm (ecb_scores_decoded, shared with the
+ * other casts) so that the baseline is not slower than it needs to be.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,31 +58,23 @@ static int f32_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_
     return 0;
 }
 
+/* Codes are the floats themselves: widening is a copy of the block. */
+static void f32_widen(const void *ctx, const uint8_t *codes, size_t rows, float *out)
+{
+    const ecb_method *m = ctx;
+    memcpy(out, codes, rows * m->dim * sizeof(float));
+}
+
 static int f32_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
                      const uint8_t *codes, size_t n, float *scores)
 {
     (void)mode;
-    const float *q = prepared;
-    const float *x = (const float *)codes;
-    size_t d = m->dim;
-    if (m->sim == ECB_SIM_DOT)
-        return ecb_gemm_nt(nq, n, d, 1.0f, q, d, x, d, 0.0f, scores, n) == 0
-                   ? 0
-                   : m->host->fail(m->host, ECB_ERANGE, "float32: block too large for BLAS");
-    /* -||q-x||^2 = 2 q.x - ||x||^2 - ||q||^2, the last term kept so scores are
-     * true negative squared distances. */
-    int rc = ecb_gemm_nt(nq, n, d, 2.0f, q, d, x, d, 0.0f, scores, n);
-    if (rc) return m->host->fail(m->host, ECB_ERANGE, "float32: block too large for BLAS");
-    for (size_t j = 0; j < n; j++) {
-        double xx = 0;
-        for (size_t t = 0; t < d; t++) xx += (double)x[j * d + t] * x[j * d + t];
-        for (size_t i = 0; i < nq; i++) scores[i * n + j] -= (float)xx;
-    }
-    for (size_t i = 0; i < nq; i++) {
-        double qq = 0;
-        for (size_t t = 0; t < d; t++) qq += (double)q[i * d + t] * q[i * d + t];
-        for (size_t j = 0; j < n; j++) scores[i * n + j] -= (float)qq;
-    }
+    int rc = ecb_scores_decoded(m, f32_widen, m->sim == ECB_SIM_L2, prepared, nq, codes,
+                                m->dim * sizeof(float), n, m->dim, scores);
+    if (rc)
+        return m->host->fail(m->host, rc, "float32: %s scoring %zu x %zu x %zu",
+                             rc == ECB_ENOMEM ? "out of memory" : "block too large for BLAS", nq,
+                             n, m->dim);
     return 0;
 }
 

@@ -333,35 +333,14 @@ static int itq_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
                      const uint8_t *codes, size_t n, float *scores)
 {
     const itq_state *s = (const itq_state *)m;
-    size_t nb = s->nbits, nbytes = s->nbytes;
     if (mode == ECB_MODE_SYMMETRIC) {
-        uint32_t dist[ITQ_BLOCK];
-        const uint8_t *qc = prepared;
-        for (size_t i = 0; i < nq; i++)
-            for (size_t j0 = 0; j0 < n; j0 += ITQ_BLOCK) {
-                size_t c = n - j0 < ITQ_BLOCK ? n - j0 : ITQ_BLOCK;
-                ecb_hamming_1xn(qc + i * nbytes, codes + j0 * nbytes, c, nbytes, dist);
-                for (size_t j = 0; j < c; j++) scores[i * n + j0 + j] = -(float)dist[j];
-            }
+        ecb_sign_scores_hamming(prepared, nq, codes, n, s->nbytes, scores);
         return 0;
     }
-    if (n == 0) return 0;
-    size_t c = n < ITQ_BLOCK ? n : ITQ_BLOCK;
-    float *S = malloc(c * nb * sizeof *S);
-    if (!S) return m->host->fail(m->host, ECB_ENOMEM, "itq: out of memory");
-    for (size_t j0 = 0; j0 < n; j0 += ITQ_BLOCK) {
-        c = n - j0 < ITQ_BLOCK ? n - j0 : ITQ_BLOCK;
-        for (size_t j = 0; j < c; j++) {
-            const uint8_t *code = codes + (j0 + j) * nbytes;
-            for (size_t b = 0; b < nb; b++)
-                S[j * nb + b] = (code[b >> 3] >> (b & 7)) & 1 ? 1.0f : -1.0f;
-        }
-        if (ecb_gemm_nt(nq, c, nb, 1.0f, prepared, nb, S, nb, 0.0f, scores + j0, n)) {
-            free(S);
-            return m->host->fail(m->host, ECB_ERANGE, "itq: block too large for BLAS");
-        }
-    }
-    free(S);
+    int rc = ecb_sign_scores_dot(prepared, nq, codes, n, s->nbits, s->nbytes, scores);
+    if (rc)
+        return m->host->fail(m->host, rc, "itq: %s scoring %zu x %zu codes",
+                             rc == ECB_ENOMEM ? "out of memory" : "block too large for BLAS", nq, n);
     return 0;
 }
 

@@ -163,6 +163,24 @@ void ecb_hamming_1xn(const uint8_t *a, const uint8_t *codes, size_t n, size_t nb
                      uint32_t *out);
 const char *ecb_popcount_kernel(void); /* name of the chosen kernel */
 
+/* ---- packed sign codes --------------------------------------------------- */
+/* Codes of nbits signs, nbytes = ceil(nbits/8) each, bit b in byte b/8 at
+ * position b%8 (1 = +1). scores[i*n + j] = -hamming(qcode i, code j). */
+void ecb_sign_scores_hamming(const uint8_t *qcodes, size_t nq, const uint8_t *codes, size_t n,
+                             size_t nbytes, float *scores);
+/* scores[i*n + j] = q_i . s_j for float queries (nq x nbits). Returns 0,
+ * ECB_ENOMEM or ECB_ERANGE (block too large for BLAS). */
+int ecb_sign_scores_dot(const float *q, size_t nq, const uint8_t *codes, size_t n, size_t nbits,
+                        size_t nbytes, float *scores);
+
+/* ---- scores of float-like codes ------------------------------------------ */
+/* widen(ctx, codes, rows, out): decode rows codes into rows x d floats. */
+typedef void (*ecb_widen_fn)(const void *ctx, const uint8_t *codes, size_t rows, float *out);
+/* scores[i*n + j] = q_i . x_j, or -||q_i - x_j||^2 when l2, with x_j the
+ * widened code j (code_size bytes each). Returns 0, ECB_ENOMEM, ECB_ERANGE. */
+int ecb_scores_decoded(const void *ctx, ecb_widen_fn widen, int l2, const float *q, size_t nq,
+                       const uint8_t *codes, size_t code_size, size_t n, size_t d, float *scores);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,44 @@
+/* Scoring of packed sign codes (bit b of a code is byte b/8, bit b%8, LSB
+ * first; 1 = +1, 0 = -1), shared by the hashing methods (lsh, itq). */
+#include <stdlib.h>
+
+#include "ecbench/ecbmath.h"
+
+enum { SIGN_BLOCK = 256 };
+
+void ecb_sign_scores_hamming(const uint8_t *qcodes, size_t nq, const uint8_t *codes, size_t n,
+                             size_t nbytes, float *scores)
+{
+    uint32_t dist[SIGN_BLOCK];
+    for (size_t i = 0; i < nq; i++)
+        for (size_t j0 = 0; j0 < n; j0 += SIGN_BLOCK) {
+            size_t c = n - j0 < SIGN_BLOCK ? n - j0 : SIGN_BLOCK;
+            ecb_hamming_1xn(qcodes + i * nbytes, codes + j0 * nbytes, c, nbytes, dist);
+            for (size_t j = 0; j < c; j++) scores[i * n + j0 + j] = -(float)dist[j];
+        }
+}
+
+int ecb_sign_scores_dot(const float *q, size_t nq, const uint8_t *codes, size_t n, size_t nbits,
+                        size_t nbytes, float *scores)
+{
+    if (n == 0) return 0;
+    /* Unpack a block of codes to +-1 floats and let sgemm do the nq x block
+     * dot products. */
+    size_t c = n < SIGN_BLOCK ? n : SIGN_BLOCK;
+    float *S = malloc(c * nbits * sizeof *S);
+    if (!S) return ECB_ENOMEM;
+    for (size_t j0 = 0; j0 < n; j0 += SIGN_BLOCK) {
+        c = n - j0 < SIGN_BLOCK ? n - j0 : SIGN_BLOCK;
+        for (size_t j = 0; j < c; j++) {
+            const uint8_t *code = codes + (j0 + j) * nbytes;
+            for (size_t b = 0; b < nbits; b++)
+                S[j * nbits + b] = (code[b >> 3] >> (b & 7)) & 1 ? 1.0f : -1.0f;
+        }
+        if (ecb_gemm_nt(nq, c, nbits, 1.0f, q, nbits, S, nbits, 0.0f, scores + j0, n)) {
+            free(S);
+            return ECB_ERANGE;
+        }
+    }
+    free(S);
+    return 0;
+}
