@@ -824,9 +824,10 @@ static void run_cell(run_ctx *ctx, const ecb_cell *cell, ecb_cell_output *o)
     uint32_t need = cell->mode == ECB_MODE_SYMMETRIC ? ECB_METHOD_SYMMETRIC : ECB_METHOD_ASYMMETRIC;
     int rc = ensure_ds(ctx, cell);
     if (rc) {
-        /* The data is at fault, not the method: every cell of it would fail. */
+        /* Unreadable data stops the sweep (every cell of it would fail); an
+         * impossible corpus size (ECB_EINVAL) is only this cell's error. */
         format_cell(ctx, cell, NULL, "error", ecb_last_error(), o);
-        o->status = 3;
+        o->status = rc == ECB_EINVAL ? 2 : 3;
         return;
     }
     if (!(q->plugin->vt.flags & need)) {

@@ -16,7 +16,9 @@ setup() { # dir, meson options...
   else
     meson setup "$d" "$@" >/dev/null || return 1
   fi
-  ninja -C "$d" >/dev/null || { ninja -C "$d" 2>&1 | tail -30; return 1; }
+  ninja -C "$d" > "$d/build.log" 2>&1 && return 0
+  grep -A12 FAILED "$d/build.log" | head -40
+  return 1
 }
 
 run() { # dir, meson test args...
