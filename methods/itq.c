@@ -99,36 +99,6 @@ static void itq_destroy(ecb_method *m)
     free(s);
 }
 
-/* Mean and population covariance (double) of n x d floats, accumulated by
- * blocks of sgemm on centred rows summed into double. */
-static int itq_covariance(const float *x, size_t n, size_t d, double *mean, double *cov)
-{
-    enum { BLOCK = 1024 };
-    memset(mean, 0, d * sizeof *mean);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++) mean[j] += x[i * d + j];
-    for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
-    memset(cov, 0, d * d * sizeof *cov);
-    float *xc = malloc((size_t)BLOCK * d * sizeof *xc);
-    float *c = malloc(d * d * sizeof *c);
-    int rc = 0;
-    if (!xc || !c) { rc = ECB_ENOMEM; goto out; }
-    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
-        size_t nb = n - i0 < BLOCK ? n - i0 : BLOCK;
-        for (size_t i = 0; i < nb; i++)
-            for (size_t j = 0; j < d; j++)
-                xc[i * d + j] = (float)((double)x[(i0 + i) * d + j] - mean[j]);
-        rc = ecb_gemm_tn(d, d, nb, 1.0f, xc, d, xc, d, 0.0f, c, d);
-        if (rc) goto out;
-        for (size_t t = 0; t < d * d; t++) cov[t] += c[t];
-    }
-    for (size_t t = 0; t < d * d; t++) cov[t] /= (double)n;
-out:
-    free(xc);
-    free(c);
-    return rc;
-}
-
 /* The ITQ alternation on V (n x c, centred PCA projections). R (c x c,
  * double in/out) starts random; loss receives iters+1 values
  * ||sign(VR_t) - VR_t||^2, non-increasing by construction. */
@@ -189,7 +159,7 @@ static int itq_train(ecb_method *m, const float *x, size_t n)
         rc = h->fail(h, ECB_ENOMEM, "itq: out of memory training on %zu x %zu", n, d);
         goto out;
     }
-    if ((rc = itq_covariance(x, n, d, mean, cov))) {
+    if ((rc = ecb_mean_covariance(x, n, d, mean, cov))) {
         rc = h->fail(h, rc, "itq: covariance of the %zu x %zu sample failed", n, d);
         goto out;
     }

@@ -524,29 +524,6 @@ static void rq_build_lut(const float *q, size_t d, size_t G, float *lut)
     }
 }
 
-/* sum_g L[g*256 + p[g]] over G bytes: the code bytes are read eight at a
- * time (one load instead of eight) and summed in four chains, since a
- * single chain is bound by the add latency. */
-static inline float rq_lut_sum(const float *L, const uint8_t *p, size_t G)
-{
-    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-    size_t g = 0;
-    for (; g + 8 <= G; g += 8, L += 8 * 256) {
-        uint64_t w;
-        memcpy(&w, p + g, 8);
-        a0 += L[0 * 256 + (w & 255)];
-        a1 += L[1 * 256 + (w >> 8 & 255)];
-        a2 += L[2 * 256 + (w >> 16 & 255)];
-        a3 += L[3 * 256 + (w >> 24 & 255)];
-        a0 += L[4 * 256 + (w >> 32 & 255)];
-        a1 += L[5 * 256 + (w >> 40 & 255)];
-        a2 += L[6 * 256 + (w >> 48 & 255)];
-        a3 += L[7 * 256 + (w >> 56)];
-    }
-    for (; g < G; g++, L += 256) a0 += L[p[g]];
-    return (a0 + a1) + (a2 + a3);
-}
-
 static inline size_t rq_cid(const rq_state *s, const uint8_t *c)
 {
     return s->idb ? c[s->nf * 4] : 0;
@@ -579,7 +556,7 @@ static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
             const float *qe = pq + d + k * RQ_QA_EXTRA;
             const uint8_t *pl = c + s->plane_off;
             float acc = 0.0f;
-            for (size_t b = 0; b < B; b++) acc += rq_lut_sum(L, pl + b * G, G) * (float)(1u << b);
+            for (size_t b = 0; b < B; b++) acc += ecb_lut_sum8(L, pl + b * G, G) * (float)(1u << b);
             float ip = acc - cB * qe[0];
             float v = f[1] + f[0] * ip + qe[1];
             if (eps > 0) v += eps * qe[2] * f[2];

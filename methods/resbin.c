@@ -417,29 +417,6 @@ static int rb_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
     return 0;
 }
 
-/* sum_g L[g*256 + p[g]] over G bytes: the code bytes are read eight at a
- * time (one load instead of eight) and summed in four chains, since a
- * single chain is bound by the add latency. */
-static inline float rb_lut_sum(const float *L, const uint8_t *p, size_t G)
-{
-    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-    size_t g = 0;
-    for (; g + 8 <= G; g += 8, L += 8 * 256) {
-        uint64_t w;
-        memcpy(&w, p + g, 8);
-        a0 += L[0 * 256 + (w & 255)];
-        a1 += L[1 * 256 + (w >> 8 & 255)];
-        a2 += L[2 * 256 + (w >> 16 & 255)];
-        a3 += L[3 * 256 + (w >> 24 & 255)];
-        a0 += L[4 * 256 + (w >> 32 & 255)];
-        a1 += L[5 * 256 + (w >> 40 & 255)];
-        a2 += L[6 * 256 + (w >> 48 & 255)];
-        a3 += L[7 * 256 + (w >> 56)];
-    }
-    for (; g < G; g++, L += 256) a0 += L[p[g]];
-    return (a0 + a1) + (a2 + a3);
-}
-
 static int rb_score_asym(const rb_state *s, const void *prepared, size_t nq,
                          const uint8_t *codes, size_t n, float *scores)
 {
@@ -464,7 +441,7 @@ static int rb_score_asym(const rb_state *s, const void *prepared, size_t nq,
             rb_scales(s, c, alpha, &aux);
             float ip = 0;
             for (size_t l = 0; l < Lv; l++) {
-                ip += alpha[l] * (rb_lut_sum(lut, pl + l * G, G) - sum);
+                ip += alpha[l] * (ecb_lut_sum8(lut, pl + l * G, G) - sum);
             }
             sc[j] = l2 ? 2.0f * ip - aux + pq[d] : ip + pq[d];
         }

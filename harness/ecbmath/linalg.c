@@ -174,3 +174,35 @@ out:
     free(s);
     return rc;
 }
+
+/* Mean and population covariance (d x d, double) of n x d floats. The
+ * covariance is accumulated by blocks of float sgemm on centred rows, each
+ * block summed into double, so large samples stay fast without losing the
+ * precision that float accumulation over all n would cost. */
+int ecb_mean_covariance(const float *x, size_t n, size_t d, double *mean, double *cov)
+{
+    enum { BLOCK = 1024 };
+    memset(mean, 0, d * sizeof *mean);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) mean[j] += x[i * d + j];
+    for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
+    memset(cov, 0, d * d * sizeof *cov);
+    float *xc = malloc((size_t)BLOCK * d * sizeof *xc);
+    float *c = malloc(d * d * sizeof *c);
+    int rc = 0;
+    if (!xc || !c) { rc = ECB_ENOMEM; goto out; }
+    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
+        size_t nb = n - i0 < BLOCK ? n - i0 : BLOCK;
+        for (size_t i = 0; i < nb; i++)
+            for (size_t j = 0; j < d; j++)
+                xc[i * d + j] = (float)((double)x[(i0 + i) * d + j] - mean[j]);
+        rc = ecb_gemm_tn(d, d, nb, 1.0f, xc, d, xc, d, 0.0f, c, d);
+        if (rc) goto out;
+        for (size_t t = 0; t < d * d; t++) cov[t] += c[t];
+    }
+    for (size_t t = 0; t < d * d; t++) cov[t] /= (double)n;
+out:
+    free(xc);
+    free(c);
+    return rc;
+}

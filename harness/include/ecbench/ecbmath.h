@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ecbench/method.h"
 
@@ -62,6 +63,10 @@ int ecb_eigh_desc(size_t d, const double *A, double *w, double *V);
 /* Thin SVD of the m x n matrix A (double, row-major): A = U diag(s) Vt with
  * U m x r, Vt r x n, r = min(m,n). */
 int ecb_svd(size_t m, size_t n, const double *A, double *U, double *s, double *Vt);
+/* Mean (d) and population covariance (d x d, /n) of n x d floats, in
+ * double; accumulated by blocks of sgemm on centred rows. Returns 0,
+ * ECB_ENOMEM or ECB_ERANGE. */
+int ecb_mean_covariance(const float *x, size_t n, size_t d, double *mean, double *cov);
 /* Orthogonal Procrustes: R (d x d) maximising tr(R^T M) for M = X^T Y,
  * i.e. R = U V^T of the SVD of M (double, row-major). */
 int ecb_procrustes(size_t d, const double *M, double *R);
@@ -114,6 +119,29 @@ void ecb_code_unpack(const uint8_t *code, size_t m, unsigned nbits, uint32_t *id
  * per-vector data after them). Kernels specialised for nbits 8 and 4. */
 void ecb_lut_scan(const float *lut, size_t m, unsigned nbits, const uint8_t *codes,
                   size_t code_stride, size_t n, float *out);
+/* sum_g L[g*256 + p[g]] over G code bytes, one 256-entry table per byte
+ * (the per-code kernel of byte-table scans: rabitq, lloydmax, resbin). The
+ * bytes are read eight at a time (one load instead of eight) and summed in
+ * four chains, since a single chain is bound by the add latency. */
+static inline float ecb_lut_sum8(const float *L, const uint8_t *p, size_t G)
+{
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    size_t g = 0;
+    for (; g + 8 <= G; g += 8, L += 8 * 256) {
+        uint64_t w;
+        memcpy(&w, p + g, 8);
+        a0 += L[0 * 256 + (w & 255)];
+        a1 += L[1 * 256 + (w >> 8 & 255)];
+        a2 += L[2 * 256 + (w >> 16 & 255)];
+        a3 += L[3 * 256 + (w >> 24 & 255)];
+        a0 += L[4 * 256 + (w >> 32 & 255)];
+        a1 += L[5 * 256 + (w >> 40 & 255)];
+        a2 += L[6 * 256 + (w >> 48 & 255)];
+        a3 += L[7 * 256 + (w >> 56)];
+    }
+    for (; g < G; g++, L += 256) a0 += L[p[g]];
+    return (a0 + a1) + (a2 + a3);
+}
 /* Top-k of scores (higher is better) over n items with a bounded heap:
  * writes k entries to top_s/top_i sorted by score descending (ties by
  * larger id first), padding with -INFINITY / -1 when n < k. get(ctx, j0,
