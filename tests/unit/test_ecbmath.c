@@ -5,9 +5,12 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -532,10 +535,83 @@ static void test_kmeans_determinism(void **state)
 }
 
 
+/* ---- parallel-for ------------------------------------------------------- */
+
+typedef struct par_ctx {
+    size_t threads;
+    _Atomic int *runs;       /* per task */
+    _Atomic int bad_worker;
+    pthread_t caller;
+    _Atomic int other_thread;
+    size_t fail_every;       /* tasks t with t % fail_every == fail_at fail */
+    size_t fail_at;
+} par_ctx;
+
+static int par_task(void *arg, size_t task, size_t worker)
+{
+    par_ctx *c = arg;
+    atomic_fetch_add(&c->runs[task], 1);
+    if (worker >= (c->threads ? c->threads : 1)) atomic_store(&c->bad_worker, 1);
+    if (!pthread_equal(pthread_self(), c->caller)) atomic_store(&c->other_thread, 1);
+    /* uneven work, so that threads interleave differently on each run */
+    volatile unsigned spin = 0;
+    for (unsigned i = 0; i < (unsigned)(task * 7919 % 5000); i++) spin += i;
+    if (c->fail_every && task % c->fail_every == c->fail_at) {
+        /* the lowest failure finishes last: other workers race past it */
+        if (task == c->fail_at && c->threads > 1) usleep(2000);
+        return -(int)(task + 1);
+    }
+    return 0;
+}
+
+static void test_parallel_for_all_once(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    static _Atomic int runs[N];
+    for (size_t threads = 0; threads <= 5; threads++) {
+        for (size_t ntasks = 0; ntasks <= N; ntasks = ntasks ? ntasks * 10 : 1) {
+            for (size_t t = 0; t < N; t++) atomic_store(&runs[t], 0);
+            par_ctx c = {.threads = threads, .runs = runs, .caller = pthread_self()};
+            assert_int_equal(ecb_parallel_for(ntasks, threads, par_task, &c), 0);
+            for (size_t t = 0; t < N; t++) assert_int_equal(atomic_load(&runs[t]), t < ntasks);
+            assert_int_equal(atomic_load(&c.bad_worker), 0);
+            /* inline: no thread is created for one thread or one task */
+            if (threads <= 1 || ntasks <= 1) assert_int_equal(atomic_load(&c.other_thread), 0);
+        }
+    }
+}
+
+static void test_parallel_for_error_order(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    static _Atomic int runs[N];
+    /* failures at 97, 197, 297...: the lowest (97) is reported every time,
+     * and every task below it ran exactly once */
+    for (int rep = 0; rep < 10; rep++) {
+        for (size_t threads = 1; threads <= 4; threads++) {
+            for (size_t t = 0; t < N; t++) atomic_store(&runs[t], 0);
+            par_ctx c = {.threads = threads, .runs = runs, .caller = pthread_self(),
+                         .fail_every = 100, .fail_at = 97};
+            assert_int_equal(ecb_parallel_for(N, threads, par_task, &c), -98);
+            for (size_t t = 0; t <= 97; t++) assert_int_equal(atomic_load(&runs[t]), 1);
+            for (size_t t = 98; t < N; t++) assert_true(atomic_load(&runs[t]) <= 1);
+            assert_int_equal(atomic_load(&c.bad_worker), 0);
+        }
+    }
+    /* the first task failing */
+    for (size_t t = 0; t < N; t++) atomic_store(&runs[t], 0);
+    par_ctx c = {.threads = 3, .runs = runs, .caller = pthread_self(), .fail_every = 1};
+    assert_int_equal(ecb_parallel_for(N, 3, par_task, &c), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_golden),
+        cmocka_unit_test(test_parallel_for_all_once),
+        cmocka_unit_test(test_parallel_for_error_order),
         cmocka_unit_test(test_rng_determinism),
         cmocka_unit_test(test_rng_distributions),
         cmocka_unit_test(test_rng_sample),

@@ -20,6 +20,18 @@
 extern "C" {
 #endif
 
+/* ---- parallel-for: the one thread fan-out --------------------------------- */
+/* Run fn(ctx, task, worker) for every task in [0, ntasks) on up to `threads`
+ * threads (the calling thread is one of them; worker is in [0, threads) so
+ * callers can keep per-worker scratch). Tasks are claimed in increasing
+ * order. Returns 0, or the return value of the lowest-numbered task that
+ * failed (deterministic whatever the scheduling); tasks after a failure may
+ * be skipped. With threads <= 1 or ntasks <= 1 it runs inline with no thread
+ * creation. A task's error message (per-thread) stays in the thread that ran
+ * it: copy it into ctx when the caller needs it. */
+typedef int (*ecb_task_fn)(void *ctx, size_t task, size_t worker);
+int ecb_parallel_for(size_t ntasks, size_t threads, ecb_task_fn fn, void *ctx);
+
 /* ---- RNG: xoshiro256** seeded by splitmix64 ------------------------------ */
 typedef struct ecb_rng {
     uint64_t s[4];
