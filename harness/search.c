@@ -2,7 +2,7 @@
  * Exact and code-based top-k search in the one ranking order of DESIGN D4.
  *
  * Layout of a search: the corpus is cut into a fixed grid of blocks of
- * block_rows rows; worker threads take blocks from a shared counter, score
+ * block_rows rows; worker threads take blocks (ecb_parallel_for), score
  * every query block against them (sgemm for float32, the method's score()
  * for codes) into a block_queries x block_rows buffer, and push candidates
  * into their own per-query bounded heaps. The heaps are merged at the end.
@@ -19,8 +19,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +226,15 @@ void ecb_normalize_rows(float *x, size_t n, size_t dim)
 
 /* ---- the blocked, threaded scan ------------------------------------------- */
 
+typedef struct scan_worker {
+    ecb_topk heaps;
+    float *xbuf, *sbuf; /* scratch, allocated on the worker's first block */
+    double *xn;
+    int rc;
+    size_t task;        /* block of the worker's failure, when rc != 0 */
+    char msg[1024];
+} scan_worker;
+
 typedef struct scan_job {
     /* what is scanned: either a float32 corpus or a method's codes */
     const ecb_vecs *corpus;
@@ -244,16 +251,8 @@ typedef struct scan_job {
     size_t n, d, nq, k;
     const uint32_t *id_rank;
     size_t block_rows, block_queries, nblocks;
-    atomic_size_t next;
-    atomic_int stop;
+    scan_worker *w; /* one per worker of ecb_parallel_for */
 } scan_job;
-
-typedef struct scan_worker {
-    scan_job *job;
-    ecb_topk heaps;
-    int rc;
-    char msg[1024];
-} scan_worker;
 
 /* Push one block of scores (nqb x nb, row per query) into the heaps. */
 static void offer_block(ecb_topk *h, const float *sc, size_t q0, size_t nqb, size_t row0,
@@ -291,93 +290,83 @@ static void offer_block(ecb_topk *h, const float *sc, size_t q0, size_t nqb, siz
     }
 }
 
-static int worker_fail(scan_worker *w, int rc)
+/* The error message is per thread: keep it with the worker, so that the
+ * calling thread can report the failure of the lowest failing block. */
+static int worker_fail(scan_worker *w, size_t task, int rc)
 {
     w->rc = rc;
+    w->task = task;
     snprintf(w->msg, sizeof w->msg, "%s", ecb_last_error());
-    atomic_store(&w->job->stop, 1);
     return rc;
 }
 
-static void *scan_run(void *arg)
+static int scan_alloc(const scan_job *j, scan_worker *w)
 {
-    scan_worker *w = arg;
-    scan_job *j = w->job;
-    float *xbuf = NULL, *sbuf = NULL;
-    double *xn = NULL;
     size_t bq = j->block_queries < j->nq ? j->block_queries : j->nq;
     size_t sz;
     if (!ecb_mul_ok(bq, j->block_rows, &sz) ||
-        (j->corpus && !ecb_mul_ok(j->block_rows, j->d, &sz))) {
-        ecb_fail(ECB_ENOMEM, "search: block of %zu queries x %zu rows x dim %zu overflows", bq,
-                 j->block_rows, j->d);
-        worker_fail(w, ECB_ENOMEM);
-        goto out;
-    }
-    if (!(sbuf = ecb_malloc_array(bq * j->block_rows, sizeof *sbuf)) ||
-        (j->corpus && (!(xbuf = ecb_malloc_array(j->block_rows * j->d, sizeof *xbuf)) ||
-                       !(xn = ecb_malloc_array(j->block_rows, sizeof *xn))))) {
-        worker_fail(w, ECB_ENOMEM);
-        goto out;
-    }
-    for (;;) {
-        if (atomic_load(&j->stop)) break;
-        size_t b = atomic_fetch_add(&j->next, 1);
-        if (b >= j->nblocks) break;
-        size_t r0 = b * j->block_rows;
-        size_t nb = j->n - r0 < j->block_rows ? j->n - r0 : j->block_rows;
-        int rc;
-        if (j->corpus) {
-            if ((rc = ecb_vecs_read(j->corpus, r0, nb, xbuf)) != 0) {
-                worker_fail(w, rc);
-                goto out;
-            }
-            if (j->sim == ECB_DS_COSINE) ecb_normalize_rows(xbuf, nb, j->d);
-            if (j->sim == ECB_DS_L2) {
-                for (size_t r = 0; r < nb; r++) xn[r] = sumsq(xbuf + r * j->d, j->d);
-            }
-        }
-        for (size_t q0 = 0; q0 < j->nq; q0 += bq) {
-            size_t nqb = j->nq - q0 < bq ? j->nq - q0 : bq;
-            if (j->corpus) {
-                float alpha = j->sim == ECB_DS_L2 ? 2.0f : 1.0f;
-                rc = ecb_gemm_nt(nqb, nb, j->d, alpha, j->q + q0 * j->d, j->d, xbuf, j->d, 0.0f,
-                                 sbuf, nb);
-                if (rc) {
-                    ecb_fail(rc, "exact search: block %zu x %zu x %zu exceeds BLAS int range",
-                             nqb, nb, j->d);
-                    worker_fail(w, rc);
-                    goto out;
-                }
-                if (j->sim == ECB_DS_L2) {
-                    /* -|q-x|^2 = 2 q.x - |x|^2 - |q|^2, norms in double */
-                    for (size_t qi = 0; qi < nqb; qi++) {
-                        float *row = sbuf + qi * nb;
-                        double qq = j->qn[q0 + qi];
-                        for (size_t r = 0; r < nb; r++)
-                            row[r] = (float)((double)row[r] - xn[r] - qq);
-                    }
-                }
-            } else {
-                rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
-                                     j->codes + r0 * j->csize, nb, sbuf);
-                if (rc) {
-                    if (rc > 0) rc = ECB_EINTERNAL;
-                    worker_fail(w, rc);
-                    goto out;
-                }
-            }
-            offer_block(&w->heaps, sbuf, q0, nqb, r0, nb, j->id_rank);
-        }
-    }
-out:
-    free(xbuf);
-    free(sbuf);
-    free(xn);
-    return NULL;
+        (j->corpus && !ecb_mul_ok(j->block_rows, j->d, &sz)))
+        return ecb_fail(ECB_ENOMEM, "search: block of %zu queries x %zu rows x dim %zu overflows",
+                        bq, j->block_rows, j->d);
+    if (!(w->sbuf = ecb_malloc_array(bq * j->block_rows, sizeof *w->sbuf)) ||
+        (j->corpus && (!(w->xbuf = ecb_malloc_array(j->block_rows * j->d, sizeof *w->xbuf)) ||
+                       !(w->xn = ecb_malloc_array(j->block_rows, sizeof *w->xn)))))
+        return ECB_ENOMEM;
+    return 0;
 }
 
-/* Run the scan with o->threads workers and merge into out. */
+/* Task b of ecb_parallel_for: score corpus block b against every query
+ * block and offer the scores to the worker's heaps. */
+static int scan_block(void *arg, size_t b, size_t worker)
+{
+    scan_job *j = arg;
+    scan_worker *w = &j->w[worker];
+    int rc;
+    if (!w->sbuf && (rc = scan_alloc(j, w)) != 0) return worker_fail(w, b, rc);
+    float *xbuf = w->xbuf, *sbuf = w->sbuf;
+    double *xn = w->xn;
+    size_t bq = j->block_queries < j->nq ? j->block_queries : j->nq;
+    size_t r0 = b * j->block_rows;
+    size_t nb = j->n - r0 < j->block_rows ? j->n - r0 : j->block_rows;
+    if (j->corpus) {
+        if ((rc = ecb_vecs_read(j->corpus, r0, nb, xbuf)) != 0) return worker_fail(w, b, rc);
+        if (j->sim == ECB_DS_COSINE) ecb_normalize_rows(xbuf, nb, j->d);
+        if (j->sim == ECB_DS_L2) {
+            for (size_t r = 0; r < nb; r++) xn[r] = sumsq(xbuf + r * j->d, j->d);
+        }
+    }
+    for (size_t q0 = 0; q0 < j->nq; q0 += bq) {
+        size_t nqb = j->nq - q0 < bq ? j->nq - q0 : bq;
+        if (j->corpus) {
+            float alpha = j->sim == ECB_DS_L2 ? 2.0f : 1.0f;
+            rc = ecb_gemm_nt(nqb, nb, j->d, alpha, j->q + q0 * j->d, j->d, xbuf, j->d, 0.0f,
+                             sbuf, nb);
+            if (rc) {
+                ecb_fail(rc, "exact search: block %zu x %zu x %zu exceeds BLAS int range", nqb,
+                         nb, j->d);
+                return worker_fail(w, b, rc);
+            }
+            if (j->sim == ECB_DS_L2) {
+                /* -|q-x|^2 = 2 q.x - |x|^2 - |q|^2, norms in double */
+                for (size_t qi = 0; qi < nqb; qi++) {
+                    float *row = sbuf + qi * nb;
+                    double qq = j->qn[q0 + qi];
+                    for (size_t r = 0; r < nb; r++) row[r] = (float)((double)row[r] - xn[r] - qq);
+                }
+            }
+        } else {
+            rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
+                                 j->codes + r0 * j->csize, nb, sbuf);
+            if (rc) return worker_fail(w, b, rc > 0 ? ECB_EINTERNAL : rc);
+        }
+        offer_block(&w->heaps, sbuf, q0, nqb, r0, nb, j->id_rank);
+    }
+    return 0;
+}
+
+/* Run the scan with o->threads workers and merge into out. Heaps are per
+ * worker and merged in the one ranking order, a total order: the top-k is
+ * the same whichever worker scanned which block. */
 static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
 {
     int rc = ecb_topk_alloc(out, j->nq, j->k);
@@ -387,8 +376,6 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
     j->block_rows = o->block_rows < j->n ? o->block_rows : j->n;
     j->block_queries = o->block_queries;
     j->nblocks = (j->n + j->block_rows - 1) / j->block_rows;
-    atomic_init(&j->next, 0);
-    atomic_init(&j->stop, 0);
 
     size_t nt = o->threads < j->nblocks ? o->threads : j->nblocks;
     if (nt < 1) nt = 1;
@@ -397,42 +384,29 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
         ecb_topk_release(out);
         return ECB_ENOMEM;
     }
+    j->w = w;
     /* worker 0 fills out directly; the others merge into it */
-    w[0].job = j;
     w[0].heaps = *out;
-    for (size_t t = 1; t < nt; t++) {
-        w[t].job = j;
+    for (size_t t = 1; t < nt; t++)
         if ((rc = ecb_topk_alloc(&w[t].heaps, j->nq, j->k)) != 0) goto done;
-    }
-    if (nt == 1) {
-        scan_run(&w[0]);
-    } else {
-        int prev_blas = openblas_get_num_threads();
+    int prev_blas = 0;
+    if (nt > 1) {
+        prev_blas = openblas_get_num_threads();
         openblas_set_num_threads(1);
-        pthread_t *th = ecb_calloc(nt, sizeof *th);
-        size_t started = 0;
-        if (!th) {
-            rc = ECB_ENOMEM;
-        } else {
-            for (; started < nt; started++) {
-                int e = pthread_create(&th[started], NULL, scan_run, &w[started]);
-                if (e) {
-                    atomic_store(&j->stop, 1);
-                    rc = ecb_fail(ECB_EINTERNAL, "search: pthread_create failed: %s", strerror(e));
-                    break;
-                }
-            }
-            for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
-            free(th);
-        }
-        openblas_set_num_threads(prev_blas);
-        if (rc) goto done;
     }
-    for (size_t t = 0; t < nt; t++)
-        if (w[t].rc) {
-            rc = ecb_fail(w[t].rc, "%s", w[t].msg);
-            goto done;
-        }
+    rc = ecb_parallel_for(j->nblocks, nt, scan_block, j);
+    if (nt > 1) openblas_set_num_threads(prev_blas);
+    if (rc) {
+        /* the failure ecb_parallel_for reports is the lowest failing block */
+        size_t first = SIZE_MAX, fw = 0;
+        for (size_t t = 0; t < nt; t++)
+            if (w[t].rc && w[t].task < first) {
+                first = w[t].task;
+                fw = t;
+            }
+        rc = ecb_fail(w[fw].rc, "%s", w[fw].msg);
+        goto done;
+    }
     for (size_t t = 1; t < nt; t++)
         for (size_t q = 0; q < j->nq; q++) {
             const float *s = w[t].heaps.scores + q * j->k;
@@ -443,7 +417,12 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
         }
     topk_finish(out, j->id_rank);
 done:
-    for (size_t t = 1; t < nt; t++) ecb_topk_release(&w[t].heaps);
+    for (size_t t = 0; t < nt; t++) {
+        if (t > 0) ecb_topk_release(&w[t].heaps);
+        free(w[t].xbuf);
+        free(w[t].sbuf);
+        free(w[t].xn);
+    }
     free(w);
     if (rc) ecb_topk_release(out);
     return rc;

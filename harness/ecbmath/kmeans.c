@@ -14,8 +14,9 @@
  *    this kernel needs neither. Chosen at run time (portable C otherwise).
  *  - larger d: blocked sgemm (256 points x 1024 centroids per tile, so the
  *    scratch is bounded at 1 MiB per thread) followed by a row argmin.
- * Points are split over pthreads in contiguous ranges, so results do not
- * depend on the thread count (each point's argmin is computed the same way).
+ * Points are split into a fixed grid of tasks run by ecb_parallel_for, so
+ * results do not depend on the thread count (each point's argmin is
+ * computed the same way).
  *
  * Determinism: for a given seed, machine and kernel the output is bit-for-bit
  * identical; the AVX2 (FMA) and portable kernels may break near-ties
@@ -29,7 +30,6 @@
  */
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +44,9 @@ enum {
     ECB_KM_DIRECT_MAX_D = 32,
     ECB_KM_BLOCK_POINTS = 256,
     ECB_KM_BLOCK_CENTROIDS = 1024,
-    ECB_KM_MAX_THREADS = 64,
+    /* points per task of a pass: a multiple of 8 and of the block size;
+     * below this a thread costs more than it saves */
+    ECB_KM_TASK_POINTS = 2048,
 };
 
 /* Relative size of the perturbation that splits a cluster (FAISS: 1/1024). */
@@ -63,11 +65,6 @@ typedef struct {
     int use_avx2;
 } assign_job;
 
-typedef struct {
-    const assign_job *job;
-    size_t i0, i1;
-    int rc;
-} assign_range;
 
 /* ---- direct kernel ------------------------------------------------------- */
 
@@ -214,12 +211,10 @@ __attribute__((target("avx2,fma"))) static void argmin_avx2(const float *row, co
 }
 #endif
 
-static int gemm_range(const assign_job *j, size_t i0, size_t i1, float *bestv)
+static int gemm_range(const assign_job *j, size_t i0, size_t i1, float *bestv, float *buf)
 {
     const size_t d = j->d, k = j->k;
     const size_t kt = k < ECB_KM_BLOCK_CENTROIDS ? k : ECB_KM_BLOCK_CENTROIDS;
-    float *buf = malloc((size_t)ECB_KM_BLOCK_POINTS * kt * sizeof *buf);
-    if (!buf) return ECB_ENOMEM;
     for (size_t b = i0; b < i1; b += ECB_KM_BLOCK_POINTS) {
         size_t nb = i1 - b < ECB_KM_BLOCK_POINTS ? i1 - b : ECB_KM_BLOCK_POINTS;
         for (size_t r = 0; r < nb; r++) {
@@ -230,7 +225,7 @@ static int gemm_range(const assign_job *j, size_t i0, size_t i1, float *bestv)
             size_t nc = k - c0 < kt ? k - c0 : kt;
             int rc = ecb_gemm_nt(nb, nc, d, -2.0f, j->x + b * d, d, j->c + c0 * d, d, 0.0f, buf,
                                  nc);
-            if (rc) { free(buf); return rc; }
+            if (rc) return rc;
             for (size_t r = 0; r < nb; r++) {
 #ifdef ECB_KM_X86
                 if (j->use_avx2) {
@@ -244,41 +239,52 @@ static int gemm_range(const assign_job *j, size_t i0, size_t i1, float *bestv)
             }
         }
     }
-    free(buf);
     return 0;
 }
 
-static void *assign_worker(void *arg)
+/* Per-worker scratch of an assignment pass: the best values of one task's
+ * points and, for the sgemm kernel, one tile of products. */
+typedef struct {
+    const assign_job *job;
+    float *scratch; /* workers x (ECB_KM_TASK_POINTS + tile) floats */
+    size_t per_worker;
+} assign_pass;
+
+/* Task t of ecb_parallel_for: points [t * ECB_KM_TASK_POINTS, ...). The task
+ * grid is fixed and a multiple of the direct kernel's 8 lanes and of the
+ * sgemm kernel's point blocks, so every point's argmin comes from the same
+ * kernel call shape whatever the thread count (and the same as one thread
+ * over all points). */
+static int assign_task(void *arg, size_t task, size_t worker)
 {
-    assign_range *r = arg;
-    const assign_job *j = r->job;
-    r->rc = 0;
-    if (r->i1 <= r->i0) return NULL;
-    float *bestv = malloc((r->i1 - r->i0) * sizeof *bestv);
-    if (!bestv) { r->rc = ECB_ENOMEM; return NULL; }
+    const assign_pass *p = arg;
+    const assign_job *j = p->job;
+    size_t i0 = task * ECB_KM_TASK_POINTS;
+    size_t i1 = j->n - i0 < ECB_KM_TASK_POINTS ? j->n : i0 + ECB_KM_TASK_POINTS;
+    float *bestv = p->scratch + worker * p->per_worker;
     if (j->d <= ECB_KM_DIRECT_MAX_D) {
 #ifdef ECB_KM_X86
         if (j->use_avx2)
-            direct_avx2(j, r->i0, r->i1, bestv);
+            direct_avx2(j, i0, i1, bestv);
         else
 #endif
-            direct_portable(j, r->i0, r->i1, bestv);
+            direct_portable(j, i0, i1, bestv);
     } else {
-        r->rc = gemm_range(j, r->i0, r->i1, bestv);
+        int rc = gemm_range(j, i0, i1, bestv, bestv + ECB_KM_TASK_POINTS);
+        if (rc) return rc;
     }
-    if (r->rc == 0 && j->dist) {
+    if (j->dist) {
         /* Distances from the same expansion the argmin used, plus ||x||^2,
          * clamped: cancellation can leave tiny negatives. */
-        for (size_t i = r->i0; i < r->i1; i++) {
+        for (size_t i = i0; i < i1; i++) {
             const float *x = j->x + i * j->d;
             double xx = 0;
             for (size_t t = 0; t < j->d; t++) xx += (double)x[t] * x[t];
-            double v = xx + bestv[i - r->i0];
+            double v = xx + bestv[i - i0];
             j->dist[i] = v > 0 ? (float)v : 0.0f;
         }
     }
-    free(bestv);
-    return NULL;
+    return 0;
 }
 
 /* ECB_FORCE_PORTABLE=1 in the environment selects the portable kernels, so
@@ -298,33 +304,15 @@ static int cpu_has_avx2(void)
  * and cn must be filled. */
 static int run_assign(assign_job *job, size_t threads)
 {
+    size_t ntasks = (job->n + ECB_KM_TASK_POINTS - 1) / ECB_KM_TASK_POINTS;
     if (threads < 1) threads = 1;
-    if (threads > ECB_KM_MAX_THREADS) threads = ECB_KM_MAX_THREADS;
-    /* Below a few thousand points a thread costs more than it saves. */
-    size_t per = 2048;
-    if (job->n / per < threads) threads = job->n / per ? job->n / per : 1;
-    assign_range r[ECB_KM_MAX_THREADS];
-    pthread_t tid[ECB_KM_MAX_THREADS];
-    int started[ECB_KM_MAX_THREADS] = {0};
-    /* Ranges are multiples of 8 so the direct kernel's lane blocks are the
-     * same whatever the thread count. */
-    size_t chunk = (job->n + threads - 1) / threads;
-    chunk = (chunk + 7) & ~(size_t)7;
-    for (size_t t = 0; t < threads; t++) {
-        r[t].job = job;
-        r[t].i0 = t * chunk < job->n ? t * chunk : job->n;
-        r[t].i1 = (t + 1) * chunk < job->n ? (t + 1) * chunk : job->n;
-        r[t].rc = 0;
-    }
-    for (size_t t = 1; t < threads; t++)
-        started[t] = pthread_create(&tid[t], NULL, assign_worker, &r[t]) == 0;
-    assign_worker(&r[0]);
-    int rc = r[0].rc;
-    for (size_t t = 1; t < threads; t++) {
-        if (started[t]) pthread_join(tid[t], NULL);
-        else assign_worker(&r[t]); /* could not start: do it here */
-        if (r[t].rc && !rc) rc = r[t].rc;
-    }
+    if (threads > ntasks) threads = ntasks;
+    size_t kt = job->k < ECB_KM_BLOCK_CENTROIDS ? job->k : ECB_KM_BLOCK_CENTROIDS;
+    assign_pass p = {.job = job, .per_worker = ECB_KM_TASK_POINTS};
+    if (job->d > ECB_KM_DIRECT_MAX_D) p.per_worker += (size_t)ECB_KM_BLOCK_POINTS * kt;
+    if (!(p.scratch = malloc(threads * p.per_worker * sizeof *p.scratch))) return ECB_ENOMEM;
+    int rc = ecb_parallel_for(ntasks, threads, assign_task, &p);
+    free(p.scratch);
     return rc;
 }
 

@@ -277,6 +277,45 @@ static void test_search_codes(void **state)
     free(q);
 }
 
+/* Fails on every block from row 128 on, naming its first row; the lowest
+ * failing block is slow, so other workers fail first in time. */
+static const uint8_t *fail_base;
+static int fake_fail_late(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                          const uint8_t *codes, size_t n, float *scores)
+{
+    size_t row = (size_t)(codes - fail_base) / (m->dim * sizeof(float));
+    if (row < 128) return fake_score(m, mode, prepared, nq, codes, n, scores);
+    if (row == 128) usleep(3000);
+    return ecb_fail(ECB_ENUMERIC - (row != 128), "fake: failed at row %zu", row);
+}
+
+/* The failure reported is the lowest failing block's, whatever the thread
+ * count and scheduling (code and message). */
+static void test_search_codes_first_error(void **state)
+{
+    (void)state;
+    size_t n = 1000, d = 4, nq = 3, k = 5;
+    float *x = rand_mat(n, d, 23), *q = rand_mat(nq, d, 24);
+    ecb_method_vtable vt;
+    memset(&vt, 0, sizeof vt);
+    vt.code_size = fake_code_size;
+    vt.query_size = fake_query_size;
+    vt.score = fake_fail_late;
+    ecb_method m = {&vt, NULL, d, ECB_SIM_DOT};
+    fail_base = (const uint8_t *)x;
+    for (size_t threads = 1; threads <= 4; threads++)
+        for (int rep = 0; rep < 3; rep++) {
+            ecb_search_opts o = {threads, 64, 2};
+            ecb_topk a;
+            assert_int_equal(ecb_search_codes(&m, ECB_MODE_ASYMMETRIC, q, nq,
+                                              (const uint8_t *)x, n, k, NULL, &o, &a),
+                             ECB_ENUMERIC);
+            assert_string_equal(ecb_last_error(), "fake: failed at row 128");
+        }
+    free(x);
+    free(q);
+}
+
 /* ---- exact scores -------------------------------------------------------- */
 
 static void test_exact_scores(void **state)
@@ -463,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_exact_deterministic),
         cmocka_unit_test(test_exact_ties),
         cmocka_unit_test(test_search_codes),
+        cmocka_unit_test(test_search_codes_first_error),
         cmocka_unit_test(test_exact_scores),
         cmocka_unit_test(test_groundtruth_cache),
         cmocka_unit_test(test_shipped_groundtruth),
