@@ -243,16 +243,25 @@ static int fake_fail_score(const ecb_method *m, ecb_mode mode, const void *prepa
     return ecb_fail(ECB_ENUMERIC, "fake: score failed on purpose");
 }
 
+/* A fake method scoring float32 "codes" with the given score(). */
+typedef int (*fake_score_fn)(const ecb_method *, ecb_mode, const void *, size_t, const uint8_t *,
+                             size_t, float *);
+static ecb_method_vtable fake_vtable(fake_score_fn score)
+{
+    ecb_method_vtable vt;
+    memset(&vt, 0, sizeof vt);
+    vt.code_size = fake_code_size;
+    vt.query_size = fake_query_size;
+    vt.score = score;
+    return vt;
+}
+
 static void test_search_codes(void **state)
 {
     (void)state;
     size_t n = 500, d = 8, nq = 5, k = 7;
     float *x = rand_mat(n, d, 21), *q = rand_mat(nq, d, 22);
-    ecb_method_vtable vt;
-    memset(&vt, 0, sizeof vt);
-    vt.code_size = fake_code_size;
-    vt.query_size = fake_query_size;
-    vt.score = fake_score;
+    ecb_method_vtable vt = fake_vtable(fake_score);
     ecb_method m = {&vt, NULL, d, ECB_SIM_DOT};
     ecb_vecs *v = vecs_copy(x, n, d);
     ecb_search_opts o = {2, 64, 2};
@@ -296,11 +305,7 @@ static void test_search_codes_first_error(void **state)
     (void)state;
     size_t n = 1000, d = 4, nq = 3, k = 5;
     float *x = rand_mat(n, d, 23), *q = rand_mat(nq, d, 24);
-    ecb_method_vtable vt;
-    memset(&vt, 0, sizeof vt);
-    vt.code_size = fake_code_size;
-    vt.query_size = fake_query_size;
-    vt.score = fake_fail_late;
+    ecb_method_vtable vt = fake_vtable(fake_fail_late);
     ecb_method m = {&vt, NULL, d, ECB_SIM_DOT};
     fail_base = (const uint8_t *)x;
     for (size_t threads = 1; threads <= 4; threads++)
