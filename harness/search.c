@@ -29,106 +29,6 @@
 #include "ecbench/ecbmath.h"
 #include "harness/search.h"
 
-/* ---- ranking order and heaps -------------------------------------------- */
-
-/* Id key for ties: the rank of the id in strcmp order when given, else the
- * row itself; -1 (padding) never reaches here. */
-static inline uint64_t id_key(int64_t id, const uint32_t *id_rank)
-{
-    return id_rank ? (uint64_t)id_rank[id] : (uint64_t)id;
-}
-
-/* true when (sa, ia) ranks strictly after (sb, ib); padding ranks last. */
-static inline int worse(float sa, int64_t ia, float sb, int64_t ib, const uint32_t *id_rank)
-{
-    if (ia < 0 || ib < 0) return ia < 0 && ib >= 0;
-    if (sa != sb) return sa < sb;
-    return id_key(ia, id_rank) < id_key(ib, id_rank);
-}
-
-/* Bounded heap of one query: s/id hold cnt <= k entries, the worst at the
- * root, so a candidate is compared with the root only. */
-static void heap_offer(float *s, int64_t *id, size_t *cnt, size_t k, float x, int64_t xi,
-                       const uint32_t *id_rank)
-{
-    size_t i;
-    if (*cnt < k) {
-        i = (*cnt)++;
-        while (i > 0) {
-            size_t p = (i - 1) / 2;
-            if (!worse(x, xi, s[p], id[p], id_rank)) break;
-            s[i] = s[p];
-            id[i] = id[p];
-            i = p;
-        }
-        s[i] = x;
-        id[i] = xi;
-        return;
-    }
-    if (k == 0 || !worse(s[0], id[0], x, xi, id_rank)) return;
-    size_t n = *cnt;
-    i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && worse(s[c + 1], id[c + 1], s[c], id[c], id_rank)) c++;
-        if (!worse(s[c], id[c], x, xi, id_rank)) break;
-        s[i] = s[c];
-        id[i] = id[c];
-        i = c;
-    }
-    s[i] = x;
-    id[i] = xi;
-}
-
-/* Heapsort: in place, no allocation, O(n log n) in the worst case. Keys are
- * distinct (ids are), so stability does not matter. */
-void ecb_rank_sort(float *scores, int64_t *ids, size_t n, const uint32_t *id_rank)
-{
-    if (n < 2) return;
-    /* heap whose root is the entry ranking last; pop it to the end */
-    for (size_t i = n / 2; i-- > 0;) {
-        float x = scores[i];
-        int64_t xi = ids[i];
-        size_t j = i;
-        for (;;) {
-            size_t c = 2 * j + 1;
-            if (c >= n) break;
-            /* pick the child ranking last (the "larger" in output order) */
-            if (c + 1 < n && worse(scores[c + 1], ids[c + 1], scores[c], ids[c], id_rank)) c++;
-            if (!worse(scores[c], ids[c], x, xi, id_rank)) break;
-            scores[j] = scores[c];
-            ids[j] = ids[c];
-            j = c;
-        }
-        scores[j] = x;
-        ids[j] = xi;
-    }
-    for (size_t end = n - 1; end > 0; end--) {
-        float ts = scores[0];
-        int64_t ti = ids[0];
-        scores[0] = scores[end];
-        ids[0] = ids[end];
-        scores[end] = ts;
-        ids[end] = ti;
-        /* restore the heap on [0, end) */
-        size_t j = 0;
-        float x = scores[0];
-        int64_t xi = ids[0];
-        for (;;) {
-            size_t c = 2 * j + 1;
-            if (c >= end) break;
-            if (c + 1 < end && worse(scores[c + 1], ids[c + 1], scores[c], ids[c], id_rank)) c++;
-            if (!worse(scores[c], ids[c], x, xi, id_rank)) break;
-            scores[j] = scores[c];
-            ids[j] = ids[c];
-            j = c;
-        }
-        scores[j] = x;
-        ids[j] = xi;
-    }
-}
-
 int ecb_topk_alloc(ecb_topk *t, size_t nq, size_t k)
 {
     memset(t, 0, sizeof *t);
@@ -163,15 +63,8 @@ void ecb_topk_release(ecb_topk *t)
 /* Sort every query's heap into ranking order and pad the tail. */
 static void topk_finish(ecb_topk *t, const uint32_t *id_rank)
 {
-    for (size_t q = 0; q < t->nq; q++) {
-        float *s = t->scores + q * t->k;
-        int64_t *id = t->ids + q * t->k;
-        ecb_rank_sort(s, id, t->count[q], id_rank);
-        for (size_t i = t->count[q]; i < t->k; i++) {
-            s[i] = -INFINITY;
-            id[i] = -1;
-        }
-    }
+    for (size_t q = 0; q < t->nq; q++)
+        ecb_heap_finish(t->scores + q * t->k, t->ids + q * t->k, t->count[q], t->k, id_rank);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -259,35 +152,9 @@ static void offer_block(ecb_topk *h, const float *sc, size_t q0, size_t nqb, siz
                         size_t nb, const uint32_t *id_rank)
 {
     size_t k = h->k;
-    for (size_t qi = 0; qi < nqb; qi++) {
-        size_t q = q0 + qi;
-        float *s = h->scores + q * k;
-        int64_t *id = h->ids + q * k;
-        size_t *cnt = &h->count[q];
-        const float *row = sc + qi * nb;
-        float thr = *cnt == k ? s[0] : -INFINITY;
-        size_t j = 0;
-        /* Most scores lose against the heap's worst: test 16 at a time with
-         * a branch-free (vectorisable) check, and look closer only when
-         * one of them may enter. */
-        for (; j + 16 <= nb; j += 16) {
-            int any = 0;
-            for (size_t u = 0; u < 16; u++) any |= row[j + u] >= thr;
-            if (!any) continue;
-            for (size_t u = 0; u < 16; u++) {
-                float x = row[j + u];
-                if (!(x >= thr)) continue; /* also rejects NaN */
-                heap_offer(s, id, cnt, k, x, (int64_t)(row0 + j + u), id_rank);
-                if (*cnt == k) thr = s[0];
-            }
-        }
-        for (; j < nb; j++) {
-            float x = row[j];
-            if (!(x >= thr)) continue;
-            heap_offer(s, id, cnt, k, x, (int64_t)(row0 + j), id_rank);
-            if (*cnt == k) thr = s[0];
-        }
-    }
+    for (size_t q = q0; q < q0 + nqb; q++)
+        ecb_heap_push_row(h->scores + q * k, h->ids + q * k, &h->count[q], k,
+                          sc + (q - q0) * nb, nb, (int64_t)row0, id_rank);
 }
 
 /* The error message is per thread: keep it with the worker, so that the
@@ -412,8 +279,8 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
             const float *s = w[t].heaps.scores + q * j->k;
             const int64_t *id = w[t].heaps.ids + q * j->k;
             for (size_t i = 0; i < w[t].heaps.count[q]; i++)
-                heap_offer(out->scores + q * j->k, out->ids + q * j->k, &out->count[q], j->k,
-                           s[i], id[i], j->id_rank);
+                ecb_heap_push(out->scores + q * j->k, out->ids + q * j->k, &out->count[q],
+                              j->k, s[i], id[i], j->id_rank);
         }
     topk_finish(out, j->id_rank);
 done:

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "datasets/dataset.h"
+#include "ecbench/ecbmath.h"
 #include "harness/ecb.h"
 
 /* Results: nq lists of up to k (score, id) pairs, best first; unused slots
@@ -26,18 +27,8 @@ typedef struct ecb_topk {
 int ecb_topk_alloc(ecb_topk *t, size_t nq, size_t k);
 void ecb_topk_release(ecb_topk *t); /* accepts zeroed */
 
-/* true when (sa, ia) ranks strictly before (sb, ib). */
-static inline int ecb_rank_before(float sa, int64_t ia, float sb, int64_t ib,
-                                  const uint32_t *id_rank)
-{
-    if (sa != sb) return sa > sb;
-    uint32_t ra = id_rank ? id_rank[ia] : (uint32_t)ia;
-    uint32_t rb = id_rank ? id_rank[ib] : (uint32_t)ib;
-    return ra > rb;
-}
-
-/* Sort n (score,id) pairs in the one ranking order. */
-void ecb_rank_sort(float *scores, int64_t *ids, size_t n, const uint32_t *id_rank);
+/* The ranking order, heaps and sort are the toolkit's (ecbench/ecbmath.h:
+ * ecb_rank_before, ecb_heap_push, ecb_rank_sort). */
 
 /* Zero fields take the defaults. With threads > 1, OpenBLAS runs at one
  * thread during the call (workers use the cores); with threads == 1 it keeps

@@ -25,7 +25,7 @@
  * The rest of the file is what the codebook methods (pq, opq, rq, kmeans)
  * share on top of k-means, kept here so that each plugin stays one file:
  * packed code layout, lookup-table (ADC) scans specialised for 8- and 4-bit
- * codes, a bounded top-k, and the product-quantizer engine (train per
+ * codes, and the product-quantizer engine (train per
  * sub-space, encode, decode, query tables).
  */
 #include <float.h>
@@ -767,92 +767,6 @@ void ecb_lut_scan(const float *lut, size_t m, unsigned nbits, const uint8_t *cod
             out[j] = lut[(size_t)c[0] | (size_t)c[1] << 8];
         }
     else scan_generic(lut, m, nbits, codes, code_stride, n, out);
-}
-
-/* ---- bounded top-k ---------------------------------------------------------------------- */
-
-/* a is worse than b: lower score, or equal score and smaller id. */
-static int worse(float sa, int64_t ia, float sb, int64_t ib)
-{
-    return sa < sb || (sa == sb && ia < ib);
-}
-
-static void sift_down(float *s, int64_t *id, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && worse(s[l], id[l], s[w], id[w])) w = l;
-        if (r < n && worse(s[r], id[r], s[w], id[w])) w = r;
-        if (w == i) return;
-        float ts = s[i]; s[i] = s[w]; s[w] = ts;
-        int64_t ti = id[i]; id[i] = id[w]; id[w] = ti;
-        i = w;
-    }
-}
-
-int ecb_topk_blocked(size_t n, size_t k,
-                     void (*get)(void *ctx, size_t j0, size_t nj, float *buf), void *ctx,
-                     float *top_s, int64_t *top_i)
-{
-    enum { BLOCK = 1024 };
-    if (k == 0) return 0;
-    float *buf = malloc(BLOCK * sizeof *buf);
-    if (!buf) return ECB_ENOMEM;
-    /* top_s/top_i double as a min-heap of the best so far (root = worst). */
-    size_t have = 0;
-    for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
-        size_t nj = n - j0 < BLOCK ? n - j0 : BLOCK;
-        get(ctx, j0, nj, buf);
-        size_t j = 0;
-        for (; j < nj && have < k; j++) { /* filling: sift up */
-            size_t i = have++;
-            top_s[i] = buf[j];
-            top_i[i] = (int64_t)(j0 + j);
-            while (i > 0) {
-                size_t p = (i - 1) / 2;
-                if (!worse(top_s[i], top_i[i], top_s[p], top_i[p])) break;
-                float ts = top_s[i]; top_s[i] = top_s[p]; top_s[p] = ts;
-                int64_t ti = top_i[i]; top_i[i] = top_i[p]; top_i[p] = ti;
-                i = p;
-            }
-        }
-        /* Heap full: most items lose against the root on the score alone
-         * (ids only grow, so an equal score always wins its tie). */
-        float thr = have == k ? top_s[0] : INFINITY;
-        while (j < nj) {
-            /* Branch-free test of eight at a time (vectorisable): almost
-             * every group has no candidate and costs one branch. */
-            if (j + 8 <= nj) {
-                int any = 0;
-                for (size_t l = 0; l < 8; l++) any |= buf[j + l] >= thr;
-                if (!any) {
-                    j += 8;
-                    continue;
-                }
-            }
-            size_t end = j + 8 <= nj ? j + 8 : nj;
-            for (; j < end; j++) {
-                float v = buf[j];
-                if (!(v >= thr)) continue;
-                top_s[0] = v;
-                top_i[0] = (int64_t)(j0 + j);
-                sift_down(top_s, top_i, k, 0);
-                thr = top_s[0];
-            }
-        }
-    }
-    free(buf);
-    /* Heap sort in place: repeatedly move the worst to the end. */
-    for (size_t end = have; end > 1; end--) {
-        float ts = top_s[0]; top_s[0] = top_s[end - 1]; top_s[end - 1] = ts;
-        int64_t ti = top_i[0]; top_i[0] = top_i[end - 1]; top_i[end - 1] = ti;
-        sift_down(top_s, top_i, end - 1, 0);
-    }
-    for (size_t i = have; i < k; i++) {
-        top_s[i] = -INFINITY;
-        top_i[i] = -1;
-    }
-    return 0;
 }
 
 /* ---- product quantizer engine ------------------------------------------------------ */

@@ -104,6 +104,55 @@ static void test_rank_sort_random(void **state)
     for (size_t i = 0; i < N; i++) assert_int_equal(seen[i], 1);
 }
 
+/* The bounded heap against a full sort: rows pushed in shuffled block order
+ * (as search workers do) give the same top-k, NaN never enters, -inf does,
+ * and fewer candidates than k pad with -1. */
+static void test_heap_push(void **state)
+{
+    (void)state;
+    enum { N = 3000, B = 100 };
+    static float s[N], all_s[N];
+    static int64_t all_i[N];
+    static uint32_t rank[N];
+    ecb_rng r;
+    ecb_rng_seed(&r, 9);
+    for (size_t i = 0; i < N; i++) {
+        s[i] = (float)ecb_rng_below(&r, 40); /* many ties */
+        rank[i] = (uint32_t)((i * 7919) % N);
+    }
+    s[17] = NAN;
+    s[18] = -INFINITY;
+    size_t nall = 0;
+    for (size_t i = 0; i < N; i++)
+        if (!isnan(s[i])) {
+            all_s[nall] = s[i];
+            all_i[nall++] = (int64_t)i;
+        }
+    ecb_rank_sort(all_s, all_i, nall, rank);
+    const size_t ks[] = {1, 7, 64, N - 1, N + 5};
+    for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
+        size_t k = ks[t], cnt = 0;
+        float *hs = malloc(k * sizeof *hs);
+        int64_t *hi = malloc(k * sizeof *hi);
+        for (size_t b = 0; b < N / B; b++) {
+            size_t blk = (b * 13) % (N / B); /* every block once, shuffled */
+            ecb_heap_push_row(hs, hi, &cnt, k, s + blk * B, B, (int64_t)(blk * B), rank);
+        }
+        ecb_heap_finish(hs, hi, cnt, k, rank);
+        for (size_t i = 0; i < k; i++) {
+            if (i < nall) {
+                assert_int_equal(hi[i], all_i[i]);
+                assert_true(hs[i] == all_s[i]);
+            } else {
+                assert_int_equal(hi[i], -1);
+                assert_true(hs[i] == -INFINITY);
+            }
+        }
+        free(hs);
+        free(hi);
+    }
+}
+
 /* ---- exact search --------------------------------------------------------- */
 
 static void check_exact(ecb_ds_similarity sim, size_t n, size_t d, size_t nq, size_t k)
@@ -500,6 +549,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rank_sort),
         cmocka_unit_test(test_rank_sort_random),
+        cmocka_unit_test(test_heap_push),
         cmocka_unit_test(test_exact_cosine),
         cmocka_unit_test(test_exact_dot),
         cmocka_unit_test(test_exact_l2),

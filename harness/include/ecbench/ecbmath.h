@@ -154,6 +154,32 @@ static inline float ecb_lut_sum8(const float *L, const uint8_t *p, size_t G)
     for (; g < G; g++, L += 256) a0 += L[p[g]];
     return (a0 + a1) + (a2 + a3);
 }
+/* ---- top-k in the one ranking order (DESIGN D4) ---------------------------- */
+/* Score descending, ties by the id's rank descending: id_rank[id] when an
+ * id_rank table is given (rank of the id string in strcmp order, trec_eval's
+ * tie order), else the id itself. Padding (id -1) ranks after every real
+ * entry. */
+static inline int ecb_rank_before(float sa, int64_t ia, float sb, int64_t ib,
+                                  const uint32_t *id_rank)
+{
+    if (ia < 0 || ib < 0) return ib < 0 && ia >= 0;
+    if (sa != sb) return sa > sb;
+    uint64_t ra = id_rank ? id_rank[ia] : (uint64_t)ia;
+    uint64_t rb = id_rank ? id_rank[ib] : (uint64_t)ib;
+    return ra > rb;
+}
+/* A bounded top-k: s/id[0, *cnt) with *cnt <= k is a heap whose root is the
+ * entry ranking last. ecb_heap_push offers one candidate, ecb_heap_push_row
+ * offers row[j] with id id0 + j for j in [0, n) (fast rejection against the
+ * root); NaN scores never enter. ecb_heap_finish sorts the heap in ranking
+ * order and pads [cnt, k) with -INFINITY / -1. */
+void ecb_heap_push(float *s, int64_t *id, size_t *cnt, size_t k, float x, int64_t xi,
+                   const uint32_t *id_rank);
+void ecb_heap_push_row(float *s, int64_t *id, size_t *cnt, size_t k, const float *row,
+                       size_t n, int64_t id0, const uint32_t *id_rank);
+void ecb_heap_finish(float *s, int64_t *id, size_t cnt, size_t k, const uint32_t *id_rank);
+/* Sort n (score, id) pairs in the ranking order, in place (heapsort). */
+void ecb_rank_sort(float *scores, int64_t *ids, size_t n, const uint32_t *id_rank);
 /* Top-k of scores (higher is better) over n items with a bounded heap:
  * writes k entries to top_s/top_i sorted by score descending (ties by
  * larger id first), padding with -INFINITY / -1 when n < k. get(ctx, j0,
