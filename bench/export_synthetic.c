@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "datasets/dataset.h"
-#include "harness/ecb.h"
+#include "common/ecb.h"
 
 static int write_fvecs(const char *path, const ecb_vecs *v)
 {

@@ -21,7 +21,8 @@
 #include <string.h>
 
 #include "ecbench/ecbmath.h"
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 
 extern char *openblas_get_corename(void);
 

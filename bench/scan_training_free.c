@@ -28,7 +28,8 @@
 #include <unistd.h>
 
 #include "ecbench/ecbmath.h"
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "harness/params.h"
 
 extern char *openblas_get_corename(void);

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 
 typedef enum { ECB_DS_COSINE = 0, ECB_DS_DOT = 1, ECB_DS_L2 = 2 } ecb_ds_similarity;
 const char *ecb_similarity_name(ecb_ds_similarity s);
@@ -133,6 +133,14 @@ int ecb_dataset_synthetic(const ecb_synth_params *p, ecb_dataset **out);
 /* Fill doc_ids/query_ids with "0".."n-1" when absent and compute doc_id_rank. */
 int ecb_dataset_finish(ecb_dataset *d);
 void ecb_dataset_free(ecb_dataset *d); /* accepts NULL */
+
+/* A nested subset of size rows (datasets/subset.c): every judged document,
+ * then documents of a seeded permutation fixed per dataset (so smaller
+ * sizes are prefixes of larger ones), rows in their original order, qrels
+ * remapped. size == the corpus size gives the identity subset. */
+int ecb_dataset_subset(const ecb_dataset *full, size_t size, uint64_t seed, ecb_dataset **out);
+/* A copy of src with judged rows mapped through remap (-1: not kept). */
+int ecb_qrels_remap(const ecb_qrels *src, const int64_t *remap, ecb_qrels **out);
 
 /* Parameter table of the synthetic generator (n, dim, queries, clusters,
  * decay, seed), parsed like method parameters. */

@@ -22,7 +22,6 @@
 #include <cjson/cJSON.h>
 
 #include "datasets/dataset.h"
-#include "harness/params.h"
 
 static const char *const sim_names[] = {"cosine", "dot", "l2"};
 

@@ -8,7 +8,7 @@
 
 #include <cblas.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 #include "harness/ecb_version_gen.h"
 #include "harness/env.h"
 #include "ecbench/ecbmath.h"

@@ -1,19 +1,19 @@
 /*
  * ecbench: the command-line front end. Each subcommand is a thin layer over
  * the library; every failure prints one line "ecbench: error: ..." and
- * exits non-zero (2 for usage and input errors, 1 for failed cells or
- * regressions).
+ * exits non-zero. main.c sits above every layer: it is the one place that
+ * runs a sweep and then builds its report.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 #include "harness/ecb_version_gen.h"
 #include "harness/params.h"
 #include "harness/registry.h"
-#include "harness/runner.h"
+#include "harness/sweep.h"
 #include "reports/reports.h"
 
 
@@ -36,7 +36,11 @@ static void usage(FILE *f)
             "  --version            print the version\n"
             "\n"
             "environment: ECBENCH_METHODS_PATH (extra plugin directories, ':'-separated),\n"
-            "ECBENCH_CACHE_DIR (ground-truth cache, default ~/.cache/ecbench)\n");
+            "ECBENCH_CACHE_DIR (ground-truth cache, default ~/.cache/ecbench)\n"
+            "\n"
+            "exit status: 0 success; 1 some cell failed (run) or a regression (compare);\n"
+            "2 usage, config or input error, or a row could not be written; 3 the sweep\n"
+            "finished but its report failed; 128+N stopped by signal N (run again to resume)\n");
 }
 
 static int die(int code, const char *what)
@@ -48,6 +52,7 @@ static int die(int code, const char *what)
 static int cmd_run(int argc, char **argv)
 {
     ecb_run_opts o = {0};
+    int no_report = 0;
     static const struct option lo[] = {{"output", required_argument, 0, 'o'},
                                        {"trec-run", no_argument, 0, 't'},
                                        {"quiet", no_argument, 0, 'q'},
@@ -61,7 +66,7 @@ static int cmd_run(int argc, char **argv)
         case 'o': o.output = optarg; break;
         case 't': o.trec_run = 1; break;
         case 'q': o.quiet = 1; break;
-        case 'n': o.no_report = 1; break;
+        case 'n': no_report = 1; break;
         case 'h': usage(stdout); return 0;
         default: fprintf(stderr, "ecbench: error: run: unknown option (see ecbench help)\n"); return 2;
         }
@@ -73,8 +78,25 @@ static int cmd_run(int argc, char **argv)
     }
     o.config_path = argv[optind];
     if (o.quiet) ecb_log_level = ECB_LOG_WARN;
-    int rc = ecb_run(&o);
-    if (rc < 0) return die(2, NULL);
+    ecb_run_summary sum = {0};
+    int rc = ecb_run(&o, &sum);
+    if (rc < 0) {
+        free(sum.dir);
+        return die(2, NULL);
+    }
+    /* A sweep that finished (some cells may have failed) gets its report; a
+     * report that fails is a failed run (exit 3), whatever the cells did. */
+    if (!no_report && !sum.interrupted) {
+        if (ecb_report_build(sum.dir, o.quiet) != 0) {
+            fprintf(stderr, "ecbench: error: report: %s\n", ecb_last_error());
+            free(sum.dir);
+            return 3;
+        }
+    }
+    if (!o.quiet && !sum.interrupted)
+        fprintf(stderr, "ecbench: done: %zu ok, %zu skipped, %zu failed, %zu resumed; results in "
+                "%s/results.csv\n", sum.ok, sum.skipped, sum.failed, sum.resumed, sum.dir);
+    free(sum.dir);
     return rc;
 }
 

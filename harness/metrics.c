@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 #include "harness/metrics.h"
 
 const char *const ecb_metric_names[ECB_M_COUNT] = {

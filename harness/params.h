@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 
 size_t ecb_params_count(const ecb_param *table);
 void ecb_params_defaults(const ecb_param *table, void *dst);
@@ -33,6 +33,5 @@ int ecb_params_format_mask(const ecb_param *table, const void *src, const char *
 cJSON *ecb_params_to_json(const ecb_param *table, const void *src);
 void ecb_params_help(FILE *f, const ecb_param *table);
 /* Closest candidate within edit distance <= max(2, len/3), or NULL. */
-const char *ecb_did_you_mean(const char *key, const char *const *cand, size_t n);
 
 #endif

@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 #include "harness/progress.h"
 
 #define LOG_EVERY_S 30.0

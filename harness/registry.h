@@ -7,7 +7,7 @@
 #ifndef ECB_REGISTRY_H
 #define ECB_REGISTRY_H
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 
 typedef struct ecb_plugin {
     char *path;

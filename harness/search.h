@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 #include "datasets/dataset.h"
+#include "common/ecb.h"
 #include "ecbench/ecbmath.h"
-#include "harness/ecb.h"
 
 /* Results: nq lists of up to k (score, id) pairs, best first; unused slots
  * hold id -1 and score -INFINITY. Without an id_rank, ties go to the larger

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 #include "reports/reports.h"
 
 int ecb_parse_bytes(const char *s, double *out)

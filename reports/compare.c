@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 #include "reports/reports.h"
 
 #define DEFAULT_QUALITY_TOL 0.002

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 #include "harness/stats.h"
 #include "reports/reports.h"
 

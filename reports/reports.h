@@ -15,47 +15,8 @@
 
 #include <cjson/cJSON.h>
 
-/* ---- CSV tables (csvread.c, libcsv) ------------------------------------ */
-
-/* A CSV file held in memory: a header and nrows rows of ncols fields. Every
- * field is a NUL-terminated string, "" when empty; never NULL. */
-typedef struct ecb_table {
-    size_t ncols, nrows, cap;
-    char **head;  /* ncols column names */
-    char **cell;  /* nrows * ncols, row-major */
-    char *path;   /* for messages */
-} ecb_table;
-
-/* Read a CSV file with a header row. Rows with a field count different from
- * the header are an error naming the file and line. */
-int ecb_table_read(const char *path, ecb_table **out);
-/* An empty table with the given columns (copied). */
-int ecb_table_new(const char *const *cols, size_t ncols, ecb_table **out);
-void ecb_table_free(ecb_table *t); /* accepts NULL */
-/* Column index by name, or -1. */
-int ecb_table_col(const ecb_table *t, const char *name);
-/* Field of row r, column c; "" when c < 0. */
-const char *ecb_table_at(const ecb_table *t, size_t r, int c);
-/* Parse a numeric field: 1 and *out on success, 0 when empty, missing or
- * not a finite number. */
-int ecb_table_num(const ecb_table *t, size_t r, int c, double *out);
-/* Append a column (all rows ""); returns its index or a negative error. */
-int ecb_table_add_col(ecb_table *t, const char *name);
-/* Append an empty row; returns its index or a negative error. */
-long ecb_table_add_row(ecb_table *t);
-int ecb_table_set(ecb_table *t, size_t r, int c, const char *v);
-int ecb_table_setf(ecb_table *t, size_t r, int c, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* Write atomically (path.tmp then rename), quoting fields only where needed. */
-int ecb_table_write(const ecb_table *t, const char *path);
-/* One CSV field, quoted when it holds a comma, quote, CR/LF or edge space. */
-void ecb_csv_put(FILE *f, const char *s);
-
-/* ---- quality metric names ----------------------------------------------- */
-
-/* True for "<metric>@<k>" columns of results.csv (ndcg, recall, p, map, mrr,
- * success, knn_recall): higher is better, compared with absolute tolerances. */
-int ecb_is_quality_metric(const char *col);
+#include "common/csv.h"
+#include "harness/results.h"
 
 /* ---- memory budgets (budget.c) ------------------------------------------ */
 

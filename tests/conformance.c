@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/host.h"
 #include "ecbench/ecbmath.h"
 #include "harness/params.h"
 #include "harness/registry.h"

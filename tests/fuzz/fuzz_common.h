@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 
 static char fuzz_dir[512];
 

@@ -1,26 +1,42 @@
 /*
- * CSV readers of results.csv / per_query.csv: ecb_csv_load
- * (reports/results_csv.c: the runner's resume and the readers) and
- * ecb_table_read (reports/csvread.c: report and compare), on the same file.
+ * The one CSV reader (common/csv.c) and the results store on top of it
+ * (harness/results.c): every row read back as a typed result, formatted
+ * again and re-read must give the same fields.
  */
 #include "fuzz_common.h"
-#include "reports/reports.h"
-#include "reports/results_csv.h"
+#include "common/csv.h"
+#include "harness/results.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_write("results.csv", data, size);
-    ecb_csv_table *t = NULL;
-    if (ecb_csv_load(path, &t) == 0) {
-        for (size_t r = 0; r < t->nrows; r++)
-            for (size_t c = 0; c < t->ncols; c++)
-                if (!t->rows[r][c]) abort();
-        ecb_csv_col(t, "cell_id");
-        ecb_csv_table_free(t);
-    }
     ecb_table *u = NULL;
     if (ecb_table_read(path, &u) == 0) {
+        for (size_t i = 0; i < u->nrows * u->ncols; i++)
+            if (!u->cell[i]) abort();
         ecb_table_col(u, "status");
+        ecb_table_free(u);
+    }
+    size_t *ks = NULL, nk = 0;
+    if (ecb_results_load(path, &u, &ks, &nk) == 0) {
+        for (size_t r = 0; r < u->nrows; r++) {
+            ecb_cell_result res;
+            if (ecb_results_row(u, r, &res) == 0) {
+                ecb_buf row = {0}, pq = {0};
+                if (ecb_results_format(&res, &row, &pq) != 0) abort();
+                ecb_buf_free(&row);
+                ecb_buf_free(&pq);
+                ecb_buf packed = {0};
+                ecb_cell_result back;
+                if (ecb_cell_result_pack(&res, &packed) == 0 &&
+                    ecb_cell_result_unpack(packed.p ? packed.p : "", packed.len, &back) != 0)
+                    abort();
+                ecb_cell_result_release(&back);
+                ecb_buf_free(&packed);
+            }
+            ecb_cell_result_release(&res);
+        }
+        free(ks);
         ecb_table_free(u);
     }
     return 0;

@@ -12,7 +12,8 @@
 #include <string.h>
 
 /* Before cmocka, whose fail() macro would clash with host->fail(). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "harness/ecbmath/popcount.c"
 #include "methods/binary.c"
 

@@ -12,7 +12,8 @@
 
 /* The plugin sources come before cmocka, whose fail() macro would clash
  * with host->fail(). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/bfloat16.c"
 #include "methods/float16.c"
 #include "methods/float8.c"

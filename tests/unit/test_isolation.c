@@ -1,6 +1,6 @@
 /*
  * Isolation of cells (harness/isolate.c) and nested corpus subsets
- * (make_subset in harness/runner.c, reached by including the file).
+ * (ecb_dataset_subset, datasets/subset.c).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +10,9 @@
 
 #include "testutil.h"
 
-#include "harness/runner.c"
+#include "datasets/dataset.h"
+#include "harness/isolate.h"
+#include "harness/registry.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TU_ASAN 1
@@ -259,7 +261,7 @@ static void test_subset_nested_judged_seeded(void **state)
     size_t sizes[3] = {J + 50, 1500, 2500};
     ecb_dataset *sub[3];
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(make_subset(full, sizes[i], 42, &sub[i]), 0);
+        assert_int_equal(ecb_dataset_subset(full, sizes[i], 42, &sub[i]), 0);
         assert_int_equal(ecb_vecs_count(sub[i]->corpus), sizes[i]);
         assert_int_equal(ecb_vecs_count(sub[i]->queries), ecb_vecs_count(full->queries));
         /* every judged document is kept */
@@ -290,8 +292,8 @@ static void test_subset_nested_judged_seeded(void **state)
         for (size_t r = 0; r < sizes[i]; r++) assert_true(has_id(sub[i + 1], sub[i]->doc_ids[r]));
     /* seeded: same seed, same subset; another seed, another one */
     ecb_dataset *again = NULL, *other = NULL;
-    assert_int_equal(make_subset(full, 1500, 42, &again), 0);
-    assert_int_equal(make_subset(full, 1500, 43, &other), 0);
+    assert_int_equal(ecb_dataset_subset(full, 1500, 42, &again), 0);
+    assert_int_equal(ecb_dataset_subset(full, 1500, 43, &other), 0);
     size_t differ = 0;
     for (size_t r = 0; r < 1500; r++) {
         assert_string_equal(again->doc_ids[r], sub[1]->doc_ids[r]);
@@ -300,11 +302,11 @@ static void test_subset_nested_judged_seeded(void **state)
     assert_true(differ > 0);
     /* the full size is the identity */
     ecb_dataset *all = NULL;
-    assert_int_equal(make_subset(full, n, 42, &all), 0);
+    assert_int_equal(ecb_dataset_subset(full, n, 42, &all), 0);
     for (size_t r = 0; r < n; r++) assert_string_equal(all->doc_ids[r], full->doc_ids[r]);
     /* fewer rows than judged documents: an error naming both numbers */
     ecb_dataset *tiny = NULL;
-    assert_int_equal(make_subset(full, J - 1, 42, &tiny), ECB_EINVAL);
+    assert_int_equal(ecb_dataset_subset(full, J - 1, 42, &tiny), ECB_EINVAL);
     char want[64];
     snprintf(want, sizeof want, "the %zu judged documents", J);
     assert_non_null(strstr(ecb_last_error(), want));

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "datasets/dataset.h"
-#include "harness/ecb.h"
+#include "common/ecb.h"
 /* The plugins first: cmocka.h defines a fail() macro that would rewrite
  * their host->fail(...) calls. */
 #include "methods/itq.c"

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/pq.c"
 #include "methods/opq.c"
 #include "methods/rq.c"

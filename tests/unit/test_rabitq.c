@@ -11,7 +11,8 @@
 #include <string.h>
 
 /* Before cmocka: its fail() macro would rewrite host->fail(...). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/rabitq.c"
 
 #include "testutil.h"

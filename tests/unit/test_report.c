@@ -12,7 +12,7 @@
 
 #include "testutil.h"
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 #include "reports/reports.h"
 
 static char *read_all(const char *path)

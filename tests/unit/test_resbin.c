@@ -10,7 +10,8 @@
 #include <string.h>
 
 /* Before cmocka: its fail() macro would rewrite host->fail(...). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/resbin.c"
 
 #include "testutil.h"

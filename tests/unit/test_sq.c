@@ -13,7 +13,8 @@
 #include <string.h>
 
 /* Before cmocka, whose fail() macro would clash with host->fail(). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/sq.c"
 
 #include "testutil.h"

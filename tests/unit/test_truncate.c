@@ -9,7 +9,8 @@
 #include <string.h>
 
 /* Before cmocka, whose fail() macro would clash with host->fail(). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/truncate.c"
 
 #include "testutil.h"

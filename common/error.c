@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 
 static _Thread_local char last_msg[2048];
 

@@ -1,4 +1,4 @@
-/* Logging, the host table, checked allocation, time and paths. */
+/* Logging, checked allocation, time and paths. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,11 +6,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "harness/ecb.h"
+#include "common/ecb.h"
 
 int ecb_log_level = ECB_LOG_INFO;
 
-static void vlog(int level, const char *fmt, va_list ap)
+void ecb_vlog(int level, const char *fmt, va_list ap)
 {
     static const char *const tag[] = {"error", "warning", "info", "debug"};
     if (level > ecb_log_level) return;
@@ -23,38 +23,8 @@ void ecb_log(int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vlog(level, fmt, ap);
+    ecb_vlog(level, fmt, ap);
     va_end(ap);
-}
-
-static int host_fail(const ecb_host *h, int code, const char *fmt, ...)
-{
-    (void)h;
-    va_list ap;
-    va_start(ap, fmt);
-    ecb_vfail(code, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-static void host_log(const ecb_host *h, int level, const char *fmt, ...)
-{
-    (void)h;
-    va_list ap;
-    va_start(ap, fmt);
-    vlog(level, fmt, ap);
-    va_end(ap);
-}
-
-void ecb_host_init(ecb_host *h, uint64_t seed, size_t threads)
-{
-    memset(h, 0, sizeof *h);
-    h->abi_version = ECB_HOST_ABI_VERSION;
-    h->struct_size = sizeof *h;
-    h->fail = host_fail;
-    h->log = host_log;
-    h->seed = seed;
-    h->threads = threads ? threads : 1;
 }
 
 void *ecb_malloc(size_t n)

@@ -1,7 +1,7 @@
 /*
- * CSV tables for the report layer: read results.csv / per_query.csv with
- * libcsv (strict mode, so a stray quote is an error rather than a silently
- * merged field), edit in memory, write back atomically.
+ * CSV tables: read with libcsv (strict mode, so a stray quote is an error
+ * rather than a silently merged field), edit in memory, write back
+ * atomically.
  */
 #include <errno.h>
 #include <math.h>
@@ -12,8 +12,10 @@
 
 #include <csv.h>
 
-#include "harness/ecb.h"
-#include "reports/reports.h"
+#include "common/buf.h"
+#include "common/csv.h"
+#include "common/ecb.h"
+#include "common/fileio.h"
 
 typedef struct {
     ecb_table *t;
@@ -110,8 +112,12 @@ int ecb_table_read(const char *path, ecb_table **out)
     char buf[65536];
     size_t n;
     int rc = 0;
+    int first = 1;
     while (!ps.rc && (n = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (csv_parse(&p, buf, n, on_field, on_row, &ps) != n) {
+        const char *s = buf;
+        if (first && n >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) { s += 3; n -= 3; }
+        first = 0;
+        if (csv_parse(&p, s, n, on_field, on_row, &ps) != n) {
             rc = ecb_fail(ECB_EFORMAT, "%s: record %zu: malformed CSV (%s)", path, ps.line + 1,
                           csv_strerror(csv_error(&p)));
             break;
@@ -246,60 +252,60 @@ int ecb_table_setf(ecb_table *t, size_t r, int c, const char *fmt, ...)
     return ecb_table_set(t, r, c, buf);
 }
 
-void ecb_csv_put(FILE *f, const char *s)
-{
-    size_t n = strlen(s);
-    int quote = n && (s[0] == ' ' || s[n - 1] == ' ');
-    for (const char *p = s; *p && !quote; p++) quote = strchr(",\"\r\n", *p) != NULL;
-    if (quote) csv_fwrite(f, s, n);
-    else fputs(s, f);
-}
-
 int ecb_table_write(const ecb_table *t, const char *path)
 {
-    size_t n = strlen(path) + 8;
-    char *tmp = ecb_malloc(n);
-    if (!tmp) return ECB_ENOMEM;
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int rc = ecb_fail(ECB_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return rc;
+    ecb_buf b = {0};
+    int rc = 0;
+    for (size_t c = 0; !rc && c < t->ncols; c++) rc = ecb_csv_field(&b, t->head[c], c == 0);
+    if (!rc) rc = ecb_buf_put(&b, "\n", 1);
+    for (size_t r = 0; !rc && r < t->nrows; r++) {
+        for (size_t c = 0; !rc && c < t->ncols; c++)
+            rc = ecb_csv_field(&b, t->cell[r * t->ncols + c], c == 0);
+        if (!rc) rc = ecb_buf_put(&b, "\n", 1);
     }
-    for (size_t c = 0; c < t->ncols; c++) {
-        if (c) fputc(',', f);
-        ecb_csv_put(f, t->head[c]);
-    }
-    fputc('\n', f);
-    for (size_t r = 0; r < t->nrows; r++) {
-        for (size_t c = 0; c < t->ncols; c++) {
-            if (c) fputc(',', f);
-            ecb_csv_put(f, t->cell[r * t->ncols + c]);
-        }
-        fputc('\n', f);
-    }
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        int rc = ecb_fail(ECB_EIO, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return rc;
-    }
-    free(tmp);
-    return 0;
+    if (!rc) rc = ecb_write_file_atomic(path, b.p, b.len);
+    ecb_buf_free(&b);
+    return rc;
 }
 
-int ecb_is_quality_metric(const char *col)
+void ecb_table_filter(ecb_table *t, const unsigned char *keep)
 {
-    static const char *const names[] = {"ndcg", "recall", "p", "map", "mrr", "success", "knn_recall"};
-    const char *at = strchr(col, '@');
-    if (!at || !at[1]) return 0;
-    for (const char *q = at + 1; *q; q++)
-        if (*q < '0' || *q > '9') return 0;
-    size_t len = (size_t)(at - col);
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strlen(names[i]) == len && strncmp(col, names[i], len) == 0) return 1;
-    return 0;
+    size_t w = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        char **row = t->cell + r * t->ncols;
+        if (keep[r]) {
+            if (w != r) memmove(t->cell + w * t->ncols, row, t->ncols * sizeof *row);
+            w++;
+        } else
+            for (size_t c = 0; c < t->ncols; c++) free(row[c]);
+    }
+    t->nrows = w;
+}
+
+int ecb_csv_trim_partial(const char *path, int *trimmed)
+{
+    *trimmed = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ecb_fail(ECB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    ecb_buf b = {0};
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) rc = ecb_buf_put(&b, chunk, n);
+    if (!rc && ferror(f)) rc = ecb_fail(ECB_EIO, "%s: read error", path);
+    fclose(f);
+    /* A newline ends a record only outside quotes; a doubled quote toggles
+     * twice, so parity is enough. */
+    size_t end = 0;
+    int quoted = 0;
+    for (size_t i = 0; !rc && i < b.len; i++) {
+        if (b.p[i] == '"') quoted = !quoted;
+        else if (b.p[i] == '\n' && !quoted) end = i + 1;
+    }
+    if (!rc && end < b.len) {
+        rc = ecb_write_file_atomic(path, b.p, end);
+        *trimmed = 1;
+    }
+    ecb_buf_free(&b);
+    return rc;
 }

@@ -1,7 +1,8 @@
 /*
- * Internal interface of the ecbench core library (libecbench.a): errors,
- * logging, small utilities. Everything here is prefixed ecb_; file-local
- * helpers are static.
+ * The common layer (libecb_common.a), below datasets, the harness core and
+ * reports: errors, logging, checked allocation, hashing, time and paths.
+ * It includes only the public ABI header (for the error codes and log
+ * levels), so every layer above may use it.
  */
 #ifndef ECB_H
 #define ECB_H
@@ -27,10 +28,7 @@ void ecb_clear_error(void);
 /* ---- logging ---------------------------------------------------------- */
 extern int ecb_log_level; /* ECB_LOG_* ; set once by the CLI */
 void ecb_log(int level, const char *fmt, ...) ECB_PRINTF(2, 3);
-
-/* ---- host table given to plugins ---------------------------------------- */
-/* Fills h with the host services; seed and threads per cell. */
-void ecb_host_init(ecb_host *h, uint64_t seed, size_t threads);
+void ecb_vlog(int level, const char *fmt, va_list ap);
 
 /* ---- memory helpers: abort-free, return NULL and set the error ---------- */
 void *ecb_malloc(size_t n);                     /* ECB_ENOMEM on failure */
@@ -58,6 +56,11 @@ static inline uint64_t ecb_hash_final(const ecb_hash *s)
     x *= 0xc4ceb3f94f9d8e63ull; x ^= x >> 33;
     return x;
 }
+
+/* ---- hints ------------------------------------------------------------ */
+/* The candidate closest to key (edit distance at most max(2, len/3)), or
+ * NULL: for "did you mean" in messages. */
+const char *ecb_did_you_mean(const char *key, const char *const *cand, size_t n);
 
 /* ---- time ---------------------------------------------------------------- */
 double ecb_now(void); /* monotonic seconds */

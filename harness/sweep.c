@@ -1,0 +1,506 @@
+/*
+ * The sweep loop: datasets, resume, lock, isolation, rows, manifest. What
+ * one cell does is harness/cell.c; the chain it builds is harness/chain.c;
+ * the row layout is harness/results.c.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "common/buf.h"
+#include "common/csv.h"
+#include "common/ecb.h"
+#include "common/fileio.h"
+#include "harness/cell.h"
+#include "harness/chain.h"
+#include "harness/env.h"
+#include "harness/evalset.h"
+#include "harness/isolate.h"
+#include "harness/progress.h"
+#include "harness/results.h"
+#include "harness/sweep.h"
+
+typedef struct {
+    const ecb_config *cfg;
+    const ecb_run_opts *opts;
+    char *dir, *results_path, *per_query_path, *trec_dir;
+    ecb_dataset **full;   /* per config dataset */
+    ecb_evalset cur;      /* dataset/corpus size being evaluated */
+    long cur_ds;
+    size_t cur_size;
+    int cur_rc;           /* error building cur (its message in cur_err) */
+    char cur_err[2048];
+    ecb_chain_cache *cache;
+    char **done;          /* sorted cell ids already final in results.csv */
+    size_t ndone;
+} run_ctx;
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = ecb_malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* ---- datasets --------------------------------------------------------------- */
+
+/* The evaluation set of a cell, built once per (dataset, corpus size); a
+ * failure is remembered so that every cell of it reports the same error. */
+static int ensure_evalset(run_ctx *c, const ecb_cell *cell)
+{
+    if (c->cur_ds == (long)cell->dataset && c->cur_size == cell->corpus_size) return c->cur_rc;
+    ecb_chain_cache_destroy(c->cache); /* its chain was trained on the old set */
+    c->cache = NULL;
+    ecb_evalset_release(&c->cur);
+    c->cur_ds = (long)cell->dataset;
+    c->cur_size = cell->corpus_size;
+    ecb_search_opts so;
+    ecb_search_opts_default(&so);
+    so.threads = c->cfg->threads;
+    if (c->cfg->block_rows) so.block_rows = c->cfg->block_rows;
+    c->cur_rc = ecb_evalset_build(c->full[cell->dataset], cell->corpus_size, c->cfg->seed,
+                                  c->cfg->ks[c->cfg->nk - 1], &so, c->opts->quiet, &c->cur);
+    if (!c->cur_rc) c->cur_rc = ecb_chain_cache_create(&c->cache);
+    snprintf(c->cur_err, sizeof c->cur_err, "%s", c->cur_rc ? ecb_last_error() : "");
+    return c->cur_rc;
+}
+
+/* A generated corpus costs a regeneration per random row read (rescoring,
+ * kNN recall): keep it in memory when it is small. */
+static int keep_generated_in_memory(ecb_dataset *d)
+{
+    ecb_vecs *gen = d->corpus;
+    size_t gn = ecb_vecs_count(gen), gd = ecb_vecs_dim(gen);
+    if (gn > ((size_t)1 << 28) / (gd ? gd : 1)) return 0;
+    float *mem = ecb_malloc_array(gn * gd > 0 ? gn * gd : 1, sizeof(float));
+    ecb_vecs *mv = NULL;
+    if (!mem) return ECB_ENOMEM;
+    int rc = ecb_vecs_read(gen, 0, gn, mem);
+    if (!rc) rc = ecb_vecs_from_memory(mem, gn, gd, &mv);
+    if (rc) { free(mem); return rc; }
+    d->corpus = mv;
+    ecb_vecs_free(gen);
+    return 0;
+}
+
+static int load_datasets(run_ctx *c)
+{
+    ecb_config *cfg = (ecb_config *)c->cfg;
+    c->full = ecb_calloc(cfg->n_datasets, sizeof *c->full);
+    if (!c->full) return ECB_ENOMEM;
+    for (size_t i = 0; i < cfg->n_datasets; i++) {
+        ecb_dataset_spec *sp = &cfg->datasets[i];
+        int rc = sp->builtin ? ecb_dataset_synthetic(&sp->synth, &c->full[i])
+                             : ecb_dataset_load_manifest(sp->manifest, &c->full[i]);
+        if (!rc && sp->builtin) rc = keep_generated_in_memory(c->full[i]);
+        if (rc) return rc;
+        if (!sp->name) sp->name = ecb_strdup(c->full[i]->name);
+        else {
+            free(c->full[i]->name);
+            c->full[i]->name = ecb_strdup(sp->name);
+        }
+        const ecb_qrels *q = c->full[i]->qrels;
+        if (q && (q->n_unknown_query || q->n_unknown_doc))
+            ecb_log(ECB_LOG_WARN, "%s: qrels: %zu line(s) name unknown queries (ignored), %zu "
+                    "judgment(s) name documents not in the corpus (kept for recall and ideal DCG)",
+                    c->full[i]->name, q->n_unknown_query, q->n_unknown_doc);
+    }
+    return 0;
+}
+
+/* Every chain of the sweep is created once before anything runs, so a bad
+ * parameter for this dataset's dimension fails in a second, not after hours. */
+static int validate_cells(run_ctx *c)
+{
+    const ecb_config *cfg = c->cfg;
+    for (size_t i = 0; i < cfg->n_cells; i++) {
+        const ecb_cell *cell = &cfg->cells[i];
+        if (i > 0 && cfg->cells[i - 1].dataset == cell->dataset &&
+            cfg->cells[i - 1].mode != cell->mode)
+            continue; /* same chain, other mode: already checked */
+        const ecb_dataset *d = c->full[cell->dataset];
+        ecb_similarity sim = d->sim == ECB_DS_L2 ? ECB_SIM_L2 : ECB_SIM_DOT;
+        size_t dim = ecb_vecs_dim(d->corpus);
+        ecb_chain_inst *b = NULL;
+        int rc = ecb_chain_inst_create(&cell->chain, dim, sim, cfg->seed, 1, &b);
+        ecb_chain_inst_destroy(b);
+        if (rc) return ecb_fail(rc, "%s: dataset %s: %s", cfg->path, d->name, ecb_last_error());
+        const ecb_rescore *r = &cfg->rescores[cell->rescore];
+        if (r->factor && !r->with_float32) {
+            rc = ecb_chain_inst_create(&r->with, dim, sim, cfg->seed, 1, &b);
+            ecb_chain_inst_destroy(b);
+            if (rc) return ecb_fail(rc, "%s: rescore on %s: %s", cfg->path, d->name, ecb_last_error());
+        }
+    }
+    return 0;
+}
+
+/* ---- resume ---------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_done(const run_ctx *c, const char *id)
+{
+    return c->ndone && bsearch(&id, c->done, c->ndone, sizeof *c->done, cmp_str) != NULL;
+}
+
+/* results.csv: keep ok and skipped rows (other statuses re-run), read with
+ * the CSV reader: quoted fields may hold commas and newlines. */
+static int resume_results(run_ctx *c, const char *header)
+{
+    int trimmed = 0;
+    int rc = ecb_csv_trim_partial(c->results_path, &trimmed);
+    if (rc) return rc;
+    if (trimmed) ecb_log(ECB_LOG_WARN, "%s: cut a half-written last row (killed mid-write?)",
+                         c->results_path);
+    ecb_table *t = NULL;
+    rc = ecb_results_load(c->results_path, &t, NULL, NULL);
+    if (rc) return rc;
+    ecb_buf have = {0};
+    for (size_t i = 0; !rc && i < t->ncols; i++) rc = ecb_csv_field(&have, t->head[i], i == 0);
+    if (!rc) rc = ecb_buf_put(&have, "\n", 1);
+    if (!rc && strcmp(have.p, header) != 0)
+        rc = ecb_fail(ECB_EINVAL, "%s: its columns differ from this config's (another k list or "
+                      "an older ecbench?); use another output directory or remove it",
+                      c->results_path);
+    ecb_buf_free(&have);
+    int si = ecb_table_col(t, "status");
+    unsigned char *keep = rc ? NULL : ecb_calloc(t->nrows ? t->nrows : 1, 1);
+    c->done = rc ? NULL : ecb_calloc(t->nrows ? t->nrows : 1, sizeof *c->done);
+    if (!rc && (!keep || !c->done)) rc = ECB_ENOMEM;
+    size_t dropped = 0;
+    for (size_t r = 0; !rc && r < t->nrows; r++) {
+        int st = ecb_cell_status_parse(ecb_table_at(t, r, si));
+        keep[r] = st >= 0 && ecb_cell_status_final((ecb_cell_status)st);
+        if (!keep[r]) { dropped++; continue; }
+        if (!(c->done[c->ndone++] = ecb_strdup(ecb_table_at(t, r, 0)))) rc = ECB_ENOMEM;
+    }
+    if (!rc && dropped) {
+        ecb_table_filter(t, keep);
+        rc = ecb_table_write(t, c->results_path);
+    }
+    if (!rc) qsort(c->done, c->ndone, sizeof *c->done, cmp_str);
+    free(keep);
+    ecb_table_free(t);
+    return rc;
+}
+
+/* per_query.csv: keep the rows of finished cells only (a row of a cell
+ * that re-runs would otherwise count twice). */
+static int resume_per_query(run_ctx *c)
+{
+    int trimmed = 0;
+    int rc = ecb_csv_trim_partial(c->per_query_path, &trimmed);
+    ecb_table *t = NULL;
+    if (!rc) rc = ecb_per_query_load(c->per_query_path, &t);
+    if (rc) return rc;
+    unsigned char *keep = ecb_calloc(t->nrows ? t->nrows : 1, 1);
+    size_t dropped = 0;
+    if (!keep) rc = ECB_ENOMEM;
+    for (size_t r = 0; !rc && r < t->nrows; r++)
+        if (!(keep[r] = (unsigned char)is_done(c, ecb_table_at(t, r, 0)))) dropped++;
+    if (!rc && (dropped || trimmed)) {
+        ecb_table_filter(t, keep);
+        rc = ecb_table_write(t, c->per_query_path);
+    }
+    free(keep);
+    ecb_table_free(t);
+    return rc;
+}
+
+/* Create the two files with their headers, or resume from them. */
+static int open_results(run_ctx *c)
+{
+    ecb_buf hdr = {0}, pqh = {0};
+    int rc = ecb_results_header(&hdr, c->cfg->ks, c->cfg->nk);
+    if (!rc) rc = ecb_per_query_header(&pqh, c->cfg->ks, c->cfg->nk);
+    int have_results = !rc && access(c->results_path, F_OK) == 0;
+    if (!rc && have_results) rc = resume_results(c, hdr.p);
+    else if (!rc) rc = ecb_write_file_atomic(c->results_path, hdr.p, hdr.len);
+    if (!rc && have_results && access(c->per_query_path, F_OK) == 0) rc = resume_per_query(c);
+    else if (!rc) rc = ecb_write_file_atomic(c->per_query_path, pqh.p, pqh.len);
+    ecb_buf_free(&hdr);
+    ecb_buf_free(&pqh);
+    return rc;
+}
+
+/* ---- manifest.json --------------------------------------------------------- */
+
+static int write_manifest(const run_ctx *c, const char *started, int finished,
+                          const ecb_run_summary *s)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddItemToObject(m, "config", cJSON_Duplicate(c->cfg->json, 1));
+    cJSON_AddStringToObject(m, "config_path", c->cfg->path);
+    cJSON_AddItemToObject(m, "environment", ecb_environment_json(c->cfg->threads));
+    cJSON_AddStringToObject(m, "started", started);
+    if (finished) {
+        char ts[64];
+        ecb_timestamp(ts, sizeof ts);
+        cJSON_AddStringToObject(m, "finished", ts);
+    }
+    cJSON *cells = cJSON_AddObjectToObject(m, "cells");
+    cJSON_AddNumberToObject(cells, "total", (double)c->cfg->n_cells);
+    cJSON_AddNumberToObject(cells, "ok", (double)(s->ok + s->resumed));
+    cJSON_AddNumberToObject(cells, "skipped", (double)s->skipped);
+    cJSON_AddNumberToObject(cells, "error", (double)s->failed);
+    char *txt = cJSON_Print(m);
+    cJSON_Delete(m);
+    if (!txt) return ecb_fail(ECB_ENOMEM, "manifest.json: out of memory");
+    char *path = path_in(c->dir, "manifest.json");
+    ecb_buf b = {0};
+    int rc = path ? ecb_buf_printf(&b, "%s\n", txt) : ECB_ENOMEM;
+    if (!rc) rc = ecb_write_file_atomic(path, b.p, b.len);
+    cJSON_free(txt);
+    free(path);
+    ecb_buf_free(&b);
+    return rc;
+}
+
+/* ---- one cell, in process or isolated ---------------------------------------- */
+
+/* Isolate when the config says so or sets a time or memory limit (limits
+ * only hold in a child), else when a plugin of the cell comes from outside
+ * the build tree. */
+static int cell_wants_isolation(const ecb_config *cfg, const ecb_cell *cell)
+{
+    if (cfg->isolate >= 0) return cfg->isolate;
+    if (cfg->time_limit_s > 0 || cfg->memory_limit_mb > 0) return 1;
+    for (size_t i = 0; i < cell->chain.n; i++)
+        if (ecb_plugin_is_external(cell->chain.stages[i].plugin)) return 1;
+    const ecb_rescore *r = &cfg->rescores[cell->rescore];
+    if (r->factor && !r->with_float32)
+        for (size_t i = 0; i < r->with.n; i++)
+            if (ecb_plugin_is_external(r->with.stages[i].plugin)) return 1;
+    return 0;
+}
+
+static void run_in_process(run_ctx *c, const ecb_cell *cell, ecb_cell_result *res)
+{
+    ecb_cell_ctx cc = {c->cfg, &c->cur, c->trec_dir, c->cache};
+    ecb_cell_measure(&cc, cell, res);
+}
+
+typedef struct {
+    run_ctx *c;
+    const ecb_cell *cell;
+} iso_cell;
+
+/* In the child: the typed result, packed. */
+static int iso_cell_fn(void *arg, char **text, size_t *len)
+{
+    iso_cell *a = arg;
+    ecb_cell_result res;
+    run_in_process(a->c, a->cell, &res);
+    ecb_buf b = {0};
+    int rc = ecb_cell_result_pack(&res, &b);
+    ecb_cell_result_release(&res);
+    *text = b.p;
+    *len = rc ? 0 : b.len;
+    return rc ? 1 : 0;
+}
+
+static void iso_tick(void *arg, double elapsed) { ecb_progress_tick(arg, elapsed); }
+
+/* Run the cell in a child (datasets and ground truth are loaded here first,
+ * shared copy-on-write); a dead child becomes a crashed / timeout / oom row
+ * with the child's own peak RSS. */
+static void run_isolated(run_ctx *c, const ecb_cell *cell, ecb_progress *pg, ecb_cell_result *res)
+{
+    const ecb_config *cfg = c->cfg;
+    ecb_iso_limits lim = {cfg->time_limit_s > 0 ? cfg->time_limit_s : ECB_DEFAULT_CELL_TIME_LIMIT_S,
+                          cfg->memory_limit_mb};
+    iso_cell a = {c, cell};
+    ecb_iso_result r;
+    int rc = ecb_isolate_run(&lim, iso_cell_fn, &a, iso_tick, pg, &r);
+    char msg[1200];
+    if (rc) {
+        snprintf(msg, sizeof msg, "%s: %s", ecb_errname(rc), ecb_last_error());
+        ecb_cell_result_init(res);
+        ecb_cell_identity(cfg, cell, &c->cur, res);
+        ecb_cell_result_set_error(res, ECB_CELL_ERROR, msg);
+        return;
+    }
+    if (r.status == ECB_ISO_OK && r.code == 0 &&
+        ecb_cell_result_unpack(r.text, r.len, res) == 0) {
+        ecb_iso_result_release(&r);
+        return;
+    }
+    static const ecb_cell_status st[] = {ECB_CELL_CRASHED, ECB_CELL_CRASHED, ECB_CELL_TIMEOUT,
+                                         ECB_CELL_OOM, ECB_CELL_CRASHED};
+    const char *why = r.status == ECB_ISO_OK ? "the cell's process sent a malformed result"
+                                             : r.reason;
+    ecb_cell_result_init(res);
+    ecb_cell_identity(cfg, cell, &c->cur, res);
+    res->peak_rss_mb = r.peak_rss_mb;
+    ecb_cell_result_set_error(res, st[r.status], why);
+    ecb_iso_result_release(&r);
+}
+
+/* The row of a cell whose evaluation set could not be built. */
+static void data_error_row(run_ctx *c, const ecb_cell *cell, ecb_cell_result *res)
+{
+    ecb_cell_result_init(res);
+    ecb_cell_identity(c->cfg, cell, NULL, res);
+    res->peak_rss_mb = ecb_peak_rss_mb();
+    ecb_cell_result_set_error(res, ECB_CELL_ERROR, c->cur_err);
+    /* Unreadable data stops the sweep (every cell of it would fail); an
+     * impossible corpus size (ECB_EINVAL) is only this cell's error. */
+    res->data_error = c->cur_rc != ECB_EINVAL;
+}
+
+/* Append the per-query rows, then the row: a result row implies its
+ * per-query rows exist. */
+static int append_rows(run_ctx *c, const ecb_cell_result *res)
+{
+    ecb_buf row = {0}, pq = {0};
+    int rc = ecb_results_format(res, &row, &pq);
+    if (!rc && pq.len) rc = ecb_append_atomic(c->per_query_path, pq.p, pq.len);
+    if (!rc) rc = ecb_append_atomic(c->results_path, row.p, row.len);
+    ecb_buf_free(&row);
+    ecb_buf_free(&pq);
+    return rc;
+}
+
+static void describe(const run_ctx *c, const ecb_cell *cell, char *desc, size_t n)
+{
+    const ecb_config *cfg = c->cfg;
+    char size[32] = "";
+    if (cell->corpus_size) snprintf(size, sizeof size, "@%zu", cell->corpus_size);
+    snprintf(desc, n, "%s%s %s %s rescore=%s%s",
+             cfg->datasets[cell->dataset].name ? cfg->datasets[cell->dataset].name : "?", size,
+             cell->label_col, ecb_mode_name(cell->mode), cfg->rescores[cell->rescore].label,
+             cell_wants_isolation(cfg, cell) ? " [isolated]" : "");
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+static int run_cells(run_ctx *c, ecb_run_summary *s, const char *started)
+{
+    const ecb_config *cfg = c->cfg;
+    int rc = 0;
+    ecb_progress *pg = ecb_progress_new(cfg->n_cells, c->ndone, c->opts->quiet);
+    ecb_interrupt_install();
+    for (size_t i = 0; i < cfg->n_cells && !ecb_interrupted() && !rc; i++) {
+        const ecb_cell *cell = &cfg->cells[i];
+        if (is_done(c, cell->id)) continue;
+        char desc[1600];
+        describe(c, cell, desc, sizeof desc);
+        /* the evaluation set and its ground truth before the progress line */
+        int drc = ensure_evalset(c, cell);
+        ecb_progress_start(pg, desc);
+        ecb_cell_result res;
+        if (drc) data_error_row(c, cell, &res);
+        else if (cell_wants_isolation(cfg, cell)) run_isolated(c, cell, pg, &res);
+        else run_in_process(c, cell, &res);
+        rc = append_rows(c, &res);
+        if (res.status == ECB_CELL_OK) s->ok++;
+        else if (res.status == ECB_CELL_SKIPPED) s->skipped++;
+        else s->failed++;
+        ecb_progress_done(pg, ecb_cell_status_name(res.status),
+                          ecb_cell_status_final(res.status) ? NULL : res.error);
+        if (!rc && res.data_error) /* the data is at fault: every cell of it would fail */
+            rc = ecb_fail(ECB_EFORMAT, "dataset %s: %s", res.dataset, res.error);
+        ecb_cell_result_release(&res);
+        if (!rc && (s->ok + s->skipped + s->failed) % 16 == 0) rc = write_manifest(c, started, 0, s);
+    }
+    ecb_progress_end(pg);
+    ecb_progress_free(pg);
+    s->interrupted = ecb_interrupted();
+    ecb_interrupt_restore();
+    return rc;
+}
+
+static int start(run_ctx *c, ecb_dir_lock **lock)
+{
+    int rc = load_datasets(c);
+    if (!rc) rc = validate_cells(c);
+    if (!rc) rc = ecb_mkdir_p(c->dir);
+    if (!rc) rc = ecb_dir_check_writable(c->dir);
+    if (!rc) rc = ecb_dir_lock_take(c->dir, lock);
+    c->results_path = path_in(c->dir, "results.csv");
+    c->per_query_path = path_in(c->dir, "per_query.csv");
+    c->trec_dir = c->opts->trec_run ? path_in(c->dir, "runs") : NULL;
+    if (!rc && (!c->results_path || !c->per_query_path || (c->opts->trec_run && !c->trec_dir)))
+        rc = ECB_ENOMEM;
+    if (!rc) rc = open_results(c);
+    return rc;
+}
+
+static void finish_message(const run_ctx *c, const ecb_run_summary *s)
+{
+    if (s->interrupted) {
+        fprintf(stderr, "ecbench: stopped by %s: %zu ok, %zu skipped, %zu failed in this run; "
+                "%zu of %zu cells done in %s/results.csv; run the same command again to resume\n",
+                s->interrupted == SIGINT ? "SIGINT" : "SIGTERM", s->ok, s->skipped, s->failed,
+                s->ok + s->skipped + s->resumed, c->cfg->n_cells, c->dir);
+    } else if (!c->opts->quiet)
+        fprintf(stderr, "ecbench: sweep done: %zu ok, %zu skipped, %zu failed, %zu resumed; "
+                "results in %s/results.csv\n", s->ok, s->skipped, s->failed, s->resumed, c->dir);
+}
+
+int ecb_run(const ecb_run_opts *o, ecb_run_summary *summary)
+{
+    run_ctx c = {.opts = o, .cur_ds = -1};
+    ecb_run_summary s = {0};
+    ecb_registry *reg = NULL;
+    ecb_config *cfg = NULL;
+    ecb_dir_lock *lock = NULL;
+    int rc = ecb_registry_load_default(&reg);
+    if (!rc) rc = ecb_config_load(o->config_path, reg, &cfg);
+    if (rc) goto out;
+    c.cfg = cfg;
+    openblas_set_num_threads((int)cfg->threads);
+    c.dir = ecb_strdup(o->output ? o->output : cfg->output);
+    if (!c.dir) { rc = ECB_ENOMEM; goto out; }
+    if ((rc = start(&c, &lock))) goto out;
+    s.total = cfg->n_cells;
+    s.resumed = c.ndone;
+    char started[64];
+    ecb_timestamp(started, sizeof started);
+    if (!o->quiet) {
+        char env[512];
+        ecb_environment_line(env, sizeof env, cfg->threads);
+        ecb_log(ECB_LOG_INFO, "%s: %zu cells (%zu already done) -> %s", cfg->name, cfg->n_cells,
+                c.ndone, c.dir);
+        ecb_log(ECB_LOG_INFO, "environment: %s", env);
+    }
+    if ((rc = write_manifest(&c, started, 0, &s))) goto out;
+    rc = run_cells(&c, &s, started);
+    int mrc = write_manifest(&c, started, !rc && !s.interrupted, &s);
+    if (!rc) rc = mrc;
+    if (rc) goto out;
+    finish_message(&c, &s);
+    rc = s.interrupted ? 128 + s.interrupted : s.failed ? 1 : 0;
+out:
+    if (summary) {
+        *summary = s;
+        summary->dir = c.dir;
+        c.dir = NULL;
+    }
+    for (size_t i = 0; i < c.ndone; i++) free(c.done[i]);
+    free(c.done);
+    ecb_chain_cache_destroy(c.cache);
+    ecb_evalset_release(&c.cur);
+    if (c.full)
+        for (size_t i = 0; cfg && i < cfg->n_datasets; i++) ecb_dataset_free(c.full[i]);
+    free(c.full);
+    free(c.dir);
+    free(c.results_path);
+    free(c.per_query_path);
+    free(c.trec_dir);
+    ecb_dir_lock_release(lock);
+    ecb_config_free(cfg);
+    ecb_registry_free(reg);
+    return rc;
+}

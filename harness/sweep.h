@@ -1,0 +1,35 @@
+/*
+ * The sweep (DESIGN D6): load a config, check every cell can be built, lock
+ * the output directory, resume after the rows already there, run each cell
+ * (in process, or in an isolated child), append its rows at once, keep
+ * manifest.json current. The report is not built here: the CLI runs it
+ * after a sweep (reports sit above the harness).
+ */
+#ifndef ECB_SWEEP_H
+#define ECB_SWEEP_H
+
+#include <stddef.h>
+
+/* Default time limit of an isolated cell whose config gives none. */
+#define ECB_DEFAULT_CELL_TIME_LIMIT_S 3600.0
+
+typedef struct ecb_run_opts {
+    const char *config_path;
+    const char *output;   /* overrides the config's output dir */
+    int trec_run;         /* write DIR/runs/<cell_id>.trec */
+    int quiet;
+} ecb_run_opts;
+
+typedef struct ecb_run_summary {
+    char *dir;            /* the output directory (malloc'd; caller frees) */
+    size_t total, ok, skipped, failed, resumed;
+    int interrupted;      /* the signal that stopped the sweep, or 0 */
+} ecb_run_summary;
+
+/* Returns 0 when every cell is ok or skipped, 1 when some cell failed,
+ * 128 + signal when interrupted, or a negative ecb error (message in
+ * ecb_last_error()) when the sweep could not start or a row could not be
+ * written. summary (may be NULL) is filled as far as the sweep got. */
+int ecb_run(const ecb_run_opts *o, ecb_run_summary *summary);
+
+#endif
