@@ -41,6 +41,7 @@ typedef struct {
  * because a signal handler can reach nothing else. */
 static volatile sig_atomic_t g_signal;
 static volatile pid_t g_child;
+static pid_t g_parent; /* for the child: who forked it */
 static struct sigaction g_old_int, g_old_term;
 static int g_installed;
 
@@ -148,6 +149,7 @@ static void child_main(int wfd, const ecb_iso_limits *lim, ecb_iso_fn fn, void *
     signal(SIGABRT, SIG_DFL);
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != g_parent) _exit(3); /* the parent died before prctl */
 #endif
     struct rlimit rl = {0, 0};
     setrlimit(RLIMIT_CORE, &rl); /* deliberate crashes should not litter cores */
@@ -177,6 +179,7 @@ int ecb_isolate_run(const ecb_iso_limits *lim, ecb_iso_fn fn, void *arg, ecb_iso
     fflush(stdout);
     fflush(stderr);
     double t0 = now_s();
+    g_parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;

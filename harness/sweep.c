@@ -444,9 +444,7 @@ static void finish_message(const run_ctx *c, const ecb_run_summary *s)
                 "%zu of %zu cells done in %s/results.csv; run the same command again to resume\n",
                 s->interrupted == SIGINT ? "SIGINT" : "SIGTERM", s->ok, s->skipped, s->failed,
                 s->ok + s->skipped + s->resumed, c->cfg->n_cells, c->dir);
-    } else if (!c->opts->quiet)
-        fprintf(stderr, "ecbench: sweep done: %zu ok, %zu skipped, %zu failed, %zu resumed; "
-                "results in %s/results.csv\n", s->ok, s->skipped, s->failed, s->resumed, c->dir);
+    } /* else the CLI says "done" once the report is written */
 }
 
 int ecb_run(const ecb_run_opts *o, ecb_run_summary *summary)

@@ -17,8 +17,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ecb_table_col(u, "status");
         ecb_table_free(u);
     }
+    /* resume's path: cut a partial tail, load, keep final rows, rewrite,
+     * and the rewritten file must load again with the kept rows */
+    int trimmed = 0;
+    if (ecb_csv_trim_partial(path, &trimmed) != 0) return 0;
     size_t *ks = NULL, nk = 0;
     if (ecb_results_load(path, &u, &ks, &nk) == 0) {
+        unsigned char *keep = calloc(u->nrows + 1, 1);
+        int si = ecb_table_col(u, "status");
+        size_t kept = 0;
+        for (size_t r = 0; r < u->nrows; r++) {
+            int st = ecb_cell_status_parse(ecb_table_at(u, r, si));
+            keep[r] = st >= 0 && ecb_cell_status_final((ecb_cell_status)st);
+            kept += keep[r];
+        }
+        ecb_table *v = NULL;
+        if (ecb_table_read(path, &v) == 0) {
+            ecb_table_filter(v, keep);
+            if (ecb_table_write(v, path) != 0) abort();
+            ecb_table_free(v);
+            ecb_table *w = NULL;
+            if (ecb_results_load(path, &w, NULL, NULL) != 0 || w->nrows != kept) abort();
+            ecb_table_free(w);
+        }
+        free(keep);
         for (size_t r = 0; r < u->nrows; r++) {
             ecb_cell_result res;
             if (ecb_results_row(u, r, &res) == 0) {
