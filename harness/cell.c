@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "common/buf.h"
 #include "common/ecb.h"
 #include "common/fileio.h"
@@ -265,7 +263,6 @@ static int latency(measure *m)
     double *lat = ecb_calloc(nz(nl), sizeof *lat);
     if (!lat) return ECB_ENOMEM;
     int rc = 0;
-    openblas_set_num_threads(1);
     for (size_t q = 0; q < nl && !rc; q++) {
         ecb_topk t1 = {0};
         uint8_t *p1 = NULL;
@@ -279,7 +276,6 @@ static int latency(measure *m)
         free(p1);
         ecb_topk_release(&t1);
     }
-    openblas_set_num_threads((int)m->threads);
     if (!rc) {
         m->res->p50 = percentile(lat, nl, 50);
         m->res->p95 = percentile(lat, nl, 95);

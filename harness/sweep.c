@@ -458,7 +458,10 @@ int ecb_run(const ecb_run_opts *o, ecb_run_summary *summary)
     if (!rc) rc = ecb_config_load(o->config_path, reg, &cfg);
     if (rc) goto out;
     c.cfg = cfg;
-    openblas_set_num_threads((int)cfg->threads);
+    /* One OpenBLAS thread: ecbench parallelises over fixed blocks itself, so a
+     * row's result never depends on how OpenBLAS split a product by thread
+     * count (quality is bit-identical across thread counts). */
+    openblas_set_num_threads(1);
     c.dir = ecb_strdup(o->output ? o->output : cfg->output);
     if (!c.dir) { rc = ECB_ENOMEM; goto out; }
     if ((rc = start(&c, &lock))) goto out;
