@@ -93,7 +93,8 @@ typedef struct {
     ecb_mode rmode;
     uint8_t *rq;             /* prepared rescoring queries */
     size_t rqsize;
-    uint8_t *gather;         /* candidate codes for rescoring */
+    uint8_t *gather;         /* candidate codes for rescoring, one k1 block per worker */
+    size_t gather_stride;
     size_t k1;               /* candidates per query from the first stage */
     ecb_topk top;
 } measure;
@@ -176,14 +177,15 @@ static int build_rescorer(measure *m)
     uint32_t fl = ecb_chain_inst_vt(m->rb)->flags;
     m->rmode = (fl & ECB_METHOD_ASYMMETRIC) ? ECB_MODE_ASYMMETRIC : ECB_MODE_SYMMETRIC;
     rc = ecb_chain_inst_prepare(m->rb, m->rmode, m->es->queries, m->es->nq, &m->rq, &m->rqsize);
-    if (!rc && !(m->gather = ecb_malloc_array(nz(m->k1), nz(ecb_chain_inst_code_size(m->rb)))))
-        rc = ECB_ENOMEM;
+    m->gather_stride = nz(m->k1) * nz(ecb_chain_inst_code_size(m->rb));
+    if (!rc && !(m->gather = ecb_malloc_array(nz(m->threads), m->gather_stride))) rc = ECB_ENOMEM;
     return rc;
 }
 
 /* Re-rank the count candidates of query q with the rescoring representation
  * (scores replaced, in the one ranking order). */
-static int rescore_one(const measure *m, size_t q, float *scores, int64_t *ids, size_t count)
+static int rescore_one(const measure *m, size_t q, float *scores, int64_t *ids, size_t count,
+                       size_t worker)
 {
     const ecb_evalset *es = m->es;
     int rc;
@@ -194,11 +196,12 @@ static int rescore_one(const measure *m, size_t q, float *scores, int64_t *ids, 
     } else {
         size_t cs = ecb_chain_inst_code_size(m->rb);
         const uint8_t *codes = ecb_chain_inst_codes(m->rb);
+        uint8_t *gather = m->gather + worker * m->gather_stride;
         for (size_t i = 0; i < count; i++)
-            memcpy(m->gather + i * cs, codes + (size_t)ids[i] * cs, cs);
+            memcpy(gather + i * cs, codes + (size_t)ids[i] * cs, cs);
         const ecb_method_vtable *vt = ecb_chain_inst_vt(m->rb);
         rc = vt->score((ecb_method *)ecb_chain_inst_quantizer(m->rb), m->rmode,
-                       m->rq + q * m->rqsize, 1, m->gather, count, scores);
+                       m->rq + q * m->rqsize, 1, gather, count, scores);
         if (rc) return ecb_fail(rc, "%s: rescoring score: %s", vt->name, ecb_last_error());
     }
     ecb_rank_sort(scores, ids, count, es->ds->doc_id_rank);
@@ -219,6 +222,21 @@ static int search(const measure *m, const uint8_t *prepared, size_t nq, size_t t
     return rc;
 }
 
+/* Queries per parallel task: each query is rescored on its own, so the
+ * result does not depend on the grouping. */
+enum { QUERY_TASK = 8 };
+
+static int rescore_task(void *arg, size_t task, size_t worker)
+{
+    measure *m = arg;
+    int rc = 0;
+    size_t q1 = (task + 1) * QUERY_TASK < m->es->nq ? (task + 1) * QUERY_TASK : m->es->nq;
+    for (size_t q = task * QUERY_TASK; !rc && q < q1; q++)
+        rc = rescore_one(m, q, m->top.scores + q * m->top.k, m->top.ids + q * m->top.k,
+                         m->top.count[q], worker);
+    return rc;
+}
+
 /* Batch throughput: all queries, all threads (prepare + scan + rescore). */
 static int batch(measure *m)
 {
@@ -229,9 +247,9 @@ static int batch(measure *m)
     int rc = ecb_chain_inst_prepare(m->b, m->cell->mode, m->es->queries, m->es->nq, &prepared,
                                     &qsize);
     if (!rc) rc = search(m, prepared, m->es->nq, m->threads, &m->top);
-    for (size_t q = 0; !rc && rs->factor && q < m->es->nq; q++)
-        rc = rescore_one(m, q, m->top.scores + q * m->top.k, m->top.ids + q * m->top.k,
-                         m->top.count[q]);
+    if (!rc && rs->factor)
+        rc = ecb_parallel_for((m->es->nq + QUERY_TASK - 1) / QUERY_TASK, m->threads, rescore_task,
+                              m);
     double tb = ecb_now() - t0;
     free(prepared);
     m->res->qps = tb > 0 ? (double)m->es->nq / tb : NAN;
@@ -254,7 +272,12 @@ static double percentile(double *v, size_t n, double p)
     return v[lo] + (v[hi] - v[lo]) * (pos - (double)lo);
 }
 
-/* Latency: queries one at a time on one thread (prepare + scan + rescore). */
+/* Latency: queries one at a time on one thread (prepare + scan + rescore),
+ * the first latency_queries of them; on a large corpus each is a full scan,
+ * so timing stops once ECB_LATENCY_BUDGET_S have been spent and at least
+ * ECB_LATENCY_MIN_QUERIES were timed (README, results.csv). */
+#define ECB_LATENCY_BUDGET_S 2.0
+#define ECB_LATENCY_MIN_QUERIES 20
 static int latency(measure *m)
 {
     const ecb_config *cfg = m->ctx->cfg;
@@ -263,7 +286,12 @@ static int latency(measure *m)
     double *lat = ecb_calloc(nz(nl), sizeof *lat);
     if (!lat) return ECB_ENOMEM;
     int rc = 0;
+    double spent = 0;
     for (size_t q = 0; q < nl && !rc; q++) {
+        if (spent > ECB_LATENCY_BUDGET_S && q >= ECB_LATENCY_MIN_QUERIES) {
+            nl = q;
+            break;
+        }
         ecb_topk t1 = {0};
         uint8_t *p1 = NULL;
         size_t qs1;
@@ -271,8 +299,9 @@ static int latency(measure *m)
         rc = ecb_chain_inst_prepare(m->b, m->cell->mode, m->es->queries + q * m->es->dim, 1, &p1,
                                     &qs1);
         if (!rc) rc = search(m, p1, 1, 1, &t1);
-        if (!rc && rs->factor) rc = rescore_one(m, q, t1.scores, t1.ids, t1.count[0]);
+        if (!rc && rs->factor) rc = rescore_one(m, q, t1.scores, t1.ids, t1.count[0], 0);
         lat[q] = (ecb_now() - a) * 1000.0;
+        spent += lat[q] / 1000.0;
         free(p1);
         ecb_topk_release(&t1);
     }
@@ -285,7 +314,29 @@ static int latency(measure *m)
     return rc;
 }
 
-/* Qrels metrics and kNN recall per query, and their means. */
+typedef struct {
+    const measure *m;
+    float *ex; /* nq x maxk exact float32 scores of the retrieved lists */
+} exact_job;
+
+static int exact_task(void *arg, size_t task, size_t worker)
+{
+    (void)worker;
+    exact_job *j = arg;
+    const measure *m = j->m;
+    const ecb_evalset *es = m->es;
+    int rc = 0;
+    size_t q1 = (task + 1) * QUERY_TASK < es->nq ? (task + 1) * QUERY_TASK : es->nq;
+    for (size_t q = task * QUERY_TASK; !rc && q < q1; q++) {
+        size_t cnt = m->top.count[q] < m->maxk ? m->top.count[q] : m->maxk;
+        rc = ecb_exact_scores(es->ds->corpus, es->ds->sim, es->queries + q * es->dim,
+                              m->top.ids + q * m->top.k, cnt, j->ex + q * m->maxk);
+    }
+    return rc;
+}
+
+/* Qrels metrics and kNN recall per query, and their means (summed in query
+ * order, whatever the thread count). */
 static int evaluate(measure *m)
 {
     const ecb_config *cfg = m->ctx->cfg;
@@ -295,9 +346,11 @@ static int evaluate(measure *m)
     res->mean = ecb_calloc(nm, sizeof *res->mean);
     res->perq = ecb_malloc_array(nz(nq * nm), sizeof *res->perq);
     res->qids = ecb_calloc(nz(nq), sizeof *res->qids);
-    float *ex = ecb_malloc_array(nz(m->maxk), sizeof *ex);
+    float *ex = ecb_malloc_array(nz(nq * m->maxk), sizeof *ex);
     double *one = ecb_malloc_array(nm, sizeof *one);
     int rc = res->mean && res->perq && res->qids && ex && one ? 0 : ECB_ENOMEM;
+    exact_job ej = {m, ex};
+    if (!rc) rc = ecb_parallel_for((nq + QUERY_TASK - 1) / QUERY_TASK, m->threads, exact_task, &ej);
     size_t evaluated = 0, skipped = 0;
     for (size_t q = 0; !rc && q < nq; q++) {
         double *pq = res->perq + q * nm;
@@ -319,12 +372,12 @@ static int evaluate(measure *m)
                 }
             }
         }
-        rc = ecb_exact_scores(es->ds->corpus, es->ds->sim, es->queries + q * es->dim, ids, cnt, ex);
+        const float *exq = ex + q * m->maxk;
         for (size_t i = 0; !rc && i < nk; i++) {
             size_t k = cfg->ks[i];
             size_t kk = k < es->gt.count[q] ? k : es->gt.count[q];
             float kth = kk ? es->gt.scores[q * es->gt.k + kk - 1] : -INFINITY;
-            double v = ecb_knn_recall(ex, cnt < k ? cnt : k, kk ? kk : 1, kth);
+            double v = ecb_knn_recall(exq, cnt < k ? cnt : k, kk ? kk : 1, kth);
             pq[ECB_M_KNN * nk + i] = v;
             res->mean[ECB_M_KNN * nk + i] += v;
         }
