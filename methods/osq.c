@@ -286,15 +286,9 @@ static int osq_train(ecb_method *m, const float *x, size_t n)
     if (n == 0) return m->host->fail(m->host, ECB_EINVAL, "osq: train needs >= 1 vector, got 0");
     double *acc = calloc(d, sizeof *acc);
     if (!acc) return m->host->fail(m->host, ECB_ENOMEM, "osq: out of memory");
-    int unit = m->sim == ECB_SIM_DOT;
-    for (size_t i = 0; i < n; i++) {
-        double nn = 0;
-        for (size_t j = 0; j < d; j++) {
-            acc[j] += x[i * d + j];
-            nn += (double)x[i * d + j] * x[i * d + j];
-        }
-        if (fabs(nn - 1.0) > 1e-3) unit = 0;
-    }
+    int unit = m->sim == ECB_SIM_DOT && ecb_rows_unit(x, n, d, 1e-3);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) acc[j] += x[i * d + j];
     double cn = 0;
     for (size_t j = 0; j < d; j++) {
         acc[j] /= (double)n;
