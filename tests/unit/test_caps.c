@@ -11,7 +11,8 @@
 #include <string.h>
 
 /* The plugins before cmocka, whose fail() macro would clash with host->fail(). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/lsh.c"
 #include "methods/pq.c"
 

@@ -10,7 +10,8 @@
 #include <string.h>
 
 /* The plugin before cmocka, whose fail() macro would clash with host->fail(). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/float4.c"
 
 #include "testutil.h"

@@ -13,7 +13,8 @@
 #include <string.h>
 
 /* The plugin before cmocka, whose fail() macro would clash with host->fail(). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/osq.c"
 
 #include "testutil.h"

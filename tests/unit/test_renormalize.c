@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 /* The plugins before cmocka, whose fail() macro would clash with host->fail(). */
-#include "harness/ecb.h"
+#include "common/ecb.h"
+#include "harness/host.h"
 #include "methods/pca.c"
 #include "methods/rp.c"
 
