@@ -10,7 +10,14 @@
  *    nbits > d a tight frame: the first d columns of a Haar rotation of
  *    size nbits (orthonormal columns, rows of norm ~sqrt(d/nbits)). Only the
  *    directions matter for the bits; the frame spreads them more evenly
- *    than independent draws.
+ *    than independent draws. Up to LSH_FULL_ROTATION (4096) bits the frame
+ *    is cut from a full nbits x nbits rotation, as it always was (so those
+ *    results do not move); above, where that rotation would need nbits^2
+ *    doubles and O(nbits^3) work (6144 bits = CoRECT's 8 d at d = 768), the
+ *    d columns are drawn directly: an nbits x d Gaussian orthonormalised
+ *    column by column (modified Gram-Schmidt, twice, in double), which is
+ *    the same distribution (the Q factor of a Gaussian with a positive R
+ *    diagonal is Haar) at O(nbits d^2).
  *  - rotate=false: independent Gaussian hyperplanes (classic SimHash).
  *  - train_thresholds=false (default): bit = [w.x >= 0], data not centred,
  *    as FAISS does. true: per-bit threshold = median of w.x over the
@@ -21,8 +28,8 @@
  * the same scores are used (no per-vector norm is stored); ranking then
  * approximates angular, not Euclidean, neighbours.
  *
- * Limits: 1 <= nbits <= 4096; the projection is dense (nbits x dim floats,
- * in aux_bytes); rotate with nbits > dim draws an nbits x nbits rotation.
+ * Limits: 1 <= nbits <= 65536; the projection is dense (nbits x dim floats,
+ * in aux_bytes).
  */
 #include <math.h>
 #include <stddef.h>
@@ -40,7 +47,7 @@ struct lsh_params {
 
 static const ecb_param lsh_params_table[] = {
     {"nbits", ECB_PARAM_SIZE, offsetof(struct lsh_params, nbits), .def.u = 64, .min = 1,
-     .max = 4096, .help = "number of hyperplanes = bits per code"},
+     .max = 65536, .help = "number of hyperplanes = bits per code"},
     {"rotate", ECB_PARAM_BOOL, offsetof(struct lsh_params, rotate), .def.b = 1,
      .help = "orthonormal hyperplanes from a random rotation (FAISS IndexLSH rotate_data); "
              "false: independent Gaussian hyperplanes"},
@@ -61,7 +68,38 @@ typedef struct {
 static const ecb_method_vtable lsh_vtable;
 
 #define LSH_STREAM 0x6c73682d68797000ull /* "lsh-hyp" */
-enum { LSH_BLOCK = 256 };
+enum { LSH_BLOCK = 256, LSH_FULL_ROTATION = 4096, LSH_MAX_BITS = 65536 };
+
+/* nb x d rows with orthonormal columns (nb > d): modified Gram-Schmidt of a
+ * Gaussian, each column orthogonalised twice ("twice is enough") so the
+ * columns stay orthonormal to rounding in double. */
+static int lsh_frame(size_t nb, size_t d, ecb_rng *r, float *W)
+{
+    double *G = malloc(nb * d * sizeof *G); /* column-major: column j at G + j*nb */
+    if (!G) return ECB_ENOMEM;
+    for (size_t t = 0; t < nb * d; t++) G[t] = ecb_rng_normal(r);
+    int rc = 0;
+    for (size_t j = 0; j < d && !rc; j++) {
+        double *g = G + j * nb;
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t k = 0; k < j; k++) {
+                const double *e = G + k * nb;
+                double dot = 0;
+                for (size_t i = 0; i < nb; i++) dot += e[i] * g[i];
+                for (size_t i = 0; i < nb; i++) g[i] -= dot * e[i];
+            }
+        double nn = 0;
+        for (size_t i = 0; i < nb; i++) nn += g[i] * g[i];
+        if (!(nn > 0)) rc = ECB_ENUMERIC;
+        double inv = 1.0 / sqrt(nn);
+        for (size_t i = 0; i < nb; i++) g[i] *= inv;
+    }
+    if (!rc)
+        for (size_t i = 0; i < nb; i++)
+            for (size_t j = 0; j < d; j++) W[i * d + j] = (float)G[j * nb + i];
+    free(G);
+    return rc;
+}
 
 static int lsh_hyperplanes(lsh_state *s, uint64_t seed)
 {
@@ -72,6 +110,7 @@ static int lsh_hyperplanes(lsh_state *s, uint64_t seed)
         for (size_t t = 0; t < nb * d; t++) s->W[t] = (float)ecb_rng_normal(&r);
         return 0;
     }
+    if (nb > LSH_FULL_ROTATION && nb > d) return lsh_frame(nb, d, &r, s->W);
     size_t q = nb > d ? nb : d;
     float *Q = malloc(q * q * sizeof *Q);
     if (!Q) return ECB_ENOMEM;
@@ -87,9 +126,14 @@ static int lsh_create(const ecb_host *host, const void *params, size_t dim, ecb_
 {
     const struct lsh_params *p = params;
     if (dim == 0) return host->fail(host, ECB_EINVAL, "lsh: input dimension must be >= 1, got 0");
-    if (p->nbits < 1 || p->nbits > 4096)
-        return host->fail(host, ECB_EINVAL, "lsh: parameter nbits: expected 1..4096, got %zu",
-                          p->nbits);
+    if (p->nbits < 1 || p->nbits > LSH_MAX_BITS)
+        return host->fail(host, ECB_EINVAL, "lsh: parameter nbits: expected 1..%d, got %zu",
+                          LSH_MAX_BITS, p->nbits);
+    size_t cells;
+    if (__builtin_mul_overflow(p->nbits, dim, &cells) || cells > ((size_t)1 << 31))
+        return host->fail(host, ECB_ERANGE,
+                          "lsh: %zu hyperplanes of dimension %zu are too many (max 2^31 entries)",
+                          p->nbits, dim);
     lsh_state *s = calloc(1, sizeof *s);
     if (!s) return host->fail(host, ECB_ENOMEM, "lsh: out of memory");
     s->base.vt = &lsh_vtable;

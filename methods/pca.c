@@ -24,6 +24,19 @@
  * following quantizer but is not orthogonal, so it does not preserve
  * ranking even at full dimension.
  *
+ * renormalize (auto | on | off, default auto) rescales every projected
+ * vector to unit L2 norm, so that a following float32 (or quantizer) scores
+ * the cosine of the projections: what a user of a cosine-similarity model
+ * computes after reducing it, and not the raw dot product of the shortened
+ * vectors. auto means on for cosine data and off otherwise. The plugin
+ * ABI hands methods cosine data as DOT on L2-normalised vectors, so auto
+ * is resolved in train() from what the method sees: on when the
+ * similarity is DOT and every training vector has unit norm (or is zero),
+ * which is exactly the cosine case (and dot on unit vectors is cosine);
+ * off for L2 and for dot data with other norms, where the norm carries
+ * information. The resolved value is logged; the params column records
+ * the setting (auto) and the dataset's similarity decides it.
+ *
  * Limits: dim <= input dimension (checked in create); the training sample
  * needs n >= 2 vectors; the matrix is dense, dim*input_dim floats.
  */
@@ -35,9 +48,13 @@
 #include "ecbench/ecbmath.h"
 #include "ecbench/method.h"
 
+enum { PCA_RENORM_AUTO = 0, PCA_RENORM_ON = 1, PCA_RENORM_OFF = 2 };
+static const char *const pca_renorms[] = {"auto", "on", "off", NULL};
+
 struct pca_params {
     size_t dim; /* 0 = input dimension */
     int whiten;
+    int renormalize;
 };
 
 static const ecb_param pca_params_table[] = {
@@ -45,6 +62,10 @@ static const ecb_param pca_params_table[] = {
      .max = 1048576, .help = "output dimension (<= input dimension); 0 keeps the input dimension"},
     {"whiten", ECB_PARAM_BOOL, offsetof(struct pca_params, whiten), .def.b = 0,
      .help = "divide each axis by the square root of its eigenvalue"},
+    {"renormalize", ECB_PARAM_ENUM, offsetof(struct pca_params, renormalize),
+     .def.b = PCA_RENORM_AUTO, .enum_values = pca_renorms,
+     .help = "rescale projections to unit norm (cosine after projection); auto: on for "
+             "cosine data (dot similarity on unit-norm vectors), off otherwise"},
     {NULL},
 };
 
@@ -55,6 +76,7 @@ typedef struct {
     float *W;       /* out x dim: axes as rows, whitening folded in */
     float *bias;    /* out: W*mean, subtracted after projecting (L2 only) */
     double kept;    /* fraction of the total variance on the kept axes */
+    int renorm;     /* renormalize resolved (auto decided in train) */
     int trained;
 } pca_state;
 
@@ -72,6 +94,10 @@ static int pca_create(const ecb_host *host, const void *params, size_t dim,
                           "pca: parameter dim=%zu exceeds the input dimension %zu "
                           "(expected 1..%zu, or 0 for the input dimension)",
                           p->dim, dim, dim);
+    if (p->renormalize < PCA_RENORM_AUTO || p->renormalize > PCA_RENORM_OFF)
+        return host->fail(host, ECB_EINVAL,
+                          "pca: parameter renormalize: expected auto|on|off, got %d",
+                          p->renormalize);
     pca_state *s = calloc(1, sizeof *s);
     if (!s) return host->fail(host, ECB_ENOMEM, "pca: out of memory");
     s->base.vt = &pca_vtable;
@@ -145,9 +171,14 @@ static int pca_train(ecb_method *m, const float *x, size_t n)
     W = NULL;
     bias = NULL;
     s->kept = total > 0 ? kept / total : 1.0;
+    s->renorm = s->p.renormalize == PCA_RENORM_ON ||
+                (s->p.renormalize == PCA_RENORM_AUTO && m->sim == ECB_SIM_DOT &&
+                 ecb_rows_unit(x, n, d, 1e-3));
     s->trained = 1;
-    h->log(h, ECB_LOG_DEBUG, "pca: %zu -> %zu dims keep %.4f of the variance%s", d, od, s->kept,
-           m->sim == ECB_SIM_L2 ? " (centred, L2)" : " (uncentred projection, DOT)");
+    h->log(h, ECB_LOG_DEBUG, "pca: %zu -> %zu dims keep %.4f of the variance%s, renormalize %s",
+           d, od, s->kept,
+           m->sim == ECB_SIM_L2 ? " (centred, L2)" : " (uncentred projection, DOT)",
+           s->renorm ? "on" : "off");
 out:
     free(mean);
     free(cov);
@@ -184,6 +215,7 @@ static int pca_transform(const ecb_method *m, const float *x, size_t n, float *y
     if (s->bias)
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < od; j++) y[i * od + j] -= s->bias[j];
+    if (s->renorm) ecb_rows_normalize(y, n, od);
     return 0;
 }
 
@@ -191,7 +223,8 @@ static const ecb_method_vtable pca_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
     .name = "pca",
-    .summary = "principal component projection (optional whitening); uncentred for dot/cosine",
+    .summary = "principal component projection (optional whitening, renormalised on cosine "
+               "data); uncentred for dot/cosine",
     .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_TRANSFORM,
     .params = pca_params_table,
     .params_size = sizeof(struct pca_params),

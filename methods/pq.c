@@ -5,8 +5,10 @@
  * nearest centroid among 2^nbits learned by k-means on that sub-space (or,
  * with shared_codebook, one codebook learned on all sub-spaces pooled).
  *
- * Codes: m indices of nbits packed LSB-first, code_size = ceil(m*nbits/8)
- * (nbits 8: one byte per sub-vector; nbits 4: two per byte).
+ * Codes: m indices of nbits (1..8) packed LSB-first, code_size =
+ * ceil(m*nbits/8) (nbits 8: one byte per sub-vector; nbits 4: two per
+ * byte; nbits 1-3, CoRECT's high-compression arms, cross byte boundaries
+ * and are scanned by the generic kernel).
  * aux_bytes: the codebooks, m * 2^nbits * dim/m floats (2^nbits * dim/m
  * when shared).
  *
@@ -49,7 +51,7 @@ static const char *const pq_init_names[] = {"kmeans++", "random", NULL};
 static const ecb_param pq_params_table[] = {
     {"m", ECB_PARAM_SIZE, offsetof(struct pq_params, m), .def.u = 8, .min = 1, .max = 65536,
      .help = "number of sub-vectors; must divide the dimension"},
-    {"nbits", ECB_PARAM_SIZE, offsetof(struct pq_params, nbits), .def.u = 8, .min = 4, .max = 8,
+    {"nbits", ECB_PARAM_SIZE, offsetof(struct pq_params, nbits), .def.u = 8, .min = 1, .max = 8,
      .help = "bits per sub-vector code (2^nbits centroids per codebook)"},
     {"shared_codebook", ECB_PARAM_BOOL, offsetof(struct pq_params, shared_codebook), .def.b = 0,
      .help = "one codebook for all sub-spaces instead of one per sub-space"},
@@ -82,8 +84,8 @@ static int pq_create(const ecb_host *host, const void *params, size_t dim, ecb_s
                           "pq: parameter m=%zu must divide the dimension %zu "
                           "(expected a divisor of %zu)",
                           p->m, dim, dim);
-    if (p->nbits < 4 || p->nbits > 8)
-        return host->fail(host, ECB_EINVAL, "pq: parameter nbits=%zu out of range (expected 4..8)",
+    if (p->nbits < 1 || p->nbits > 8)
+        return host->fail(host, ECB_EINVAL, "pq: parameter nbits=%zu out of range (expected 1..8)",
                           p->nbits);
     if (p->init < 0 || p->init > 1)
         return host->fail(host, ECB_EINVAL,

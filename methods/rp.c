@@ -10,6 +10,14 @@
  * Both scalings give E||Rx||^2 = ||x||^2, so norms and inner products are
  * preserved in expectation (not per vector).
  *
+ * renormalize (auto | on | off, default auto) rescales every projected
+ * vector to unit L2 norm, as pca does and for the same reason (see pca.c):
+ * on cosine data the user compares projections by cosine. auto is
+ * resolved in train(), which only inspects the sample (rp learns nothing):
+ * on when the similarity is DOT and every training vector has unit norm
+ * (or is zero), the cosine case; off otherwise, and off if train() was
+ * never called.
+ *
  * Limits: the matrix is generated at create (no training) and stored dense
  * (dim x input_dim floats, counted in aux_bytes as stored), even for the
  * sparse kind, whose benefit here is the distribution, not the storage.
@@ -26,9 +34,13 @@
 enum { RP_GAUSSIAN = 0, RP_SPARSE = 1 };
 static const char *const rp_kinds[] = {"gaussian", "sparse", NULL};
 
+enum { RP_RENORM_AUTO = 0, RP_RENORM_ON = 1, RP_RENORM_OFF = 2 };
+static const char *const rp_renorms[] = {"auto", "on", "off", NULL};
+
 struct rp_params {
     size_t dim; /* 0 = input dimension */
     int kind;
+    int renormalize;
 };
 
 static const ecb_param rp_params_table[] = {
@@ -37,6 +49,10 @@ static const ecb_param rp_params_table[] = {
     {"kind", ECB_PARAM_ENUM, offsetof(struct rp_params, kind), .def.b = RP_GAUSSIAN,
      .enum_values = rp_kinds,
      .help = "gaussian N(0,1/dim) entries, or sparse +-sqrt(s/dim) with s = sqrt(input dim)"},
+    {"renormalize", ECB_PARAM_ENUM, offsetof(struct rp_params, renormalize),
+     .def.b = RP_RENORM_AUTO, .enum_values = rp_renorms,
+     .help = "rescale projections to unit norm (cosine after projection); auto: on for "
+             "cosine data (dot similarity on unit-norm vectors), off otherwise"},
     {NULL},
 };
 
@@ -44,7 +60,8 @@ typedef struct {
     ecb_method base;
     struct rp_params p;
     size_t out;
-    float *R; /* out x dim */
+    float *R;   /* out x dim */
+    int renorm; /* renormalize resolved (auto decided in train) */
 } rp_state;
 
 /* Defined at the end (file order); create() stores it in the base. */
@@ -81,6 +98,9 @@ static int rp_create(const ecb_host *host, const void *params, size_t dim, ecb_s
     if (p->kind != RP_GAUSSIAN && p->kind != RP_SPARSE)
         return host->fail(host, ECB_EINVAL, "rp: parameter kind: expected gaussian|sparse, got %d",
                           p->kind);
+    if (p->renormalize < RP_RENORM_AUTO || p->renormalize > RP_RENORM_OFF)
+        return host->fail(host, ECB_EINVAL, "rp: parameter renormalize: expected auto|on|off, got %d",
+                          p->renormalize);
     size_t od = p->dim ? p->dim : dim;
     if (od > 1048576)
         return host->fail(host, ECB_EINVAL, "rp: parameter dim: expected <= 1048576, got %zu", od);
@@ -103,6 +123,7 @@ static int rp_create(const ecb_host *host, const void *params, size_t dim, ecb_s
         return host->fail(host, ECB_ENOMEM, "rp: out of memory for a %zu x %zu matrix", od, dim);
     }
     rp_fill(s, host->seed);
+    s->renorm = p->renormalize == RP_RENORM_ON;
     *out = &s->base;
     return 0;
 }
@@ -113,6 +134,16 @@ static void rp_destroy(ecb_method *m)
     rp_state *s = (rp_state *)m;
     free(s->R);
     free(s);
+}
+
+/* Nothing is learned: the sample only tells whether the data is cosine. */
+static int rp_train(ecb_method *m, const float *x, size_t n)
+{
+    rp_state *s = (rp_state *)m;
+    if (s->p.renormalize == RP_RENORM_AUTO)
+        s->renorm = m->sim == ECB_SIM_DOT && n > 0 && ecb_rows_unit(x, n, m->dim, 1e-3);
+    m->host->log(m->host, ECB_LOG_DEBUG, "rp: renormalize %s", s->renorm ? "on" : "off");
+    return 0;
 }
 
 static size_t rp_code_size(const ecb_method *m)
@@ -135,6 +166,7 @@ static int rp_transform(const ecb_method *m, const float *x, size_t n, float *y)
     if (ecb_gemm_nt(n, s->out, m->dim, 1.0f, x, m->dim, s->R, m->dim, 0.0f, y, s->out))
         return m->host->fail(m->host, ECB_ERANGE, "rp: block of %zu x %zu too large for BLAS", n,
                              m->dim);
+    if (s->renorm) ecb_rows_normalize(y, n, s->out);
     return 0;
 }
 
@@ -148,6 +180,7 @@ static const ecb_method_vtable rp_vtable = {
     .params_size = sizeof(struct rp_params),
     .create = rp_create,
     .destroy = rp_destroy,
+    .train = rp_train,
     .code_size = rp_code_size,
     .aux_bytes = rp_aux_bytes,
     .out_dim = rp_out_dim,

@@ -206,3 +206,25 @@ out:
     free(c);
     return rc;
 }
+
+int ecb_rows_unit(const float *x, size_t n, size_t d, double tol)
+{
+    for (size_t i = 0; i < n; i++) {
+        double ss = 0;
+        for (size_t j = 0; j < d; j++) ss += (double)x[i * d + j] * x[i * d + j];
+        if (ss != 0 && !(fabs(ss - 1.0) <= tol)) return 0;
+    }
+    return 1;
+}
+
+void ecb_rows_normalize(float *x, size_t n, size_t d)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *r = x + i * d;
+        double ss = 0;
+        for (size_t j = 0; j < d; j++) ss += (double)r[j] * r[j];
+        if (!(ss > 0)) continue;
+        double inv = 1.0 / sqrt(ss);
+        for (size_t j = 0; j < d; j++) r[j] = (float)(r[j] * inv);
+    }
+}

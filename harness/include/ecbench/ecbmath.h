@@ -79,6 +79,13 @@ int ecb_svd(size_t m, size_t n, const double *A, double *U, double *s, double *V
  * double; accumulated by blocks of sgemm on centred rows. Returns 0,
  * ECB_ENOMEM or ECB_ERANGE. */
 int ecb_mean_covariance(const float *x, size_t n, size_t d, double *mean, double *cov);
+/* Row norms (pca, rp, osq on cosine data). ecb_rows_unit: 1 when every row
+ * of x (n x d) has a squared L2 norm within tol of 1 or is all zeros (what
+ * the harness hands a method for cosine similarity), else 0.
+ * ecb_rows_normalize: scale every nonzero row to unit L2 norm (norm in
+ * double). */
+int ecb_rows_unit(const float *x, size_t n, size_t d, double tol);
+void ecb_rows_normalize(float *x, size_t n, size_t d);
 /* Orthogonal Procrustes: R (d x d) maximising tr(R^T M) for M = X^T Y,
  * i.e. R = U V^T of the SVD of M (double, row-major). */
 int ecb_procrustes(size_t d, const double *M, double *R);
