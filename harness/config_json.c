@@ -1,0 +1,109 @@
+/*
+ * JSON helpers of the config reader: file loading with line/column errors,
+ * key checks with a "did you mean" hint, typed getters whose messages name
+ * the file, the JSON path, the expected and the actual value.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/config_impl.h"
+#include "harness/params.h"
+
+/* ---- JSON helpers ---------------------------------------------------- */
+
+void ecb_text_position(const char *text, size_t offset, size_t *line, size_t *col)
+{
+    size_t l = 1, c = 1;
+    for (size_t i = 0; i < offset && text[i]; i++) {
+        if (text[i] == '\n') { l++; c = 1; } else c++;
+    }
+    *line = l;
+    *col = c;
+}
+
+int ecb_json_load_file(const char *path, cJSON **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return ecb_fail(ECB_EIO, "%s: cannot open: %m", path);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > ((size_t)64 << 20)) {
+                fclose(f);
+                free(buf);
+                return ecb_fail(ECB_EFORMAT, "%s: larger than 64 MiB, not a config", path);
+            }
+            char *nb = realloc(buf, cap);
+            if (!nb) { fclose(f); free(buf); return ecb_fail(ECB_ENOMEM, "%s: out of memory", path); }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, 4096, f);
+        len += got;
+        if (got < 4096) break;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    if (memchr(buf, '\0', len)) {
+        free(buf);
+        return ecb_fail(ECB_EFORMAT, "%s: contains a NUL byte, not JSON text", path);
+    }
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithOpts(buf, &end, 1);
+    if (!j) {
+        size_t off = end ? (size_t)(end - buf) : 0, line, col;
+        ecb_text_position(buf, off, &line, &col);
+        int rc = ecb_fail(ECB_EFORMAT, "%s:%zu:%zu: malformed JSON near '%.20s'", path, line,
+                          col, buf + (off < len ? off : len));
+        free(buf);
+        return rc;
+    }
+    free(buf);
+    *out = j;
+    return 0;
+}
+
+int ecb_json_check_keys(const cJSON *obj, const char *const *allowed, const char *file,
+                        const char *jpath)
+{
+    size_t n = 0;
+    while (allowed[n]) n++;
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        int ok = 0;
+        for (size_t i = 0; i < n && !ok; i++) ok = strcmp(it->string, allowed[i]) == 0;
+        if (ok) continue;
+        const char *hint = ecb_did_you_mean(it->string, allowed, n);
+        return ecb_fail(ECB_EINVAL, "%s: %s: unknown key \"%s\"%s%s%s", file, jpath, it->string,
+                        hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "");
+    }
+    return 0;
+}
+
+const char *ecb_cfg_json_type(const cJSON *v)
+{
+    if (!v) return "nothing";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsObject(v)) return "an object";
+    if (cJSON_IsNull(v)) return "null";
+    return "invalid JSON";
+}
+
+int ecb_cfg_get_size(const cJSON *v, const char *file, const char *jpath, size_t lo, size_t hi,
+                    size_t *out)
+{
+    if (!cJSON_IsNumber(v))
+        return ecb_fail(ECB_EINVAL, "%s: %s: expected an integer in [%zu, %zu], got %s", file,
+                        jpath, lo, hi, ecb_cfg_json_type(v));
+    double d = v->valuedouble;
+    /* range first: converting an out-of-range double to an integer is UB */
+    if (!(d >= (double)lo && d <= (double)hi) || d != (double)(int64_t)d)
+        return ecb_fail(ECB_EINVAL, "%s: %s: expected an integer in [%zu, %zu], got %g", file,
+                        jpath, lo, hi, d);
+    *out = (size_t)d;
+    return 0;
+}
