@@ -1,8 +1,9 @@
 /*
  * Config schema v1: the top level, datasets and the scalar keys. Every
  * error names the file, the JSON path, what was expected and what was
- * found. JSON helpers are in config_json.c, method entries, rescoring and
- * the cells in config_expand.c.
+ * found, and a config wrong in several places reports every problem at
+ * once (ecb_problems). JSON helpers are in config_json.c; method entries,
+ * rescoring and the cells in config_expand.c.
  */
 #include <ctype.h>
 #include <stddef.h>
@@ -13,39 +14,39 @@
 #include <unistd.h>
 
 #include "harness/config_impl.h"
-#include "harness/params.h"
 
 /* ---- datasets ----------------------------------------------------------- */
 
-
-static int parse_dataset(const cJSON *o, size_t i, const char *file, ecb_dataset_spec *d)
+/* "builtin" or "manifest": the dataset's key (its identity in cell ids)
+ * and display name. */
+static void parse_dataset_source(const cJSON *o, const char *file, const char *jpath,
+                                 ecb_dataset_spec *d, ecb_problems *pr)
 {
-    static const char *const keys[] = {"builtin", "manifest", "params", "name", "corpus_sizes", NULL};
-    char jpath[64];
-    snprintf(jpath, sizeof jpath, "$.datasets[%zu]", i);
-    if (!cJSON_IsObject(o))
-        return ecb_fail(ECB_EINVAL, "%s: %s: expected an object, got %s", file, jpath, ecb_cfg_json_type(o));
-    int rc = ecb_json_check_keys(o, keys, file, jpath);
-    if (rc) return rc;
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "builtin");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "manifest");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "params");
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
-    if (!!b == !!m)
-        return ecb_fail(ECB_EINVAL, "%s: %s: expected exactly one of \"builtin\" or \"manifest\"",
+    if (nm && !cJSON_IsString(nm)) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.name: expected a string, got %s", file, jpath,
+                        ecb_cfg_json_type(nm));
+        nm = NULL;
+    }
+    if (!!b == !!m) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: expected exactly one of \"builtin\" or \"manifest\"",
                         file, jpath);
-    if (nm && !cJSON_IsString(nm))
-        return ecb_fail(ECB_EINVAL, "%s: %s.name: expected a string, got %s", file, jpath, ecb_cfg_json_type(nm));
+        return;
+    }
     char key[1024];
     if (b) {
-        if (!cJSON_IsString(b) || strcmp(b->valuestring, "synthetic") != 0)
-            return ecb_fail(ECB_EINVAL, "%s: %s.builtin: expected \"synthetic\", got %s", file,
+        if (!cJSON_IsString(b) || strcmp(b->valuestring, "synthetic") != 0) {
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.builtin: expected \"synthetic\", got %s", file,
                             jpath, cJSON_IsString(b) ? b->valuestring : ecb_cfg_json_type(b));
+            return;
+        }
         char where[128];
         snprintf(where, sizeof where, "%s: %s.params", file, jpath);
         ecb_synth_defaults(&d->synth);
-        if ((rc = ecb_params_fill(ecb_synth_param_table, p, &d->synth, where, "synthetic")))
-            return rc;
+        if (ecb_params_fill_all(ecb_synth_param_table, p, &d->synth, where, "synthetic", pr)) return;
         d->builtin = 1;
         char ps[512];
         ecb_params_format(ecb_synth_param_table, &d->synth, ",", 0, ps, sizeof ps);
@@ -55,48 +56,78 @@ static int parse_dataset(const cJSON *o, size_t i, const char *file, ecb_dataset
         d->name = ecb_strdup(nm ? nm->valuestring : dn);
     } else {
         if (p)
-            return ecb_fail(ECB_EINVAL, "%s: %s.params: only built-in datasets take params", file, jpath);
-        if (!cJSON_IsString(m))
-            return ecb_fail(ECB_EINVAL, "%s: %s.manifest: expected a path, got %s", file, jpath,
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.params: only built-in datasets take params", file, jpath);
+        if (!cJSON_IsString(m)) {
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.manifest: expected a path, got %s", file, jpath,
                             ecb_cfg_json_type(m));
+            return;
+        }
         d->manifest = ecb_path_join_rel(file, m->valuestring);
         snprintf(key, sizeof key, "manifest(%s)", m->valuestring);
         d->name = nm ? ecb_strdup(nm->valuestring) : NULL; /* filled from the manifest */
     }
     d->key = ecb_strdup(key);
-    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(o, "corpus_sizes");
-    if (cs) {
-        if (!cJSON_IsArray(cs) || cJSON_GetArraySize(cs) < 1)
-            return ecb_fail(ECB_EINVAL, "%s: %s.corpus_sizes: expected a non-empty array of sizes",
-                            file, jpath);
-        d->n_corpus_sizes = (size_t)cJSON_GetArraySize(cs);
-        d->corpus_sizes = ecb_calloc(d->n_corpus_sizes, sizeof(size_t));
-        size_t j = 0;
-        for (const cJSON *it = cs->child; it; it = it->next, j++) {
-            char jp[128];
-            snprintf(jp, sizeof jp, "%s.corpus_sizes[%zu]", jpath, j);
-            if ((rc = ecb_cfg_get_size(it, file, jp, 1, (size_t)1 << 40, &d->corpus_sizes[j]))) return rc;
-        }
-    } else {
-        d->n_corpus_sizes = 1;
-        d->corpus_sizes = ecb_calloc(1, sizeof(size_t)); /* 0 = full */
-    }
-    return 0;
 }
 
-static int parse_datasets(ecb_config *c, const cJSON *v)
+/* Nested subsets to evaluate; absent: the full corpus (one entry 0). */
+static void parse_corpus_sizes(const cJSON *cs, const char *file, const char *jpath,
+                               ecb_dataset_spec *d, ecb_problems *pr)
 {
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1)
-        return ecb_fail(ECB_EINVAL, "%s: $.datasets: expected a non-empty array, got %s", c->path,
-                        ecb_cfg_json_type(v));
-    c->datasets = ecb_calloc((size_t)cJSON_GetArraySize(v), sizeof *c->datasets);
-    if (!c->datasets) return ECB_ENOMEM;
-    for (const cJSON *it = v->child; it; it = it->next) {
-        int rc = parse_dataset(it, c->n_datasets, c->path, &c->datasets[c->n_datasets]);
-        c->n_datasets++; /* counted even when partly filled, so that free() sees it */
-        if (rc) return rc;
+    if (!cs) {
+        d->corpus_sizes = ecb_calloc(1, sizeof(size_t));
+        if (d->corpus_sizes) d->n_corpus_sizes = 1;
+        else ecb_problems_add(pr, ECB_ENOMEM);
+        return;
     }
-    return 0;
+    if (!cJSON_IsArray(cs) || cJSON_GetArraySize(cs) < 1) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.corpus_sizes: expected a non-empty array of sizes",
+                        file, jpath);
+        return;
+    }
+    d->corpus_sizes = ecb_calloc((size_t)cJSON_GetArraySize(cs), sizeof(size_t));
+    if (!d->corpus_sizes) {
+        ecb_problems_add(pr, ECB_ENOMEM);
+        return;
+    }
+    for (const cJSON *it = cs->child; it; it = it->next) {
+        char jp[128];
+        snprintf(jp, sizeof jp, "%s.corpus_sizes[%zu]", jpath, d->n_corpus_sizes);
+        ecb_problems_add(pr, ecb_cfg_get_size(it, file, jp, 1, (size_t)1 << 40,
+                                              &d->corpus_sizes[d->n_corpus_sizes++]));
+    }
+}
+
+static void parse_dataset(const cJSON *o, size_t i, const char *file, ecb_dataset_spec *d,
+                          ecb_problems *pr)
+{
+    static const char *const keys[] = {"builtin", "manifest", "params", "name", "corpus_sizes", NULL};
+    char jpath[64];
+    snprintf(jpath, sizeof jpath, "$.datasets[%zu]", i);
+    if (!cJSON_IsObject(o)) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: expected an object, got %s", file, jpath,
+                        ecb_cfg_json_type(o));
+        return;
+    }
+    ecb_cfg_check_keys(o, keys, file, jpath, pr);
+    parse_dataset_source(o, file, jpath, d, pr);
+    parse_corpus_sizes(cJSON_GetObjectItemCaseSensitive(o, "corpus_sizes"), file, jpath, d, pr);
+}
+
+static void parse_datasets(ecb_config *c, const cJSON *v, ecb_problems *pr)
+{
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.datasets: expected a non-empty array, got %s", c->path,
+                        ecb_cfg_json_type(v));
+        return;
+    }
+    c->datasets = ecb_calloc((size_t)cJSON_GetArraySize(v), sizeof *c->datasets);
+    if (!c->datasets) {
+        ecb_problems_add(pr, ECB_ENOMEM);
+        return;
+    }
+    /* counted even when partly filled, so that free() sees it */
+    for (const cJSON *it = v->child; it; it = it->next, c->n_datasets++)
+        parse_dataset(it, c->n_datasets, c->path, &c->datasets[c->n_datasets], pr);
 }
 
 /* ---- the other sections ------------------------------------------------- */
@@ -115,8 +146,8 @@ static int parse_name(ecb_config *c, const cJSON *v)
     return 0;
 }
 
-static int get_seconds(const cJSON *json, const char *key, const char *unit, const char *file,
-                       double *out)
+static int get_nonneg(const cJSON *json, const char *key, const char *unit, const char *file,
+                      double *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, key);
     if (!v) return 0;
@@ -128,7 +159,7 @@ static int get_seconds(const cJSON *json, const char *key, const char *unit, con
 }
 
 /* threads, seed, sizes, isolation and its limits, with their defaults. */
-static int parse_scalars(ecb_config *c, const cJSON *json)
+static void parse_scalars(ecb_config *c, const cJSON *json, ecb_problems *pr)
 {
     const char *file = c->path;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -138,7 +169,6 @@ static int parse_scalars(ecb_config *c, const cJSON *json)
     c->block_rows = 65536;
     c->latency_queries = 200;
     c->isolate = -1;
-    uint64_t seed = c->seed;
     /* seed is read in place of its offset: it is a uint64_t */
     static const struct { const char *key; size_t lo, hi, off; } sizes[] = {
         {"threads", 1, 1024, offsetof(ecb_config, threads)},
@@ -147,27 +177,24 @@ static int parse_scalars(ecb_config *c, const cJSON *json)
         {"block_rows", 64, (size_t)1 << 26, offsetof(ecb_config, block_rows)},
         {"latency_queries", 0, 1000000, offsetof(ecb_config, latency_queries)},
     };
-    int rc;
     const cJSON *v;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         char jp[64];
-        size_t tmp, *dst = sizes[i].off == SIZE_MAX ? &tmp : (size_t *)((char *)c + sizes[i].off);
+        size_t seed = 0, *dst = sizes[i].off == SIZE_MAX ? &seed : (size_t *)((char *)c + sizes[i].off);
         snprintf(jp, sizeof jp, "$.%s", sizes[i].key);
         if (!(v = cJSON_GetObjectItemCaseSensitive(json, sizes[i].key))) continue;
-        if ((rc = ecb_cfg_get_size(v, file, jp, sizes[i].lo, sizes[i].hi, dst))) return rc;
-        if (dst == &tmp) seed = tmp;
+        if (!ecb_problems_add(pr, ecb_cfg_get_size(v, file, jp, sizes[i].lo, sizes[i].hi, dst)) &&
+            dst == &seed)
+            c->seed = seed;
     }
-    c->seed = seed;
     if ((v = cJSON_GetObjectItemCaseSensitive(json, "isolate"))) {
         if (!cJSON_IsBool(v))
-            return ecb_fail(ECB_EINVAL, "%s: $.isolate: expected true or false, got %s", file,
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.isolate: expected true or false, got %s", file,
                             ecb_cfg_json_type(v));
         c->isolate = cJSON_IsTrue(v);
     }
-    if ((rc = get_seconds(json, "time_limit_s", "seconds", file, &c->time_limit_s)) ||
-        (rc = get_seconds(json, "memory_limit_mb", "MiB", file, &c->memory_limit_mb)))
-        return rc;
-    return 0;
+    ecb_problems_add(pr, get_nonneg(json, "time_limit_s", "seconds", file, &c->time_limit_s));
+    ecb_problems_add(pr, get_nonneg(json, "memory_limit_mb", "MiB", file, &c->memory_limit_mb));
 }
 
 static int parse_output(ecb_config *c, const cJSON *v)
@@ -190,29 +217,29 @@ static int cmp_size(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Cutoffs, ascending and unique; default 10 and 100. */
-static int parse_ks(ecb_config *c, const cJSON *v)
+/* Cutoffs, ascending and unique; default 10 and 100. Returns 0 when valid. */
+static int parse_ks(ecb_config *c, const cJSON *v, ecb_problems *pr)
 {
     if (!v) {
         c->ks = ecb_calloc(2, sizeof *c->ks);
-        if (!c->ks) return ECB_ENOMEM;
+        if (!c->ks) return ecb_problems_add(pr, ECB_ENOMEM);
         c->ks[0] = 10;
         c->ks[1] = 100;
         c->nk = 2;
         return 0;
     }
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1)
-        return ecb_fail(ECB_EINVAL, "%s: $.k: expected a non-empty array of cutoffs, got %s",
-                        c->path, ecb_cfg_json_type(v));
-    size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
+        return ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.k: expected a non-empty array of cutoffs, got %s",
+                               c->path, ecb_cfg_json_type(v));
+    size_t n = (size_t)cJSON_GetArraySize(v), i = 0, before = pr->n;
     c->ks = ecb_calloc(n, sizeof *c->ks);
-    if (!c->ks) return ECB_ENOMEM;
+    if (!c->ks) return ecb_problems_add(pr, ECB_ENOMEM);
     for (const cJSON *it = v->child; it; it = it->next, i++) {
         char jp[32];
         snprintf(jp, sizeof jp, "$.k[%zu]", i);
-        int rc = ecb_cfg_get_size(it, c->path, jp, 1, 100000, &c->ks[i]);
-        if (rc) return rc;
+        ecb_problems_add(pr, ecb_cfg_get_size(it, c->path, jp, 1, 100000, &c->ks[i]));
     }
+    if (pr->n > before) return pr->rc;
     qsort(c->ks, n, sizeof *c->ks, cmp_size);
     size_t u = 0;
     for (i = 0; i < n; i++)
@@ -221,59 +248,69 @@ static int parse_ks(ecb_config *c, const cJSON *v)
     return 0;
 }
 
-static int parse_modes(ecb_config *c, const cJSON *v)
+static void parse_modes(ecb_config *c, const cJSON *v, ecb_problems *pr)
 {
     static const char *const names[] = {"symmetric", "asymmetric"};
     if (!v) {
         c->modes = ecb_calloc(2, sizeof *c->modes);
-        if (!c->modes) return ECB_ENOMEM;
+        if (!c->modes) {
+            ecb_problems_add(pr, ECB_ENOMEM);
+            return;
+        }
         c->modes[0] = ECB_MODE_SYMMETRIC;
         c->modes[1] = ECB_MODE_ASYMMETRIC;
         c->n_modes = 2;
-        return 0;
+        return;
     }
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1)
-        return ecb_fail(ECB_EINVAL, "%s: $.modes: expected a non-empty array, got %s", c->path,
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.modes: expected a non-empty array, got %s", c->path,
                         ecb_cfg_json_type(v));
+        return;
+    }
     c->modes = ecb_calloc((size_t)cJSON_GetArraySize(v), sizeof *c->modes);
-    if (!c->modes) return ECB_ENOMEM;
-    for (const cJSON *it = v->child; it; it = it->next) {
+    if (!c->modes) {
+        ecb_problems_add(pr, ECB_ENOMEM);
+        return;
+    }
+    size_t i = 0;
+    for (const cJSON *it = v->child; it; it = it->next, i++) {
         if (cJSON_IsString(it) && strcmp(it->valuestring, "symmetric") == 0)
             c->modes[c->n_modes++] = ECB_MODE_SYMMETRIC;
         else if (cJSON_IsString(it) && strcmp(it->valuestring, "asymmetric") == 0)
             c->modes[c->n_modes++] = ECB_MODE_ASYMMETRIC;
         else {
             const char *hint = cJSON_IsString(it) ? ecb_did_you_mean(it->valuestring, names, 2) : NULL;
-            return ecb_fail(ECB_EINVAL, "%s: $.modes[%zu]: expected \"symmetric\" or \"asymmetric\", got %s%s%s%s",
-                            c->path, c->n_modes, cJSON_IsString(it) ? it->valuestring : ecb_cfg_json_type(it),
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.modes[%zu]: expected \"symmetric\" or \"asymmetric\", got %s%s%s%s",
+                            c->path, i, cJSON_IsString(it) ? it->valuestring : ecb_cfg_json_type(it),
                             hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
         }
     }
-    return 0;
 }
 
-static int parse_rescores(ecb_config *c, const cJSON *v, const ecb_registry *reg)
+static void parse_rescores(ecb_config *c, const cJSON *v, const ecb_registry *reg, ecb_problems *pr)
 {
     if (!v) {
         c->rescores = ecb_calloc(1, sizeof *c->rescores);
-        if (!c->rescores) return ECB_ENOMEM;
+        if (!c->rescores) {
+            ecb_problems_add(pr, ECB_ENOMEM);
+            return;
+        }
         snprintf(c->rescores[0].label, sizeof c->rescores[0].label, "none");
         c->n_rescores = 1;
-        return 0;
+        return;
     }
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1)
-        return ecb_fail(ECB_EINVAL, "%s: $.rescore: expected a non-empty array, got %s", c->path,
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.rescore: expected a non-empty array, got %s", c->path,
                         ecb_cfg_json_type(v));
-    c->rescores = ecb_calloc((size_t)cJSON_GetArraySize(v), sizeof *c->rescores);
-    if (!c->rescores) return ECB_ENOMEM;
-    for (const cJSON *it = v->child; it; it = it->next, c->n_rescores++) {
-        int rc = ecb_cfg_parse_rescore(it, c->n_rescores, c->path, reg, &c->rescores[c->n_rescores]);
-        if (rc) {
-            ecb_chain_release(&c->rescores[c->n_rescores].with); /* not counted yet */
-            return rc;
-        }
+        return;
     }
-    return 0;
+    c->rescores = ecb_calloc((size_t)cJSON_GetArraySize(v), sizeof *c->rescores);
+    if (!c->rescores) {
+        ecb_problems_add(pr, ECB_ENOMEM);
+        return;
+    }
+    for (const cJSON *it = v->child; it; it = it->next, c->n_rescores++)
+        ecb_cfg_parse_rescore(it, c->n_rescores, c->path, reg, &c->rescores[c->n_rescores], pr);
 }
 
 static int parse_schema(const ecb_config *c, const cJSON *json)
@@ -295,34 +332,37 @@ int ecb_config_from_json(cJSON *json, const char *path, const ecb_registry *reg,
         "threads", "seed", "output", "train_size", "block_rows", "latency_queries", "isolate",
         "time_limit_s", "memory_limit_mb", "budgets", "budget_metric", "baseline", "ci", NULL};
     const char *file = path ? path : "<config>";
-    int rc;
+    ecb_problems pr = {0};
     ecb_config *c = ecb_calloc(1, sizeof *c);
     if (!c) { cJSON_Delete(json); return ECB_ENOMEM; }
     c->json = json;
     c->path = ecb_strdup(file);
-    if (!c->path) { rc = ECB_ENOMEM; goto err; }
-    if (!cJSON_IsObject(json)) {
-        rc = ecb_fail(ECB_EINVAL, "%s: $: expected a JSON object, got %s", file, ecb_cfg_json_type(json));
-        goto err;
-    }
+    if (!c->path) {
+        ecb_problems_add(&pr, ECB_ENOMEM);
+    } else if (!cJSON_IsObject(json)) {
+        ecb_cfg_problem(&pr, ECB_EINVAL, "%s: $: expected a JSON object, got %s", file,
+                        ecb_cfg_json_type(json));
+    } else {
 #define SECTION(key) cJSON_GetObjectItemCaseSensitive(json, key)
-    if ((rc = ecb_json_check_keys(json, keys, file, "$")) ||
-        (rc = parse_schema(c, json)) ||
-        (rc = parse_name(c, SECTION("name"))) ||
-        (rc = parse_scalars(c, json)) ||
-        (rc = parse_output(c, SECTION("output"))) ||
-        (rc = parse_ks(c, SECTION("k"))) ||
-        (rc = parse_modes(c, SECTION("modes"))) ||
-        (rc = parse_rescores(c, SECTION("rescore"), reg)) ||
-        (rc = parse_datasets(c, SECTION("datasets"))) ||
-        (rc = ecb_cfg_expand(c, SECTION("methods"), reg)))
-        goto err;
+        ecb_cfg_check_keys(json, keys, file, "$", &pr);
+        ecb_problems_add(&pr, parse_schema(c, json));
+        ecb_problems_add(&pr, parse_name(c, SECTION("name")));
+        parse_scalars(c, json, &pr);
+        ecb_problems_add(&pr, parse_output(c, SECTION("output")));
+        parse_ks(c, SECTION("k"), &pr);
+        parse_modes(c, SECTION("modes"), &pr);
+        parse_rescores(c, SECTION("rescore"), reg, &pr);
+        parse_datasets(c, SECTION("datasets"), &pr);
+        ecb_cfg_expand(c, SECTION("methods"), reg, &pr);
 #undef SECTION
+    }
+    int rc = ecb_problems_finish(&pr, file);
+    if (rc) {
+        ecb_config_free(c);
+        return rc;
+    }
     *out = c;
     return 0;
-err:
-    ecb_config_free(c);
-    return rc;
 }
 
 int ecb_config_load(const char *path, const ecb_registry *reg, ecb_config **out)

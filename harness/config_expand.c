@@ -65,26 +65,50 @@ static int chain_copy(ecb_chain *dst, const ecb_chain *src)
     return 0;
 }
 
-/* ---- method entries: expansion of parameter axes ------------------------ */
+/* ---- method entries: parameter axes ------------------------------------ */
 
-/* One stage spec as written: plugin, and per parameter either a scalar or an
- * array of values (an axis). */
+/* One stage as written: a plugin and, per parameter, a scalar or an array
+ * of values (an axis). */
 typedef struct {
     const ecb_plugin *plugin;
     const cJSON *params; /* object or NULL */
-    char jpath[256];
+    char jpath[96];      /* "$.methods[3].pipeline[1]" */
+    size_t combos;       /* product of its axis lengths, SIZE_MAX past size_t */
 } stage_spec;
 
 static size_t axis_len(const cJSON *v) { return cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 1; }
 
-static size_t stage_combos(const stage_spec *s)
+static size_t mul_sat(size_t a, size_t b)
 {
-    size_t n = 1;
-    for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) n *= axis_len(it);
-    return n;
+    size_t r;
+    return ecb_mul_ok(a, b, &r) ? r : SIZE_MAX;
 }
 
-/* Fill the params of combination idx of one stage. */
+/* Every key known, every value of every axis in range: each problem is
+ * reported, and filling a combination later cannot fail. */
+static void validate_stage(stage_spec *s, const char *file, ecb_problems *pr)
+{
+    const ecb_method_vtable *vt = &s->plugin->vt;
+    char where[160];
+    snprintf(where, sizeof where, "%s: %s.params", file, s->jpath);
+    void *scratch = ecb_calloc(1, vt->params_size ? vt->params_size : 1);
+    if (!scratch) { ecb_problems_add(pr, ECB_ENOMEM); return; }
+    s->combos = 1;
+    for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) {
+        const ecb_param *p = ecb_param_find(vt->params, it->string, where, vt->name);
+        if (!p) { ecb_problems_add(pr, ECB_EINVAL); continue; }
+        if (cJSON_IsArray(it) && !it->child)
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s.%s: empty array: a sweep axis needs at least one value",
+                            where, it->string);
+        for (const cJSON *v = cJSON_IsArray(it) ? it->child : it; v; v = cJSON_IsArray(it) ? v->next : NULL)
+            ecb_problems_add(pr, ecb_param_set(p, v, scratch, where, vt->name));
+        s->combos = mul_sat(s->combos, axis_len(it));
+    }
+    free(scratch);
+}
+
+/* Fill the params of combination idx of one stage; the last parameter
+ * written varies fastest, like nested loops. */
 static int stage_fill(const stage_spec *s, size_t idx, const char *file, ecb_stage *out)
 {
     const ecb_method_vtable *vt = &s->plugin->vt;
@@ -92,125 +116,168 @@ static int stage_fill(const stage_spec *s, size_t idx, const char *file, ecb_sta
     out->params = ecb_calloc(1, vt->params_size ? vt->params_size : 1);
     if (!out->params) return ECB_ENOMEM;
     ecb_params_defaults(vt->params, out->params);
-    char where[512];
+    char where[160];
     snprintf(where, sizeof where, "%s: %s.params", file, s->jpath);
-    /* unknown keys first, with the hint */
-    cJSON *tmp = cJSON_CreateObject();
-    for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next)
-        cJSON_AddItemToObject(tmp, it->string, cJSON_CreateNull());
-    for (cJSON *it = tmp->child; it; it = it->next) {
-        const ecb_param *p = NULL;
-        for (const ecb_param *q = vt->params; q && q->name; q++)
-            if (strcmp(q->name, it->string) == 0) p = q;
-        if (!p) {
-            cJSON *one = cJSON_CreateObject();
-            cJSON_AddItemToObject(one, it->string, cJSON_CreateNull());
-            int rc = ecb_params_fill(vt->params, one, out->params, where, vt->name);
-            cJSON_Delete(one);
-            cJSON_Delete(tmp);
-            return rc;
-        }
-    }
-    cJSON_Delete(tmp);
-    /* The last parameter written varies fastest, like nested loops. */
-    const cJSON *keys[64];
     size_t nkeys = 0;
-    for (const cJSON *it = s->params ? s->params->child : NULL; it && nkeys < 64; it = it->next)
-        keys[nkeys++] = it;
-    for (size_t ki = nkeys; ki-- > 0;) {
+    for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) nkeys++;
+    const cJSON **keys = ecb_calloc(nkeys ? nkeys : 1, sizeof *keys);
+    if (!keys) return ECB_ENOMEM;
+    nkeys = 0;
+    for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) keys[nkeys++] = it;
+    int rc = 0;
+    for (size_t ki = nkeys; ki-- > 0 && !rc;) {
         const cJSON *it = keys[ki];
         size_t len = axis_len(it);
-        if (len == 0)
-            return ecb_fail(ECB_EINVAL, "%s.%s: empty array: a sweep axis needs at least one value",
-                            where, it->string);
         const cJSON *v = cJSON_IsArray(it) ? cJSON_GetArrayItem(it, (int)(idx % len)) : it;
         idx /= len;
-        const ecb_param *p = NULL;
-        for (const ecb_param *q = vt->params; q && q->name; q++)
-            if (strcmp(q->name, it->string) == 0) p = q;
+        const ecb_param *p = ecb_param_find(vt->params, it->string, where, vt->name);
+        if (!p) { rc = ECB_EINVAL; break; }
         size_t pi = (size_t)(p - vt->params);
         if (pi < 64) out->given |= (uint64_t)1 << pi;
-        int rc = ecb_param_set(p, v, out->params, where, vt->name);
-        if (rc) return rc;
+        rc = ecb_param_set(p, v, out->params, where, vt->name);
     }
-    return 0;
+    free(keys);
+    return rc;
 }
 
+/* {"method": name, "params": {...}} at jpath; 0 when usable (its problems,
+ * if any, are in pr). */
 static int parse_stage(const cJSON *o, const char *file, const char *jpath,
-                       const ecb_registry *reg, stage_spec *out)
+                       const ecb_registry *reg, stage_spec *out, ecb_problems *pr)
 {
     static const char *const keys[] = {"method", "params", NULL};
-    if (!cJSON_IsObject(o))
-        return ecb_fail(ECB_EINVAL, "%s: %s: expected an object {\"method\": ...}, got %s", file,
-                        jpath, ecb_cfg_json_type(o));
-    int rc = ecb_json_check_keys(o, keys, file, jpath);
-    if (rc) return rc;
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "method");
-    if (!cJSON_IsString(m))
-        return ecb_fail(ECB_EINVAL, "%s: %s.method: expected a method name (string), got %s",
-                        file, jpath, ecb_cfg_json_type(m));
-    const ecb_plugin *p = ecb_registry_find(reg, m->valuestring);
-    if (!p) {
-        char msg[2048];
-        snprintf(msg, sizeof msg, "%s", ecb_last_error());
-        return ecb_fail(ECB_ENOTFOUND, "%s: %s.method: %s", file, jpath, msg);
-    }
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(o, "params");
-    if (params && !cJSON_IsObject(params))
-        return ecb_fail(ECB_EINVAL, "%s: %s.params: expected an object, got %s", file, jpath,
-                        ecb_cfg_json_type(params));
-    out->plugin = p;
-    out->params = params;
+    memset(out, 0, sizeof *out);
     snprintf(out->jpath, sizeof out->jpath, "%s", jpath);
+    if (!cJSON_IsObject(o))
+        return ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: expected an object {\"method\": ...}, got %s",
+                               file, jpath, ecb_cfg_json_type(o));
+    size_t before = pr->n;
+    ecb_cfg_check_keys(o, keys, file, jpath, pr);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "method");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(o, "params");
+    const ecb_plugin *p = NULL;
+    if (!cJSON_IsString(m))
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.method: expected a method name (string), got %s",
+                        file, jpath, ecb_cfg_json_type(m));
+    else if (!(p = ecb_registry_find(reg, m->valuestring))) {
+        char msg[1800];
+        snprintf(msg, sizeof msg, "%s", ecb_last_error());
+        ecb_cfg_problem(pr, ECB_ENOTFOUND, "%s: %s.method: %s", file, jpath, msg);
+    }
+    if (params && !cJSON_IsObject(params))
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.params: expected an object, got %s", file, jpath,
+                        ecb_cfg_json_type(params));
+    else if (p) {
+        out->plugin = p;
+        out->params = params;
+        validate_stage(out, file, pr);
+    }
+    return pr->n > before ? pr->rc : 0;
+}
+
+/* The parsed methods[] entries: the stages of entry e are
+ * st[first[e] .. first[e] + n[e]). */
+typedef struct {
+    stage_spec *st;
+    size_t nst, cap;
+    size_t *first, *n, nent;
+} entry_list;
+
+/* A new stage slot, or NULL (out of memory, recorded). */
+static stage_spec *new_stage(entry_list *l, ecb_problems *pr)
+{
+    if (l->nst == l->cap) {
+        size_t nc = l->cap ? 2 * l->cap : 16;
+        stage_spec *ns = realloc(l->st, nc * sizeof *ns);
+        if (!ns) {
+            ecb_problems_add(pr, ecb_fail(ECB_ENOMEM, "out of memory"));
+            return NULL;
+        }
+        l->st = ns;
+        l->cap = nc;
+    }
+    return &l->st[l->nst++];
+}
+
+static void entries_free(entry_list *l)
+{
+    free(l->st);
+    free(l->first);
+    free(l->n);
+}
+
+/* One methods[] entry: a method, or {"pipeline": [transforms..., quantizer]}. */
+static void parse_entry(const cJSON *e, size_t ei, const char *file, const ecb_registry *reg,
+                        entry_list *l, ecb_problems *pr)
+{
+    char jpath[48];
+    snprintf(jpath, sizeof jpath, "$.methods[%zu]", ei);
+    size_t before = pr->n, first = l->nst;
+    l->first[ei] = first;
+    l->n[ei] = 0;
+    if (!cJSON_IsObject(e)) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: expected an object, got %s", file, jpath,
+                        ecb_cfg_json_type(e));
+        return;
+    }
+    const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(e, "pipeline");
+    if (!pipe) {
+        stage_spec *st = new_stage(l, pr);
+        if (st) parse_stage(e, file, jpath, reg, st, pr);
+    } else {
+        static const char *const keys[] = {"pipeline", NULL};
+        ecb_cfg_check_keys(e, keys, file, jpath, pr);
+        if (!cJSON_IsArray(pipe) || cJSON_GetArraySize(pipe) < 1 || cJSON_GetArraySize(pipe) > 15) {
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.pipeline: expected an array of 1..15 stages, got %s",
+                            file, jpath, ecb_cfg_json_type(pipe));
+            return;
+        }
+        size_t i = 0;
+        for (const cJSON *s = pipe->child; s; s = s->next, i++) {
+            char sp[64];
+            snprintf(sp, sizeof sp, "%s.pipeline[%zu]", jpath, i);
+            stage_spec *st = new_stage(l, pr);
+            if (st) parse_stage(s, file, sp, reg, st, pr);
+        }
+    }
+    l->n[ei] = l->nst - first;
+    /* Stage order rule: transforms first, then at most one quantizer, last. */
+    for (size_t i = first; i + 1 < l->nst; i++)
+        if (l->st[i].plugin && !(l->st[i].plugin->vt.flags & ECB_METHOD_TRANSFORM))
+            ecb_cfg_problem(pr, ECB_EINVAL,
+                            "%s: %s: \"%s\" is a quantizer; only the last stage of a pipeline may "
+                            "be one (expected a transform such as truncate, pca, rp, rotate)",
+                            file, l->st[i].jpath, l->st[i].plugin->vt.name);
+    if (pr->n > before) l->n[ei] = 0; /* nothing of it is expanded */
+}
+
+static int parse_entries(const cJSON *methods, const char *file, const ecb_registry *reg,
+                         entry_list *l, ecb_problems *pr)
+{
+    memset(l, 0, sizeof *l);
+    if (!cJSON_IsArray(methods) || cJSON_GetArraySize(methods) < 1)
+        return ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.methods: expected a non-empty array, got %s", file,
+                               ecb_cfg_json_type(methods));
+    size_t n = (size_t)cJSON_GetArraySize(methods);
+    l->first = ecb_calloc(n, sizeof *l->first);
+    l->n = ecb_calloc(n, sizeof *l->n);
+    if (!l->first || !l->n) return ecb_problems_add(pr, ECB_ENOMEM);
+    for (const cJSON *it = methods->child; it; it = it->next, l->nent++)
+        parse_entry(it, l->nent, file, reg, l, pr);
     return 0;
 }
 
-/* Build the chains of one methods[] entry into *chains (appended). */
-static int expand_entry(const cJSON *e, size_t ei, const char *file, const ecb_registry *reg,
-                        ecb_chain **chains, size_t *nchains)
+/* The chains of entry ei, appended to *chains. */
+static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_chain **chains,
+                        size_t *nchains)
 {
-    char jpath[128];
-    snprintf(jpath, sizeof jpath, "$.methods[%zu]", ei);
-    stage_spec specs[16];
-    size_t ns = 0;
-    int rc;
-    if (!cJSON_IsObject(e))
-        return ecb_fail(ECB_EINVAL, "%s: %s: expected an object, got %s", file, jpath,
-                        ecb_cfg_json_type(e));
-    const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(e, "pipeline");
-    if (pipe) {
-        static const char *const keys[] = {"pipeline", NULL};
-        if ((rc = ecb_json_check_keys(e, keys, file, jpath))) return rc;
-        if (!cJSON_IsArray(pipe) || cJSON_GetArraySize(pipe) < 1 || cJSON_GetArraySize(pipe) > 15)
-            return ecb_fail(ECB_EINVAL, "%s: %s.pipeline: expected an array of 1..15 stages, got %s",
-                            file, jpath, ecb_cfg_json_type(pipe));
-        size_t i = 0;
-        for (const cJSON *s = pipe->child; s; s = s->next, i++) {
-            char sp[160];
-            snprintf(sp, sizeof sp, "%s.pipeline[%zu]", jpath, i);
-            if ((rc = parse_stage(s, file, sp, reg, &specs[ns++]))) return rc;
-        }
-    } else {
-        if ((rc = parse_stage(e, file, jpath, reg, &specs[ns++]))) return rc;
-    }
-    /* Stage order rule: transforms first, then at most one quantizer, last. */
-    for (size_t i = 0; i + 1 < ns; i++)
-        if (!(specs[i].plugin->vt.flags & ECB_METHOD_TRANSFORM))
-            return ecb_fail(ECB_EINVAL,
-                            "%s: %s: \"%s\" is a quantizer; only the last stage of a pipeline may "
-                            "be one (expected a transform such as truncate, pca, rp, rotate)",
-                            file, specs[i].jpath, specs[i].plugin->vt.name);
-    size_t total = 1;
-    for (size_t i = 0; i < ns; i++)
-        for (const cJSON *it = specs[i].params ? specs[i].params->child : NULL; it; it = it->next)
-            if (axis_len(it) == 0)
-                return ecb_fail(ECB_EINVAL, "%s: %s.params.%s: empty array: a sweep axis needs at "
-                                "least one value", file, specs[i].jpath, it->string);
+    const stage_spec *specs = &l->st[l->first[ei]];
+    size_t ns = l->n[ei], total = 1;
     for (size_t i = 0; i < ns; i++) {
-        size_t c = stage_combos(&specs[i]);
+        size_t c = specs[i].combos;
         if (c == 0 || total > 100000 / c)
-            return ecb_fail(ECB_EINVAL, "%s: %s: sweep expands to too many (or zero) combinations",
-                            file, jpath);
+            return ecb_fail(ECB_EINVAL, "%s: $.methods[%zu]: sweep expands to too many (or zero) combinations",
+                            file, ei);
         total *= c;
     }
     ecb_chain *nc = realloc(*chains, (*nchains + total) * sizeof *nc);
@@ -221,16 +288,16 @@ static int expand_entry(const cJSON *e, size_t ei, const char *file, const ecb_r
         c->n = ns;
         c->stages = ecb_calloc(ns, sizeof *c->stages);
         if (!c->stages) return ECB_ENOMEM;
-        size_t idx = t;
         /* Last stage varies fastest in the listing order: iterate in reverse. */
-        size_t sub[16];
+        size_t idx = t, sub[16];
         for (size_t i = ns; i-- > 0;) {
-            size_t cs = stage_combos(&specs[i]);
-            sub[i] = idx % cs;
-            idx /= cs;
+            sub[i] = idx % specs[i].combos;
+            idx /= specs[i].combos;
         }
-        for (size_t i = 0; i < ns; i++)
-            if ((rc = stage_fill(&specs[i], sub[i], file, &c->stages[i]))) return rc;
+        for (size_t i = 0; i < ns; i++) {
+            int rc = stage_fill(&specs[i], sub[i], file, &c->stages[i]);
+            if (rc) return rc;
+        }
     }
     return 0;
 }
@@ -253,34 +320,10 @@ static int append_float32(ecb_chain *c, const ecb_registry *reg, const char *fil
 
 /* ---- rescoring ------------------------------------------------------------ */
 
-int ecb_cfg_parse_rescore(const cJSON *o, size_t i, const char *file, const ecb_registry *reg,
-                         ecb_rescore *r)
+/* The "with" of a rescoring entry: one quantizer setting. */
+static void parse_rescore_with(const cJSON *w, const char *file, const char *jpath,
+                               const ecb_registry *reg, ecb_rescore *r, ecb_problems *pr)
 {
-    char jpath[64];
-    snprintf(jpath, sizeof jpath, "$.rescore[%zu]", i);
-    memset(r, 0, sizeof *r);
-    if (cJSON_IsString(o) && strcmp(o->valuestring, "none") == 0) {
-        snprintf(r->label, sizeof r->label, "none");
-        return 0;
-    }
-    static const char *const keys[] = {"factor", "with", NULL};
-    if (!cJSON_IsObject(o))
-        return ecb_fail(ECB_EINVAL,
-                        "%s: %s: expected \"none\" or {\"factor\": N, \"with\": ...}, got %s",
-                        file, jpath, ecb_cfg_json_type(o));
-    int rc = ecb_json_check_keys(o, keys, file, jpath);
-    if (rc) return rc;
-    char jp[96];
-    snprintf(jp, sizeof jp, "%s.factor", jpath);
-    if ((rc = ecb_cfg_get_size(cJSON_GetObjectItemCaseSensitive(o, "factor"), file, jp, 1, 1000, &r->factor)))
-        return rc;
-    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "with");
-    if (!w || (cJSON_IsString(w) && strcmp(w->valuestring, "float32") == 0)) {
-        r->with_float32 = 1;
-        snprintf(r->label, sizeof r->label, "float32x%zu", r->factor);
-        return 0;
-    }
-    snprintf(jp, sizeof jp, "%s.with", jpath);
     const cJSON *obj = w;
     cJSON *tmp = NULL;
     if (cJSON_IsString(w)) { /* a method name with default params */
@@ -289,24 +332,54 @@ int ecb_cfg_parse_rescore(const cJSON *o, size_t i, const char *file, const ecb_
         obj = tmp;
     }
     stage_spec s;
-    rc = parse_stage(obj, file, jp, reg, &s);
-    if (!rc && stage_combos(&s) != 1)
-        rc = ecb_fail(ECB_EINVAL, "%s: %s.params: rescoring takes one setting, not a sweep axis",
-                      file, jp);
+    int rc = parse_stage(obj, file, jpath, reg, &s, pr);
+    if (!rc && s.combos != 1)
+        rc = ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.params: rescoring takes one setting, not a sweep axis",
+                             file, jpath);
     if (!rc && (s.plugin->vt.flags & ECB_METHOD_TRANSFORM))
-        rc = ecb_fail(ECB_EINVAL, "%s: %s: rescoring needs a quantizer, \"%s\" is a transform",
-                      file, jp, s.plugin->vt.name);
+        rc = ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: rescoring needs a quantizer, \"%s\" is a transform",
+                             file, jpath, s.plugin->vt.name);
     if (!rc) {
-        r->with.n = 1;
         r->with.stages = ecb_calloc(1, sizeof *r->with.stages);
-        rc = stage_fill(&s, 0, file, &r->with.stages[0]);
+        if (r->with.stages) r->with.n = 1;
+        rc = ecb_problems_add(pr, r->with.stages ? stage_fill(&s, 0, file, &r->with.stages[0]) : ECB_ENOMEM);
     }
     cJSON_Delete(tmp);
-    if (rc) return rc;
+    if (rc) return;
     char lab[512];
     ecb_chain_label(&r->with, 0, lab, sizeof lab);
     snprintf(r->label, sizeof r->label, "%sx%zu", lab, r->factor);
-    return 0;
+}
+
+void ecb_cfg_parse_rescore(const cJSON *o, size_t i, const char *file, const ecb_registry *reg,
+                           ecb_rescore *r, ecb_problems *pr)
+{
+    char jpath[64];
+    snprintf(jpath, sizeof jpath, "$.rescore[%zu]", i);
+    memset(r, 0, sizeof *r);
+    if (cJSON_IsString(o) && strcmp(o->valuestring, "none") == 0) {
+        snprintf(r->label, sizeof r->label, "none");
+        return;
+    }
+    static const char *const keys[] = {"factor", "with", NULL};
+    if (!cJSON_IsObject(o)) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: expected \"none\" or {\"factor\": N, \"with\": ...}, got %s",
+                        file, jpath, ecb_cfg_json_type(o));
+        return;
+    }
+    ecb_cfg_check_keys(o, keys, file, jpath, pr);
+    char jp[96];
+    snprintf(jp, sizeof jp, "%s.factor", jpath);
+    ecb_problems_add(pr, ecb_cfg_get_size(cJSON_GetObjectItemCaseSensitive(o, "factor"), file, jp, 1,
+                                          1000, &r->factor));
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "with");
+    if (!w || (cJSON_IsString(w) && strcmp(w->valuestring, "float32") == 0)) {
+        r->with_float32 = 1;
+        snprintf(r->label, sizeof r->label, "float32x%zu", r->factor);
+        return;
+    }
+    snprintf(jp, sizeof jp, "%s.with", jpath);
+    parse_rescore_with(w, file, jp, reg, r, pr);
 }
 
 /* ---- cells -------------------------------------------------------------- */
@@ -413,19 +486,19 @@ static int make_cells(ecb_config *c, const ecb_chain *chains, size_t nchains, co
     return check_unique(c);
 }
 
-int ecb_cfg_expand(ecb_config *c, const cJSON *methods, const ecb_registry *reg)
+int ecb_cfg_expand(ecb_config *c, const cJSON *methods, const ecb_registry *reg, ecb_problems *pr)
 {
     const char *file = c->path;
+    entry_list l;
     ecb_chain *chains = NULL;
-    size_t nchains = 0, ei = 0;
-    int rc = 0;
-    if (!cJSON_IsArray(methods) || cJSON_GetArraySize(methods) < 1)
-        return ecb_fail(ECB_EINVAL, "%s: $.methods: expected a non-empty array, got %s", file,
-                        ecb_cfg_json_type(methods));
-    for (const cJSON *it = methods->child; it && !rc; it = it->next, ei++)
-        rc = expand_entry(it, ei, file, reg, &chains, &nchains);
+    size_t nchains = 0;
+    int rc = parse_entries(methods, file, reg, &l, pr);
+    if (!rc && pr->n) rc = pr->rc; /* a sweep is expanded only from a valid config */
+    for (size_t ei = 0; !rc && ei < l.nent; ei++) rc = expand_entry(&l, ei, file, &chains, &nchains);
     if (!rc) rc = make_cells(c, chains, nchains, reg);
     for (size_t i = 0; i < nchains; i++) ecb_chain_release(&chains[i]);
     free(chains);
+    entries_free(&l);
+    if (rc && !pr->n) ecb_problems_add(pr, rc);
     return rc;
 }

@@ -7,6 +7,7 @@
 #define ECB_CONFIG_IMPL_H
 
 #include "harness/config.h"
+#include "harness/params.h"
 
 /* "a string", "a number", ... "nothing" for NULL: the actual value in messages. */
 const char *ecb_cfg_json_type(const cJSON *v);
@@ -14,11 +15,20 @@ const char *ecb_cfg_json_type(const cJSON *v);
 int ecb_cfg_get_size(const cJSON *v, const char *file, const char *jpath, size_t lo, size_t hi,
                      size_t *out);
 
-/* rescore[i]: "none" or {"factor": N, "with": "float32" | method}. */
-int ecb_cfg_parse_rescore(const cJSON *o, size_t i, const char *file, const ecb_registry *reg,
-                          ecb_rescore *r);
-/* Expands $.methods (an array) into c->cells: needs datasets, modes,
- * rescores, ks, seed and train_size parsed. */
-int ecb_cfg_expand(ecb_config *c, const cJSON *methods, const ecb_registry *reg);
+/* ecb_fail(code, fmt...) recorded in pr; returns code. */
+int ecb_cfg_problem(ecb_problems *pr, int code, const char *fmt, ...) ECB_PRINTF(3, 4);
+/* Each key of obj not in allowed (NULL-terminated) is a problem, with a
+ * "did you mean" hint. */
+void ecb_cfg_check_keys(const cJSON *obj, const char *const *allowed, const char *file,
+                        const char *jpath, ecb_problems *pr);
+
+/* rescore[i]: "none" or {"factor": N, "with": "float32" | method}; r is
+ * always left safe to release. */
+void ecb_cfg_parse_rescore(const cJSON *o, size_t i, const char *file, const ecb_registry *reg,
+                           ecb_rescore *r, ecb_problems *pr);
+/* Parses $.methods (each entry's problems go to pr) and, when pr holds no
+ * problem at all, expands the sweep into c->cells: needs datasets, modes,
+ * rescores, ks, seed and train_size parsed. Returns the first code. */
+int ecb_cfg_expand(ecb_config *c, const cJSON *methods, const ecb_registry *reg, ecb_problems *pr);
 
 #endif

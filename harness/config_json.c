@@ -3,6 +3,7 @@
  * key checks with a "did you mean" hint, typed getters whose messages name
  * the file, the JSON path, the expected and the actual value.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +66,8 @@ int ecb_json_load_file(const char *path, cJSON **out)
     return 0;
 }
 
-int ecb_json_check_keys(const cJSON *obj, const char *const *allowed, const char *file,
-                        const char *jpath)
+void ecb_cfg_check_keys(const cJSON *obj, const char *const *allowed, const char *file,
+                        const char *jpath, ecb_problems *pr)
 {
     size_t n = 0;
     while (allowed[n]) n++;
@@ -75,10 +76,26 @@ int ecb_json_check_keys(const cJSON *obj, const char *const *allowed, const char
         for (size_t i = 0; i < n && !ok; i++) ok = strcmp(it->string, allowed[i]) == 0;
         if (ok) continue;
         const char *hint = ecb_did_you_mean(it->string, allowed, n);
-        return ecb_fail(ECB_EINVAL, "%s: %s: unknown key \"%s\"%s%s%s", file, jpath, it->string,
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: unknown key \"%s\"%s%s%s", file, jpath, it->string,
                         hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "");
     }
-    return 0;
+}
+
+int ecb_json_check_keys(const cJSON *obj, const char *const *allowed, const char *file,
+                        const char *jpath)
+{
+    ecb_problems pr = {0};
+    ecb_cfg_check_keys(obj, allowed, file, jpath, &pr);
+    return ecb_problems_finish(&pr, file);
+}
+
+int ecb_cfg_problem(ecb_problems *pr, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ecb_vfail(code, fmt, ap);
+    va_end(ap);
+    return ecb_problems_add(pr, code);
 }
 
 const char *ecb_cfg_json_type(const cJSON *v)

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness/params.h"
@@ -137,40 +138,102 @@ int ecb_param_set(const ecb_param *p, const cJSON *v, void *dst, const char *whe
     return rc;
 }
 
-int ecb_params_fill(const ecb_param *table, const cJSON *obj, void *dst, const char *where,
-                    const char *owner)
+const ecb_param *ecb_param_find(const ecb_param *table, const char *name, const char *where,
+                                const char *owner)
+{
+    size_t np = ecb_params_count(table);
+    for (size_t i = 0; i < np; i++)
+        if (strcmp(table[i].name, name) == 0) return &table[i];
+    const char *names[256] = {NULL};
+    for (size_t i = 0; i < np && i < 256; i++) names[i] = table[i].name;
+    const char *hint = ecb_did_you_mean(name, names, np < 256 ? np : 256);
+    char list[1024];
+    size_t off = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < np; i++) {
+        int w = snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", table[i].name);
+        if (w < 0 || (size_t)w >= sizeof list - off) break;
+        off += (size_t)w;
+    }
+    ecb_fail(ECB_EINVAL, "%s: unknown parameter \"%s\" for method %s%s%s%s (known: %s)", where, name,
+             owner, hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "",
+             np ? list : "none");
+    return NULL;
+}
+
+int ecb_params_fill_all(const ecb_param *table, const cJSON *obj, void *dst, const char *where,
+                        const char *owner, ecb_problems *pr)
 {
     ecb_params_defaults(table, dst);
     if (!obj) return 0;
     if (!cJSON_IsObject(obj))
-        return ecb_fail(ECB_EINVAL, "%s: parameters of %s must be a JSON object", where, owner);
-    size_t np = ecb_params_count(table);
-    const char *names[256];
-    for (size_t i = 0; i < np && i < 256; i++) names[i] = table[i].name;
+        return ecb_problems_add(pr, ecb_fail(ECB_EINVAL, "%s: parameters of %s must be a JSON object",
+                                             where, owner));
+    int rc = 0;
     for (const cJSON *it = obj->child; it; it = it->next) {
-        const ecb_param *p = NULL;
-        for (size_t i = 0; i < np; i++)
-            if (strcmp(table[i].name, it->string) == 0) p = &table[i];
-        if (!p) {
-            const char *hint = ecb_did_you_mean(it->string, names, np < 256 ? np : 256);
-            char list[1024];
-            size_t off = 0;
-            list[0] = '\0';
-            for (size_t i = 0; i < np; i++) {
-                int w = snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "",
-                                 table[i].name);
-                if (w < 0 || (size_t)w >= sizeof list - off) break;
-                off += (size_t)w;
-            }
-            return ecb_fail(ECB_EINVAL,
-                            "%s: unknown parameter \"%s\" for method %s%s%s%s (known: %s)",
-                            where, it->string, owner, hint ? "; did you mean \"" : "",
-                            hint ? hint : "", hint ? "\"?" : "", np ? list : "none");
-        }
-        int rc = ecb_param_set(p, it, dst, where, owner);
-        if (rc) return rc;
+        const ecb_param *p = ecb_param_find(table, it->string, where, owner);
+        int r = ecb_problems_add(pr, p ? ecb_param_set(p, it, dst, where, owner) : ECB_EINVAL);
+        if (!rc) rc = r;
     }
-    return 0;
+    return rc;
+}
+
+int ecb_params_fill(const ecb_param *table, const cJSON *obj, void *dst, const char *where,
+                    const char *owner)
+{
+    ecb_problems pr = {0};
+    ecb_params_fill_all(table, obj, dst, where, owner, &pr);
+    return ecb_problems_finish(&pr, where);
+}
+
+/* ---- several problems at once --------------------------------------------- */
+
+int ecb_problems_add(ecb_problems *pr, int rc)
+{
+    if (!rc) return 0;
+    const char *msg = ecb_last_error();
+    size_t l = strlen(msg);
+    char *nt = realloc(pr->text, pr->len + l + 2);
+    if (nt) { /* out of memory: the count and the first code still tell */
+        pr->text = nt;
+        memcpy(pr->text + pr->len, msg, l);
+        pr->len += l;
+        pr->text[pr->len++] = '\n';
+        pr->text[pr->len] = '\0';
+    }
+    if (!pr->n++) pr->rc = rc;
+    return rc;
+}
+
+int ecb_problems_finish(ecb_problems *pr, const char *what)
+{
+    if (!pr->n) return 0;
+    int rc = pr->rc;
+    if (!pr->text) {
+        ecb_fail(rc, "%s: %zu problems (out of memory while listing them)", what, pr->n);
+    } else if (pr->n == 1) {
+        pr->text[pr->len - 1] = '\0';
+        ecb_fail(rc, "%s", pr->text);
+    } else {
+        /* The message buffer is finite: list what fits, then count the rest. */
+        char out[2000];
+        size_t off = 0, shown = 0;
+        int w = snprintf(out, sizeof out, "%s: %zu problems:", what, pr->n);
+        off = w > 0 ? (size_t)w : 0;
+        for (char *line = pr->text, *nl; *line && (nl = strchr(line, '\n')); line = nl + 1) {
+            size_t l = (size_t)(nl - line), room = sizeof out - off - 16 - 48;
+            if (l > room && shown) break;
+            if (l > room) l = room; /* the first one is always shown, cut if need be */
+            off += (size_t)snprintf(out + off, sizeof out - off, "\n  %zu. %.*s", shown + 1, (int)l, line);
+            shown++;
+        }
+        if (shown < pr->n)
+            snprintf(out + off, sizeof out - off, "\n  ... and %zu more", pr->n - shown);
+        ecb_fail(rc, "%s", out);
+    }
+    free(pr->text);
+    memset(pr, 0, sizeof *pr);
+    return rc;
 }
 
 static int format_value(const ecb_param *p, const void *src, char *buf, size_t n)

@@ -12,13 +12,36 @@
 
 #include "common/ecb.h"
 
+/* Several problems of one input, reported together: a config wrong in three
+ * places says so in one run, not in three. Zero-initialise; add each failure
+ * as it happens (the message is the thread's ecb_last_error()); finish once. */
+typedef struct ecb_problems {
+    char *text;   /* the messages, one per line */
+    size_t n, len;
+    int rc;       /* code of the first problem */
+} ecb_problems;
+/* Records the current error message under code rc (0: nothing); returns rc. */
+int ecb_problems_add(ecb_problems *pr, int rc);
+/* 0 when nothing was recorded. Else sets the thread's error to the one
+ * message as it was, or to "<what>: N problems:" and the numbered list
+ * (cut, with a count of the rest, where it outgrows the message buffer),
+ * and returns the first code. Frees the list either way. */
+int ecb_problems_finish(ecb_problems *pr, const char *what);
+
 size_t ecb_params_count(const ecb_param *table);
 void ecb_params_defaults(const ecb_param *table, void *dst);
 /* Fill dst (defaults first) from a JSON object of scalar values. where names
  * the file and JSON path for messages, e.g. "configs/x.json: $.methods[1].params".
- * owner names the method. */
+ * owner names the method. Every bad key is reported, not only the first. */
 int ecb_params_fill(const ecb_param *table, const cJSON *obj, void *dst, const char *where,
                     const char *owner);
+/* Same, adding each problem to pr; returns the first problem's code. */
+int ecb_params_fill_all(const ecb_param *table, const cJSON *obj, void *dst, const char *where,
+                        const char *owner, ecb_problems *pr);
+/* The entry called name, or NULL and an error naming where, the owner, the
+ * closest name ("did you mean") and the known ones. */
+const ecb_param *ecb_param_find(const ecb_param *table, const char *name, const char *where,
+                                const char *owner);
 /* Set one parameter from a JSON scalar. */
 int ecb_param_set(const ecb_param *p, const cJSON *v, void *dst, const char *where,
                   const char *owner);

@@ -92,6 +92,13 @@ ECBENCH_METHODS_PATH="$plugdir" expect 1 'wrongname.so: name: expected "wrongnam
 cfg abi "{$base, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 500}}], \"methods\": [{\"method\": \"badabi\"}]}"
 ECBENCH_METHODS_PATH="$plugdir" expect 2 'method "badabi" was rejected: .*abi_version' -- run "$tmp/abi.json"
 
+# a config wrong in several places lists every problem in one run
+cfg several "{$base, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 500, \"dims\": 8}}], \"methods\": [{\"method\": \"sq\", \"params\": {\"bits\": 9}}, {\"method\": \"flaot16\"}], \"mdoes\": [\"symmetric\"]}"
+expect 2 'several.json: 4 problems:' -- run "$tmp/several.json"
+for pat in 'unknown key "mdoes"; did you mean "modes"' 'did you mean "dim"' 'bits: sq expects a value in \[1, 8\], got 9' 'did you mean "float16"'; do
+  grep -q -- "$pat" "$tmp/err" || { echo "FAIL: several.json: stderr lacks /$pat/"; fail=1; }
+done
+
 # usage errors
 expect 2 'unknown command' -- frobnicate
 expect 2 'expected exactly one CONFIG' -- run

@@ -234,6 +234,35 @@ static void test_errors(void **state)
                  "the same cell twice");
 }
 
+/* A config wrong in six independent places names all six in one error. */
+static void test_all_problems(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "sq")) TU_SKIP("plugins not built");
+    ecb_config *c = NULL;
+    int rc = load("{\"schema_version\": 1, \"mdoes\": [\"symmetric\"],"
+                  "\"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"dims\": 3}}],"
+                  "\"methods\": [{\"method\": \"sq\", \"params\": {\"bits\": [8, 9], \"calibraton\": \"minmax\"}},"
+                  "{\"method\": \"flaot16\"}], \"k\": [0]}", &c);
+    assert_int_equal(rc, ECB_EINVAL);
+    const char *m = ecb_last_error();
+    static const char *const want[] = {
+        "cfg.json: 6 problems:",
+        "cfg.json: $: unknown key \"mdoes\"; did you mean \"modes\"?",
+        "cfg.json: $.k[0]: expected an integer in [1, 100000], got 0",
+        "cfg.json: $.datasets[0].params: unknown parameter \"dims\" for method synthetic; did you mean \"dim\"?",
+        "cfg.json: $.methods[0].params.bits: sq expects a value in [1, 8], got 9",
+        "cfg.json: $.methods[0].params: unknown parameter \"calibraton\" for method sq; did you mean \"calibration\"?",
+        "cfg.json: $.methods[1].method: unknown method \"flaot16\"; did you mean \"float16\"?",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!strstr(m, want[i])) fail_msg("message lacks \"%s\":\n%s", want[i], m);
+    /* one problem keeps its one-line message */
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], \"k\": [0]}",
+                 "cfg.json: $.k[0]: expected");
+    assert_null(strstr(ecb_last_error(), "problems"));
+}
+
 static void test_json_position(void **state)
 {
     (void)state;
@@ -261,6 +290,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_registry, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_expansion, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_errors, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_all_problems, setup_reg, teardown_reg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
