@@ -3,7 +3,8 @@
  * error names the file, the JSON path, what was expected and what was
  * found, and a config wrong in several places reports every problem at
  * once (ecb_problems). JSON helpers are in config_json.c; method entries,
- * rescoring and the cells in config_expand.c.
+ * rescoring and the cells in config_expand.c; the report's keys in
+ * config_report.c.
  */
 #include <ctype.h>
 #include <stddef.h>
@@ -349,11 +350,13 @@ int ecb_config_from_json(cJSON *json, const char *path, const ecb_registry *reg,
         ecb_problems_add(&pr, parse_name(c, SECTION("name")));
         parse_scalars(c, json, &pr);
         ecb_problems_add(&pr, parse_output(c, SECTION("output")));
-        parse_ks(c, SECTION("k"), &pr);
+        int ks_ok = parse_ks(c, SECTION("k"), &pr) == 0;
         parse_modes(c, SECTION("modes"), &pr);
         parse_rescores(c, SECTION("rescore"), reg, &pr);
         parse_datasets(c, SECTION("datasets"), &pr);
-        ecb_cfg_expand(c, SECTION("methods"), reg, &pr);
+        ecb_cfg_expand(c, SECTION("methods"), reg, &pr); /* when all above is valid */
+        ecb_cfg_check_report(c, json, ks_ok, &pr);
+        ecb_cfg_check_baseline(c, json, &pr);
 #undef SECTION
     }
     int rc = ecb_problems_finish(&pr, file);

@@ -1,7 +1,8 @@
 /*
  * Internal interface between the config reader's files (config.c: the top
  * level and the scalar keys; config_json.c: JSON helpers; config_expand.c:
- * methods, rescoring and the cells). Not part of the core's interface.
+ * methods, rescoring and the cells; config_report.c: the keys only the
+ * report reads). Not part of the core's interface.
  */
 #ifndef ECB_CONFIG_IMPL_H
 #define ECB_CONFIG_IMPL_H
@@ -30,5 +31,12 @@ void ecb_cfg_parse_rescore(const cJSON *o, size_t i, const char *file, const ecb
  * problem at all, expands the sweep into c->cells: needs datasets, modes,
  * rescores, ks, seed and train_size parsed. Returns the first code. */
 int ecb_cfg_expand(ecb_config *c, const cJSON *methods, const ecb_registry *reg, ecb_problems *pr);
+
+/* "budgets", "budget_metric" and "ci" (ks_ok: the k list parsed, so metric
+ * columns can be checked against it). */
+void ecb_cfg_check_report(const ecb_config *c, const cJSON *json, int ks_ok, ecb_problems *pr);
+/* "baseline": a method or label of the cells (its type only when the sweep
+ * was not expanded). */
+void ecb_cfg_check_baseline(const ecb_config *c, const cJSON *json, ecb_problems *pr);
 
 #endif

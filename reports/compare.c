@@ -104,22 +104,6 @@ static int direction(const char *m)
     return 0;
 }
 
-/* "0.005", "+25%", "25%", "2.5 %" */
-static int parse_tol_value(const char *s, double *v, int *rel)
-{
-    char *end;
-    while (*s == ' ') s++;
-    double x = strtod(s, &end);
-    if (end == s || !isfinite(x)) return ECB_EINVAL;
-    while (*end == ' ') end++;
-    *rel = 0;
-    if (*end == '%') { *rel = 1; end++; }
-    while (*end == ' ') end++;
-    if (*end) return ECB_EINVAL;
-    *v = fabs(x);
-    return 0;
-}
-
 static int parse_tol_arg(const char *arg, const char *source, tol_list *l)
 {
     const char *eq = strrchr(arg, '=');
@@ -129,7 +113,7 @@ static int parse_tol_arg(const char *arg, const char *source, tol_list *l)
                         "query_p50_ms=+25%%", source, arg);
     memcpy(t.metric, arg, (size_t)(eq - arg));
     t.metric[eq - arg] = '\0';
-    if (parse_tol_value(eq + 1, &t.value, &t.relative))
+    if (ecb_parse_tolerance(eq + 1, &t.value, &t.relative))
         return ecb_fail(ECB_EINVAL, "%s: \"%s\": expected an absolute tolerance (0.005) or a relative one "
                         "(+25%%), got \"%s\"", source, arg, eq + 1);
     return push_tol(l, &t);
@@ -186,7 +170,7 @@ static int manifest_tolerances(const char *path, tol_list *l)
         snprintf(t.metric, sizeof t.metric, "%s", it->string);
         if (cJSON_IsNumber(it)) {
             t.value = fabs(it->valuedouble);
-        } else if (!cJSON_IsString(it) || parse_tol_value(it->valuestring, &t.value, &t.relative)) {
+        } else if (!cJSON_IsString(it) || ecb_parse_tolerance(it->valuestring, &t.value, &t.relative)) {
             rc = ecb_fail(ECB_EINVAL, "%s: config.ci.tolerances.%s: expected a number (absolute) or a "
                           "string like \"+25%%\" (relative)", path, it->string);
             break;

@@ -16,22 +16,11 @@
 #include <cjson/cJSON.h>
 
 #include "common/csv.h"
+#include "harness/budget_spec.h"
 #include "harness/results.h"
 
 /* ---- memory budgets (budget.c) ------------------------------------------ */
 
-typedef struct ecb_budget {
-    char label[96];       /* "64 B/vec", "2 GiB @ 30M" */
-    double per_vector;    /* budget bytes per vector (total / corpus_size) */
-    double corpus_size;   /* corpus the aux bytes are amortised over; 0 = the cell's */
-} ecb_budget;
-
-/* "64", "64B", "1.5KiB", "2GiB", "100 MB" -> bytes (SI: kB/MB/GB/TB = 1000^k;
- * IEC: KiB/MiB/GiB/TiB = 1024^k). */
-int ecb_parse_bytes(const char *s, double *out);
-/* Parse the config's "budgets" array (strings, numbers, or objects
- * {"total": "2GiB", "corpus_size": N}). where names the file for messages. */
-int ecb_budgets_parse(const cJSON *arr, const char *where, ecb_budget **out, size_t *n);
 /* Bytes per vector a cell costs against budget b (b may be NULL = at the
  * cell's own corpus size): code bytes + rescoring bytes per vector + aux
  * bytes amortised over the budget's corpus size (or n_corpus). */
@@ -42,8 +31,6 @@ double ecb_budget_cost(const ecb_budget *b, double bytes_per_vector, double resc
  * Writes the frontier's indices into idx (n entries), sorted by x
  * ascending; returns their count. */
 size_t ecb_pareto(const double *x, const double *y, size_t n, int x_lower_better, size_t *idx);
-/* Human size: "64 B", "1.5 KiB", "2 GiB". */
-void ecb_format_bytes(double b, char *buf, size_t n);
 
 /* ---- statistics against the baseline (report.c) -------------------------- */
 

@@ -99,6 +99,20 @@ for pat in 'unknown key "mdoes"; did you mean "modes"' 'did you mean "dim"' 'bit
   grep -q -- "$pat" "$tmp/err" || { echo "FAIL: several.json: stderr lacks /$pat/"; fail=1; }
 done
 
+# the report's keys are checked when the config is read, before any cell runs
+rk="{$base, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 500}}], \"methods\": [{\"method\": \"float32\"}]"
+cfg budgets "$rk, \"budgets\": [\"32X\"]}"
+expect 2 'budgets\[0\]: expected bytes per vector .*got "32X"' -- run "$tmp/budgets.json" -o "$tmp/o_budgets"
+[ -e "$tmp/o_budgets/results.csv" ] && { echo "FAIL: budgets.json ran cells before failing"; fail=1; }
+cfg bmetric "$rk, \"budget_metric\": \"ndgc@10\"}"
+expect 2 'budget_metric: .*did you mean "ndcg@10"' -- run "$tmp/bmetric.json"
+cfg baseline "$rk, \"baseline\": \"nosuch\"}"
+expect 2 'baseline: expected a method name or label of this sweep' -- run "$tmp/baseline.json"
+cfg ci "$rk, \"ci\": {\"tolerance\": {\"ndcg@10\": 0.01}}}"
+expect 2 'unknown key "tolerance"; did you mean "tolerances"' -- run "$tmp/ci.json"
+cfg tols "$rk, \"ci\": {\"tolerances\": \"abc\"}}"
+expect 2 'ci.tolerances: expected an object' -- run "$tmp/tols.json"
+
 # usage errors
 expect 2 'unknown command' -- frobnicate
 expect 2 'expected exactly one CONFIG' -- run

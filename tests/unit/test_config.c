@@ -263,6 +263,50 @@ static void test_all_problems(void **state)
     assert_null(strstr(ecb_last_error(), "problems"));
 }
 
+/* The keys only the report reads are checked when the config is read. */
+static void test_report_keys(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "sq")) TU_SKIP("plugins not built");
+#define RK(extra) "{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}, " \
+                  "{\"method\": \"sq\", \"params\": {\"bits\": 4}}], \"k\": [10, 100], " extra "}"
+    ecb_config *c = NULL;
+    int rc = load(RK("\"budgets\": [\"32B\", {\"total\": \"2GiB\", \"corpus_size\": 1000000}], "
+                     "\"budget_metric\": \"recall@100\", \"baseline\": {\"label\": \"sq(bits=4)\"}, "
+                     "\"ci\": {\"tolerances\": {\"ndcg@10\": 0.002, \"query_p50_ms\": \"+25%\", \"ndcg@*\": 0}}"), &c);
+    if (rc) fail_msg("%s", ecb_last_error());
+    ecb_config_free(c);
+    assert_int_equal(load(RK("\"baseline\": \"sq\""), &c), 0);
+    ecb_config_free(c);
+    expect_error(RK("\"budgets\": [\"32B\", \"32X\"]"),
+                 "cfg.json: $.budgets[1]: expected bytes per vector (\"64B\", 128, \"1KiB\") or "
+                 "{\"total\": \"2GiB\", \"corpus_size\": N}, got \"32X\"");
+    expect_error(RK("\"budget_metric\": \"ndgc@10\""),
+                 "cfg.json: $.budget_metric: expected a quality column of this sweep");
+    assert_non_null(strstr(ecb_last_error(), "got \"ndgc@10\"; did you mean \"ndcg@10\"?"));
+    expect_error(RK("\"budget_metric\": \"ndcg@20\""), "@ a cutoff of $.k: 10, 100), got \"ndcg@20\"");
+    expect_error(RK("\"budget_metric\": 10"), "$.budget_metric: expected a metric such as \"ndcg@10\", got a number");
+    expect_error(RK("\"baseline\": \"nosuch\""),
+                 "cfg.json: $.baseline: expected a method name or label of this sweep (e.g. \"float32\"), got \"nosuch\"");
+    expect_error(RK("\"baseline\": {\"method\": \"sqq\"}"), "$.baseline.method: expected a method name or label of this sweep");
+    assert_non_null(strstr(ecb_last_error(), "did you mean \"sq\"?"));
+    expect_error(RK("\"baseline\": {\"label\": \"sq\"}"), "$.baseline.label: expected a label of this sweep");
+    expect_error(RK("\"baseline\": {\"metod\": \"sq\"}"), "$.baseline: unknown key \"metod\"; did you mean \"method\"?");
+    expect_error(RK("\"ci\": {\"tolerance\": {\"ndcg@10\": 0.01}}"),
+                 "cfg.json: $.ci: unknown key \"tolerance\"; did you mean \"tolerances\"?");
+    expect_error(RK("\"ci\": {\"tolerances\": \"abc\"}"), "$.ci.tolerances: expected an object {\"metric\": tolerance}");
+    expect_error(RK("\"ci\": {\"tolerances\": {\"ndcg@10\": \"abc\"}}"),
+                 "$.ci.tolerances.ndcg@10: expected an absolute tolerance >= 0 (0.002) or a relative one (\"+25%\"), got \"abc\"");
+    expect_error(RK("\"ci\": {\"tolerances\": {\"query_p50\": 0.1}}"), "did you mean \"query_p50_ms\"?");
+    expect_error(RK("\"ci\": {\"tolerances\": {\"ncdg@10\": 0.1}}"), "did you mean \"ndcg@10\"?");
+    expect_error(RK("\"ci\": {\"tolerances\": {\"ndcg@5*\": 0.1}}"), "the pattern matches no column");
+    expect_error(RK("\"ci\": []"), "$.ci: expected an object");
+    /* all four at once */
+    expect_error(RK("\"budgets\": [\"32X\"], \"budget_metric\": \"ndgc@10\", \"baseline\": \"nosuch\", "
+                    "\"ci\": {\"tolerance\": {}}"), "cfg.json: 4 problems:");
+#undef RK
+}
+
 static void test_json_position(void **state)
 {
     (void)state;
@@ -291,6 +335,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expansion, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_errors, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_all_problems, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_report_keys, setup_reg, teardown_reg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
