@@ -345,6 +345,7 @@ int ecb_config_from_json(cJSON *json, const char *path, const ecb_registry *reg,
                         ecb_cfg_json_type(json));
     } else {
 #define SECTION(key) cJSON_GetObjectItemCaseSensitive(json, key)
+        ecb_json_find_duplicates(json, file, &pr);
         ecb_cfg_check_keys(json, keys, file, "$", &pr);
         ecb_problems_add(&pr, parse_schema(c, json));
         ecb_problems_add(&pr, parse_name(c, SECTION("name")));
@@ -366,6 +367,30 @@ int ecb_config_from_json(cJSON *json, const char *path, const ecb_registry *reg,
     }
     *out = c;
     return 0;
+}
+
+int ecb_config_check_dataset(const ecb_config *c, size_t di, size_t n_corpus)
+{
+    ecb_problems pr = {0};
+    const ecb_dataset_spec *d = &c->datasets[di];
+    const char *name = d->name ? d->name : d->key;
+    size_t smallest = n_corpus;
+    for (size_t j = 0; j < d->n_corpus_sizes; j++) {
+        size_t s = d->corpus_sizes[j];
+        if (s > n_corpus)
+            ecb_cfg_problem(&pr, ECB_EINVAL, "%s: $.datasets[%zu].corpus_sizes[%zu]: expected at most "
+                            "the corpus size of %s (%zu documents), got %zu", c->path, di, j, name,
+                            n_corpus, s);
+        else if (s && s < smallest)
+            smallest = s;
+    }
+    /* one message for the cutoffs: the smallest corpus a cell of this dataset searches */
+    if (c->nk && c->ks[c->nk - 1] > smallest)
+        ecb_cfg_problem(&pr, ECB_EINVAL, "%s: $.k: expected cutoffs of at most %zu (the %s of %s), "
+                        "got %zu", c->path, smallest,
+                        smallest < n_corpus ? "smallest corpus_sizes entry" : "corpus size", name,
+                        c->ks[c->nk - 1]);
+    return ecb_problems_finish(&pr, c->path);
 }
 
 int ecb_config_load(const char *path, const ecb_registry *reg, ecb_config **out)

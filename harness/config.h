@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "datasets/dataset.h"
+#include "harness/params.h"
 #include "harness/registry.h"
 
 /* One stage of a method chain: a plugin and its resolved parameters. */
@@ -89,11 +90,21 @@ void ecb_text_position(const char *text, size_t offset, size_t *line, size_t *co
 int ecb_json_check_keys(const cJSON *obj, const char *const *allowed, const char *file,
                         const char *jpath);
 
+/* Every key that appears twice in one object, at any depth, is a problem
+ * named by its JSON path ("$.methods[2].params: key \"bits\" appears more
+ * than once"). */
+void ecb_json_find_duplicates(const cJSON *root, const char *file, ecb_problems *pr);
+
 int ecb_config_load(const char *path, const ecb_registry *reg, ecb_config **out);
 /* Same from an already-parsed JSON (takes ownership of json). */
 int ecb_config_from_json(cJSON *json, const char *path, const ecb_registry *reg,
                          ecb_config **out);
 void ecb_config_free(ecb_config *c);
+/* After dataset di is loaded with n_corpus documents: every corpus_sizes
+ * entry and every cutoff k must fit in it (k in the smallest subset
+ * evaluated). 0, or ECB_EINVAL and a message listing each problem with its
+ * JSON path. */
+int ecb_config_check_dataset(const ecb_config *cfg, size_t di, size_t n_corpus);
 
 /* Label of one stage: "sq(bits=4)" (non-default params), "float32". */
 int ecb_stage_label(const ecb_stage *s, int all_params, char *buf, size_t n);

@@ -98,6 +98,67 @@ int ecb_cfg_problem(ecb_problems *pr, int code, const char *fmt, ...)
     return ecb_problems_add(pr, code);
 }
 
+/* ---- duplicate keys ------------------------------------------------------ */
+
+typedef struct {
+    char p[512];
+    size_t len;
+} json_path;
+
+/* Appends ".key" or "[i]" (cut at the buffer's end); returns the old length. */
+static size_t path_push(json_path *jp, const cJSON *parent, const cJSON *it, size_t i)
+{
+    size_t old = jp->len;
+    int w = cJSON_IsObject(parent) ? snprintf(jp->p + old, sizeof jp->p - old, ".%s", it->string)
+                                   : snprintf(jp->p + old, sizeof jp->p - old, "[%zu]", i);
+    if (w > 0) jp->len = old + (size_t)w < sizeof jp->p ? old + (size_t)w : sizeof jp->p - 1;
+    return old;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    int c = strcmp(x->string, y->string);
+    /* equal keys keep their order, so the message names them in file order */
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+static void find_dups(const cJSON *v, const char *file, json_path *jp, ecb_problems *pr)
+{
+    size_t n = 0, i = 0;
+    for (const cJSON *it = v->child; it; it = it->next) n++;
+    if (cJSON_IsObject(v) && n > 1) {
+        /* sorted, not compared pairwise: an object may have a million keys */
+        const cJSON **k = ecb_calloc(n, sizeof *k);
+        if (!k) {
+            ecb_problems_add(pr, ECB_ENOMEM);
+            return;
+        }
+        for (const cJSON *it = v->child; it; it = it->next) k[i++] = it;
+        qsort(k, n, sizeof *k, cmp_key);
+        for (i = 1; i < n; i++)
+            if (!strcmp(k[i]->string, k[i - 1]->string) && (i < 2 || strcmp(k[i]->string, k[i - 2]->string)))
+                ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: key \"%s\" appears more than once (JSON "
+                                "readers disagree on which one counts: keep one)", file, jp->p,
+                                k[i]->string);
+        free(k);
+    }
+    i = 0;
+    for (const cJSON *it = v->child; it; it = it->next, i++) {
+        if (!cJSON_IsObject(it) && !cJSON_IsArray(it)) continue;
+        size_t old = path_push(jp, v, it, i);
+        find_dups(it, file, jp, pr);
+        jp->len = old;
+        jp->p[old] = '\0';
+    }
+}
+
+void ecb_json_find_duplicates(const cJSON *root, const char *file, ecb_problems *pr)
+{
+    json_path jp = {"$", 1};
+    if (root) find_dups(root, file, &jp, pr);
+}
+
 const char *ecb_cfg_json_type(const cJSON *v)
 {
     if (!v) return "nothing";

@@ -188,13 +188,17 @@ int ecb_params_fill(const ecb_param *table, const cJSON *obj, void *dst, const c
 
 /* ---- several problems at once --------------------------------------------- */
 
+#define ECB_PROBLEMS_KEPT 64
+
 int ecb_problems_add(ecb_problems *pr, int rc)
 {
     if (!rc) return 0;
     const char *msg = ecb_last_error();
     size_t l = strlen(msg);
-    char *nt = realloc(pr->text, pr->len + l + 2);
-    if (nt) { /* out of memory: the count and the first code still tell */
+    /* Past a screenful only the count grows (a fuzzed file can hold a
+     * million mistakes); out of memory, the count and first code still tell. */
+    char *nt = pr->n < ECB_PROBLEMS_KEPT ? realloc(pr->text, pr->len + l + 2) : NULL;
+    if (nt) {
         pr->text = nt;
         memcpy(pr->text + pr->len, msg, l);
         pr->len += l;

@@ -113,6 +113,10 @@ expect 2 'unknown key "tolerance"; did you mean "tolerances"' -- run "$tmp/ci.js
 cfg tols "$rk, \"ci\": {\"tolerances\": \"abc\"}}"
 expect 2 'ci.tolerances: expected an object' -- run "$tmp/tols.json"
 
+# a key written twice, at any depth, is an error naming its path
+cfg dupkey "{$base, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 500}}], \"methods\": [{\"method\": \"sq\", \"params\": {\"bits\": 8, \"bits\": 4}}]}"
+expect 2 'methods\[0\].params: key "bits" appears more than once' -- run "$tmp/dupkey.json"
+
 # usage errors
 expect 2 'unknown command' -- frobnicate
 expect 2 'expected exactly one CONFIG' -- run

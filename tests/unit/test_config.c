@@ -307,6 +307,59 @@ static void test_report_keys(void **state)
 #undef RK
 }
 
+/* Duplicate keys are rejected at every depth, with their JSON path. */
+static void test_duplicate_keys(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "sq")) TU_SKIP("plugins not built");
+    expect_error("{\"schema_version\": 1, \"k\": [10], " SYN ", \"methods\": [{\"method\": \"float32\"}], \"k\": [100]}",
+                 "cfg.json: $: key \"k\" appears more than once");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}, "
+                 "{\"method\": \"sq\", \"params\": {\"bits\": 8, \"ranges\": \"global\", \"bits\": 4}}]}",
+                 "cfg.json: $.methods[1].params: key \"bits\" appears more than once");
+    expect_error("{\"schema_version\": 1, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": "
+                 "{\"n\": 1000, \"dim\": 32, \"n\": 2000}}], \"methods\": [{\"pipeline\": [{\"method\": \"pca\", "
+                 "\"params\": {\"dim\": 8}, \"method\": \"rp\"}, {\"method\": \"sq\"}]}]}",
+                 "2 problems:");
+    assert_non_null(strstr(ecb_last_error(), "$.datasets[0].params: key \"n\" appears more than once"));
+    assert_non_null(strstr(ecb_last_error(), "$.methods[0].pipeline[0]: key \"method\" appears more than once"));
+    /* in keys the report reads, too */
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], "
+                 "\"ci\": {\"tolerances\": {\"ndcg@10\": 0.1, \"ndcg@10\": 0.2}}}",
+                 "$.ci.tolerances: key \"ndcg@10\" appears more than once");
+    /* many duplicates: a bounded message with the count of the rest */
+    char big[40000];
+    size_t off = (size_t)snprintf(big, sizeof big, "{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], \"ci\": {\"tolerances\": {");
+    for (int i = 0; i < 500; i++)
+        off += (size_t)snprintf(big + off, sizeof big - off, "%s\"m%d\": 1, \"m%d\": 2", i ? ", " : "", i, i);
+    snprintf(big + off, sizeof big - off, "}}}");
+    expect_error(big, "problems:");
+    assert_non_null(strstr(ecb_last_error(), "more"));
+    assert_true(strlen(ecb_last_error()) < 2048);
+}
+
+/* After a dataset loads: corpus_sizes and k must fit in it. */
+static void test_check_dataset(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "float32")) TU_SKIP("plugins not built");
+    ecb_config *c;
+    assert_int_equal(load("{\"schema_version\": 1, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 1000}}, "
+                          "{\"builtin\": \"synthetic\", \"params\": {\"n\": 5000}, \"corpus_sizes\": [200, 6000, 3000, 7000]}], "
+                          "\"methods\": [{\"method\": \"float32\"}], \"k\": [10, 500]}", &c), 0);
+    assert_int_equal(ecb_config_check_dataset(c, 0, 1000), 0);
+    assert_int_equal(ecb_config_check_dataset(c, 0, 400), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "cfg.json: $.k: expected cutoffs of at most 400 (the corpus size of synthetic-1000x128), got 500"));
+    assert_int_equal(ecb_config_check_dataset(c, 1, 5000), ECB_EINVAL);
+    const char *m = ecb_last_error();
+    assert_non_null(strstr(m, "3 problems:"));
+    assert_non_null(strstr(m, "$.datasets[1].corpus_sizes[1]: expected at most the corpus size of synthetic-5000x128 (5000 documents), got 6000"));
+    assert_non_null(strstr(m, "$.datasets[1].corpus_sizes[3]: expected at most"));
+    assert_non_null(strstr(m, "$.k: expected cutoffs of at most 200 (the smallest corpus_sizes entry of synthetic-5000x128), got 500"));
+    assert_null(strstr(m, "corpus_sizes[2]"));
+    ecb_config_free(c);
+}
+
 static void test_json_position(void **state)
 {
     (void)state;
@@ -336,6 +389,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_all_problems, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_report_keys, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_duplicate_keys, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_check_dataset, setup_reg, teardown_reg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
