@@ -267,24 +267,15 @@ static int parse_entries(const cJSON *methods, const char *file, const ecb_regis
     return 0;
 }
 
-/* The chains of entry ei, appended to *chains. */
-static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_chain **chains,
+/* The chains of entry ei, appended to *chains (room for them is there). */
+static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_chain *chains,
                         size_t *nchains)
 {
     const stage_spec *specs = &l->st[l->first[ei]];
     size_t ns = l->n[ei], total = 1;
-    for (size_t i = 0; i < ns; i++) {
-        size_t c = specs[i].combos;
-        if (c == 0 || total > 100000 / c)
-            return ecb_fail(ECB_EINVAL, "%s: $.methods[%zu]: sweep expands to too many (or zero) combinations",
-                            file, ei);
-        total *= c;
-    }
-    ecb_chain *nc = realloc(*chains, (*nchains + total) * sizeof *nc);
-    if (!nc) return ecb_fail(ECB_ENOMEM, "out of memory");
-    *chains = nc;
+    for (size_t i = 0; i < ns; i++) total *= specs[i].combos; /* counted without overflow before */
     for (size_t t = 0; t < total; t++) {
-        ecb_chain *c = &(*chains)[(*nchains)++];
+        ecb_chain *c = &chains[(*nchains)++];
         c->n = ns;
         c->stages = ecb_calloc(ns, sizeof *c->stages);
         if (!c->stages) return ECB_ENOMEM;
@@ -300,6 +291,67 @@ static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_ch
         }
     }
     return 0;
+}
+
+/* ---- the size of the sweep ----------------------------------------------------- */
+
+static size_t entry_combos(const entry_list *l, size_t ei)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < l->n[ei]; i++) n = mul_sat(n, l->st[l->first[ei] + i].combos);
+    return n;
+}
+
+/* "$.methods[3] 4000 (bits 8 x clip 500)": where a large count comes from. */
+static size_t describe_entry(const entry_list *l, size_t ei, char *buf, size_t n)
+{
+    int w = snprintf(buf, n, "; $.methods[%zu]: %zu", ei, entry_combos(l, ei));
+    size_t off = w > 0 && (size_t)w < n ? (size_t)w : 0, first = 1;
+    for (size_t i = 0; i < l->n[ei]; i++) {
+        const stage_spec *s = &l->st[l->first[ei] + i];
+        for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) {
+            if (axis_len(it) < 2 || off + 64 > n) continue;
+            off += (size_t)snprintf(buf + off, n - off, "%s%s.%.24s %zu", first ? " (" : " x ",
+                                    s->plugin->vt.name, it->string, axis_len(it));
+            first = 0;
+        }
+    }
+    if (!first && off + 2 < n) off += (size_t)snprintf(buf + off, n - off, ")");
+    return off;
+}
+
+/* Cells are counted, with overflow checks, before anything is allocated:
+ * a sweep of 10^9 cells fails here at once instead of when memory runs out. */
+static int count_cells(const ecb_config *c, const entry_list *l, size_t *nchains)
+{
+    size_t sizes = 0, chains = 0, big[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
+    for (size_t d = 0; d < c->n_datasets; d++)
+        sizes = sizes + c->datasets[d].n_corpus_sizes < sizes ? SIZE_MAX : sizes + c->datasets[d].n_corpus_sizes;
+    for (size_t ei = 0; ei < l->nent; ei++) {
+        size_t e = entry_combos(l, ei);
+        chains = chains + e < chains ? SIZE_MAX : chains + e;
+        /* the three largest entries, for the message */
+        for (size_t k = 0; k < 3; k++)
+            if (big[k] == SIZE_MAX || e > entry_combos(l, big[k])) {
+                memmove(&big[k + 1], &big[k], (2 - k) * sizeof *big);
+                big[k] = ei;
+                break;
+            }
+    }
+    size_t cells = mul_sat(mul_sat(mul_sat(sizes, chains), c->n_modes), c->n_rescores);
+    *nchains = chains;
+    if (cells <= ECB_CONFIG_MAX_CELLS) return 0;
+    char why[1024];
+    size_t off = 0;
+    for (size_t k = 0; k < 3 && big[k] != SIZE_MAX && off + 200 < sizeof why; k++)
+        off += describe_entry(l, big[k], why + off, sizeof why - off);
+    char total[32];
+    if (cells == SIZE_MAX) snprintf(total, sizeof total, "more than %zu", SIZE_MAX);
+    else snprintf(total, sizeof total, "%zu", cells);
+    return ecb_fail(ECB_ERANGE, "%s: the sweep expands to %s cells, more than the %d a config may "
+                    "have: datasets x corpus_sizes %zu x method settings %zu x modes %zu x rescore %zu"
+                    "%s; split it into several configs or sweep fewer values",
+                    c->path, total, ECB_CONFIG_MAX_CELLS, sizes, chains, c->n_modes, c->n_rescores, why);
 }
 
 static int append_float32(ecb_chain *c, const ecb_registry *reg, const char *file)
@@ -449,16 +501,28 @@ static int finish_cell(const ecb_config *c, ecb_cell *cell, const ecb_registry *
     return 0;
 }
 
-/* Identical cells (e.g. the same method listed twice) would collide. */
+static int cmp_cell_id(const void *a, const void *b)
+{
+    const ecb_cell *x = *(const ecb_cell *const *)a, *y = *(const ecb_cell *const *)b;
+    int r = strcmp(x->id, y->id);
+    return r ? r : (x < y ? -1 : x > y);
+}
+
+/* Identical cells (e.g. the same method listed twice) would collide; ids
+ * are sorted, not compared pairwise, for sweeps of a million cells. */
 static int check_unique(const ecb_config *c)
 {
-    for (size_t i = 0; i < c->n_cells; i++)
-        for (size_t j = i + 1; j < c->n_cells && j < i + 4096; j++)
-            if (strcmp(c->cells[i].id, c->cells[j].id) == 0)
-                return ecb_fail(ECB_EINVAL, "%s: $.methods: the sweep lists the same cell twice (%s, %s)",
-                                c->path, c->cells[i].label_col,
-                                c->cells[i].mode == ECB_MODE_SYMMETRIC ? "symmetric" : "asymmetric");
-    return 0;
+    const ecb_cell **v = ecb_calloc(c->n_cells ? c->n_cells : 1, sizeof *v);
+    if (!v) return ECB_ENOMEM;
+    for (size_t i = 0; i < c->n_cells; i++) v[i] = &c->cells[i];
+    qsort(v, c->n_cells, sizeof *v, cmp_cell_id);
+    const ecb_cell *first = NULL; /* the earliest cell that has a twin */
+    for (size_t i = 1; i < c->n_cells; i++)
+        if (strcmp(v[i]->id, v[i - 1]->id) == 0 && (!first || v[i - 1] < first)) first = v[i - 1];
+    free(v);
+    if (!first) return 0;
+    return ecb_fail(ECB_EINVAL, "%s: $.methods: the sweep lists the same cell twice (%s, %s)", c->path,
+                    first->label_col, first->mode == ECB_MODE_SYMMETRIC ? "symmetric" : "asymmetric");
 }
 
 /* Cells: dataset x corpus size x chain x mode x rescore. */
@@ -466,7 +530,7 @@ static int make_cells(ecb_config *c, const ecb_chain *chains, size_t nchains, co
 {
     size_t total = 0;
     for (size_t d = 0; d < c->n_datasets; d++) total += c->datasets[d].n_corpus_sizes;
-    total *= nchains * c->n_modes * c->n_rescores;
+    total *= nchains * c->n_modes * c->n_rescores; /* bounded by count_cells */
     c->cells = ecb_calloc(total ? total : 1, sizeof *c->cells);
     if (!c->cells) return ECB_ENOMEM;
     int rc;
@@ -492,9 +556,12 @@ int ecb_cfg_expand(ecb_config *c, const cJSON *methods, const ecb_registry *reg,
     entry_list l;
     ecb_chain *chains = NULL;
     size_t nchains = 0;
+    size_t total = 0;
     int rc = parse_entries(methods, file, reg, &l, pr);
     if (!rc && pr->n) rc = pr->rc; /* a sweep is expanded only from a valid config */
-    for (size_t ei = 0; !rc && ei < l.nent; ei++) rc = expand_entry(&l, ei, file, &chains, &nchains);
+    if (!rc) rc = count_cells(c, &l, &total);
+    if (!rc && !(chains = ecb_calloc(total ? total : 1, sizeof *chains))) rc = ECB_ENOMEM;
+    for (size_t ei = 0; !rc && ei < l.nent; ei++) rc = expand_entry(&l, ei, file, chains, &nchains);
     if (!rc) rc = make_cells(c, chains, nchains, reg);
     for (size_t i = 0; i < nchains; i++) ecb_chain_release(&chains[i]);
     free(chains);

@@ -360,6 +360,44 @@ static void test_check_dataset(void **state)
     ecb_config_free(c);
 }
 
+/* The cell count is computed before expansion, without overflow, and a
+ * sweep above the cap fails at once naming its axes. */
+static void test_cell_cap(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "sq")) TU_SKIP("plugins not built");
+    static char buf[200000];
+    size_t off = (size_t)snprintf(buf, sizeof buf, "{\"schema_version\": 1, \"datasets\": [{\"builtin\": "
+                                  "\"synthetic\", \"corpus_sizes\": [");
+    for (int i = 1; i <= 1000; i++) off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%d", i > 1 ? "," : "", i);
+    off += (size_t)snprintf(buf + off, sizeof buf - off, "]}], \"methods\": [{\"method\": \"float32\"}, "
+                            "{\"method\": \"sq\", \"params\": {\"bits\": [1,2,3,4,5,6,7,8], \"clip\": [");
+    for (int i = 0; i < 1000; i++) off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%d.%d", i ? "," : "", i / 25, i % 25);
+    snprintf(buf + off, sizeof buf - off, "], \"ranges\": [\"per_dim\", \"global\"], \"calibration\": "
+             "[\"minmax\", \"percentile\", \"quantile\"]}}], \"rescore\": [\"none\", {\"factor\": 2}, {\"factor\": 4}]}");
+    ecb_config *c = NULL;
+    cJSON *j = cJSON_Parse(buf);
+    assert_non_null(j);
+    /* 1000 sizes x (1 + 48000) settings x 2 modes x 3 rescorings = 288,006,000 cells */
+    assert_int_equal(ecb_config_from_json(j, "cfg.json", reg, &c), ECB_ERANGE);
+    const char *m = ecb_last_error();
+    if (!strstr(m, "cfg.json: the sweep expands to 288006000 cells, more than the 100000 a config may have: "
+                   "datasets x corpus_sizes 1000 x method settings 48001 x modes 2 x rescore 3; "
+                   "$.methods[1]: 48000 (sq.bits 8 x sq.clip 1000 x sq.ranges 2 x sq.calibration 3)"))
+        fail_msg("%s", m);
+    /* a product past size_t */
+    off = (size_t)snprintf(buf, sizeof buf, "{\"schema_version\": 1, " SYN ", \"methods\": [{\"pipeline\": [");
+    for (int i = 0; i < 14; i++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "{\"method\": \"truncate\", \"params\": {\"dim\": "
+                                "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]}},");
+    snprintf(buf + off, sizeof buf - off, "{\"method\": \"sq\", \"params\": {\"bits\": [1,2,3,4,5,6,7,8], \"clip\": [1, 2, 3]}}]}]}");
+    expect_error(buf, "cfg.json: the sweep expands to more than 18446744073709551615 cells");
+    /* a small sweep is unaffected */
+    assert_int_equal(load("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], \"modes\": [\"symmetric\"]}", &c), 0);
+    assert_int_equal(c->n_cells, 1);
+    ecb_config_free(c);
+}
+
 static void test_json_position(void **state)
 {
     (void)state;
@@ -391,6 +429,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_report_keys, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_duplicate_keys, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_check_dataset, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_cell_cap, setup_reg, teardown_reg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
