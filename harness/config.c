@@ -170,6 +170,7 @@ static void parse_scalars(ecb_config *c, const cJSON *json, ecb_problems *pr)
     c->block_rows = 65536;
     c->latency_queries = 200;
     c->isolate = -1;
+    c->time_limit_s = ECB_CONFIG_DEFAULT_TIME_LIMIT_S;
     /* seed is read in place of its offset: it is a uint64_t */
     static const struct { const char *key; size_t lo, hi, off; } sizes[] = {
         {"threads", 1, 1024, offsetof(ecb_config, threads)},
@@ -196,6 +197,16 @@ static void parse_scalars(ecb_config *c, const cJSON *json, ecb_problems *pr)
     }
     ecb_problems_add(pr, get_nonneg(json, "time_limit_s", "seconds", file, &c->time_limit_s));
     ecb_problems_add(pr, get_nonneg(json, "memory_limit_mb", "MiB", file, &c->memory_limit_mb));
+    /* A limit holds only in a child process: written, it makes cells isolated. */
+    static const char *const limits[] = {"time_limit_s", "memory_limit_mb"};
+    for (size_t i = 0; i < 2; i++) {
+        v = cJSON_GetObjectItemCaseSensitive(json, limits[i]);
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0)) continue;
+        c->limits_set = 1;
+        if (c->isolate == 0)
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.%s: a limit holds only for isolated cells, and "
+                            "$.isolate is false: remove one of them", file, limits[i]);
+    }
 }
 
 static int parse_output(ecb_config *c, const cJSON *v)

@@ -65,6 +65,10 @@ typedef struct ecb_cell {
  * so 100,000 cells are already more than a day of measuring. */
 #define ECB_CONFIG_MAX_CELLS 100000
 
+/* Time limit of an isolated cell whose config sets none: a hung plugin
+ * ends as a "timeout" row within the hour instead of stalling the sweep. */
+#define ECB_CONFIG_DEFAULT_TIME_LIMIT_S 3600.0
+
 typedef struct ecb_config {
     char *path;
     cJSON *json;          /* the config as given */
@@ -83,9 +87,15 @@ typedef struct ecb_config {
     size_t train_size;    /* corpus sample rows given to train() */
     size_t block_rows;    /* corpus rows per block (memory bound) */
     size_t latency_queries; /* queries timed one by one for p50/p95/p99 */
-    int isolate;          /* -1 = default (plugins outside the build tree) */
-    double time_limit_s;  /* per cell, 0 = none (with isolation) */
-    double memory_limit_mb;
+    /* Isolation: cells run in a child process when isolate is 1, when
+     * limits_set (a limit only holds in a child), or, at -1 (the default),
+     * when a plugin of the cell comes from outside the build tree. The
+     * runner decides; "isolate": false with a limit is rejected here. */
+    int isolate;          /* -1 = default, 0 = never, 1 = always */
+    int limits_set;       /* time_limit_s or memory_limit_mb written, > 0 */
+    double time_limit_s;  /* per isolated cell: ECB_CONFIG_DEFAULT_TIME_LIMIT_S unless
+                           * written; 0 (written) = none */
+    double memory_limit_mb; /* per isolated cell, RLIMIT_AS; 0 = none */
     ecb_cell *cells;
     size_t n_cells;
 } ecb_config;

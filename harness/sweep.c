@@ -275,7 +275,7 @@ static int write_manifest(const run_ctx *c, const char *started, int finished,
 static int cell_wants_isolation(const ecb_config *cfg, const ecb_cell *cell)
 {
     if (cfg->isolate >= 0) return cfg->isolate;
-    if (cfg->time_limit_s > 0 || cfg->memory_limit_mb > 0) return 1;
+    if (cfg->limits_set) return 1;
     for (size_t i = 0; i < cell->chain.n; i++)
         if (ecb_plugin_is_external(cell->chain.stages[i].plugin)) return 1;
     const ecb_rescore *r = &cfg->rescores[cell->rescore];
@@ -318,8 +318,7 @@ static void iso_tick(void *arg, double elapsed) { ecb_progress_tick(arg, elapsed
 static void run_isolated(run_ctx *c, const ecb_cell *cell, ecb_progress *pg, ecb_cell_result *res)
 {
     const ecb_config *cfg = c->cfg;
-    ecb_iso_limits lim = {cfg->time_limit_s > 0 ? cfg->time_limit_s : ECB_DEFAULT_CELL_TIME_LIMIT_S,
-                          cfg->memory_limit_mb};
+    ecb_iso_limits lim = {cfg->time_limit_s, cfg->memory_limit_mb};
     iso_cell a = {c, cell};
     ecb_iso_result r;
     int rc = ecb_isolate_run(&lim, iso_cell_fn, &a, iso_tick, pg, &r);

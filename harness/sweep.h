@@ -10,9 +10,6 @@
 
 #include <stddef.h>
 
-/* Default time limit of an isolated cell whose config gives none. */
-#define ECB_DEFAULT_CELL_TIME_LIMIT_S 3600.0
-
 typedef struct ecb_run_opts {
     const char *config_path;
     const char *output;   /* overrides the config's output dir */

@@ -117,6 +117,10 @@ expect 2 'ci.tolerances: expected an object' -- run "$tmp/tols.json"
 cfg dupkey "{$base, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 500}}], \"methods\": [{\"method\": \"sq\", \"params\": {\"bits\": 8, \"bits\": 4}}]}"
 expect 2 'methods\[0\].params: key "bits" appears more than once' -- run "$tmp/dupkey.json"
 
+# a limit with "isolate": false would be accepted and ignored: rejected
+cfg nolimit "$rk, \"isolate\": false, \"time_limit_s\": 5}"
+expect 2 'time_limit_s: a limit holds only for isolated cells, and \$.isolate is false' -- run "$tmp/nolimit.json"
+
 # usage errors
 expect 2 'unknown command' -- frobnicate
 expect 2 'expected exactly one CONFIG' -- run

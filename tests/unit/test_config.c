@@ -398,6 +398,39 @@ static void test_cell_cap(void **state)
     ecb_config_free(c);
 }
 
+/* Limits: a default time limit for isolated cells; a written limit makes
+ * cells isolated; "isolate": false with a limit would ignore it: rejected. */
+static void test_limits(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "float32")) TU_SKIP("plugins not built");
+#define LIM(extra) "{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}]" extra "}"
+    ecb_config *c;
+    assert_int_equal(load(LIM(""), &c), 0);
+    assert_true(c->time_limit_s == ECB_CONFIG_DEFAULT_TIME_LIMIT_S && c->time_limit_s == 3600.0);
+    assert_true(c->memory_limit_mb == 0);
+    assert_int_equal(c->limits_set, 0);
+    assert_int_equal(c->isolate, -1);
+    ecb_config_free(c);
+    assert_int_equal(load(LIM(", \"time_limit_s\": 5"), &c), 0);
+    assert_true(c->time_limit_s == 5);
+    assert_int_equal(c->limits_set, 1);
+    ecb_config_free(c);
+    assert_int_equal(load(LIM(", \"memory_limit_mb\": 1024, \"isolate\": true"), &c), 0);
+    assert_true(c->memory_limit_mb == 1024 && c->time_limit_s == 3600.0);
+    assert_int_equal(c->limits_set, 1);
+    ecb_config_free(c);
+    assert_int_equal(load(LIM(", \"time_limit_s\": 0, \"isolate\": false"), &c), 0); /* no limit: fine */
+    assert_true(c->time_limit_s == 0);
+    assert_int_equal(c->limits_set, 0);
+    ecb_config_free(c);
+    expect_error(LIM(", \"isolate\": false, \"time_limit_s\": 5, \"memory_limit_mb\": 100"), "2 problems:");
+    assert_non_null(strstr(ecb_last_error(), "cfg.json: $.time_limit_s: a limit holds only for isolated cells, "
+                                             "and $.isolate is false: remove one of them"));
+    assert_non_null(strstr(ecb_last_error(), "cfg.json: $.memory_limit_mb: a limit holds only"));
+#undef LIM
+}
+
 static void test_json_position(void **state)
 {
     (void)state;
@@ -430,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicate_keys, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_check_dataset, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_cell_cap, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_limits, setup_reg, teardown_reg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
