@@ -469,7 +469,7 @@ void ecb_cell_measure(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_re
     }
     measure m = {.ctx = ctx, .cell = cell, .es = ctx->es, .res = res,
                  .n = ecb_vecs_count(ctx->es->ds->corpus), .maxk = cfg->ks[cfg->nk - 1],
-                 .threads = cfg->threads};
+                 .threads = cell->threads};
     ecb_clear_error();
     int rc = measure_all(&m);
     if (rc && m.b && !m.owns_b && ctx->cache) {

@@ -159,12 +159,10 @@ static int get_nonneg(const cJSON *json, const char *key, const char *unit, cons
     return 0;
 }
 
-/* threads, seed, sizes, isolation and its limits, with their defaults. */
+/* seed, sizes, isolation and its limits, with their defaults. */
 static void parse_scalars(ecb_config *c, const cJSON *json, ecb_problems *pr)
 {
     const char *file = c->path;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    c->threads = ncpu > 0 ? (size_t)ncpu : 1;
     c->seed = 42;
     c->train_size = 100000;
     c->block_rows = 65536;
@@ -173,7 +171,6 @@ static void parse_scalars(ecb_config *c, const cJSON *json, ecb_problems *pr)
     c->time_limit_s = ECB_CONFIG_DEFAULT_TIME_LIMIT_S;
     /* seed is read in place of its offset: it is a uint64_t */
     static const struct { const char *key; size_t lo, hi, off; } sizes[] = {
-        {"threads", 1, 1024, offsetof(ecb_config, threads)},
         {"seed", 0, (size_t)1 << 53, SIZE_MAX},
         {"train_size", 1, (size_t)1 << 32, offsetof(ecb_config, train_size)},
         {"block_rows", 64, (size_t)1 << 26, offsetof(ecb_config, block_rows)},
@@ -207,6 +204,27 @@ static void parse_scalars(ecb_config *c, const cJSON *json, ecb_problems *pr)
             ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.%s: a limit holds only for isolated cells, and "
                             "$.isolate is false: remove one of them", file, limits[i]);
     }
+}
+
+/* A thread count or an axis of them; default: the online CPUs. */
+static void parse_threads(ecb_config *c, const cJSON *v, ecb_problems *pr)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t def = ncpu > 0 ? (size_t)ncpu : 1;
+    if (!v) {
+        c->threads_list = ecb_calloc(1, sizeof *c->threads_list);
+        if (!c->threads_list) {
+            ecb_problems_add(pr, ECB_ENOMEM);
+            return;
+        }
+        c->threads_list[0] = def;
+        c->n_threads_list = 1;
+    } else {
+        ecb_cfg_get_size_axis(v, c->path, "$.threads", 1, 1024, &c->threads_list, &c->n_threads_list, pr);
+    }
+    c->threads = c->n_threads_list ? 0 : def;
+    for (size_t i = 0; i < c->n_threads_list; i++)
+        if (c->threads_list[i] > c->threads) c->threads = c->threads_list[i];
 }
 
 static int parse_output(ecb_config *c, const cJSON *v)
@@ -299,32 +317,6 @@ static void parse_modes(ecb_config *c, const cJSON *v, ecb_problems *pr)
     }
 }
 
-static void parse_rescores(ecb_config *c, const cJSON *v, const ecb_registry *reg, ecb_problems *pr)
-{
-    if (!v) {
-        c->rescores = ecb_calloc(1, sizeof *c->rescores);
-        if (!c->rescores) {
-            ecb_problems_add(pr, ECB_ENOMEM);
-            return;
-        }
-        snprintf(c->rescores[0].label, sizeof c->rescores[0].label, "none");
-        c->n_rescores = 1;
-        return;
-    }
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1) {
-        ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.rescore: expected a non-empty array, got %s", c->path,
-                        ecb_cfg_json_type(v));
-        return;
-    }
-    c->rescores = ecb_calloc((size_t)cJSON_GetArraySize(v), sizeof *c->rescores);
-    if (!c->rescores) {
-        ecb_problems_add(pr, ECB_ENOMEM);
-        return;
-    }
-    for (const cJSON *it = v->child; it; it = it->next, c->n_rescores++)
-        ecb_cfg_parse_rescore(it, c->n_rescores, c->path, reg, &c->rescores[c->n_rescores], pr);
-}
-
 static int parse_schema(const ecb_config *c, const cJSON *json)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, "schema_version");
@@ -360,11 +352,12 @@ int ecb_config_from_json(cJSON *json, const char *path, const ecb_registry *reg,
         ecb_cfg_check_keys(json, keys, file, "$", &pr);
         ecb_problems_add(&pr, parse_schema(c, json));
         ecb_problems_add(&pr, parse_name(c, SECTION("name")));
+        parse_threads(c, SECTION("threads"), &pr);
         parse_scalars(c, json, &pr);
         ecb_problems_add(&pr, parse_output(c, SECTION("output")));
         int ks_ok = parse_ks(c, SECTION("k"), &pr) == 0;
         parse_modes(c, SECTION("modes"), &pr);
-        parse_rescores(c, SECTION("rescore"), reg, &pr);
+        ecb_cfg_parse_rescores(c, SECTION("rescore"), reg, &pr);
         parse_datasets(c, SECTION("datasets"), &pr);
         ecb_cfg_expand(c, SECTION("methods"), reg, &pr); /* when all above is valid */
         ecb_cfg_check_report(c, json, ks_ok, &pr);
@@ -434,6 +427,7 @@ void ecb_config_free(ecb_config *c)
     for (size_t i = 0; i < c->n_rescores; i++) ecb_chain_release(&c->rescores[i].with);
     free(c->rescores);
     free(c->modes);
+    free(c->threads_list);
     free(c->ks);
     free(c->output);
     free(c->name);

@@ -50,6 +50,7 @@ typedef struct ecb_cell {
     ecb_chain chain;
     ecb_mode mode;
     size_t rescore;       /* index into config->rescores */
+    size_t threads;       /* the threads this cell runs with: one value of $.threads */
     char id[17];          /* 16 hex digits */
     char *method_col;     /* plugin name or chain "truncate(dim=128)>sq(bits=4)" */
     char *params_col;     /* all params */
@@ -81,7 +82,13 @@ typedef struct ecb_config {
     size_t n_modes;
     size_t *ks;           /* ascending, unique */
     size_t nk;
+    /* "threads": a count, or an array of counts (a sweep axis: every cell
+     * runs at each, cell->threads says which). threads is the largest, what
+     * the environment records and what BLAS is set to before a cell sets
+     * its own. */
     size_t threads;
+    size_t *threads_list;
+    size_t n_threads_list;
     uint64_t seed;
     char *output;
     size_t train_size;    /* corpus sample rows given to train() */

@@ -322,7 +322,7 @@ static size_t describe_entry(const entry_list *l, size_t ei, char *buf, size_t n
 
 /* Cells are counted, with overflow checks, before anything is allocated:
  * a sweep of 10^9 cells fails here at once instead of when memory runs out. */
-static int count_cells(const ecb_config *c, const entry_list *l, size_t *nchains)
+static int count_cells(const ecb_config *c, const entry_list *l, size_t *nchains, size_t *ncells)
 {
     size_t sizes = 0, chains = 0, big[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
     for (size_t d = 0; d < c->n_datasets; d++)
@@ -338,8 +338,10 @@ static int count_cells(const ecb_config *c, const entry_list *l, size_t *nchains
                 break;
             }
     }
-    size_t cells = mul_sat(mul_sat(mul_sat(sizes, chains), c->n_modes), c->n_rescores);
+    size_t cells = mul_sat(mul_sat(mul_sat(mul_sat(sizes, chains), c->n_modes), c->n_rescores),
+                           c->n_threads_list);
     *nchains = chains;
+    *ncells = cells;
     if (cells <= ECB_CONFIG_MAX_CELLS) return 0;
     char why[1024];
     size_t off = 0;
@@ -350,8 +352,9 @@ static int count_cells(const ecb_config *c, const entry_list *l, size_t *nchains
     else snprintf(total, sizeof total, "%zu", cells);
     return ecb_fail(ECB_ERANGE, "%s: the sweep expands to %s cells, more than the %d a config may "
                     "have: datasets x corpus_sizes %zu x method settings %zu x modes %zu x rescore %zu"
-                    "%s; split it into several configs or sweep fewer values",
-                    c->path, total, ECB_CONFIG_MAX_CELLS, sizes, chains, c->n_modes, c->n_rescores, why);
+                    " x threads %zu%s; split it into several configs or sweep fewer values", c->path,
+                    total, ECB_CONFIG_MAX_CELLS, sizes, chains, c->n_modes, c->n_rescores,
+                    c->n_threads_list, why);
 }
 
 static int append_float32(ecb_chain *c, const ecb_registry *reg, const char *file)
@@ -372,7 +375,7 @@ static int append_float32(ecb_chain *c, const ecb_registry *reg, const char *fil
 
 /* ---- rescoring ------------------------------------------------------------ */
 
-/* The "with" of a rescoring entry: one quantizer setting. */
+/* The "with" of a rescoring entry: one quantizer setting, into r->with. */
 static void parse_rescore_with(const cJSON *w, const char *file, const char *jpath,
                                const ecb_registry *reg, ecb_rescore *r, ecb_problems *pr)
 {
@@ -394,44 +397,107 @@ static void parse_rescore_with(const cJSON *w, const char *file, const char *jpa
     if (!rc) {
         r->with.stages = ecb_calloc(1, sizeof *r->with.stages);
         if (r->with.stages) r->with.n = 1;
-        rc = ecb_problems_add(pr, r->with.stages ? stage_fill(&s, 0, file, &r->with.stages[0]) : ECB_ENOMEM);
+        ecb_problems_add(pr, r->with.stages ? stage_fill(&s, 0, file, &r->with.stages[0]) : ECB_ENOMEM);
     }
     cJSON_Delete(tmp);
-    if (rc) return;
-    char lab[512];
-    ecb_chain_label(&r->with, 0, lab, sizeof lab);
-    snprintf(r->label, sizeof r->label, "%sx%zu", lab, r->factor);
 }
 
-void ecb_cfg_parse_rescore(const cJSON *o, size_t i, const char *file, const ecb_registry *reg,
-                           ecb_rescore *r, ecb_problems *pr)
+/* "none", "float32x4", "sq(bits=8)x4" */
+static void rescore_label(ecb_rescore *r)
 {
-    char jpath[64];
-    snprintf(jpath, sizeof jpath, "$.rescore[%zu]", i);
-    memset(r, 0, sizeof *r);
-    if (cJSON_IsString(o) && strcmp(o->valuestring, "none") == 0) {
+    char lab[512] = "float32";
+    if (!r->factor) {
         snprintf(r->label, sizeof r->label, "none");
         return;
     }
+    if (!r->with_float32) ecb_chain_label(&r->with, 0, lab, sizeof lab);
+    snprintf(r->label, sizeof r->label, "%sx%zu", lab, r->factor);
+}
+
+/* A copy of proto at factor f, appended to c->rescores (room is there). */
+static int add_rescore(ecb_config *c, const ecb_rescore *proto, size_t f)
+{
+    ecb_rescore *r = &c->rescores[c->n_rescores++];
+    *r = *proto;
+    r->with.stages = NULL;
+    r->with.n = 0;
+    r->factor = f;
+    int rc = proto->with.n ? chain_copy(&r->with, &proto->with) : 0;
+    rescore_label(r);
+    return rc;
+}
+
+/* $.rescore[i]: "none", or {"factor": N or [N, ...], "with": "float32" |
+ * method}: one rescoring per factor (a sweep axis, like parameters). */
+static void parse_rescore(ecb_config *c, const cJSON *o, size_t i, const ecb_registry *reg,
+                          ecb_problems *pr)
+{
     static const char *const keys[] = {"factor", "with", NULL};
+    const char *file = c->path;
+    char jpath[64], jp[96];
+    snprintf(jpath, sizeof jpath, "$.rescore[%zu]", i);
+    ecb_rescore proto;
+    memset(&proto, 0, sizeof proto);
+    if (cJSON_IsString(o) && strcmp(o->valuestring, "none") == 0) {
+        ecb_problems_add(pr, add_rescore(c, &proto, 0));
+        return;
+    }
     if (!cJSON_IsObject(o)) {
         ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: expected \"none\" or {\"factor\": N, \"with\": ...}, got %s",
                         file, jpath, ecb_cfg_json_type(o));
         return;
     }
     ecb_cfg_check_keys(o, keys, file, jpath, pr);
-    char jp[96];
+    size_t *f = NULL, nf = 0;
     snprintf(jp, sizeof jp, "%s.factor", jpath);
-    ecb_problems_add(pr, ecb_cfg_get_size(cJSON_GetObjectItemCaseSensitive(o, "factor"), file, jp, 1,
-                                          1000, &r->factor));
+    ecb_cfg_get_size_axis(cJSON_GetObjectItemCaseSensitive(o, "factor"), file, jp, 1, 1000, &f, &nf, pr);
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "with");
-    if (!w || (cJSON_IsString(w) && strcmp(w->valuestring, "float32") == 0)) {
-        r->with_float32 = 1;
-        snprintf(r->label, sizeof r->label, "float32x%zu", r->factor);
+    proto.with_float32 = !w || (cJSON_IsString(w) && strcmp(w->valuestring, "float32") == 0);
+    snprintf(jp, sizeof jp, "%s.with", jpath);
+    size_t before = pr->n;
+    if (!proto.with_float32) parse_rescore_with(w, file, jp, reg, &proto, pr);
+    for (size_t j = 0; j < nf && pr->n == before; j++) ecb_problems_add(pr, add_rescore(c, &proto, f[j]));
+    ecb_chain_release(&proto.with);
+    free(f);
+}
+
+/* Entries written in $.rescore (factor axes count one a value), saturating. */
+static size_t count_rescores(const cJSON *v)
+{
+    size_t n = 0;
+    for (const cJSON *it = v->child; it; it = it->next) {
+        const cJSON *f = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "factor") : NULL;
+        size_t k = cJSON_IsArray(f) && f->child ? (size_t)cJSON_GetArraySize(f) : 1;
+        n = n + k < n ? SIZE_MAX : n + k;
+    }
+    return n;
+}
+
+void ecb_cfg_parse_rescores(ecb_config *c, const cJSON *v, const ecb_registry *reg, ecb_problems *pr)
+{
+    static const cJSON none = {.type = cJSON_String, .valuestring = (char *)"none"};
+    size_t n = v ? (cJSON_IsArray(v) ? count_rescores(v) : 0) : 1;
+    if (v && (!cJSON_IsArray(v) || n < 1)) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.rescore: expected a non-empty array, got %s", c->path,
+                        ecb_cfg_json_type(v));
         return;
     }
-    snprintf(jp, sizeof jp, "%s.with", jpath);
-    parse_rescore_with(w, file, jp, reg, r, pr);
+    if (n > ECB_CONFIG_MAX_CELLS) {
+        ecb_cfg_problem(pr, ECB_ERANGE, "%s: $.rescore: %zu rescorings, more than the %d cells a config "
+                        "may have", c->path, n, ECB_CONFIG_MAX_CELLS);
+        return;
+    }
+    c->rescores = ecb_calloc(n, sizeof *c->rescores);
+    if (!c->rescores) {
+        ecb_problems_add(pr, ECB_ENOMEM);
+        return;
+    }
+    if (!v) {
+        parse_rescore(c, &none, 0, reg, pr);
+        return;
+    }
+    size_t i = 0;
+    for (const cJSON *it = v->child; it; it = it->next, i++) parse_rescore(c, it, i, reg, pr);
 }
 
 /* ---- cells -------------------------------------------------------------- */
@@ -467,6 +533,9 @@ static char *canonical_cell(const ecb_config *c, const ecb_cell *cell)
     for (size_t i = 0; i < c->nk; i++) cJSON_AddItemToArray(ks, cJSON_CreateNumber((double)c->ks[i]));
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "train_size", (double)c->train_size);
+    /* Quality does not depend on the thread count, so a run resumes across
+     * counts; only an axis of counts makes them part of a cell's identity. */
+    if (c->n_threads_list > 1) cJSON_AddNumberToObject(o, "threads", (double)cell->threads);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -521,16 +590,19 @@ static int check_unique(const ecb_config *c)
         if (strcmp(v[i]->id, v[i - 1]->id) == 0 && (!first || v[i - 1] < first)) first = v[i - 1];
     free(v);
     if (!first) return 0;
-    return ecb_fail(ECB_EINVAL, "%s: $.methods: the sweep lists the same cell twice (%s, %s)", c->path,
-                    first->label_col, first->mode == ECB_MODE_SYMMETRIC ? "symmetric" : "asymmetric");
+    char thr[48] = "";
+    if (c->n_threads_list > 1) snprintf(thr, sizeof thr, ", %zu threads", first->threads);
+    return ecb_fail(ECB_EINVAL, "%s: $.methods: the sweep lists the same cell twice (%s, %s, rescore %s%s)",
+                    c->path, first->label_col,
+                    first->mode == ECB_MODE_SYMMETRIC ? "symmetric" : "asymmetric",
+                    c->rescores[first->rescore].label, thr);
 }
 
-/* Cells: dataset x corpus size x chain x mode x rescore. */
-static int make_cells(ecb_config *c, const ecb_chain *chains, size_t nchains, const ecb_registry *reg)
+/* Cells: dataset x corpus size x chain x mode x rescore x threads, the
+ * last varying fastest. */
+static int make_cells(ecb_config *c, const ecb_chain *chains, size_t nchains, size_t total,
+                      const ecb_registry *reg)
 {
-    size_t total = 0;
-    for (size_t d = 0; d < c->n_datasets; d++) total += c->datasets[d].n_corpus_sizes;
-    total *= nchains * c->n_modes * c->n_rescores; /* bounded by count_cells */
     c->cells = ecb_calloc(total ? total : 1, sizeof *c->cells);
     if (!c->cells) return ECB_ENOMEM;
     int rc;
@@ -538,15 +610,17 @@ static int make_cells(ecb_config *c, const ecb_chain *chains, size_t nchains, co
         for (size_t s = 0; s < c->datasets[d].n_corpus_sizes; s++)
             for (size_t ch = 0; ch < nchains; ch++)
                 for (size_t mo = 0; mo < c->n_modes; mo++)
-                    for (size_t r = 0; r < c->n_rescores; r++) {
-                        ecb_cell *cell = &c->cells[c->n_cells++];
-                        cell->dataset = d;
-                        cell->corpus_size = c->datasets[d].corpus_sizes[s];
-                        cell->mode = c->modes[mo];
-                        cell->rescore = r;
-                        if ((rc = chain_copy(&cell->chain, &chains[ch]))) return rc;
-                        if ((rc = finish_cell(c, cell, reg))) return rc;
-                    }
+                    for (size_t r = 0; r < c->n_rescores; r++)
+                        for (size_t t = 0; t < c->n_threads_list; t++) {
+                            ecb_cell *cell = &c->cells[c->n_cells++];
+                            cell->dataset = d;
+                            cell->corpus_size = c->datasets[d].corpus_sizes[s];
+                            cell->mode = c->modes[mo];
+                            cell->rescore = r;
+                            cell->threads = c->threads_list[t];
+                            if ((rc = chain_copy(&cell->chain, &chains[ch]))) return rc;
+                            if ((rc = finish_cell(c, cell, reg))) return rc;
+                        }
     return check_unique(c);
 }
 
@@ -556,13 +630,13 @@ int ecb_cfg_expand(ecb_config *c, const cJSON *methods, const ecb_registry *reg,
     entry_list l;
     ecb_chain *chains = NULL;
     size_t nchains = 0;
-    size_t total = 0;
+    size_t total = 0, ncells = 0;
     int rc = parse_entries(methods, file, reg, &l, pr);
     if (!rc && pr->n) rc = pr->rc; /* a sweep is expanded only from a valid config */
-    if (!rc) rc = count_cells(c, &l, &total);
+    if (!rc) rc = count_cells(c, &l, &total, &ncells);
     if (!rc && !(chains = ecb_calloc(total ? total : 1, sizeof *chains))) rc = ECB_ENOMEM;
     for (size_t ei = 0; !rc && ei < l.nent; ei++) rc = expand_entry(&l, ei, file, chains, &nchains);
-    if (!rc) rc = make_cells(c, chains, nchains, reg);
+    if (!rc) rc = make_cells(c, chains, nchains, ncells, reg);
     for (size_t i = 0; i < nchains; i++) ecb_chain_release(&chains[i]);
     free(chains);
     entries_free(&l);

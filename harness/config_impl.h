@@ -23,10 +23,14 @@ int ecb_cfg_problem(ecb_problems *pr, int code, const char *fmt, ...) ECB_PRINTF
 void ecb_cfg_check_keys(const cJSON *obj, const char *const *allowed, const char *file,
                         const char *jpath, ecb_problems *pr);
 
-/* rescore[i]: "none" or {"factor": N, "with": "float32" | method}; r is
- * always left safe to release. */
-void ecb_cfg_parse_rescore(const cJSON *o, size_t i, const char *file, const ecb_registry *reg,
-                           ecb_rescore *r, ecb_problems *pr);
+/* A size, or a non-empty array of sizes (a sweep axis), each in [lo, hi];
+ * *out (caller frees) gets *n values, *n = 0 after a problem. */
+void ecb_cfg_get_size_axis(const cJSON *v, const char *file, const char *jpath, size_t lo,
+                           size_t hi, size_t **out, size_t *n, ecb_problems *pr);
+
+/* $.rescore (absent: "none" alone) into c->rescores: one entry per factor
+ * of each element; every entry is left safe to release. */
+void ecb_cfg_parse_rescores(ecb_config *c, const cJSON *v, const ecb_registry *reg, ecb_problems *pr);
 /* Parses $.methods (each entry's problems go to pr) and, when pr holds no
  * problem at all, expands the sweep into c->cells: needs datasets, modes,
  * rescores, ks, seed and train_size parsed. Returns the first code. */

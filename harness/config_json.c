@@ -185,3 +185,33 @@ int ecb_cfg_get_size(const cJSON *v, const char *file, const char *jpath, size_t
     *out = (size_t)d;
     return 0;
 }
+
+void ecb_cfg_get_size_axis(const cJSON *v, const char *file, const char *jpath, size_t lo,
+                           size_t hi, size_t **out, size_t *n, ecb_problems *pr)
+{
+    *out = NULL;
+    *n = 0;
+    size_t len = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 1, i = 0, before = pr->n;
+    if (cJSON_IsArray(v) && !len) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: empty array: a sweep axis needs at least one value",
+                        file, jpath);
+        return;
+    }
+    size_t *a = ecb_calloc(len, sizeof *a);
+    if (!a) {
+        ecb_problems_add(pr, ECB_ENOMEM);
+        return;
+    }
+    for (const cJSON *it = cJSON_IsArray(v) ? v->child : v; i < len; it = it ? it->next : NULL, i++) {
+        char jp[128];
+        if (cJSON_IsArray(v)) snprintf(jp, sizeof jp, "%s[%zu]", jpath, i);
+        else snprintf(jp, sizeof jp, "%s", jpath);
+        ecb_problems_add(pr, ecb_cfg_get_size(it, file, jp, lo, hi, &a[i]));
+    }
+    if (pr->n > before) {
+        free(a);
+        return;
+    }
+    *out = a;
+    *n = len;
+}

@@ -374,7 +374,7 @@ static void test_cell_cap(void **state)
                             "{\"method\": \"sq\", \"params\": {\"bits\": [1,2,3,4,5,6,7,8], \"clip\": [");
     for (int i = 0; i < 1000; i++) off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%d.%d", i ? "," : "", i / 25, i % 25);
     snprintf(buf + off, sizeof buf - off, "], \"ranges\": [\"per_dim\", \"global\"], \"calibration\": "
-             "[\"minmax\", \"percentile\", \"quantile\"]}}], \"rescore\": [\"none\", {\"factor\": 2}, {\"factor\": 4}]}");
+             "[\"minmax\", \"percentile\", \"quantile\"]}}], \"rescore\": [\"none\", {\"factor\": [2, 4]}], \"threads\": 1}");
     ecb_config *c = NULL;
     cJSON *j = cJSON_Parse(buf);
     assert_non_null(j);
@@ -382,7 +382,7 @@ static void test_cell_cap(void **state)
     assert_int_equal(ecb_config_from_json(j, "cfg.json", reg, &c), ECB_ERANGE);
     const char *m = ecb_last_error();
     if (!strstr(m, "cfg.json: the sweep expands to 288006000 cells, more than the 100000 a config may have: "
-                   "datasets x corpus_sizes 1000 x method settings 48001 x modes 2 x rescore 3; "
+                   "datasets x corpus_sizes 1000 x method settings 48001 x modes 2 x rescore 3 x threads 1; "
                    "$.methods[1]: 48000 (sq.bits 8 x sq.clip 1000 x sq.ranges 2 x sq.calibration 3)"))
         fail_msg("%s", m);
     /* a product past size_t */
@@ -431,6 +431,63 @@ static void test_limits(void **state)
 #undef LIM
 }
 
+/* threads and the rescoring factor are sweep axes like parameters. */
+static void test_thread_and_factor_axes(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "float32")) TU_SKIP("plugins not built");
+#define AX(extra) "{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], " \
+                  "\"modes\": [\"symmetric\"]" extra "}"
+    ecb_config *a, *b, *c;
+    assert_int_equal(load(AX(", \"rescore\": [\"none\", {\"factor\": [1, 2, 4], \"with\": \"float32\"}, "
+                             "{\"factor\": [3], \"with\": {\"method\": \"sq\", \"params\": {\"bits\": 8}}}]"), &a), 0);
+    assert_int_equal(a->n_rescores, 5);
+    assert_int_equal(a->n_cells, 5);
+    static const char *const labels[] = {"none", "float32x1", "float32x2", "float32x4", "sq(bits=8)x3"};
+    for (size_t i = 0; i < 5; i++) assert_string_equal(a->rescores[i].label, labels[i]);
+    assert_int_equal(a->rescores[3].factor, 4);
+    /* an axis gives the cells listing each factor would */
+    assert_int_equal(load(AX(", \"rescore\": [\"none\", {\"factor\": 1}, {\"factor\": 2}, {\"factor\": 4}, "
+                             "{\"factor\": 3, \"with\": {\"method\": \"sq\", \"params\": {\"bits\": 8}}}]"), &b), 0);
+    for (size_t i = 0; i < 5; i++) assert_string_equal(a->cells[i].id, b->cells[i].id);
+    ecb_config_free(a);
+    ecb_config_free(b);
+
+    assert_int_equal(load(AX(", \"threads\": [1, 3, 2]"), &a), 0);
+    assert_int_equal(a->threads, 3);
+    assert_int_equal(a->n_cells, 3);
+    assert_int_equal(a->cells[0].threads, 1); /* threads vary fastest */
+    assert_int_equal(a->cells[1].threads, 3);
+    assert_int_equal(a->cells[2].threads, 2);
+    assert_string_not_equal(a->cells[0].id, a->cells[1].id);
+    assert_non_null(strstr(a->cells[1].canonical, "\"threads\":3"));
+    /* one count is no axis: the id is the one every thread count shares */
+    assert_int_equal(load(AX(", \"threads\": 2"), &b), 0);
+    assert_int_equal(load(AX(", \"threads\": [5]"), &c), 0);
+    assert_int_equal(b->n_cells, 1);
+    assert_int_equal(b->cells[0].threads, 2);
+    assert_int_equal(c->cells[0].threads, 5);
+    assert_string_equal(b->cells[0].id, c->cells[0].id);
+    assert_null(strstr(b->cells[0].canonical, "threads"));
+    ecb_config_free(a);
+    ecb_config_free(b);
+    ecb_config_free(c);
+    assert_int_equal(load(AX(""), &a), 0); /* default: the online CPUs, one count */
+    assert_int_equal(a->n_threads_list, 1);
+    assert_true(a->threads >= 1 && a->cells[0].threads == a->threads);
+    ecb_config_free(a);
+
+    expect_error(AX(", \"threads\": []"), "cfg.json: $.threads: empty array: a sweep axis needs at least one value");
+    expect_error(AX(", \"threads\": [1, 0]"), "cfg.json: $.threads[1]: expected an integer in [1, 1024], got 0");
+    expect_error(AX(", \"threads\": [2, 2]"), "the same cell twice (float32, symmetric, rescore none, 2 threads)");
+    expect_error(AX(", \"rescore\": [{\"factor\": [4, 0, 2000]}]"), "2 problems:");
+    assert_non_null(strstr(ecb_last_error(), "cfg.json: $.rescore[0].factor[1]: expected an integer in [1, 1000], got 0"));
+    assert_non_null(strstr(ecb_last_error(), "cfg.json: $.rescore[0].factor[2]: expected an integer in [1, 1000], got 2000"));
+    expect_error(AX(", \"rescore\": [{\"factor\": []}]"), "$.rescore[0].factor: empty array");
+    expect_error(AX(", \"rescore\": [{\"with\": \"float32\"}]"), "$.rescore[0].factor: expected an integer in [1, 1000], got nothing");
+#undef AX
+}
+
 static void test_json_position(void **state)
 {
     (void)state;
@@ -464,6 +521,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_dataset, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_cell_cap, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_limits, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_thread_and_factor_axes, setup_reg, teardown_reg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
