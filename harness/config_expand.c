@@ -18,8 +18,11 @@ int ecb_stage_label(const ecb_stage *s, int all_params, char *buf, size_t n)
 {
     char ps[1024];
     const ecb_method_vtable *vt = &s->plugin->vt;
-    int rc = ecb_params_format_mask(vt->params, s->params, ",", all_params ? ~(uint64_t)0 : s->given,
-                                    ps, sizeof ps);
+    /* a label shows what was written or changed, where it applies; all_params
+     * (cache keys, errors) shows every parameter */
+    int rc = all_params ? ecb_params_format(vt->params, s->params, ",", 0, ps, sizeof ps)
+                        : ecb_params_format_applicable(vt->params, vt->param_conds, s->params, ",",
+                                                       s->given, ps, sizeof ps);
     if (rc) return rc;
     int w = ps[0] ? snprintf(buf, n, "%s(%s)", vt->name, ps) : snprintf(buf, n, "%s", vt->name);
     return w < 0 || (size_t)w >= n ? ecb_fail(ECB_ERANGE, "label too long") : 0;
@@ -108,7 +111,8 @@ static void validate_stage(stage_spec *s, const char *file, ecb_problems *pr)
 }
 
 /* Fill the params of combination idx of one stage; the last parameter
- * written varies fastest, like nested loops. */
+ * written varies fastest, like nested loops. Returns 1 when a parameter
+ * that does not apply held a value other than its default (now reset). */
 static int stage_fill(const stage_spec *s, size_t idx, const char *file, ecb_stage *out)
 {
     const ecb_method_vtable *vt = &s->plugin->vt;
@@ -137,7 +141,11 @@ static int stage_fill(const stage_spec *s, size_t idx, const char *file, ecb_sta
         rc = ecb_param_set(p, v, out->params, where, vt->name);
     }
     free(keys);
-    return rc;
+    /* a setting that does not apply (sq's clip without percentile) is the
+     * default's cell: one id, one row */
+    size_t reset = rc ? 0 : ecb_params_reset_inapplicable(vt->params, vt->param_conds, out->params,
+                                                          &out->given);
+    return rc ? rc : reset > 0;
 }
 
 /* {"method": name, "params": {...}} at jpath; 0 when usable (its problems,
@@ -267,15 +275,16 @@ static int parse_entries(const cJSON *methods, const char *file, const ecb_regis
     return 0;
 }
 
-/* The chains of entry ei, appended to *chains (room for them is there). */
-static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_chain *chains,
-                        size_t *nchains)
+/* The chains of entry ei, appended to chains (room for them is there);
+ * reset[t]: chain t had a setting that does not apply. */
+static int fill_entry(const entry_list *l, size_t ei, const char *file, ecb_chain *chains,
+                      unsigned char *reset)
 {
     const stage_spec *specs = &l->st[l->first[ei]];
     size_t ns = l->n[ei], total = 1;
     for (size_t i = 0; i < ns; i++) total *= specs[i].combos; /* counted without overflow before */
     for (size_t t = 0; t < total; t++) {
-        ecb_chain *c = &chains[(*nchains)++];
+        ecb_chain *c = &chains[t];
         c->n = ns;
         c->stages = ecb_calloc(ns, sizeof *c->stages);
         if (!c->stages) return ECB_ENOMEM;
@@ -287,10 +296,74 @@ static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_ch
         }
         for (size_t i = 0; i < ns; i++) {
             int rc = stage_fill(&specs[i], sub[i], file, &c->stages[i]);
-            if (rc) return rc;
+            if (rc < 0) return rc;
+            if (rc) reset[t] = 1;
         }
     }
     return 0;
+}
+
+typedef struct {
+    char *key;
+    size_t i;
+} chain_key;
+
+static int cmp_chain_key(const void *a, const void *b)
+{
+    const chain_key *x = a, *y = b;
+    int r = strcmp(x->key, y->key);
+    return r ? r : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The n chains of one entry, minus those that only differ from an earlier
+ * one by a setting that does not apply (reset[i]): calibration x clip
+ * sweeps give each minmax cell once. A chain written twice stays, for the
+ * "same cell twice" error. Returns the new count. */
+static size_t drop_inapplicable_twins(ecb_chain *ch, size_t n, const unsigned char *reset)
+{
+    size_t any = 0;
+    for (size_t i = 0; i < n; i++) any |= reset[i];
+    if (!any) return n;
+    chain_key *k = ecb_calloc(n, sizeof *k);
+    unsigned char *drop = ecb_calloc(n, 1);
+    int ok = k && drop;
+    for (size_t i = 0; ok && i < n; i++) {
+        char lab[8192];
+        ok = ecb_chain_label(&ch[i], 1, lab, sizeof lab) == 0 && (k[i].key = ecb_strdup(lab));
+        k[i].i = i;
+    }
+    if (ok) {
+        qsort(k, n, sizeof *k, cmp_chain_key);
+        for (size_t i = 1; i < n; i++)
+            if (!strcmp(k[i].key, k[i - 1].key) && reset[k[i].i]) drop[k[i].i] = 1;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ok && drop[i]) ecb_chain_release(&ch[i]);
+        else ch[m++] = ch[i];
+    }
+    memset(ch + m, 0, (n - m) * sizeof *ch); /* no stale copies past the end */
+    for (size_t i = 0; k && i < n; i++) free(k[i].key);
+    free(k);
+    free(drop);
+    return m;
+}
+
+/* The chains of entry ei, appended to chains at *nchains. */
+static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_chain *chains,
+                        size_t *nchains)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < l->n[ei]; i++) total *= l->st[l->first[ei] + i].combos;
+    unsigned char *reset = ecb_calloc(total ? total : 1, 1);
+    if (!reset) return ECB_ENOMEM;
+    int rc = fill_entry(l, ei, file, chains + *nchains, reset);
+    /* chains filled so far are counted, so that they are released */
+    size_t filled = 0;
+    while (filled < total && chains[*nchains + filled].stages) filled++;
+    *nchains += rc ? filled : drop_inapplicable_twins(chains + *nchains, total, reset);
+    free(reset);
+    return rc;
 }
 
 /* ---- the size of the sweep ----------------------------------------------------- */
@@ -397,7 +470,8 @@ static void parse_rescore_with(const cJSON *w, const char *file, const char *jpa
     if (!rc) {
         r->with.stages = ecb_calloc(1, sizeof *r->with.stages);
         if (r->with.stages) r->with.n = 1;
-        ecb_problems_add(pr, r->with.stages ? stage_fill(&s, 0, file, &r->with.stages[0]) : ECB_ENOMEM);
+        rc = r->with.stages ? stage_fill(&s, 0, file, &r->with.stages[0]) : ECB_ENOMEM;
+        ecb_problems_add(pr, rc < 0 ? rc : 0);
     }
     cJSON_Delete(tmp);
 }
@@ -551,8 +625,10 @@ static int finish_cell(const ecb_config *c, ecb_cell *cell, const ecb_registry *
     all[0] = '\0';
     for (size_t i = 0; i < cell->chain.n; i++) {
         char ps[1024];
-        ecb_params_format(cell->chain.stages[i].plugin->vt.params, cell->chain.stages[i].params,
-                          ";", 0, ps, sizeof ps);
+        const ecb_method_vtable *vt = &cell->chain.stages[i].plugin->vt;
+        /* every parameter that applies (clip only with calibration=percentile) */
+        ecb_params_format_applicable(vt->params, vt->param_conds, cell->chain.stages[i].params, ";",
+                                     ~(uint64_t)0, ps, sizeof ps);
         int w = snprintf(all + off, sizeof all - off, "%s%s", i ? ">" : "", ps);
         if (w > 0 && (size_t)w < sizeof all - off) off += (size_t)w;
     }

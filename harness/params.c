@@ -24,18 +24,11 @@ static const void *cfield(const void *src, const ecb_param *p)
     return (const char *)src + p->offset;
 }
 
+static void set_default(const ecb_param *p, void *dst);
+
 void ecb_params_defaults(const ecb_param *table, void *dst)
 {
-    for (const ecb_param *p = table; p && p->name; p++) {
-        switch (p->type) {
-        case ECB_PARAM_BOOL:
-        case ECB_PARAM_ENUM: *(int *)field(dst, p) = p->def.b; break;
-        case ECB_PARAM_INT: *(int64_t *)field(dst, p) = p->def.i; break;
-        case ECB_PARAM_SIZE: *(size_t *)field(dst, p) = p->def.u; break;
-        case ECB_PARAM_DOUBLE: *(double *)field(dst, p) = p->def.d; break;
-        case ECB_PARAM_END: break;
-        }
-    }
+    for (const ecb_param *p = table; p && p->name; p++) set_default(p, dst);
 }
 
 static const char *type_name(ecb_param_type t)
@@ -273,8 +266,122 @@ int ecb_params_format(const ecb_param *table, const void *src, const char *sep,
     return ecb_params_format_mask(table, src, sep, only_changed ? 0 : ~(uint64_t)0, buf, n);
 }
 
+/* ---- parameters that apply ------------------------------------------------- */
+
+static const ecb_param *param_named(const ecb_param *table, const char *name)
+{
+    for (const ecb_param *p = table; p && p->name; p++)
+        if (name && strcmp(p->name, name) == 0) return p;
+    return NULL;
+}
+
+/* Every condition on p holds, and so do those on the parameters it depends
+ * on (at most 8 deep, as validated at load). */
+static int applies(const ecb_param *table, const ecb_param_cond *conds, const ecb_param *p,
+                   const void *src, int depth)
+{
+    for (const ecb_param_cond *c = conds; c && c->param && depth <= 8; c++) {
+        const ecb_param *q = strcmp(c->param, p->name) ? NULL : param_named(table, c->if_param);
+        if (!q) continue;
+        char val[128];
+        format_value(q, src, val, sizeof val);
+        int hit = 0;
+        for (const char *const *v = c->if_values; v && *v && !hit; v++) hit = strcmp(*v, val) == 0;
+        if (!hit || !applies(table, conds, q, src, depth + 1)) return 0;
+    }
+    return 1;
+}
+
+int ecb_param_applies(const ecb_param *table, const ecb_param_cond *conds, size_t idx,
+                      const void *src)
+{
+    return applies(table, conds, &table[idx], src, 0);
+}
+
+/* A parameter conditional on one conditional on another... at most 8 deep
+ * (which also rules out loops). */
+static int cond_chain_too_deep(const ecb_param_cond *conds, const char *name, int depth)
+{
+    if (depth > 8) return 1;
+    for (const ecb_param_cond *c = conds; c->param; c++)
+        if (!strcmp(c->param, name) && c->if_param && cond_chain_too_deep(conds, c->if_param, depth + 1))
+            return 1;
+    return 0;
+}
+
+int ecb_param_conds_validate(const ecb_param *table, const ecb_param_cond *conds,
+                             const char *where)
+{
+    size_t i = 0;
+    for (const ecb_param_cond *c = conds; c && c->param; c++, i++) {
+        const ecb_param *p = param_named(table, c->param), *q = param_named(table, c->if_param);
+        if (!p || !q || p == q)
+            return ecb_fail(ECB_EINVAL, "%s: param_conds[%zu]: expected two different parameters of "
+                            "the table, got \"%s\" if \"%s\"", where, i, c->param,
+                            c->if_param ? c->if_param : "(null)");
+        if (!c->if_values || !c->if_values[0])
+            return ecb_fail(ECB_EINVAL, "%s: param_conds[%zu]: %s: expected a non-empty list of "
+                            "values of %s", where, i, c->param, q->name);
+        for (const char *const *v = c->if_values; *v; v++) {
+            int ok = 1;
+            if (q->type == ECB_PARAM_ENUM) {
+                ok = 0;
+                for (const char *const *e = q->enum_values; e && *e && !ok; e++) ok = strcmp(*e, *v) == 0;
+            } else if (q->type == ECB_PARAM_BOOL) {
+                ok = !strcmp(*v, "true") || !strcmp(*v, "false");
+            }
+            if (!ok)
+                return ecb_fail(ECB_EINVAL, "%s: param_conds[%zu]: %s: \"%s\" is not a value of %s",
+                                where, i, c->param, *v, q->name);
+        }
+        if (cond_chain_too_deep(conds, c->param, 0))
+            return ecb_fail(ECB_EINVAL, "%s: param_conds[%zu]: %s: its conditions loop or nest "
+                            "deeper than 8", where, i, c->param);
+    }
+    return 0;
+}
+
+static void set_default(const ecb_param *p, void *dst)
+{
+    switch (p->type) {
+    case ECB_PARAM_BOOL:
+    case ECB_PARAM_ENUM: *(int *)field(dst, p) = p->def.b; break;
+    case ECB_PARAM_INT: *(int64_t *)field(dst, p) = p->def.i; break;
+    case ECB_PARAM_SIZE: *(size_t *)field(dst, p) = p->def.u; break;
+    case ECB_PARAM_DOUBLE: *(double *)field(dst, p) = p->def.d; break;
+    case ECB_PARAM_END: break;
+    }
+}
+
+size_t ecb_params_reset_inapplicable(const ecb_param *table, const ecb_param_cond *conds,
+                                     void *dst, uint64_t *given)
+{
+    size_t np = ecb_params_count(table), n = 0;
+    if (!conds) return 0;
+    /* decided on the values as given, then reset: a reset never changes
+     * whether another parameter applies (that depends on its condition's
+     * parameter applying, not on a reset value) */
+    uint64_t off = 0;
+    for (size_t i = 0; i < np && i < 64; i++)
+        if (!applies(table, conds, &table[i], dst, 0)) off |= (uint64_t)1 << i;
+    for (size_t i = 0; i < np && i < 64; i++) {
+        if (!((off >> i) & 1)) continue;
+        if (!is_default(&table[i], dst)) n++;
+        set_default(&table[i], dst);
+        if (given) *given &= ~((uint64_t)1 << i);
+    }
+    return n;
+}
+
 int ecb_params_format_mask(const ecb_param *table, const void *src, const char *sep,
                            uint64_t force, char *buf, size_t n)
+{
+    return ecb_params_format_applicable(table, NULL, src, sep, force, buf, n);
+}
+
+int ecb_params_format_applicable(const ecb_param *table, const ecb_param_cond *conds,
+                                 const void *src, const char *sep, uint64_t force, char *buf,
+                                 size_t n)
 {
     size_t off = 0;
     int first = 1;
@@ -282,7 +389,7 @@ int ecb_params_format_mask(const ecb_param *table, const void *src, const char *
     size_t idx = 0;
     for (const ecb_param *p = table; p && p->name; p++, idx++) {
         int forced = idx < 64 && ((force >> idx) & 1);
-        if (!forced && is_default(p, src)) continue;
+        if ((!forced && is_default(p, src)) || !applies(table, conds, p, src, 0)) continue;
         char val[128];
         format_value(p, src, val, sizeof val);
         int w = snprintf(buf + off, n - off, "%s%s=%s", first ? "" : sep, p->name, val);

@@ -52,6 +52,23 @@ int ecb_params_format(const ecb_param *table, const void *src, const char *sep,
  * is listed even at its default. */
 int ecb_params_format_mask(const ecb_param *table, const void *src, const char *sep,
                            uint64_t force, char *buf, size_t n);
+/* Parameters that apply (ecb_param_cond, method.h): 1 when table[idx] does
+ * for the values in src (conds may be NULL: every one does). */
+int ecb_param_applies(const ecb_param *table, const ecb_param_cond *conds, size_t idx,
+                      const void *src);
+/* Like ecb_params_format_mask, leaving out the parameters that do not apply. */
+int ecb_params_format_applicable(const ecb_param *table, const ecb_param_cond *conds,
+                                 const void *src, const char *sep, uint64_t force, char *buf,
+                                 size_t n);
+/* Sets every parameter that does not apply to its default (and clears its
+ * bit in *given, may be NULL): a setting that cannot matter does not make
+ * another cell. Returns how many held another value. */
+size_t ecb_params_reset_inapplicable(const ecb_param *table, const ecb_param_cond *conds,
+                                     void *dst, uint64_t *given);
+/* A plugin's conditions name two different parameters of its table, values
+ * the condition's parameter can take, and do not loop. */
+int ecb_param_conds_validate(const ecb_param *table, const ecb_param_cond *conds,
+                             const char *where);
 /* JSON object of all parameters (for canonical cell JSON). */
 cJSON *ecb_params_to_json(const ecb_param *table, const void *src);
 void ecb_params_help(FILE *f, const ecb_param *table);

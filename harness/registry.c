@@ -146,6 +146,8 @@ int ecb_plugin_open(const char *path, ecb_plugin *p)
     if (p->vt.params && p->vt.params_size == 0 && p->vt.params[0].name)
         return reject(p, "%s: params_size: expected > 0 with a parameter table, got 0", path);
     if (ecb_params_validate(p->vt.params, path) != 0) return reject(p, "%s", ecb_last_error());
+    if (ecb_param_conds_validate(p->vt.params, p->vt.param_conds, path) != 0)
+        return reject(p, "%s", ecb_last_error());
     for (const ecb_param *q = p->vt.params; q && q->name; q++) {
         size_t w = q->type == ECB_PARAM_INT ? sizeof(int64_t)
                    : q->type == ECB_PARAM_SIZE ? sizeof(size_t)

@@ -84,6 +84,14 @@ static const ecb_param sq_params_table[] = {
     {NULL},
 };
 
+/* clip only matters to percentile calibration: the params column and the
+ * labels leave it out otherwise. */
+static const char *const sq_if_percentile[] = {"percentile", NULL};
+static const ecb_param_cond sq_conds[] = {
+    {"clip", "calibration", sq_if_percentile},
+    {NULL},
+};
+
 /* A global fit pools at most this many values (seeded sample beyond). */
 #define SQ_GLOBAL_MAX_VALUES ((size_t)1 << 24)
 #define SQ_STREAM 0x73712d63616c6962ull /* "sq-calib" */
@@ -674,6 +682,7 @@ static const ecb_method_vtable sq_vtable = {
              ECB_METHOD_DECODE,
     .params = sq_params_table,
     .params_size = sizeof(struct sq_params),
+    .param_conds = sq_conds,
     .create = sq_create,
     .destroy = sq_destroy,
     .train = sq_train,

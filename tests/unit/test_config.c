@@ -488,6 +488,80 @@ static void test_thread_and_factor_axes(void **state)
 #undef AX
 }
 
+/* The params column and labels list only parameters that apply (sq's clip
+ * only with calibration "percentile"), from the plugin's param_conds; a
+ * setting that cannot matter makes no cell of its own, and ids of cells
+ * written without one do not move. */
+static void test_applicable_params(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "sq")) TU_SKIP("plugins not built");
+#define AP(params) "{\"schema_version\": 1, " SYN ", \"modes\": [\"symmetric\"], \"methods\": [" params "]}"
+    ecb_config *a, *b;
+    assert_int_equal(load(AP("{\"method\": \"sq\", \"params\": {\"calibration\": [\"minmax\", \"percentile\", "
+                             "\"quantile\"], \"clip\": [2.5, 5]}}"), &a), 0);
+    assert_int_equal(a->n_cells, 4); /* minmax, percentile x 2, quantile: not 6 */
+    assert_string_equal(a->cells[0].params_col, "bits=8;calibration=minmax;ranges=per_dim");
+    assert_string_equal(a->cells[0].label_col, "sq(calibration=minmax)");
+    assert_string_equal(a->cells[1].params_col, "bits=8;calibration=percentile;clip=2.5;ranges=per_dim");
+    assert_string_equal(a->cells[1].label_col, "sq(calibration=percentile,clip=2.5)");
+    assert_string_equal(a->cells[2].label_col, "sq(calibration=percentile,clip=5)");
+    assert_string_equal(a->cells[3].params_col, "bits=8;calibration=quantile;ranges=per_dim");
+    /* the minmax cell is the one written without clip, whatever clip said */
+    assert_int_equal(load(AP("{\"method\": \"sq\", \"params\": {\"calibration\": \"minmax\", \"clip\": 7}}"), &b), 0);
+    assert_string_equal(b->cells[0].id, a->cells[0].id);
+    assert_string_equal(b->cells[0].label_col, "sq(calibration=minmax)");
+    ecb_config_free(b);
+    assert_int_equal(load(AP("{\"method\": \"sq\", \"params\": {\"calibration\": \"minmax\"}}"), &b), 0);
+    assert_string_equal(b->cells[0].id, a->cells[0].id);
+    ecb_config_free(b);
+    ecb_config_free(a);
+    /* a value written twice is still an error, and so is the same cell in two entries */
+    expect_error(AP("{\"method\": \"sq\", \"params\": {\"bits\": [8, 8]}}"), "the same cell twice");
+    expect_error(AP("{\"method\": \"sq\"}, {\"method\": \"sq\", \"params\": {\"clip\": 9}}"), "the same cell twice");
+    /* pipelines: the condition holds per stage */
+    assert_int_equal(load(AP("{\"pipeline\": [{\"method\": \"truncate\", \"params\": {\"dim\": 16}}, "
+                             "{\"method\": \"sq\", \"params\": {\"clip\": [1, 2]}}]}"), &a), 0);
+    assert_int_equal(a->n_cells, 1);
+    assert_string_equal(a->cells[0].params_col, "dim=16;renormalize=false>bits=8;calibration=minmax;ranges=per_dim");
+    ecb_config_free(a);
+#undef AP
+}
+
+/* Condition tables are checked when a plugin loads. */
+static void test_param_conds_validate(void **state)
+{
+    (void)state;
+    static const char *const beta[] = {"beta", NULL}, *const bad[] = {"betta", NULL}, *const yes[] = {"true", NULL};
+    static const ecb_param_cond ok[] = {{"d", "e", beta}, {"u", "flag", yes}, {NULL}};
+    static const ecb_param_cond unknown[] = {{"dd", "e", beta}, {NULL}};
+    static const ecb_param_cond badval[] = {{"d", "e", bad}, {NULL}};
+    static const ecb_param_cond self[] = {{"d", "d", beta}, {NULL}};
+    static const ecb_param_cond loop[] = {{"d", "u", beta}, {"u", "d", beta}, {NULL}};
+    assert_int_equal(ecb_param_conds_validate(tp_table, NULL, "x.so"), 0);
+    assert_int_equal(ecb_param_conds_validate(tp_table, ok, "x.so"), 0);
+    assert_int_equal(ecb_param_conds_validate(tp_table, unknown, "x.so"), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "x.so: param_conds[0]: expected two different parameters of the table, got \"dd\" if \"e\""));
+    assert_int_equal(ecb_param_conds_validate(tp_table, badval, "x.so"), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "\"betta\" is not a value of e"));
+    assert_int_equal(ecb_param_conds_validate(tp_table, self, "x.so"), ECB_EINVAL);
+    assert_int_equal(ecb_param_conds_validate(tp_table, loop, "x.so"), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "loop"));
+    /* applies: d only when e is beta, u only when flag is true */
+    struct tp p;
+    assert_int_equal(fill("{\"e\": \"gamma\", \"d\": 7, \"flag\": false, \"u\": 9}", &p), 0);
+    assert_int_equal(ecb_param_applies(tp_table, ok, 3, &p), 0);
+    assert_int_equal(ecb_param_applies(tp_table, ok, 2, &p), 0);
+    assert_int_equal(ecb_param_applies(tp_table, ok, 1, &p), 1);
+    char buf[256];
+    assert_int_equal(ecb_params_format_applicable(tp_table, ok, &p, ";", ~(uint64_t)0, buf, sizeof buf), 0);
+    assert_string_equal(buf, "flag=false;i=-3;e=gamma");
+    uint64_t given = 0x1f;
+    assert_int_equal(ecb_params_reset_inapplicable(tp_table, ok, &p, &given), 2);
+    assert_true(p.d == 2.5 && p.u == 8);
+    assert_int_equal(given, 0x13);
+}
+
 static void test_json_position(void **state)
 {
     (void)state;
@@ -522,6 +596,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cell_cap, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_limits, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_thread_and_factor_axes, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_applicable_params, setup_reg, teardown_reg),
+        cmocka_unit_test(test_param_conds_validate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,6 +101,18 @@ typedef struct ecb_param {
     const char *help;
 } ecb_param;
 
+/* A parameter that matters only for some values of another: sq's "clip"
+ * only with "calibration": "percentile". The host then leaves it out of the
+ * params column and the labels (the cell id still hashes every parameter).
+ * A table of these, NULL-param-terminated, hangs off the vtable's
+ * param_conds. Several entries for one parameter must all hold. */
+typedef struct ecb_param_cond {
+    const char *param;             /* the conditional parameter; NULL ends the table */
+    const char *if_param;          /* it applies only when this parameter... */
+    const char *const *if_values;  /* ...has one of these values (NULL-terminated), written as
+                                    * the params column prints them: "percentile", "true", "8" */
+} ecb_param_cond;
+
 /* ---- host services ------------------------------------------------------ */
 
 enum { ECB_LOG_ERROR = 0, ECB_LOG_WARN = 1, ECB_LOG_INFO = 2, ECB_LOG_DEBUG = 3 };
@@ -200,6 +212,12 @@ struct ecb_method_vtable {
      * follows them with float32. y is n*out_dim floats. */
     size_t (*out_dim)(const ecb_method *m);
     int (*transform)(const ecb_method *m, const float *x, size_t n, float *y);
+
+    /* ---- appended within ABI v1: the host reads each field below only
+     * when struct_size covers it, so plugins built before it still load. */
+
+    /* Optional: when parameters apply (see ecb_param_cond); NULL: always. */
+    const ecb_param_cond *param_conds;
 };
 
 /* The one symbol a plugin exports. */
