@@ -310,7 +310,8 @@ static void parse_modes(ecb_config *c, const cJSON *v, ecb_problems *pr)
             c->modes[c->n_modes++] = ECB_MODE_ASYMMETRIC;
         else {
             const char *hint = cJSON_IsString(it) ? ecb_did_you_mean(it->valuestring, names, 2) : NULL;
-            ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.modes[%zu]: expected \"symmetric\" or \"asymmetric\", got %s%s%s%s",
+            ecb_cfg_problem(pr, ECB_EINVAL,
+                            "%s: $.modes[%zu]: expected \"symmetric\" or \"asymmetric\", got %s%s%s%s",
                             c->path, i, cJSON_IsString(it) ? it->valuestring : ecb_cfg_json_type(it),
                             hint ? " (did you mean \"" : "", hint ? hint : "", hint ? "\"?)" : "");
         }

@@ -1,8 +1,9 @@
 /*
  * Sweep expansion: method entries (a method or a pipeline, with parameter
- * axes) become chains, the rescoring entries become rescore specs, and the
- * product dataset x corpus size x chain x mode x rescoring becomes cells
- * with stable ids (a hash of each cell's canonical JSON).
+ * axes) become chains; the cells are counted (and capped) before anything
+ * is allocated, then the product dataset x corpus size x chain x mode x
+ * rescoring x threads becomes cells with stable ids (a hash of each cell's
+ * canonical JSON). Stages and rescoring are in config_stage.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,191 +13,22 @@
 #include "harness/config_impl.h"
 #include "harness/params.h"
 
-/* ---- labels ---------------------------------------------------------- */
-
-int ecb_stage_label(const ecb_stage *s, int all_params, char *buf, size_t n)
-{
-    char ps[1024];
-    const ecb_method_vtable *vt = &s->plugin->vt;
-    /* a label shows what was written or changed, where it applies; all_params
-     * (cache keys, errors) shows every parameter */
-    int rc = all_params ? ecb_params_format(vt->params, s->params, ",", 0, ps, sizeof ps)
-                        : ecb_params_format_applicable(vt->params, vt->param_conds, s->params, ",",
-                                                       s->given, ps, sizeof ps);
-    if (rc) return rc;
-    int w = ps[0] ? snprintf(buf, n, "%s(%s)", vt->name, ps) : snprintf(buf, n, "%s", vt->name);
-    return w < 0 || (size_t)w >= n ? ecb_fail(ECB_ERANGE, "label too long") : 0;
-}
-
-int ecb_chain_label(const ecb_chain *c, int all_params, char *buf, size_t n)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < c->n; i++) {
-        char one[1200];
-        int rc = ecb_stage_label(&c->stages[i], all_params, one, sizeof one);
-        if (rc) return rc;
-        int w = snprintf(buf + off, n - off, "%s%s", i ? ">" : "", one);
-        if (w < 0 || (size_t)w >= n - off) return ecb_fail(ECB_ERANGE, "label too long");
-        off += (size_t)w;
-    }
-    return 0;
-}
-
-void ecb_chain_release(ecb_chain *c)
-{
-    if (!c) return;
-    for (size_t i = 0; i < c->n; i++) free(c->stages[i].params);
-    free(c->stages);
-    c->stages = NULL;
-    c->n = 0;
-}
-
-static int chain_copy(ecb_chain *dst, const ecb_chain *src)
-{
-    dst->n = src->n;
-    dst->stages = ecb_calloc(src->n ? src->n : 1, sizeof *dst->stages);
-    if (!dst->stages) return ECB_ENOMEM;
-    for (size_t i = 0; i < src->n; i++) {
-        size_t ps = src->stages[i].plugin->vt.params_size;
-        dst->stages[i].plugin = src->stages[i].plugin;
-        dst->stages[i].given = src->stages[i].given;
-        dst->stages[i].params = ecb_calloc(1, ps ? ps : 1);
-        if (!dst->stages[i].params) return ECB_ENOMEM;
-        if (ps) memcpy(dst->stages[i].params, src->stages[i].params, ps);
-    }
-    return 0;
-}
-
-/* ---- method entries: parameter axes ------------------------------------ */
-
-/* One stage as written: a plugin and, per parameter, a scalar or an array
- * of values (an axis). */
-typedef struct {
-    const ecb_plugin *plugin;
-    const cJSON *params; /* object or NULL */
-    char jpath[96];      /* "$.methods[3].pipeline[1]" */
-    size_t combos;       /* product of its axis lengths, SIZE_MAX past size_t */
-} stage_spec;
-
-static size_t axis_len(const cJSON *v) { return cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 1; }
-
-static size_t mul_sat(size_t a, size_t b)
-{
-    size_t r;
-    return ecb_mul_ok(a, b, &r) ? r : SIZE_MAX;
-}
-
-/* Every key known, every value of every axis in range: each problem is
- * reported, and filling a combination later cannot fail. */
-static void validate_stage(stage_spec *s, const char *file, ecb_problems *pr)
-{
-    const ecb_method_vtable *vt = &s->plugin->vt;
-    char where[160];
-    snprintf(where, sizeof where, "%s: %s.params", file, s->jpath);
-    void *scratch = ecb_calloc(1, vt->params_size ? vt->params_size : 1);
-    if (!scratch) { ecb_problems_add(pr, ECB_ENOMEM); return; }
-    s->combos = 1;
-    for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) {
-        const ecb_param *p = ecb_param_find(vt->params, it->string, where, vt->name);
-        if (!p) { ecb_problems_add(pr, ECB_EINVAL); continue; }
-        if (cJSON_IsArray(it) && !it->child)
-            ecb_cfg_problem(pr, ECB_EINVAL, "%s.%s: empty array: a sweep axis needs at least one value",
-                            where, it->string);
-        for (const cJSON *v = cJSON_IsArray(it) ? it->child : it; v; v = cJSON_IsArray(it) ? v->next : NULL)
-            ecb_problems_add(pr, ecb_param_set(p, v, scratch, where, vt->name));
-        s->combos = mul_sat(s->combos, axis_len(it));
-    }
-    free(scratch);
-}
-
-/* Fill the params of combination idx of one stage; the last parameter
- * written varies fastest, like nested loops. Returns 1 when a parameter
- * that does not apply held a value other than its default (now reset). */
-static int stage_fill(const stage_spec *s, size_t idx, const char *file, ecb_stage *out)
-{
-    const ecb_method_vtable *vt = &s->plugin->vt;
-    out->plugin = s->plugin;
-    out->params = ecb_calloc(1, vt->params_size ? vt->params_size : 1);
-    if (!out->params) return ECB_ENOMEM;
-    ecb_params_defaults(vt->params, out->params);
-    char where[160];
-    snprintf(where, sizeof where, "%s: %s.params", file, s->jpath);
-    size_t nkeys = 0;
-    for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) nkeys++;
-    const cJSON **keys = ecb_calloc(nkeys ? nkeys : 1, sizeof *keys);
-    if (!keys) return ECB_ENOMEM;
-    nkeys = 0;
-    for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) keys[nkeys++] = it;
-    int rc = 0;
-    for (size_t ki = nkeys; ki-- > 0 && !rc;) {
-        const cJSON *it = keys[ki];
-        size_t len = axis_len(it);
-        const cJSON *v = cJSON_IsArray(it) ? cJSON_GetArrayItem(it, (int)(idx % len)) : it;
-        idx /= len;
-        const ecb_param *p = ecb_param_find(vt->params, it->string, where, vt->name);
-        if (!p) { rc = ECB_EINVAL; break; }
-        size_t pi = (size_t)(p - vt->params);
-        if (pi < 64) out->given |= (uint64_t)1 << pi;
-        rc = ecb_param_set(p, v, out->params, where, vt->name);
-    }
-    free(keys);
-    /* a setting that does not apply (sq's clip without percentile) is the
-     * default's cell: one id, one row */
-    size_t reset = rc ? 0 : ecb_params_reset_inapplicable(vt->params, vt->param_conds, out->params,
-                                                          &out->given);
-    return rc ? rc : reset > 0;
-}
-
-/* {"method": name, "params": {...}} at jpath; 0 when usable (its problems,
- * if any, are in pr). */
-static int parse_stage(const cJSON *o, const char *file, const char *jpath,
-                       const ecb_registry *reg, stage_spec *out, ecb_problems *pr)
-{
-    static const char *const keys[] = {"method", "params", NULL};
-    memset(out, 0, sizeof *out);
-    snprintf(out->jpath, sizeof out->jpath, "%s", jpath);
-    if (!cJSON_IsObject(o))
-        return ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: expected an object {\"method\": ...}, got %s",
-                               file, jpath, ecb_cfg_json_type(o));
-    size_t before = pr->n;
-    ecb_cfg_check_keys(o, keys, file, jpath, pr);
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "method");
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(o, "params");
-    const ecb_plugin *p = NULL;
-    if (!cJSON_IsString(m))
-        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.method: expected a method name (string), got %s",
-                        file, jpath, ecb_cfg_json_type(m));
-    else if (!(p = ecb_registry_find(reg, m->valuestring))) {
-        char msg[1800];
-        snprintf(msg, sizeof msg, "%s", ecb_last_error());
-        ecb_cfg_problem(pr, ECB_ENOTFOUND, "%s: %s.method: %s", file, jpath, msg);
-    }
-    if (params && !cJSON_IsObject(params))
-        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.params: expected an object, got %s", file, jpath,
-                        ecb_cfg_json_type(params));
-    else if (p) {
-        out->plugin = p;
-        out->params = params;
-        validate_stage(out, file, pr);
-    }
-    return pr->n > before ? pr->rc : 0;
-}
+/* ---- method entries ------------------------------------------------------ */
 
 /* The parsed methods[] entries: the stages of entry e are
  * st[first[e] .. first[e] + n[e]). */
 typedef struct {
-    stage_spec *st;
+    ecb_cfg_stage *st;
     size_t nst, cap;
     size_t *first, *n, nent;
 } entry_list;
 
 /* A new stage slot, or NULL (out of memory, recorded). */
-static stage_spec *new_stage(entry_list *l, ecb_problems *pr)
+static ecb_cfg_stage *new_stage(entry_list *l, ecb_problems *pr)
 {
     if (l->nst == l->cap) {
         size_t nc = l->cap ? 2 * l->cap : 16;
-        stage_spec *ns = realloc(l->st, nc * sizeof *ns);
+        ecb_cfg_stage *ns = realloc(l->st, nc * sizeof *ns);
         if (!ns) {
             ecb_problems_add(pr, ecb_fail(ECB_ENOMEM, "out of memory"));
             return NULL;
@@ -230,8 +62,8 @@ static void parse_entry(const cJSON *e, size_t ei, const char *file, const ecb_r
     }
     const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(e, "pipeline");
     if (!pipe) {
-        stage_spec *st = new_stage(l, pr);
-        if (st) parse_stage(e, file, jpath, reg, st, pr);
+        ecb_cfg_stage *st = new_stage(l, pr);
+        if (st) ecb_cfg_parse_stage(e, file, jpath, reg, st, pr);
     } else {
         static const char *const keys[] = {"pipeline", NULL};
         ecb_cfg_check_keys(e, keys, file, jpath, pr);
@@ -244,8 +76,8 @@ static void parse_entry(const cJSON *e, size_t ei, const char *file, const ecb_r
         for (const cJSON *s = pipe->child; s; s = s->next, i++) {
             char sp[64];
             snprintf(sp, sizeof sp, "%s.pipeline[%zu]", jpath, i);
-            stage_spec *st = new_stage(l, pr);
-            if (st) parse_stage(s, file, sp, reg, st, pr);
+            ecb_cfg_stage *st = new_stage(l, pr);
+            if (st) ecb_cfg_parse_stage(s, file, sp, reg, st, pr);
         }
     }
     l->n[ei] = l->nst - first;
@@ -280,7 +112,7 @@ static int parse_entries(const cJSON *methods, const char *file, const ecb_regis
 static int fill_entry(const entry_list *l, size_t ei, const char *file, ecb_chain *chains,
                       unsigned char *reset)
 {
-    const stage_spec *specs = &l->st[l->first[ei]];
+    const ecb_cfg_stage *specs = &l->st[l->first[ei]];
     size_t ns = l->n[ei], total = 1;
     for (size_t i = 0; i < ns; i++) total *= specs[i].combos; /* counted without overflow before */
     for (size_t t = 0; t < total; t++) {
@@ -295,7 +127,7 @@ static int fill_entry(const entry_list *l, size_t ei, const char *file, ecb_chai
             idx /= specs[i].combos;
         }
         for (size_t i = 0; i < ns; i++) {
-            int rc = stage_fill(&specs[i], sub[i], file, &c->stages[i]);
+            int rc = ecb_cfg_stage_fill(&specs[i], sub[i], file, &c->stages[i]);
             if (rc < 0) return rc;
             if (rc) reset[t] = 1;
         }
@@ -371,7 +203,7 @@ static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_ch
 static size_t entry_combos(const entry_list *l, size_t ei)
 {
     size_t n = 1;
-    for (size_t i = 0; i < l->n[ei]; i++) n = mul_sat(n, l->st[l->first[ei] + i].combos);
+    for (size_t i = 0; i < l->n[ei]; i++) n = ecb_cfg_mul_sat(n, l->st[l->first[ei] + i].combos);
     return n;
 }
 
@@ -381,11 +213,11 @@ static size_t describe_entry(const entry_list *l, size_t ei, char *buf, size_t n
     int w = snprintf(buf, n, "; $.methods[%zu]: %zu", ei, entry_combos(l, ei));
     size_t off = w > 0 && (size_t)w < n ? (size_t)w : 0, first = 1;
     for (size_t i = 0; i < l->n[ei]; i++) {
-        const stage_spec *s = &l->st[l->first[ei] + i];
+        const ecb_cfg_stage *s = &l->st[l->first[ei] + i];
         for (const cJSON *it = s->params ? s->params->child : NULL; it; it = it->next) {
-            if (axis_len(it) < 2 || off + 64 > n) continue;
+            if (ecb_cfg_axis_len(it) < 2 || off + 64 > n) continue;
             off += (size_t)snprintf(buf + off, n - off, "%s%s.%.24s %zu", first ? " (" : " x ",
-                                    s->plugin->vt.name, it->string, axis_len(it));
+                                    s->plugin->vt.name, it->string, ecb_cfg_axis_len(it));
             first = 0;
         }
     }
@@ -398,8 +230,10 @@ static size_t describe_entry(const entry_list *l, size_t ei, char *buf, size_t n
 static int count_cells(const ecb_config *c, const entry_list *l, size_t *nchains, size_t *ncells)
 {
     size_t sizes = 0, chains = 0, big[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
-    for (size_t d = 0; d < c->n_datasets; d++)
-        sizes = sizes + c->datasets[d].n_corpus_sizes < sizes ? SIZE_MAX : sizes + c->datasets[d].n_corpus_sizes;
+    for (size_t d = 0; d < c->n_datasets; d++) {
+        size_t k = c->datasets[d].n_corpus_sizes;
+        sizes = sizes + k < sizes ? SIZE_MAX : sizes + k;
+    }
     for (size_t ei = 0; ei < l->nent; ei++) {
         size_t e = entry_combos(l, ei);
         chains = chains + e < chains ? SIZE_MAX : chains + e;
@@ -411,8 +245,9 @@ static int count_cells(const ecb_config *c, const entry_list *l, size_t *nchains
                 break;
             }
     }
-    size_t cells = mul_sat(mul_sat(mul_sat(mul_sat(sizes, chains), c->n_modes), c->n_rescores),
-                           c->n_threads_list);
+    size_t cells = ecb_cfg_mul_sat(sizes, chains);
+    cells = ecb_cfg_mul_sat(ecb_cfg_mul_sat(cells, c->n_modes), c->n_rescores);
+    cells = ecb_cfg_mul_sat(cells, c->n_threads_list);
     *nchains = chains;
     *ncells = cells;
     if (cells <= ECB_CONFIG_MAX_CELLS) return 0;
@@ -444,134 +279,6 @@ static int append_float32(ecb_chain *c, const ecb_registry *reg, const char *fil
     c->stages[c->n].params = ecb_calloc(1, 1);
     c->n++;
     return 0;
-}
-
-/* ---- rescoring ------------------------------------------------------------ */
-
-/* The "with" of a rescoring entry: one quantizer setting, into r->with. */
-static void parse_rescore_with(const cJSON *w, const char *file, const char *jpath,
-                               const ecb_registry *reg, ecb_rescore *r, ecb_problems *pr)
-{
-    const cJSON *obj = w;
-    cJSON *tmp = NULL;
-    if (cJSON_IsString(w)) { /* a method name with default params */
-        tmp = cJSON_CreateObject();
-        cJSON_AddStringToObject(tmp, "method", w->valuestring);
-        obj = tmp;
-    }
-    stage_spec s;
-    int rc = parse_stage(obj, file, jpath, reg, &s, pr);
-    if (!rc && s.combos != 1)
-        rc = ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.params: rescoring takes one setting, not a sweep axis",
-                             file, jpath);
-    if (!rc && (s.plugin->vt.flags & ECB_METHOD_TRANSFORM))
-        rc = ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: rescoring needs a quantizer, \"%s\" is a transform",
-                             file, jpath, s.plugin->vt.name);
-    if (!rc) {
-        r->with.stages = ecb_calloc(1, sizeof *r->with.stages);
-        if (r->with.stages) r->with.n = 1;
-        rc = r->with.stages ? stage_fill(&s, 0, file, &r->with.stages[0]) : ECB_ENOMEM;
-        ecb_problems_add(pr, rc < 0 ? rc : 0);
-    }
-    cJSON_Delete(tmp);
-}
-
-/* "none", "float32x4", "sq(bits=8)x4" */
-static void rescore_label(ecb_rescore *r)
-{
-    char lab[512] = "float32";
-    if (!r->factor) {
-        snprintf(r->label, sizeof r->label, "none");
-        return;
-    }
-    if (!r->with_float32) ecb_chain_label(&r->with, 0, lab, sizeof lab);
-    snprintf(r->label, sizeof r->label, "%sx%zu", lab, r->factor);
-}
-
-/* A copy of proto at factor f, appended to c->rescores (room is there). */
-static int add_rescore(ecb_config *c, const ecb_rescore *proto, size_t f)
-{
-    ecb_rescore *r = &c->rescores[c->n_rescores++];
-    *r = *proto;
-    r->with.stages = NULL;
-    r->with.n = 0;
-    r->factor = f;
-    int rc = proto->with.n ? chain_copy(&r->with, &proto->with) : 0;
-    rescore_label(r);
-    return rc;
-}
-
-/* $.rescore[i]: "none", or {"factor": N or [N, ...], "with": "float32" |
- * method}: one rescoring per factor (a sweep axis, like parameters). */
-static void parse_rescore(ecb_config *c, const cJSON *o, size_t i, const ecb_registry *reg,
-                          ecb_problems *pr)
-{
-    static const char *const keys[] = {"factor", "with", NULL};
-    const char *file = c->path;
-    char jpath[64], jp[96];
-    snprintf(jpath, sizeof jpath, "$.rescore[%zu]", i);
-    ecb_rescore proto;
-    memset(&proto, 0, sizeof proto);
-    if (cJSON_IsString(o) && strcmp(o->valuestring, "none") == 0) {
-        ecb_problems_add(pr, add_rescore(c, &proto, 0));
-        return;
-    }
-    if (!cJSON_IsObject(o)) {
-        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: expected \"none\" or {\"factor\": N, \"with\": ...}, got %s",
-                        file, jpath, ecb_cfg_json_type(o));
-        return;
-    }
-    ecb_cfg_check_keys(o, keys, file, jpath, pr);
-    size_t *f = NULL, nf = 0;
-    snprintf(jp, sizeof jp, "%s.factor", jpath);
-    ecb_cfg_get_size_axis(cJSON_GetObjectItemCaseSensitive(o, "factor"), file, jp, 1, 1000, &f, &nf, pr);
-    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "with");
-    proto.with_float32 = !w || (cJSON_IsString(w) && strcmp(w->valuestring, "float32") == 0);
-    snprintf(jp, sizeof jp, "%s.with", jpath);
-    size_t before = pr->n;
-    if (!proto.with_float32) parse_rescore_with(w, file, jp, reg, &proto, pr);
-    for (size_t j = 0; j < nf && pr->n == before; j++) ecb_problems_add(pr, add_rescore(c, &proto, f[j]));
-    ecb_chain_release(&proto.with);
-    free(f);
-}
-
-/* Entries written in $.rescore (factor axes count one a value), saturating. */
-static size_t count_rescores(const cJSON *v)
-{
-    size_t n = 0;
-    for (const cJSON *it = v->child; it; it = it->next) {
-        const cJSON *f = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "factor") : NULL;
-        size_t k = cJSON_IsArray(f) && f->child ? (size_t)cJSON_GetArraySize(f) : 1;
-        n = n + k < n ? SIZE_MAX : n + k;
-    }
-    return n;
-}
-
-void ecb_cfg_parse_rescores(ecb_config *c, const cJSON *v, const ecb_registry *reg, ecb_problems *pr)
-{
-    static const cJSON none = {.type = cJSON_String, .valuestring = (char *)"none"};
-    size_t n = v ? (cJSON_IsArray(v) ? count_rescores(v) : 0) : 1;
-    if (v && (!cJSON_IsArray(v) || n < 1)) {
-        ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.rescore: expected a non-empty array, got %s", c->path,
-                        ecb_cfg_json_type(v));
-        return;
-    }
-    if (n > ECB_CONFIG_MAX_CELLS) {
-        ecb_cfg_problem(pr, ECB_ERANGE, "%s: $.rescore: %zu rescorings, more than the %d cells a config "
-                        "may have", c->path, n, ECB_CONFIG_MAX_CELLS);
-        return;
-    }
-    c->rescores = ecb_calloc(n, sizeof *c->rescores);
-    if (!c->rescores) {
-        ecb_problems_add(pr, ECB_ENOMEM);
-        return;
-    }
-    if (!v) {
-        parse_rescore(c, &none, 0, reg, pr);
-        return;
-    }
-    size_t i = 0;
-    for (const cJSON *it = v->child; it; it = it->next, i++) parse_rescore(c, it, i, reg, pr);
 }
 
 /* ---- cells -------------------------------------------------------------- */
@@ -694,7 +401,7 @@ static int make_cells(ecb_config *c, const ecb_chain *chains, size_t nchains, si
                             cell->mode = c->modes[mo];
                             cell->rescore = r;
                             cell->threads = c->threads_list[t];
-                            if ((rc = chain_copy(&cell->chain, &chains[ch]))) return rc;
+                            if ((rc = ecb_cfg_chain_copy(&cell->chain, &chains[ch]))) return rc;
                             if ((rc = finish_cell(c, cell, reg))) return rc;
                         }
     return check_unique(c);

@@ -1,8 +1,9 @@
 /*
  * Internal interface between the config reader's files (config.c: the top
- * level and the scalar keys; config_json.c: JSON helpers; config_expand.c:
- * methods, rescoring and the cells; config_report.c: the keys only the
- * report reads). Not part of the core's interface.
+ * level and the scalar keys; config_json.c: JSON helpers; config_stage.c:
+ * one stage, labels, rescoring; config_expand.c: method entries and the
+ * cells; config_report.c: the keys only the report reads). Not part of the
+ * core's interface.
  */
 #ifndef ECB_CONFIG_IMPL_H
 #define ECB_CONFIG_IMPL_H
@@ -35,6 +36,29 @@ void ecb_cfg_parse_rescores(ecb_config *c, const cJSON *v, const ecb_registry *r
  * problem at all, expands the sweep into c->cells: needs datasets, modes,
  * rescores, ks, seed and train_size parsed. Returns the first code. */
 int ecb_cfg_expand(ecb_config *c, const cJSON *methods, const ecb_registry *reg, ecb_problems *pr);
+
+/* ---- stages (config_stage.c) ---- */
+
+/* One stage as written: a plugin and, per parameter, a scalar or an array
+ * of values (an axis). */
+typedef struct {
+    const ecb_plugin *plugin;
+    const cJSON *params; /* object or NULL */
+    char jpath[96];      /* "$.methods[3].pipeline[1]" */
+    size_t combos;       /* product of its axis lengths, SIZE_MAX past size_t */
+} ecb_cfg_stage;
+
+size_t ecb_cfg_axis_len(const cJSON *v); /* an array's length, else 1 */
+size_t ecb_cfg_mul_sat(size_t a, size_t b); /* a*b, SIZE_MAX on overflow */
+/* {"method": name, "params": {...}} at jpath, every value of every axis
+ * checked; 0 when usable (else its problems are in pr). */
+int ecb_cfg_parse_stage(const cJSON *o, const char *file, const char *jpath,
+                        const ecb_registry *reg, ecb_cfg_stage *out, ecb_problems *pr);
+/* The parameters of combination idx of s (last axis fastest): < 0 on
+ * error, 1 when a parameter that does not apply held another value than
+ * its default (now reset), else 0. */
+int ecb_cfg_stage_fill(const ecb_cfg_stage *s, size_t idx, const char *file, ecb_stage *out);
+int ecb_cfg_chain_copy(ecb_chain *dst, const ecb_chain *src); /* deep */
 
 /* "budgets", "budget_metric" and "ci" (ks_ok: the k list parsed, so metric
  * columns can be checked against it). */

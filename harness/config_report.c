@@ -31,9 +31,9 @@ static int is_quality_column(const ecb_config *c, const char *s)
     char *end;
     unsigned long long k = strtoull(at + 1, &end, 10);
     if (*end || at[1] < '0' || at[1] > '9' || !has_k(c, (size_t)k)) return 0;
+    size_t len = (size_t)(at - s);
     for (int m = 0; m < ECB_M_COUNT; m++)
-        if (strlen(ecb_metric_names[m]) == (size_t)(at - s) && !strncmp(s, ecb_metric_names[m], (size_t)(at - s)))
-            return 1;
+        if (strlen(ecb_metric_names[m]) == len && !strncmp(s, ecb_metric_names[m], len)) return 1;
     return 0;
 }
 
