@@ -217,11 +217,15 @@ int ecb_problems_finish(ecb_problems *pr, const char *what)
         size_t off = 0, shown = 0;
         int w = snprintf(out, sizeof out, "%s: %zu problems:", what, pr->n);
         off = w > 0 ? (size_t)w : 0;
+        if (off > sizeof out / 2) off = sizeof out / 2; /* a header cut short */
         for (char *line = pr->text, *nl; *line && (nl = strchr(line, '\n')); line = nl + 1) {
-            size_t l = (size_t)(nl - line), room = sizeof out - off - 16 - 48;
-            if (l > room && shown) break;
+            /* room for this line, and after it for "... and N more" */
+            size_t l = (size_t)(nl - line), room = sizeof out - off > 96 ? sizeof out - off - 96 : 0;
+            if (l > room && (shown || !room)) break;
             if (l > room) l = room; /* the first one is always shown, cut if need be */
-            off += (size_t)snprintf(out + off, sizeof out - off, "\n  %zu. %.*s", shown + 1, (int)l, line);
+            int w2 = snprintf(out + off, sizeof out - off, "\n  %zu. %.*s", shown + 1, (int)l, line);
+            if (w2 < 0 || (size_t)w2 >= sizeof out - off) break;
+            off += (size_t)w2;
             shown++;
         }
         if (shown < pr->n)

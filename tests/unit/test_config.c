@@ -562,6 +562,28 @@ static void test_param_conds_validate(void **state)
     assert_int_equal(given, 0x13);
 }
 
+/* The list of problems fits the error message whatever the lengths (the
+ * fuzzer found lines that ended just short of the buffer's end). */
+static void test_problems_bounded(void **state)
+{
+    (void)state;
+    static char line[3000];
+    for (size_t len = 1; len < sizeof line; len += 37)
+        for (size_t n = 1; n <= 5; n++) {
+            ecb_problems pr = {0};
+            memset(line, 'x', len);
+            line[len] = '\0';
+            for (size_t i = 0; i < n; i++) ecb_problems_add(&pr, ecb_fail(ECB_EINVAL, "%s", line));
+            assert_int_equal(ecb_problems_finish(&pr, "f.json"), ECB_EINVAL);
+            const char *m = ecb_last_error();
+            assert_true(strlen(m) < 2048);
+            if (n > 1) assert_non_null(strstr(m, "f.json: "));
+            if (n > 1) assert_non_null(strstr(m, " problems:\n  1. x"));
+        }
+    ecb_problems none = {0};
+    assert_int_equal(ecb_problems_finish(&none, "f.json"), 0);
+}
+
 static void test_json_position(void **state)
 {
     (void)state;
@@ -598,6 +620,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thread_and_factor_axes, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_applicable_params, setup_reg, teardown_reg),
         cmocka_unit_test(test_param_conds_validate),
+        cmocka_unit_test(test_problems_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
