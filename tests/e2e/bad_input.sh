@@ -94,7 +94,7 @@ ECBENCH_METHODS_PATH="$plugdir" expect 2 'method "badabi" was rejected: .*abi_ve
 
 # a config wrong in several places lists every problem in one run
 cfg several "{$base, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 500, \"dims\": 8}}], \"methods\": [{\"method\": \"sq\", \"params\": {\"bits\": 9}}, {\"method\": \"flaot16\"}], \"mdoes\": [\"symmetric\"]}"
-expect 2 'several.json: 4 problems:' -- run "$tmp/several.json"
+expect 2 'several.json: 4 problems:' -- run "$tmp/several.json" -o "$tmp/o_several" --no-report
 for pat in 'unknown key "mdoes"; did you mean "modes"' 'did you mean "dim"' 'bits: sq expects a value in \[1, 8\], got 9' 'did you mean "float16"'; do
   grep -q -- "$pat" "$tmp/err" || { echo "FAIL: several.json: stderr lacks /$pat/"; fail=1; }
 done
@@ -105,21 +105,21 @@ cfg budgets "$rk, \"budgets\": [\"32X\"]}"
 expect 2 'budgets\[0\]: expected bytes per vector .*got "32X"' -- run "$tmp/budgets.json" -o "$tmp/o_budgets"
 [ -e "$tmp/o_budgets/results.csv" ] && { echo "FAIL: budgets.json ran cells before failing"; fail=1; }
 cfg bmetric "$rk, \"budget_metric\": \"ndgc@10\"}"
-expect 2 'budget_metric: .*did you mean "ndcg@10"' -- run "$tmp/bmetric.json"
+expect 2 'budget_metric: .*did you mean "ndcg@10"' -- run "$tmp/bmetric.json" -o "$tmp/o_bmetric" --no-report
 cfg baseline "$rk, \"baseline\": \"nosuch\"}"
-expect 2 'baseline: expected a method name or label of this sweep' -- run "$tmp/baseline.json"
+expect 2 'baseline: expected a method name or label of this sweep' -- run "$tmp/baseline.json" -o "$tmp/o_baseline" --no-report
 cfg ci "$rk, \"ci\": {\"tolerance\": {\"ndcg@10\": 0.01}}}"
-expect 2 'unknown key "tolerance"; did you mean "tolerances"' -- run "$tmp/ci.json"
+expect 2 'unknown key "tolerance"; did you mean "tolerances"' -- run "$tmp/ci.json" -o "$tmp/o_ci" --no-report
 cfg tols "$rk, \"ci\": {\"tolerances\": \"abc\"}}"
-expect 2 'ci.tolerances: expected an object' -- run "$tmp/tols.json"
+expect 2 'ci.tolerances: expected an object' -- run "$tmp/tols.json" -o "$tmp/o_tols" --no-report
 
 # a key written twice, at any depth, is an error naming its path
 cfg dupkey "{$base, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 500}}], \"methods\": [{\"method\": \"sq\", \"params\": {\"bits\": 8, \"bits\": 4}}]}"
-expect 2 'methods\[0\].params: key "bits" appears more than once' -- run "$tmp/dupkey.json"
+expect 2 'methods\[0\].params: key "bits" appears more than once' -- run "$tmp/dupkey.json" -o "$tmp/o_dupkey" --no-report
 
 # a limit with "isolate": false would be accepted and ignored: rejected
 cfg nolimit "$rk, \"isolate\": false, \"time_limit_s\": 5}"
-expect 2 'time_limit_s: a limit holds only for isolated cells, and \$.isolate is false' -- run "$tmp/nolimit.json"
+expect 2 'time_limit_s: a limit holds only for isolated cells, and \$.isolate is false' -- run "$tmp/nolimit.json" -o "$tmp/o_nolimit" --no-report
 
 # usage errors
 expect 2 'unknown command' -- frobnicate
