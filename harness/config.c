@@ -389,12 +389,16 @@ int ecb_config_check_dataset(const ecb_config *c, size_t di, size_t n_corpus)
         else if (s && s < smallest)
             smallest = s;
     }
-    /* one message for the cutoffs: the smallest corpus a cell of this dataset searches */
+    /* A cutoff beyond the corpus is well defined (trec_eval: the missing ranks
+     * are non-relevant, P@k still divides by k) and small test collections
+     * use it, so it is said, not refused: one line for the smallest corpus a
+     * cell of this dataset searches. */
     if (c->nk && c->ks[c->nk - 1] > smallest)
-        ecb_cfg_problem(&pr, ECB_EINVAL, "%s: $.k: expected cutoffs of at most %zu (the %s of %s), "
-                        "got %zu", c->path, smallest,
-                        smallest < n_corpus ? "smallest corpus_sizes entry" : "corpus size", name,
-                        c->ks[c->nk - 1]);
+        ecb_log(ECB_LOG_WARN, "%s: $.k: cutoff %zu is beyond the %s of %s (%zu documents): "
+                "metrics at it count the missing ranks as non-relevant, as trec_eval does",
+                c->path, c->ks[c->nk - 1],
+                smallest < n_corpus ? "smallest corpus_sizes entry" : "corpus size", name,
+                smallest);
     return ecb_problems_finish(&pr, c->path);
 }
 

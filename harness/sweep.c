@@ -22,6 +22,7 @@
 #include "harness/env.h"
 #include "harness/evalset.h"
 #include "harness/isolate.h"
+#include "harness/params.h"
 #include "harness/progress.h"
 #include "harness/results.h"
 #include "harness/sweep.h"
@@ -115,12 +116,40 @@ static int load_datasets(run_ctx *c)
     return 0;
 }
 
+/* Add a failure to pr; a message that is itself a numbered problem list
+ * adds each of its problems, so the final list is flat. */
+static void add_problem(ecb_problems *pr, int rc)
+{
+    if (!rc) return;
+    const char *msg = ecb_last_error();
+    const char *item = strstr(msg, " problems:\n  1. ");
+    if (!item) {
+        ecb_problems_add(pr, rc);
+        return;
+    }
+    char *copy = ecb_strdup(item + strlen(" problems:\n"));
+    for (char *line = copy; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        char *text = line + strspn(line, " ");
+        text += strspn(text, "0123456789");
+        if (*text == '.') text += 2;
+        ecb_problems_add(pr, ecb_fail(rc, "%s", text));
+        line = nl ? nl + 1 : NULL;
+    }
+    free(copy);
+}
+
 /* Every chain of the sweep is created once before anything runs, so a bad
- * parameter for this dataset's dimension fails in a second, not after hours. */
+ * parameter for this dataset's dimension fails in a second, not after hours;
+ * every such problem is reported at once, not one per run. */
 static int validate_cells(run_ctx *c)
 {
     const ecb_config *cfg = c->cfg;
-    for (size_t i = 0; i < cfg->n_cells; i++) {
+    ecb_problems pr = {0};
+    for (size_t i = 0; i < cfg->n_datasets; i++)
+        add_problem(&pr, ecb_config_check_dataset(cfg, i, ecb_vecs_count(c->full[i]->corpus)));
+    for (size_t i = 0; i < cfg->n_cells && pr.n < 64; i++) {
         const ecb_cell *cell = &cfg->cells[i];
         if (i > 0 && cfg->cells[i - 1].dataset == cell->dataset &&
             cfg->cells[i - 1].mode != cell->mode)
@@ -131,15 +160,15 @@ static int validate_cells(run_ctx *c)
         ecb_chain_inst *b = NULL;
         int rc = ecb_chain_inst_create(&cell->chain, dim, sim, cfg->seed, 1, &b);
         ecb_chain_inst_destroy(b);
-        if (rc) return ecb_fail(rc, "%s: dataset %s: %s", cfg->path, d->name, ecb_last_error());
+        if (rc) ecb_problems_add(&pr, ecb_fail(rc, "%s: dataset %s: %s", cfg->path, d->name, ecb_last_error()));
         const ecb_rescore *r = &cfg->rescores[cell->rescore];
         if (r->factor && !r->with_float32) {
             rc = ecb_chain_inst_create(&r->with, dim, sim, cfg->seed, 1, &b);
             ecb_chain_inst_destroy(b);
-            if (rc) return ecb_fail(rc, "%s: rescore on %s: %s", cfg->path, d->name, ecb_last_error());
+            if (rc) ecb_problems_add(&pr, ecb_fail(rc, "%s: rescore on %s: %s", cfg->path, d->name, ecb_last_error()));
         }
     }
-    return 0;
+    return ecb_problems_finish(&pr, cfg->path);
 }
 
 /* ---- resume ---------------------------------------------------------------- */

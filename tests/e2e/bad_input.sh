@@ -121,6 +121,16 @@ expect 2 'methods\[0\].params: key "bits" appears more than once' -- run "$tmp/d
 cfg nolimit "$rk, \"isolate\": false, \"time_limit_s\": 5}"
 expect 2 'time_limit_s: a limit holds only for isolated cells, and \$.isolate is false' -- run "$tmp/nolimit.json" -o "$tmp/o_nolimit" --no-report
 
+# problems only visible with the data (a corpus size beyond the corpus, a parameter
+# that does not fit the dimension) are listed together, before any cell; a cutoff
+# beyond the corpus is said (a warning), since trec_eval defines it
+cfg withdata "{\"schema_version\": 1, \"threads\": 1, \"latency_queries\": 2, \"datasets\": [{\"builtin\": \"synthetic\", \"params\": {\"n\": 2000, \"dim\": 64, \"queries\": 10}, \"corpus_sizes\": [1000, 5000]}], \"methods\": [{\"method\": \"pq\", \"params\": {\"m\": 48}}, {\"method\": \"sq\"}], \"k\": [10, 3000]}"
+expect 2 '2 problems:' -- run "$tmp/withdata.json" -o "$tmp/o_withdata" --no-report
+for pat in 'corpus_sizes\[1\]: expected at most the corpus size' 'warning: .*\$.k: cutoff 3000 is beyond the smallest corpus_sizes entry' 'm=48 must divide the dimension 64'; do
+  grep -q -- "$pat" "$tmp/err" || { echo "FAIL: withdata.json: stderr lacks /$pat/"; fail=1; }
+done
+[ -e "$tmp/o_withdata/results.csv" ] && { echo "FAIL: withdata.json ran cells before failing"; fail=1; }
+
 # usage errors
 expect 2 'unknown command' -- frobnicate
 expect 2 'expected exactly one CONFIG' -- run
