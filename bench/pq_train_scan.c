@@ -1,7 +1,7 @@
 /*
  * pq_train_scan: time one codebook plugin (pq, opq, rq, kmeans) on a
  * TEXMEX-format dataset (siftsmall by default): training time, ADC scan
- * time (prepare + native top-k search of all queries against all codes,
+ * time (prepare + blocked score and top-k of all queries against all codes,
  * repeated), and kNN recall@10 against the dataset's ground truth. Prints
  * key=value lines for bench/pq_vs_faiss.py.
  *
@@ -52,9 +52,20 @@ static float *read_vecs(const char *path, size_t *n, size_t *d, int is_int)
     return x;
 }
 
-static void row_get(void *ctx, size_t j0, size_t nj, float *buf)
+/* Scores of codes [j0, j0 + nj) for one prepared query: the fused scan and
+ * top-k that pq's removed search() hook did, through score(). */
+typedef struct {
+    const ecb_method_vtable *vt;
+    const ecb_method *m;
+    const uint8_t *prep;
+    const uint8_t *codes;
+    size_t cs;
+} block_ctx;
+
+static void block_get(void *ctx, size_t j0, size_t nj, float *buf)
 {
-    memcpy(buf, (const float *)ctx + j0, nj * sizeof *buf);
+    const block_ctx *c = ctx;
+    c->vt->score(c->m, ECB_MODE_ASYMMETRIC, c->prep, 1, c->codes + j0 * c->cs, nj, buf);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -222,12 +233,10 @@ int main(int argc, char **argv)
     for (size_t r = 0; r < scan_reps; r++) {
         t0 = ecb_now();
         vt->prepare(m, ECB_MODE_ASYMMETRIC, q, nq, prep);
-        if (vt->search) {
-            vt->search(m, ECB_MODE_ASYMMETRIC, prep, nq, codes, n, k, top_s, top_i);
-        } else { /* score everything, then the same bounded top-k */
-            vt->score(m, ECB_MODE_ASYMMETRIC, prep, nq, codes, n, scores);
-            for (size_t i = 0; i < nq; i++)
-                ecb_topk_blocked(n, k, row_get, scores + i * n, top_s + i * k, top_i + i * k);
+        /* one query at a time over blocks of codes: the scores stay in cache */
+        for (size_t i = 0; i < nq; i++) {
+            block_ctx bc = {vt, m, (const uint8_t *)prep + i * qs, codes, cs};
+            ecb_topk_blocked(n, k, block_get, &bc, top_s + i * k, top_i + i * k);
         }
         ts[r] = ecb_now() - t0;
     }

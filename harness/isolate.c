@@ -23,11 +23,9 @@
 #include <sys/prctl.h>
 #endif
 
+#include "common/install.h"
 #include "harness/isolate.h"
 
-#ifndef ECB_METHODS_BUILD_DIR
-#define ECB_METHODS_BUILD_DIR "methods"
-#endif
 
 #define ISO_MAGIC 0x49424345u /* "ECBI" */
 
@@ -337,16 +335,10 @@ static int same_dir(const char *dir_of_file, const char *dir)
 int ecb_plugin_is_external(const ecb_plugin *p)
 {
     if (!p || !p->path) return 1;
-    if (same_dir(p->path, ECB_METHODS_BUILD_DIR)) return 0;
-    char exe[PATH_MAX];
-    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 16);
-    if (l > 0) {
-        exe[l] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            snprintf(slash, sizeof exe - (size_t)(slash - exe), "/methods");
-            if (same_dir(p->path, exe)) return 0;
-        }
+    char own[PATH_MAX];
+    if (ecb_install_dir(ECB_DIR_METHODS, own, sizeof own) != 0) {
+        ecb_clear_error();
+        return 1;
     }
-    return 1;
+    return !same_dir(p->path, own);
 }

@@ -4,18 +4,35 @@
  * exits non-zero. main.c sits above every layer: it is the one place that
  * runs a sweep and then builds its report.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/ecb.h"
+#include "common/install.h"
+#include "harness/checkplugin.h"
 #include "harness/ecb_version_gen.h"
 #include "harness/params.h"
 #include "harness/registry.h"
 #include "harness/sweep.h"
 #include "reports/reports.h"
 
+
+/* Where this ecbench finds its own files, for the help text. */
+static void print_dirs(FILE *f)
+{
+    static const struct { ecb_dir_kind kind; const char *what; } dirs[] = {
+        {ECB_DIR_METHODS, "plugins:          "},
+        {ECB_DIR_TEMPLATES, "report templates: "},
+    };
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        char d[4096];
+        if (ecb_install_dir(dirs[i].kind, d, sizeof d) == 0) fprintf(f, "  %s%s\n", dirs[i].what, d);
+        else fprintf(f, "  %s(none: %s)\n", dirs[i].what, ecb_last_error());
+    }
+}
 
 static void usage(FILE *f)
 {
@@ -32,15 +49,28 @@ static void usage(FILE *f)
             "  report DIR           rebuild report.md, tables/*.tex and plots/ from DIR's CSVs\n"
             "  compare BASE NEW [--tolerance METRIC=VALUE]... [--junit FILE]\n"
             "                       compare two result sets; exit 1 on regression\n"
+            "  check-plugin [--timeout S] PLUGIN.so...\n"
+            "                       run the conformance checks on method plugins (yours or\n"
+            "                       ecbench's): one line per check, then a verdict; exit 1\n"
+            "                       when a check failed\n"
             "  help                 this text\n"
             "  --version            print the version\n"
             "\n"
             "environment: ECBENCH_METHODS_PATH (extra plugin directories, ':'-separated),\n"
-            "ECBENCH_CACHE_DIR (ground-truth cache, default ~/.cache/ecbench)\n"
+            "ECBENCH_CACHE_DIR (ground-truth cache, default ~/.cache/ecbench),\n"
+            "ECBENCH_REPORTS_DIR (gnuplot templates instead of the installed ones)\n"
             "\n"
             "exit status: 0 success; 1 some cell failed (run) or a regression (compare);\n"
             "2 usage, config or input error, or a row could not be written; 3 the sweep\n"
-            "finished but its report failed; 128+N stopped by signal N (run again to resume)\n");
+            "finished but its report failed; 128+N stopped by signal N (run again to resume)\n"
+            "\n"
+            "files, found relative to this executable (an installed tree can be moved):\n");
+    print_dirs(f);
+    fprintf(f,
+            "writing a method: the headers <ecbench/method.h> and <ecbench/ecbmath.h> and\n"
+            "the toolkit library come with `pkg-config --cflags --libs ecbench-plugin`;\n"
+            "put the plugin in a directory of ECBENCH_METHODS_PATH (or the plugins\n"
+            "directory above) and check it with `ecbench check-plugin`\n");
 }
 
 static int die(int code, const char *what)
@@ -146,6 +176,46 @@ static int cmd_list(int argc, char **argv)
     return rc;
 }
 
+static int cmd_check_plugin(int argc, char **argv)
+{
+    unsigned timeout_s = 300;
+    static const struct option lo[] = {{"timeout", required_argument, 0, 't'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 't': {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || v == 0 || v > 86400 || optarg[0] == '-') {
+                fprintf(stderr, "ecbench: error: check-plugin: --timeout: expected seconds in "
+                        "1..86400, got \"%s\"\n", optarg);
+                return 2;
+            }
+            timeout_s = (unsigned)v;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default:
+            fprintf(stderr, "ecbench: error: check-plugin: unknown option (see ecbench help)\n");
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "ecbench: error: check-plugin: expected one or more PLUGIN.so files\n");
+        return 2;
+    }
+    int rc = 0;
+    for (int i = optind; i < argc; i++) {
+        if (i > optind) putchar('\n');
+        if (ecb_check_plugin(argv[i], timeout_s, stdout) != 0) rc = 1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -165,6 +235,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return ecb_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return ecb_cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "check-plugin") == 0) return cmd_check_plugin(argc - 1, argv + 1);
     fprintf(stderr, "ecbench: error: unknown command \"%s\" (see ecbench help)\n", cmd);
     return 2;
 }

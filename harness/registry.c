@@ -12,12 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/install.h"
 #include "harness/params.h"
 #include "harness/registry.h"
-
-#ifndef ECB_METHODS_BUILD_DIR
-#define ECB_METHODS_BUILD_DIR "methods"
-#endif
 
 static int reject(ecb_plugin *p, const char *fmt, ...) ECB_PRINTF(2, 3);
 static int reject(ecb_plugin *p, const char *fmt, ...)
@@ -96,7 +93,6 @@ static const char *missing_hook(const ecb_method_vtable *v)
     }
     if (v->flags & ECB_METHOD_NEEDS_TRAIN) NEED(train);
     if (v->flags & ECB_METHOD_DECODE) NEED(decode);
-    if (v->flags & ECB_METHOD_SEARCH) NEED(search);
 #undef NEED
     return NULL;
 }
@@ -136,6 +132,14 @@ int ecb_plugin_open(const char *path, ecb_plugin *p)
     if (!p->vt.name || strcmp(p->vt.name, p->stem) != 0)
         return reject(p, "%s: name: expected \"%s\" (the file stem), got \"%s\"", path, p->stem,
                       p->vt.name ? p->vt.name : "(null)");
+    if (p->vt.flags & ~ECB_METHOD_FLAGS_V1)
+        return reject(p, "%s: flags: expected only bits of 0x%x (ABI v1), got 0x%x (bit 0x20 was "
+                      "the native search() hook, removed before ABI v1 was frozen)",
+                      path, ECB_METHOD_FLAGS_V1, p->vt.flags);
+    if (p->vt.reserved_search)
+        return reject(p, "%s: reserved_search: expected NULL (the native search() hook was "
+                      "removed before ABI v1 was frozen; the host ranks score()), got a function",
+                      path);
     const char *miss = missing_hook(&p->vt);
     if (miss) return reject(p, "%s: hook %s: required by flags 0x%x, got NULL", path, miss,
                             p->vt.flags);
@@ -229,24 +233,18 @@ int ecb_registry_load_default(ecb_registry **out)
 {
     const char *dirs[64];
     size_t n = 0;
-    char exe_dir[4096];
-    ssize_t l = readlink("/proc/self/exe", exe_dir, sizeof exe_dir - 16);
-    static char near_exe[4200];
-    if (l > 0) {
-        exe_dir[l] = '\0';
-        char *slash = strrchr(exe_dir, '/');
-        if (slash) *slash = '\0';
-        snprintf(near_exe, sizeof near_exe, "%s/methods", exe_dir);
-        dirs[n++] = near_exe;
-    }
-    if (n == 0 || strcmp(near_exe, ECB_METHODS_BUILD_DIR) != 0) dirs[n++] = ECB_METHODS_BUILD_DIR;
+    /* ecbench's own plugins, found relative to the executable (installed
+     * tree, or the build tree when run from it); none is not an error here:
+     * ECBENCH_METHODS_PATH may name every plugin. */
+    if (ecb_install_preload_toolkit() != 0) return ECB_EIO;
+    char own[4096];
+    int have_own = ecb_install_dir(ECB_DIR_METHODS, own, sizeof own) == 0;
+    if (have_own) dirs[n++] = own;
+    else ecb_clear_error();
     char *env = getenv("ECBENCH_METHODS_PATH") ? ecb_strdup(getenv("ECBENCH_METHODS_PATH")) : NULL;
-    for (char *tok = env ? strtok(env, ":") : NULL; tok && n < 64; tok = strtok(NULL, ":"))
-        if (*tok) dirs[n++] = tok;
-    /* near_exe and the build dir are usually the same place: load once. */
-    if (n >= 2 && strcmp(dirs[0], dirs[1]) == 0) {
-        memmove(&dirs[1], &dirs[2], (n - 2) * sizeof *dirs);
-        n--;
+    for (char *tok = env ? strtok(env, ":") : NULL; tok && n < 64; tok = strtok(NULL, ":")) {
+        char real[4096]; /* naming ecbench's own directory again loads it once */
+        if (*tok && !(have_own && realpath(tok, real) && strcmp(real, own) == 0)) dirs[n++] = tok;
     }
     int rc = ecb_registry_load_dirs(dirs, n, out);
     free(env);

@@ -23,9 +23,10 @@ typedef struct ecb_registry {
     size_t n;
 } ecb_registry;
 
-/* Load from the default directories: the build tree's methods/ (next to the
- * executable, or the compiled-in build dir), then every directory of
- * ECBENCH_METHODS_PATH (colon-separated). */
+/* Load from the default directories: ecbench's own plugin directory, found
+ * relative to the executable (<libdir>/ecbench/methods of an installed
+ * tree, or the build tree's methods/ when run from it; common/install.h),
+ * then every directory of ECBENCH_METHODS_PATH (colon-separated). */
 int ecb_registry_load_default(ecb_registry **out);
 int ecb_registry_load_dirs(const char *const *dirs, size_t ndirs, ecb_registry **out);
 /* Validate one file; on rejection, p->rejected is set and reason filled;

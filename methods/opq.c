@@ -320,40 +320,13 @@ static int opq_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
-struct opq_scan_ctx {
-    const opq_state *s;
-    const float *lut;
-    const uint8_t *codes;
-};
-
-static void opq_scan_block(void *ctx, size_t j0, size_t nj, float *buf)
-{
-    const struct opq_scan_ctx *c = ctx;
-    ecb_lut_scan(c->lut, c->s->p.m, (unsigned)c->s->p.nbits, c->codes + j0 * c->s->code_size,
-                 c->s->code_size, nj, buf);
-}
-
-static int opq_search(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
-                      const uint8_t *codes, size_t n, size_t k, float *scores, int64_t *ids)
-{
-    (void)mode;
-    const opq_state *s = (const opq_state *)m;
-    const size_t tl = s->p.m * s->pq.ksub;
-    for (size_t i = 0; i < nq; i++) {
-        struct opq_scan_ctx c = {s, (const float *)prepared + i * tl, codes};
-        int rc = ecb_topk_blocked(n, k, opq_scan_block, &c, scores + i * k, ids + i * k);
-        if (rc) return m->host->fail(m->host, rc, "opq: out of memory in search");
-    }
-    return 0;
-}
-
 static const ecb_method_vtable opq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
     .name = "opq",
     .summary = "optimized product quantization: learned rotation + PQ, ADC/SDC scoring",
     .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC |
-             ECB_METHOD_DECODE | ECB_METHOD_SEARCH,
+             ECB_METHOD_DECODE,
     .params = opq_params_table,
     .params_size = sizeof(struct opq_params),
     .create = opq_create,
@@ -366,7 +339,6 @@ static const ecb_method_vtable opq_vtable = {
     .query_size = opq_query_size,
     .prepare = opq_prepare,
     .score = opq_score,
-    .search = opq_search,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_opq(void) { return &opq_vtable; }

@@ -243,40 +243,13 @@ static int pq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
-struct pq_scan_ctx {
-    const pq_state *s;
-    const float *lut;
-    const uint8_t *codes;
-};
-
-static void pq_scan_block(void *ctx, size_t j0, size_t nj, float *buf)
-{
-    const struct pq_scan_ctx *c = ctx;
-    ecb_lut_scan(c->lut, c->s->p.m, (unsigned)c->s->p.nbits, c->codes + j0 * c->s->code_size,
-                 c->s->code_size, nj, buf);
-}
-
-static int pq_search(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
-                     const uint8_t *codes, size_t n, size_t k, float *scores, int64_t *ids)
-{
-    (void)mode;
-    const pq_state *s = (const pq_state *)m;
-    const size_t tl = s->p.m * s->pq.ksub;
-    for (size_t i = 0; i < nq; i++) {
-        struct pq_scan_ctx c = {s, (const float *)prepared + i * tl, codes};
-        int rc = ecb_topk_blocked(n, k, pq_scan_block, &c, scores + i * k, ids + i * k);
-        if (rc) return m->host->fail(m->host, rc, "pq: out of memory in search");
-    }
-    return 0;
-}
-
 static const ecb_method_vtable pq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
     .name = "pq",
     .summary = "product quantization: m sub-vectors x 2^nbits centroids, ADC/SDC scoring",
     .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC |
-             ECB_METHOD_DECODE | ECB_METHOD_SEARCH,
+             ECB_METHOD_DECODE,
     .params = pq_params_table,
     .params_size = sizeof(struct pq_params),
     .create = pq_create,
@@ -289,7 +262,6 @@ static const ecb_method_vtable pq_vtable = {
     .query_size = pq_query_size,
     .prepare = pq_prepare,
     .score = pq_score,
-    .search = pq_search,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_pq(void) { return &pq_vtable; }

@@ -315,39 +315,13 @@ static int rq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
-struct rq_scan_ctx {
-    const rq_state *s;
-    const float *lut;
-    const uint8_t *codes;
-};
-
-static void rq_scan_block(void *ctx, size_t j0, size_t nj, float *buf)
-{
-    const struct rq_scan_ctx *c = ctx;
-    rq_scan(c->s, c->lut, c->codes + j0 * c->s->code_size, nj, buf);
-}
-
-static int rq_search(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
-                     const uint8_t *codes, size_t n, size_t k, float *scores, int64_t *ids)
-{
-    (void)mode;
-    const rq_state *s = (const rq_state *)m;
-    const size_t ql = s->p.stages * s->K + 1;
-    for (size_t i = 0; i < nq; i++) {
-        struct rq_scan_ctx c = {s, (const float *)prepared + i * ql, codes};
-        int rc = ecb_topk_blocked(n, k, rq_scan_block, &c, scores + i * k, ids + i * k);
-        if (rc) return m->host->fail(m->host, rc, "rq: out of memory in search");
-    }
-    return 0;
-}
-
 static const ecb_method_vtable rq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
     .name = "rq",
     .summary = "residual quantization: greedy stages x 2^nbits full-dimension codebooks",
     .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC |
-             ECB_METHOD_DECODE | ECB_METHOD_SEARCH,
+             ECB_METHOD_DECODE,
     .params = rq_params_table,
     .params_size = sizeof(struct rq_params),
     .create = rq_create,
@@ -360,7 +334,6 @@ static const ecb_method_vtable rq_vtable = {
     .query_size = rq_query_size,
     .prepare = rq_prepare,
     .score = rq_score,
-    .search = rq_search,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_rq(void) { return &rq_vtable; }

@@ -20,14 +20,12 @@
 #include <unistd.h>
 
 #include "common/ecb.h"
+#include "common/install.h"
 #include "harness/stats.h"
 #include "reports/reports.h"
 
 extern char **environ;
 
-#ifndef ECB_SOURCE_DIR
-#define ECB_SOURCE_DIR "."
-#endif
 
 void ecb_stats_opts_default(ecb_stats_opts *o)
 {
@@ -637,7 +635,9 @@ static void fmt_num(double v, char *buf, size_t n)
 static int find_templates(report *R)
 {
     const char *env = getenv("ECBENCH_REPORTS_DIR");
-    const char *cands[] = {env, ECB_SOURCE_DIR "/reports", "reports"};
+    char own[4096] = "";
+    if (ecb_install_dir(ECB_DIR_TEMPLATES, own, sizeof own) != 0) ecb_clear_error();
+    const char *cands[] = {env, own[0] ? own : NULL};
     for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
         if (!cands[i]) continue;
         char p[4200];
@@ -647,8 +647,9 @@ static int find_templates(report *R)
             return 0;
         }
     }
-    return ecb_fail(ECB_ENOTFOUND, "gnuplot templates (pareto.gp...) not found in $ECBENCH_REPORTS_DIR, "
-                    "%s/reports or ./reports", ECB_SOURCE_DIR);
+    return ecb_fail(ECB_ENOTFOUND, "gnuplot templates (pareto.gp...) not found in "
+                    "$ECBENCH_REPORTS_DIR (%s) nor in ecbench's data directory (%s)",
+                    env ? env : "unset", own[0] ? own : "<datadir>/ecbench next to the executable: absent");
 }
 
 static int copy_file(const char *src, const char *dst)

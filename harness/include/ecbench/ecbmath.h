@@ -1,8 +1,35 @@
 /*
- * ecbmath: the numerical toolkit plugins link statically (libecbmath.a,
- * hidden visibility, so a plugin still exports only its entry symbol).
- * Shared by the harness and every fitted method: seeded RNG, checked BLAS
- * sizes, random rotations, eigen/SVD wrappers, k-means, popcount kernels.
+ * ecbmath: the numerical toolkit of ecbench plugins. Shared by the harness
+ * and every fitted method: seeded RNG, checked BLAS sizes, random
+ * rotations, eigen/SVD wrappers, k-means, PQ tables, popcount kernels,
+ * top-k in the one ranking order, the parallel-for.
+ *
+ * How plugins get it: in-tree methods link it statically (libecbmath.a,
+ * hidden visibility, so a plugin still exports only its entry symbol);
+ * third-party plugins link the installed shared library
+ * libecbench-toolkit.so.1 (`pkg-config --libs ecbench-plugin`), which
+ * exports exactly the functions declared here. ecbench loads its own copy
+ * before any plugin, so a plugin finds it by soname wherever the installed
+ * tree lives.
+ *
+ * Versioning rules of libecbench-toolkit (ECB_TOOLKIT_VERSION_*):
+ *  - The soname carries the major version (libecbench-toolkit.so.1). Within
+ *    a major version nothing declared here is removed, renamed or changes
+ *    its signature, and the structs a caller allocates or reads (ecb_rng,
+ *    ecb_kmeans_opts, ecb_pq) keep their layout; any such change makes the
+ *    next major version (.so.2), and plugins built against .so.1 keep
+ *    needing .so.1.
+ *  - A minor version only adds functions. Every exported function carries
+ *    the symbol version of the minor version that added it
+ *    (ECBENCH_TOOLKIT_1.0, then ECBENCH_TOOLKIT_1.1, ...; see
+ *    harness/ecbmath/toolkit.map), so a plugin that uses a newer function
+ *    fails to load on an older toolkit, naming the symbol version, instead
+ *    of failing mid-sweep.
+ *  - Results: for a given seed, every function gives the same values in
+ *    every release of a major version, except where a release note says a
+ *    result changed (a bug fix), since quality numbers must be reproducible.
+ *  - static inline functions here are compiled into the plugin: their
+ *    behaviour is that of the header the plugin was built with.
  *
  * All functions are deterministic for a given seed and thread count 1;
  * with more BLAS threads, float sums may differ in the last bits.
@@ -19,6 +46,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The toolkit version this header describes (see the rules above); the
+ * major is the soname's number. */
+#define ECB_TOOLKIT_VERSION_MAJOR 1
+#define ECB_TOOLKIT_VERSION_MINOR 0
 
 /* ---- parallel-for: the one thread fan-out --------------------------------- */
 /* Run fn(ctx, task, worker) for every task in [0, ntasks) on up to `threads`

@@ -1,12 +1,21 @@
 /*
- * ecbench method plugin ABI, version 1.
+ * ecbench method plugin ABI, version 1: the contract third-party plugins
+ * build against (installed as <includedir>/ecbench/method.h; build flags from
+ * `pkg-config --cflags --libs ecbench-plugin`).
  *
  * A method is a shared object with exactly one exported symbol, named after
  * its file stem:   const ecb_method_vtable *ecb_method_<stem>(void);
  * It returns a pointer to a static const vtable. The host never writes into
- * it. The host accepts vtables whose abi_version lies in
- * [ECB_METHOD_ABI_MIN, ECB_METHOD_ABI_VERSION]; fields are only ever appended,
- * and the host reads a field only when struct_size covers it.
+ * it. `ecbench check-plugin PATH.so` runs the conformance checks on it.
+ *
+ * Versioning. The host accepts vtables whose abi_version lies in
+ * [ECB_METHOD_ABI_MIN, ECB_METHOD_ABI_VERSION]. Within a version, fields
+ * are only ever appended (never moved, removed or retyped), and the host
+ * reads a field only when struct_size covers it, so a plugin built against
+ * an older header keeps loading. A flag bit the host does not know is
+ * rejected at load (it could not be honoured). The same rules hold for
+ * ecb_host: a plugin reads a field past the ones listed here only after
+ * checking host->struct_size.
  *
  * Data conventions (all hooks):
  *  - vectors are float32, row-major, n*dim floats;
@@ -18,11 +27,40 @@
  *    code after calling host->fail() with a message.
  *  - The harness L2-normalises corpus and queries for cosine similarity and
  *    hands the method ECB_SIM_DOT, so methods only see DOT or L2.
+ *  - n (or nq) may be 0 and must then succeed without touching buffers.
  *
- * Threading: train() is called once, from one thread. After training, the
- * state is read-only: encode(), decode(), prepare() and score() take a const
- * state and may be called concurrently from several threads on disjoint
- * outputs.
+ * Threading (what the host guarantees and what it needs):
+ *  - create() and destroy() are called from one thread per state; different
+ *    states may live at the same time (a pipeline holds several of one
+ *    method), so a plugin keeps everything in its state, no globals;
+ *  - train() is called at most once per state, from one thread, before any
+ *    other hook but code_size/aux_bytes/query_size/out_dim; it may use up to
+ *    host->threads threads itself (ecb_parallel_for in ecbench/ecbmath.h);
+ *  - after train(), the state is read-only: encode(), decode(), transform(),
+ *    prepare() and score() take a const state and ARE CALLED CONCURRENTLY
+ *    from several threads on disjoint outputs (the host splits the corpus
+ *    and the queries into blocks). They must not modify the state or any
+ *    shared scratch; allocate per call. Their results must not depend on the
+ *    split: each row is encoded on its own, and scoring a block of codes or
+ *    a subset of queries gives the same values as scoring them all;
+ *  - code_size(), aux_bytes(), query_size() and out_dim() are pure and may
+ *    be called from any thread after train();
+ *  - host->fail() and host->log() may be called from any thread (the
+ *    message is per thread).
+ *
+ * Hooks, required (R) or optional (O); "R with X": required when flag X is
+ * set, and then called by the host; without the flag the host never calls it:
+ *    create, destroy                        R
+ *    train                                  R with NEEDS_TRAIN, else O (called when set)
+ *    code_size, aux_bytes, encode,
+ *    query_size, prepare, score             R for quantizers (no TRANSFORM flag)
+ *    decode                                 R with DECODE
+ *    out_dim, transform                     R with TRANSFORM
+ *    reserved_search                        must be NULL (see below)
+ *    param_conds (appended within v1)       O
+ *  A quantizer sets ECB_METHOD_SYMMETRIC and/or ECB_METHOD_ASYMMETRIC; a
+ *  mode it does not set is never requested (the runner records such cells
+ *  as skipped).
  */
 #ifndef ECBENCH_METHOD_H
 #define ECBENCH_METHOD_H
@@ -47,7 +85,7 @@ extern "C" {
 #endif
 
 /* Error codes: 0 is success, failures are negative. One table generates the
- * enum and ecb_strerror() (see harness/ecb_error.c). */
+ * enum and the host's ecb_strerror(). */
 #define ECB_ERRNO_MAP(X)                                                     \
     X(EINVAL, -1, "invalid argument")                                       \
     X(ENOMEM, -2, "out of memory")                                          \
@@ -117,16 +155,22 @@ typedef struct ecb_param_cond {
 
 enum { ECB_LOG_ERROR = 0, ECB_LOG_WARN = 1, ECB_LOG_INFO = 2, ECB_LOG_DEBUG = 3 };
 
+/* Host services, passed to create() and kept in the state (m->host). The
+ * plugin reads them and calls them; it references no symbol of the
+ * executable. */
 typedef struct ecb_host ecb_host;
 struct ecb_host {
     uint32_t abi_version; /* ECB_HOST_ABI_VERSION */
-    size_t struct_size;
-    /* Record an error message for the current thread; returns code. */
+    size_t struct_size;   /* sizeof(ecb_host) of the host: fields past it are absent */
+    /* Record an error message for the current thread and return code (so
+     * `return host->fail(host, ECB_EINVAL, "m=%zu must divide dim=%zu", m, d);`).
+     * Any thread. */
     int (*fail)(const ecb_host *h, int code, const char *fmt, ...) ECB_PRINTF(3, 4);
+    /* Log through the host (ECB_LOG_*; the host filters by level). Any thread. */
     void (*log)(const ecb_host *h, int level, const char *fmt, ...) ECB_PRINTF(3, 4);
     uint64_t seed;  /* the cell's seed: every random choice derives from it */
-    size_t threads; /* threads the method may use inside train() */
-    void *host_data; /* host-private */
+    size_t threads; /* threads the method may use inside train(), >= 1 */
+    void *host_data; /* host-private: do not touch */
 };
 
 /* ---- the method -------------------------------------------------------- */
@@ -151,65 +195,78 @@ enum {
     ECB_METHOD_ASYMMETRIC = 1u << 2,  /* supports ECB_MODE_ASYMMETRIC */
     ECB_METHOD_DECODE = 1u << 3,      /* decode() reconstructs vectors */
     ECB_METHOD_TRANSFORM = 1u << 4,   /* float->float stage: out_dim+transform */
-    ECB_METHOD_SEARCH = 1u << 5,      /* has a native top-k search() */
+    /* 1u << 5 was ECB_METHOD_SEARCH (see reserved_search): never reuse it. */
 };
+/* Every flag ABI v1 defines; a plugin setting any other bit is rejected. */
+#define ECB_METHOD_FLAGS_V1 0x1fu
 
 struct ecb_method_vtable {
     /* ABI fields first, never moved. */
     uint32_t abi_version; /* ECB_METHOD_ABI_VERSION the plugin was built with */
     uint32_t struct_size; /* sizeof(ecb_method_vtable) at build time */
 
-    const char *name;     /* equal to the file stem */
-    const char *summary;  /* one line */
-    uint32_t flags;       /* ECB_METHOD_* */
+    const char *name;     /* equal to the file stem (libfoo.so: "foo") */
+    const char *summary;  /* one line, shown by `ecbench list` */
+    uint32_t flags;       /* ECB_METHOD_*, only bits of ECB_METHOD_FLAGS_V1 */
     const ecb_param *params; /* NULL-name-terminated table, may be NULL */
     size_t params_size;      /* sizeof the params struct the table fills */
 
-    /* Create a state for dim-dimensional input. params points to a struct of
-     * params_size bytes filled by the host from the table (defaults applied,
-     * ranges checked). Reject inconsistent combinations here (e.g. m must
-     * divide dim) with host->fail. */
+    /* R. Create a state for dim-dimensional input. params points to a
+     * struct of params_size bytes filled by the host from the table
+     * (defaults applied, ranges checked); it is valid only during the call
+     * (copy what you need: the conformance checks free it right after). Reject inconsistent combinations here (e.g. m must
+     * divide dim) with host->fail, so a config fails before any cell runs.
+     * *out must embed ecb_method first, with host, dim and sim filled. */
     int (*create)(const ecb_host *host, const void *params, size_t dim,
                   ecb_similarity sim, ecb_method **out);
-    void (*destroy)(ecb_method *m); /* accepts NULL */
+    /* R. Frees everything; accepts NULL. */
+    void (*destroy)(ecb_method *m);
 
-    /* Optional (required with NEEDS_TRAIN): x is n*dim floats of the corpus
-     * sample, never queries. */
+    /* R with ECB_METHOD_NEEDS_TRAIN, else O. x is n*dim floats of a seeded
+     * sample of the corpus, never queries; every random choice derives from
+     * host->seed, so two states trained alike encode alike. One thread. */
     int (*train)(ecb_method *m, const float *x, size_t n);
 
-    /* Bytes per encoded vector, and bytes of trained state counted in the
-     * index (codebooks, rotations, thresholds). Valid after train. */
+    /* R for quantizers. Bytes per encoded vector, and bytes of trained state
+     * counted in the index (codebooks, rotations, thresholds). Pure; valid
+     * after train. */
     size_t (*code_size)(const ecb_method *m);
     size_t (*aux_bytes)(const ecb_method *m);
 
-    /** @param x n*dim floats. @param codes n*code_size bytes, caller-owned. */
+    /** R for quantizers; concurrent. Each row is encoded on its own.
+     * @param x n*dim floats. @param codes n*code_size bytes, caller-owned. */
     int (*encode)(const ecb_method *m, const float *x, size_t n, uint8_t *codes);
-    /** Optional (ECB_METHOD_DECODE). @param x n*dim floats out. */
+    /** R with ECB_METHOD_DECODE; concurrent. @param x n*dim floats out. */
     int (*decode)(const ecb_method *m, const uint8_t *codes, size_t n, float *x);
 
-    /* Query preparation: query_size(mode) bytes per prepared query (e.g. the
-     * encoded query, or a float copy, or an ADC lookup table). q is nq*dim
-     * floats; out is nq*query_size bytes. */
+    /* R for quantizers. Query preparation: query_size(mode) bytes per
+     * prepared query (pure; e.g. the encoded query, a float copy, an ADC
+     * lookup table). prepare (concurrent): q is nq*dim floats; out is
+     * nq*query_size bytes. Only modes the flags declare are requested. */
     size_t (*query_size)(const ecb_method *m, ecb_mode mode);
     int (*prepare)(const ecb_method *m, ecb_mode mode, const float *q, size_t nq,
                    void *out);
 
-    /* Score a block: scores[i*n + j] = sim(query i, code j), higher is
-     * better. prepared is nq*query_size bytes from prepare(); codes is
-     * n*code_size bytes; scores nq*n floats, caller-owned. */
+    /* R for quantizers; concurrent. Score a block: scores[i*n + j] =
+     * sim(query i, code j), higher is better. prepared is nq*query_size
+     * bytes from prepare(); codes is n*code_size bytes; scores nq*n floats,
+     * caller-owned. The host ranks the scores itself (one top-k, one
+     * ranking order for every method); a fast scan belongs here. */
     int (*score)(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
                  const uint8_t *codes, size_t n, float *scores);
 
-    /* Optional (ECB_METHOD_SEARCH): native top-k over codes, ids are code
-     * positions (int64, -1 pads). The host re-sorts the returned candidates
-     * by its one ranking order, so ties at the k-th score may differ from
-     * the generic path. */
-    int (*search)(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
-                  const uint8_t *codes, size_t n, size_t k, float *scores, int64_t *ids);
+    /* Must be NULL. This slot held an optional native top-k search() that
+     * the host never called; it was removed before ABI v1 was frozen (the
+     * host's blocked top-k over score() gives every method the same ranking
+     * order and tie rule, and a fused scan gains nothing over scoring a
+     * block). The slot stays so that the fields after it keep their
+     * offsets; the host rejects a plugin that fills it or sets 1u << 5. */
+    void (*reserved_search)(void);
 
-    /* Transforms (ECB_METHOD_TRANSFORM): output dimension and the map.
-     * Transforms need not implement encode/score: used alone, the host
-     * follows them with float32. y is n*out_dim floats. */
+    /* R with ECB_METHOD_TRANSFORM. Transforms (float->float stages) give
+     * their output dimension (pure) and the map (concurrent, row by row);
+     * they need not implement encode/score: used alone, the host follows
+     * them with float32. y is n*out_dim floats. */
     size_t (*out_dim)(const ecb_method *m);
     int (*transform)(const ecb_method *m, const float *x, size_t n, float *y);
 
