@@ -637,7 +637,8 @@ static void run_group_isolated(const ecb_plugin *p, ecb_check_group g, unsigned 
                  strsignal(WTERMSIG(status)));
     else if (!ended || WEXITSTATUS(status) != 0)
         snprintf(msg, sizeof msg, "the process exited with status %d before the checks ended "
-                 "(a plugin must not call exit)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                 "(a crash caught by a sanitizer, or the plugin called exit)",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     else
         return;
     print_check(t, what, ECB_CHECK_FAIL, msg);
