@@ -9,23 +9,20 @@
  * batches, and handle n = 0 and n = 1. Data is allocated to exact sizes, so
  * an ASan build (the test suite's) catches any access past a buffer.
  */
-#include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/install.h"
 #include "ecbench/ecbmath.h"
 #include "harness/checkplugin.h"
+#include "harness/elfsyms.h"
 #include "harness/host.h"
 #include "harness/params.h"
 
@@ -164,118 +161,18 @@ static int make_pair(checker *c, inst *a, inst *b, size_t dim, ecb_similarity si
     return 0;
 }
 
-/* ---- exports: read the ELF dynamic symbol table, no nm needed ------------- */
-
-/* Linker-generated symbols some toolchains export from every object. */
-static int linker_symbol(const char *s)
-{
-    static const char *const names[] = {"_init", "_fini", "_edata", "_end", "__bss_start"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strcmp(s, names[i]) == 0) return 1;
-    return 0;
-}
-
-static int in_file(uint64_t off, uint64_t len, size_t size)
-{
-    return off <= size && len <= size - off;
-}
-
-/* Lists the defined, visible dynamic symbols of the file into names
- * (comma-separated, truncated) and counts them; ours counts the entry. */
-static int elf_exports(const char *path, const char *entry, size_t *count, int *ours,
-                       char *names, size_t nsize, char *err, size_t esize)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return snprintf(err, esize, "cannot open: %s", strerror(errno)), -1;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
-        close(fd);
-        return snprintf(err, esize, "not an ELF shared object (too small)"), -1;
-    }
-    size_t size = (size_t)st.st_size;
-    const unsigned char *b = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (b == MAP_FAILED) return snprintf(err, esize, "cannot map: %s", strerror(errno)), -1;
-    int rc = -1;
-    Elf64_Ehdr eh;
-    memcpy(&eh, b, sizeof eh);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const unsigned char native = ELFDATA2LSB;
-#else
-    const unsigned char native = ELFDATA2MSB;
-#endif
-    int found = 0;
-    Elf64_Shdr sh, strsh;
-    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
-        snprintf(err, esize, "not an ELF file");
-        goto out;
-    }
-    if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != native) {
-        snprintf(err, esize, "not a 64-bit ELF object of this machine's byte order");
-        goto out;
-    }
-    if (eh.e_shentsize < sizeof(Elf64_Shdr) || !in_file(eh.e_shoff, (uint64_t)eh.e_shnum * eh.e_shentsize, size)) {
-        snprintf(err, esize, "section headers outside the file");
-        goto out;
-    }
-    for (size_t i = 0; i < eh.e_shnum && !found; i++) {
-        memcpy(&sh, b + eh.e_shoff + i * eh.e_shentsize, sizeof sh);
-        found = sh.sh_type == SHT_DYNSYM;
-    }
-    if (!found) {
-        snprintf(err, esize, "no dynamic symbol table (.dynsym)");
-        goto out;
-    }
-    if (sh.sh_link >= eh.e_shnum || sh.sh_entsize < sizeof(Elf64_Sym) ||
-        !in_file(sh.sh_offset, sh.sh_size, size)) {
-        snprintf(err, esize, ".dynsym malformed");
-        goto out;
-    }
-    memcpy(&strsh, b + eh.e_shoff + (size_t)sh.sh_link * eh.e_shentsize, sizeof strsh);
-    if (!in_file(strsh.sh_offset, strsh.sh_size, size)) {
-        snprintf(err, esize, ".dynstr outside the file");
-        goto out;
-    }
-    const char *strtab = (const char *)b + strsh.sh_offset;
-    size_t off = 0;
-    *count = 0;
-    *ours = 0;
-    names[0] = '\0';
-    for (uint64_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-        Elf64_Sym s;
-        memcpy(&s, b + sh.sh_offset + i * sh.sh_entsize, sizeof s);
-        unsigned bind = ELF64_ST_BIND(s.st_info), vis = ELF64_ST_VISIBILITY(s.st_other);
-        if (s.st_shndx == SHN_UNDEF || s.st_shndx == SHN_ABS) continue; /* ABS: version nodes */
-        if (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE) continue;
-        if (vis == STV_HIDDEN || vis == STV_INTERNAL) continue;
-        if (s.st_name >= strsh.sh_size ||
-            !memchr(strtab + s.st_name, '\0', strsh.sh_size - s.st_name)) {
-            snprintf(err, esize, ".dynsym names a string outside .dynstr");
-            goto out;
-        }
-        const char *nm = strtab + s.st_name;
-        if (!nm[0] || linker_symbol(nm)) continue;
-        (*count)++;
-        if (strcmp(nm, entry) == 0) (*ours)++;
-        int w = snprintf(names + off, nsize - off, "%s%s", off ? ", " : "", nm);
-        if (w > 0 && (size_t)w < nsize - off) off += (size_t)w;
-    }
-    rc = 0;
-out:
-    munmap((void *)b, size);
-    return rc;
-}
+/* ---- exports and parameters ------------------------------------------------ */
 
 static void check_exports(checker *c)
 {
     /* the entry symbol the registry resolved: the stem, or the stem without
      * a "lib" prefix when that is what the file exports */
-    char entry[300], names[512], err[256];
+    char entry[300], names[512];
     snprintf(entry, sizeof entry, "ecb_method_%s", c->vt->name);
     size_t count = 0;
     int ours = 0;
-    if (elf_exports(c->p->path, entry, &count, &ours, names, sizeof names, err, sizeof err) != 0)
-        report(c, "exports", ECB_CHECK_FAIL, "%s: %s", c->p->path, err);
+    if (ecb_elf_exports(c->p->path, entry, &count, &ours, names, sizeof names) != 0)
+        report(c, "exports", ECB_CHECK_FAIL, "%s", ecb_last_error());
     else if (count == 1 && ours == 1)
         report(c, "exports", ECB_CHECK_PASS, "exactly one dynamic symbol, %s", entry);
     else
@@ -649,8 +546,11 @@ int ecb_check_plugin(const char *path, unsigned timeout_s, FILE *out)
     tally t = {out, 0, 0, 0};
     fprintf(out, "ecbench check-plugin %s\n", path);
     ecb_plugin p;
+    /* dlopen() searches the library path for a name without '/': mean the file */
+    char local[4200];
+    if (!strchr(path, '/')) snprintf(local, sizeof local, "./%s", path);
     int rc = ecb_install_preload_toolkit(); /* what a third-party plugin links */
-    if (rc == 0) rc = ecb_plugin_open(path, &p);
+    if (rc == 0) rc = ecb_plugin_open(strchr(path, '/') ? path : local, &p);
     else memset(&p, 0, sizeof p);
     if (rc != 0 || p.rejected) {
         print_check(&t, "load", ECB_CHECK_FAIL, rc ? ecb_last_error() : p.reason);

@@ -111,6 +111,9 @@ check "$ECB_BUILD_DIR/tests/badplugins/badabi.so" 1 'FAIL  load: .*abi_version: 
 [ $? -eq 1 ] || fail "two plugins, one failing: expected exit 1"
 [ "$(grep -c '^verdict:' "$tmp/out")" -eq 2 ] || fail "two plugins: expected two verdicts"
 
+# a bare file name is the file in the current directory, not a library search
+(cd "$tmp" && "$ECBENCH" check-plugin good.so > "$tmp/out" 2>&1) || { cat "$tmp/out"; fail "check-plugin good.so from its directory"; }
+
 # usage errors
 "$ECBENCH" check-plugin > /dev/null 2>&1
 [ $? -eq 2 ] || fail "check-plugin without a plugin: expected exit 2"
