@@ -133,8 +133,23 @@ void ecb_rpt_budget_pick(const ecb_report *R, const ecb_rpt_group *g, const ecb_
 void ecb_rpt_fmt_num(double v, char *buf, size_t n);
 int ecb_rpt_has_plot(const ecb_report *R, const char *name);
 
-/* ---- helpers (report.c) ---------------------------------------------------- */
+/* ---- report files (report.c) ------------------------------------------------ */
 
+/* A report file: written to memory, then ecb_write_file_atomic on commit
+ * (a temporary name, fsync, rename), so a failure (disk full, unwritable
+ * path) leaves neither a temporary nor a partial file behind. */
+typedef struct ecb_rfile {
+    FILE *f;
+    char *buf;
+    size_t len;
+    char *path;
+} ecb_rfile;
+/* Opens rf->f (a memory stream) for path. */
+int ecb_rfile_open(ecb_rfile *rf, const char *path);
+/* Checks the stream and replaces path atomically; releases rf either way.
+ * Errors name the file. */
+int ecb_rfile_commit(ecb_rfile *rf);
+void ecb_rfile_discard(ecb_rfile *rf); /* accepts a zeroed or released rf */
 char *ecb_rpt_pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- the writers ------------------------------------------------------------ */

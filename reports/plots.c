@@ -16,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/ecb.h"
+#include "common/fileio.h"
 #include "reports/model.h"
 
 extern char **environ;
@@ -28,8 +30,7 @@ extern char **environ;
 typedef struct {
     ecb_report *R;
     char *dir;        /* DIR/plots */
-    FILE *render;     /* plots/render.sh */
-    int failed;       /* figures that did not render */
+    ecb_rfile render; /* plots/render.sh */
 } plotter;
 
 static int file_exists(const char *p)
@@ -64,16 +65,37 @@ static int copy_file(const char *src, const char *dst)
 {
     FILE *in = fopen(src, "rb");
     if (!in) return ecb_fail(ECB_EIO, "%s: cannot open: %s", src, strerror(errno));
-    FILE *out = fopen(dst, "wb");
-    if (!out) {
-        fclose(in);
-        return ecb_fail(ECB_EIO, "%s: cannot create: %s", dst, strerror(errno));
-    }
-    char buf[8192];
+    ecb_buf b = {0};
+    char chunk[8192];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, in)) > 0) rc = ecb_buf_put(&b, chunk, n);
+    if (!rc && ferror(in)) rc = ecb_fail(ECB_EIO, "%s: read error", src);
     fclose(in);
-    return fclose(out) ? ecb_fail(ECB_EIO, "%s: write failed", dst) : 0;
+    if (!rc) rc = ecb_write_file_atomic(dst, b.p ? b.p : "", b.len);
+    ecb_buf_free(&b);
+    return rc;
+}
+
+/* A figure gnuplot says it wrote: a complete PNG (ends with its IEND
+ * chunk) or SVG (ends with </svg>). A full disk can leave a truncated file
+ * behind a zero exit status. */
+static int figure_complete(const char *path, int svg)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char tail[64];
+    size_t n = 0;
+    if (fseek(f, -(long)sizeof tail, SEEK_END) != 0) rewind(f);
+    n = fread(tail, 1, sizeof tail, f);
+    fclose(f);
+    if (svg) {
+        for (size_t i = 0; i + 6 <= n; i++)
+            if (memcmp(tail + i, "</svg>", 6) == 0) return 1;
+        return 0;
+    }
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    return n >= 12 && memcmp(tail + n - 12, iend, 12) == 0;
 }
 
 static void sh_quote(FILE *f, const char *s)
@@ -102,14 +124,18 @@ static int add_plot(ecb_report *R, const char *base)
 }
 
 /* Run `gnuplot -c SCRIPT ARGS...` inside plots/ for out.png and out.svg;
- * args[1] is the output base name, completed with each extension. */
-static void run_gnuplot(plotter *P, const char *script, const char *base, const char **args, size_t nargs)
+ * args[1] is the output base name, completed with each extension. gnuplot
+ * writes BASE.tmp.PID.EXT; it becomes BASE.EXT once gnuplot exited 0 and
+ * the file is complete. render.sh gets the final names. */
+static int run_gnuplot(plotter *P, const char *script, const char *base, const char **args, size_t nargs)
 {
     ecb_report *R = P->R;
-    for (int e = 0; e < 2; e++) {
+    int rc = 0;
+    for (int e = 0; e < 2 && !rc; e++) {
         const char *ext = e ? "svg" : "png";
-        char outname[512];
+        char outname[512], tmpname[560];
         snprintf(outname, sizeof outname, "%s.%s", base, ext);
+        snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld.%s", base, (long)getpid(), ext);
         char *argv[24];
         size_t a = 0;
         argv[a++] = "gnuplot";
@@ -119,13 +145,11 @@ static void run_gnuplot(plotter *P, const char *script, const char *base, const 
         argv[a++] = outname;
         for (size_t i = 1; i < nargs && a < 23; i++) argv[a++] = (char *)args[i];
         argv[a] = NULL;
-        if (P->render) {
-            for (size_t i = 0; i < a; i++) {
-                if (i) fputc(' ', P->render);
-                sh_quote(P->render, argv[i]);
-            }
-            fputc('\n', P->render);
+        for (size_t i = 0; i < a; i++) {
+            if (i) fputc(' ', P->render.f);
+            sh_quote(P->render.f, argv[i]);
         }
+        fputc('\n', P->render.f);
         if (R->gnuplot_missing) continue;
         /* The child changes into plots/ (so the scripts see the same relative
          * paths as render.sh) without touching the caller's cwd. */
@@ -135,47 +159,63 @@ static void run_gnuplot(plotter *P, const char *script, const char *base, const 
         sargv[sa++] = "-c";
         sargv[sa++] = "cd \"$0\" && exec gnuplot \"$@\"";
         sargv[sa++] = P->dir;
-        for (size_t i = 1; i < a; i++) sargv[sa++] = argv[i];
+        for (size_t i = 1; i < a; i++) sargv[sa++] = i == 4 ? tmpname : argv[i];
         sargv[sa] = NULL;
         char *log = ecb_rpt_pathf("%s/gnuplot.log", P->dir);
+        char *tmpp = ecb_rpt_pathf("%s/%s", P->dir, tmpname), *outp = ecb_rpt_pathf("%s/%s", P->dir, outname);
+        if (!log || !tmpp || !outp) {
+            free(log); free(tmpp); free(outp);
+            return ECB_ENOMEM;
+        }
         pid_t pid;
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        int rc = posix_spawnp(&pid, "sh", &fa, NULL, sargv, environ);
+        int sp = posix_spawnp(&pid, "sh", &fa, NULL, sargv, environ);
         posix_spawn_file_actions_destroy(&fa);
-        free(log);
-        if (rc != 0) {
-            R->gnuplot_missing = 1;
-            ecb_log(ECB_LOG_WARN, "cannot run sh for gnuplot (%s): figures not rendered; data and scripts "
-                    "are in %s (run render.sh there)", strerror(rc), P->dir);
-            continue;
-        }
-        int st;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        char *outp = ecb_rpt_pathf("%s/%s", P->dir, outname);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+        int st = 0;
+        if (sp == 0)
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        if (sp != 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 127)) {
+            /* no gnuplot (or no shell): the data and scripts are still there */
             R->gnuplot_missing = 1;
             ecb_log(ECB_LOG_WARN, "gnuplot not found: figures not rendered; data and scripts are in %s "
                     "(install gnuplot-nox, then run render.sh there)", P->dir);
-        } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !outp || !file_exists(outp)) {
-            P->failed++;
-            ecb_log(ECB_LOG_WARN, "gnuplot %s failed for %s (see %s/gnuplot.log)", script, outname, P->dir);
+        } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            rc = ecb_fail(ECB_EIO, "%s: gnuplot %s %s (see %s)", outp, script,
+                          WIFEXITED(st) ? "failed" : "was killed", log);
+        } else if (!figure_complete(tmpp, e)) {
+            rc = ecb_fail(ECB_EIO, "%s: gnuplot %s exited 0 but wrote an empty or truncated file (disk "
+                          "full? see %s)", outp, script, log);
+        } else if (rename(tmpp, outp) != 0) {
+            rc = ecb_fail(ECB_EIO, "%s: cannot rename %s into place: %s", outp, tmpname, strerror(errno));
         } else if (e == 0) {
-            add_plot(R, base);
+            rc = add_plot(R, base);
         }
+        if (rc) remove(tmpp);
+        free(log);
+        free(tmpp);
         free(outp);
     }
+    return rc;
 }
 
-static FILE *open_plot_data(plotter *P, const char *name)
+/* Write a figure's data file, then render it. */
+static int plot(plotter *P, ecb_rfile *data, const char *script, const char *base, const char **args,
+                size_t nargs)
+{
+    int rc = ecb_rfile_commit(data);
+    return rc ? rc : run_gnuplot(P, script, base, args, nargs);
+}
+
+static int open_data(plotter *P, ecb_rfile *rf, const char *name)
 {
     char *p = ecb_rpt_pathf("%s/%s", P->dir, name);
-    FILE *f = p ? fopen(p, "w") : NULL;
-    if (!f) ecb_log(ECB_LOG_WARN, "%s: cannot create: %s", p ? p : name, strerror(errno));
+    if (!p) return ECB_ENOMEM;
+    int rc = ecb_rfile_open(rf, p);
     free(p);
-    return f;
+    return rc;
 }
 
 /* Blocks per family: "title" line then rows x y label variant, blocks
@@ -234,13 +274,14 @@ static int write_family_blocks(FILE *f, const ecb_report *R, const ecb_rpt_group
     return rc;
 }
 
-static void plots_for_group(plotter *P, const ecb_rpt_group *g)
+static int plots_for_group(plotter *P, const ecb_rpt_group *g)
 {
     ecb_report *R = P->R;
     int mc = g->metric_col;
     double *x = ecb_calloc(g->n + 1, sizeof *x), *y = ecb_calloc(g->n + 1, sizeof *y);
     size_t *front = ecb_calloc(g->n + 1, sizeof *front);
-    if (!x || !y || !front) goto out;
+    ecb_rfile f = {0};
+    int rc = (!x || !y || !front) ? ECB_ENOMEM : 0;
     char title[512], base[256], data[300], vars[128];
     char ylabel[96];
     snprintf(ylabel, sizeof ylabel, "%s", g->metric);
@@ -248,39 +289,38 @@ static void plots_for_group(plotter *P, const ecb_rpt_group *g)
     /* quality vs compression ratio of the searched codes; rescored cells are
      * left out (their second representation is not in the ratio; they are
      * in the bytes figure) */
-    for (size_t i = 0; i < g->n; i++) {
+    for (size_t i = 0; !rc && i < g->n; i++) {
         size_t r = g->rows[i];
         int use = ecb_rpt_row_ok(R, r) && ecb_rpt_variant(R, r) < 2;
         x[i] = use ? ECB_NUM(R, r, ratio) : NAN;
         y[i] = use ? ecb_rpt_num(R->t, r, mc) : NAN;
     }
-    size_t nf = ecb_pareto(x, y, g->n, 0, front);
+    size_t nf = rc ? 0 : ecb_pareto(x, y, g->n, 0, front);
     snprintf(base, sizeof base, "pareto_%s", g->slug);
     snprintf(data, sizeof data, "%s.dat", base);
-    FILE *f = open_plot_data(P, data);
-    if (f) {
-        write_family_blocks(f, R, g, x, y, front, nf, vars, sizeof vars);
-        fclose(f);
+    if (!rc) rc = open_data(P, &f, data);
+    if (!rc) rc = write_family_blocks(f.f, R, g, x, y, front, nf, vars, sizeof vars);
+    if (!rc) {
         snprintf(title, sizeof title, "%s (%.0f docs): quality vs compression, no rescoring", g->dataset,
                  g->n_corpus);
         const char *args[] = {data, title, "compression ratio vs float32 (log scale)", ylabel, "logx", "",
                               vars};
-        run_gnuplot(P, "pareto.gp", base, args, 7);
+        rc = plot(P, &f, "pareto.gp", base, args, 7);
     }
 
     /* quality vs bytes per vector (the budget frontier), budgets as lines */
-    for (size_t i = 0; i < g->n; i++) {
+    for (size_t i = 0; !rc && i < g->n; i++) {
         size_t r = g->rows[i];
         x[i] = ecb_rpt_row_ok(R, r) ? ecb_rpt_cost(R, r, NULL) : NAN;
         y[i] = ecb_rpt_row_ok(R, r) ? ecb_rpt_num(R->t, r, mc) : NAN;
         if (!(x[i] > 0)) x[i] = NAN;
     }
-    nf = ecb_pareto(x, y, g->n, 1, front);
+    nf = rc ? 0 : ecb_pareto(x, y, g->n, 1, front);
     snprintf(base, sizeof base, "bytes_%s", g->slug);
     snprintf(data, sizeof data, "%s.dat", base);
-    if ((f = open_plot_data(P, data))) {
-        write_family_blocks(f, R, g, x, y, front, nf, vars, sizeof vars);
-        fclose(f);
+    if (!rc) rc = open_data(P, &f, data);
+    if (!rc) rc = write_family_blocks(f.f, R, g, x, y, front, nf, vars, sizeof vars);
+    if (!rc) {
         char blist[1024] = "";
         for (size_t b = 0; b < R->man.nbudgets; b++) {
             size_t l = strlen(blist);
@@ -289,65 +329,67 @@ static void plots_for_group(plotter *P, const ecb_rpt_group *g)
         snprintf(title, sizeof title, "%s (%.0f docs): quality vs memory per vector", g->dataset, g->n_corpus);
         const char *args[] = {data, title, "bytes per vector: codes + rescoring data + amortised aux (log scale)",
                               ylabel, "logx", blist, vars};
-        run_gnuplot(P, "pareto.gp", base, args, 7);
+        rc = plot(P, &f, "pareto.gp", base, args, 7);
     }
 
     /* QPS vs quality */
     int any_qps = 0;
-    for (size_t i = 0; i < g->n; i++) {
+    for (size_t i = 0; !rc && i < g->n; i++) {
         size_t r = g->rows[i];
         x[i] = ecb_rpt_row_ok(R, r) ? ecb_rpt_num(R->t, r, mc) : NAN;
         y[i] = ecb_rpt_row_ok(R, r) ? ECB_NUM(R, r, qps) : NAN;
         if (!(y[i] > 0)) y[i] = NAN;
         any_qps |= !isnan(y[i]) && !isnan(x[i]);
     }
-    if (any_qps) {
+    if (!rc && any_qps) {
         snprintf(base, sizeof base, "qps_%s", g->slug);
         snprintf(data, sizeof data, "%s.dat", base);
-        if ((f = open_plot_data(P, data))) {
-            write_family_blocks(f, R, g, x, y, NULL, 0, vars, sizeof vars);
-            fclose(f);
+        rc = open_data(P, &f, data);
+        if (!rc) rc = write_family_blocks(f.f, R, g, x, y, NULL, 0, vars, sizeof vars);
+        if (!rc) {
             snprintf(title, sizeof title, "%s (%.0f docs): throughput vs quality", g->dataset, g->n_corpus);
             const char *args[] = {data, title, ylabel, "queries per second, batch, all threads (log scale)",
                                   vars};
-            run_gnuplot(P, "qps.gp", base, args, 5);
+            rc = plot(P, &f, "qps.gp", base, args, 5);
         }
     }
 
     /* per-budget winners and runners-up as bars */
-    if (R->man.nbudgets) {
+    if (!rc && R->man.nbudgets) {
         snprintf(base, sizeof base, "budget_%s", g->slug);
         snprintf(data, sizeof data, "%s.dat", base);
-        if ((f = open_plot_data(P, data))) {
-            fprintf(f, "# budget\tbest\tbest_label\trunner_up\trunner_up_label\ttop\n");
-            for (size_t b = 0; b < R->man.nbudgets; b++) {
-                long best, second;
-                ecb_rpt_budget_pick(R, g, &R->man.budgets[b], &best, &second);
-                char nm[600];
-                tsv_field(f, R->man.budgets[b].label);
-                if (best >= 0) {
-                    fprintf(f, "\t%.9g\t", ecb_rpt_num(R->t, (size_t)best, mc));
-                    ecb_rpt_cell_name(R, (size_t)best, nm, sizeof nm);
-                    tsv_field(f, nm);
-                } else fprintf(f, "\tNaN\t(nothing fits)");
-                if (second >= 0) {
-                    fprintf(f, "\t%.9g\t", ecb_rpt_num(R->t, (size_t)second, mc));
-                    ecb_rpt_cell_name(R, (size_t)second, nm, sizeof nm);
-                    tsv_field(f, nm);
-                } else fprintf(f, "\tNaN\t(none)");
-                fprintf(f, "\t%.9g\n", best >= 0 ? ecb_rpt_num(R->t, (size_t)best, mc) : 0.0);
-            }
-            fclose(f);
+        rc = open_data(P, &f, data);
+        FILE *o = f.f;
+        if (!rc) fprintf(o, "# budget\tbest\tbest_label\trunner_up\trunner_up_label\ttop\n");
+        for (size_t b = 0; !rc && b < R->man.nbudgets; b++) {
+            long best, second;
+            ecb_rpt_budget_pick(R, g, &R->man.budgets[b], &best, &second);
+            char nm[600];
+            tsv_field(o, R->man.budgets[b].label);
+            if (best >= 0) {
+                fprintf(o, "\t%.9g\t", ecb_rpt_num(R->t, (size_t)best, mc));
+                ecb_rpt_cell_name(R, (size_t)best, nm, sizeof nm);
+                tsv_field(o, nm);
+            } else fprintf(o, "\tNaN\t(nothing fits)");
+            if (second >= 0) {
+                fprintf(o, "\t%.9g\t", ecb_rpt_num(R->t, (size_t)second, mc));
+                ecb_rpt_cell_name(R, (size_t)second, nm, sizeof nm);
+                tsv_field(o, nm);
+            } else fprintf(o, "\tNaN\t(none)");
+            fprintf(o, "\t%.9g\n", best >= 0 ? ecb_rpt_num(R->t, (size_t)best, mc) : 0.0);
+        }
+        if (!rc) {
             snprintf(title, sizeof title, "%s (%.0f docs): best cells per memory budget", g->dataset,
                      g->n_corpus);
             const char *args[] = {data, title, ylabel};
-            run_gnuplot(P, "budget.gp", base, args, 3);
+            rc = plot(P, &f, "budget.gp", base, args, 3);
         }
     }
-out:
+    ecb_rfile_discard(&f);
     free(x);
     free(y);
     free(front);
+    return rc;
 }
 
 typedef struct { double n; size_t r; } by_n;
@@ -363,11 +405,11 @@ static int cmp_by_n(const void *a, const void *b)
  * short): the family's best setting without rescoring at the largest size,
  * followed across the sizes by its label, mode and rescoring. rows: all the
  * dataset's rows, in results order. */
-static void corpus_plot(plotter *P, const ecb_rpt_group *g, const size_t *rows, size_t n)
+static int corpus_plot(plotter *P, const ecb_rpt_group *g, const size_t *rows, size_t n)
 {
     ecb_report *R = P->R;
     const ecb_table *t = R->t;
-    if (g->nsizes < 2) return;
+    if (g->nsizes < 2) return 0;
     int mc = g->metric_col;
     double nmax = 0;
     for (size_t i = 0; i < n; i++)
@@ -377,6 +419,7 @@ static void corpus_plot(plotter *P, const ecb_rpt_group *g, const size_t *rows, 
     size_t *cand = ecb_calloc(n + 1, sizeof *cand), *rep = ecb_calloc(n + 1, sizeof *rep), nc = 0;
     by_n *seq = ecb_calloc(n + 1, sizeof *seq);
     ecb_partition lp = {0}, fp = {0};
+    ecb_rfile out = {0};
     FILE *f = NULL;
     int rc = (!lkeys || !fam || !cand || !rep || !seq) ? ECB_ENOMEM : 0;
     /* key (label, mode, rescore) of each of the dataset's rows */
@@ -409,8 +452,9 @@ static void corpus_plot(plotter *P, const ecb_rpt_group *g, const size_t *rows, 
     char base[256], data[300], title[512];
     snprintf(base, sizeof base, "corpus_%s", g->slug);
     snprintf(data, sizeof data, "%s.dat", base);
-    if (!rc) f = open_plot_data(P, data);
-    for (size_t k = 0; f && k < fp.ngroups; k++) {
+    if (!rc) rc = open_data(P, &out, data);
+    f = out.f;
+    for (size_t k = 0; !rc && k < fp.ngroups; k++) {
         char nm[600];
         ecb_rpt_cell_name(R, rows[rep[k]], nm, sizeof nm);
         tsv_field(f, nm);
@@ -430,12 +474,12 @@ static void corpus_plot(plotter *P, const ecb_rpt_group *g, const size_t *rows, 
             }
         fprintf(f, "\n\n");
     }
-    if (f) {
-        fclose(f);
+    if (!rc) {
         snprintf(title, sizeof title, "%s: quality as the corpus grows (best setting per method)", g->dataset);
         const char *args[] = {data, title, "corpus size (documents; log scale)", g->metric};
-        run_gnuplot(P, "corpus.gp", base, args, 4);
+        rc = plot(P, &out, "corpus.gp", base, args, 4);
     }
+    ecb_rfile_discard(&out);
     ecb_partition_free(&lp);
     ecb_partition_free(&fp);
     ecb_keys_free(lkeys, n);
@@ -443,6 +487,7 @@ static void corpus_plot(plotter *P, const ecb_rpt_group *g, const size_t *rows, 
     free(cand);
     free(rep);
     free(seq);
+    return rc;
 }
 
 int ecb_report_plots(ecb_report *R)
@@ -456,45 +501,42 @@ int ecb_report_plots(ecb_report *R)
     }
     if (!(P.dir = ecb_rpt_pathf("%s/plots", R->dir))) return ECB_ENOMEM;
     static const char *const gps[] = {"pareto.gp", "qps.gp", "budget.gp", "corpus.gp"};
-    for (size_t i = 0; i < sizeof gps / sizeof *gps; i++) {
+    for (size_t i = 0; !rc && i < sizeof gps / sizeof *gps; i++) {
         char src[4300], dst[4300];
         snprintf(src, sizeof src, "%s/%s", R->templates, gps[i]);
         snprintf(dst, sizeof dst, "%s/%s", P.dir, gps[i]);
-        if (file_exists(src)) copy_file(src, dst);
+        if (file_exists(src)) rc = copy_file(src, dst);
     }
     char *gl = ecb_rpt_pathf("%s/gnuplot.log", P.dir);
     if (gl) remove(gl);
     free(gl);
     char *rs = ecb_rpt_pathf("%s/render.sh", P.dir);
-    P.render = rs ? fopen(rs, "w") : NULL;
-    if (P.render)
-        fprintf(P.render, "#!/bin/sh\n# Re-render every figure of this report (run from anywhere).\n"
-                          "# The data files (*.dat) were written by `ecbench report`; edit the .gp\n"
-                          "# templates here to restyle.\nset -e\ncd \"$(dirname \"$0\")\"\n");
-    for (size_t g = 0; g < R->ngroups; g++)
-        if (R->groups[g].metric[0]) plots_for_group(&P, &R->groups[g]);
+    if (!rc) rc = rs ? ecb_rfile_open(&P.render, rs) : ECB_ENOMEM;
+    if (!rc)
+        fprintf(P.render.f, "#!/bin/sh\n# Re-render every figure of this report (run from anywhere).\n"
+                            "# The data files (*.dat) were written by `ecbench report`; edit the .gp\n"
+                            "# templates here to restyle.\nset -e\ncd \"$(dirname \"$0\")\"\n");
+    for (size_t g = 0; !rc && g < R->ngroups; g++)
+        if (R->groups[g].metric[0]) rc = plots_for_group(&P, &R->groups[g]);
     /* the corpus figure of each dataset, from all its rows */
     const ecb_table *t = R->t;
     const char **ds = ecb_calloc(t->nrows + 1, sizeof *ds);
     ecb_partition dp = {0};
-    rc = ds ? 0 : ECB_ENOMEM;
+    if (!rc && !ds) rc = ECB_ENOMEM;
     for (size_t r = 0; !rc && r < t->nrows; r++) ds[r] = ECB_AT(R, r, dataset);
     if (!rc) rc = ecb_partition_build(ds, t->nrows, &dp);
     for (size_t g = 0; !rc && g < R->ngroups; g++) {
         const ecb_rpt_group *gr = &R->groups[g];
         if (!gr->is_main || !gr->metric[0]) continue;
         size_t d = dp.of[gr->rows[0]];
-        corpus_plot(&P, gr, dp.rows + dp.start[d], dp.start[d + 1] - dp.start[d]);
+        rc = corpus_plot(&P, gr, dp.rows + dp.start[d], dp.start[d + 1] - dp.start[d]);
     }
     ecb_partition_free(&dp);
     free(ds);
-    if (P.render) {
-        fclose(P.render);
-        chmod(rs, 0755);
-    }
+    if (!rc) rc = ecb_rfile_commit(&P.render);
+    if (!rc && chmod(rs, 0755) != 0) rc = ecb_fail(ECB_EIO, "%s: chmod: %s", rs, strerror(errno));
+    ecb_rfile_discard(&P.render);
     free(rs);
-    if (!R->quiet && P.failed)
-        printf("warning: %d figure(s) failed to render, see %s/gnuplot.log\n", P.failed, P.dir);
     free(P.dir);
     return rc;
 }

@@ -3,13 +3,19 @@
  * (model.c), the figures (plots.c), the LaTeX tables and report.md
  * (tables.c), all rebuilt from DIR/results.csv, DIR/per_query.csv and
  * DIR/manifest.json alone; nothing is re-run.
+ *
+ * Every file is replaced atomically once complete and checked (ecb_rfile,
+ * and gnuplot's exit status and output for figures); the first failure
+ * stops the build with an error naming the file.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/ecb.h"
+#include "common/fileio.h"
 #include "reports/model.h"
 #include "reports/reports.h"
 
@@ -26,6 +32,37 @@ char *ecb_rpt_pathf(const char *fmt, ...)
     vsnprintf(s, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return s;
+}
+
+int ecb_rfile_open(ecb_rfile *rf, const char *path)
+{
+    memset(rf, 0, sizeof *rf);
+    if (!(rf->path = ecb_strdup(path))) return ECB_ENOMEM;
+    if (!(rf->f = open_memstream(&rf->buf, &rf->len))) {
+        int rc = ecb_fail(ECB_ENOMEM, "%s: cannot buffer: %s", path, strerror(errno));
+        ecb_rfile_discard(rf);
+        return rc;
+    }
+    return 0;
+}
+
+int ecb_rfile_commit(ecb_rfile *rf)
+{
+    int bad = ferror(rf->f);
+    bad |= fclose(rf->f) != 0;
+    rf->f = NULL;
+    int rc = bad ? ecb_fail(ECB_ENOMEM, "%s: out of memory while writing it", rf->path)
+                 : ecb_write_file_atomic(rf->path, rf->buf ? rf->buf : "", rf->len);
+    ecb_rfile_discard(rf);
+    return rc;
+}
+
+void ecb_rfile_discard(ecb_rfile *rf)
+{
+    if (rf->f) fclose(rf->f);
+    free(rf->buf);
+    free(rf->path);
+    memset(rf, 0, sizeof *rf);
 }
 
 static int make_dirs(const char *dir)
@@ -48,6 +85,12 @@ int ecb_report_build(const char *dir, int quiet)
     R.alpha = 0.05;
     ecb_stats_opts so;
     ecb_stats_opts_default(&so);
+    /* report.md is written last: a failed or interrupted build must not
+     * leave the previous one next to files it does not describe. */
+    char *md = ecb_rpt_pathf("%s/report.md", dir);
+    if (md && remove(md) != 0 && errno != ENOENT)
+        ecb_log(ECB_LOG_WARN, "%s: cannot remove the previous report: %s", md, strerror(errno));
+    free(md);
     int rc = ecb_stats_build(dir, &so, &R.t);
     char *mp = rc ? NULL : ecb_rpt_pathf("%s/manifest.json", dir);
     if (!rc && !mp) rc = ECB_ENOMEM;

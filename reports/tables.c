@@ -3,7 +3,6 @@
  * size, figures, memory budgets, failed cells, environment) and the same
  * tables as LaTeX (booktabs) under tables/.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,12 +82,14 @@ static void group_table_md(const ecb_report *R, FILE *f, const ecb_rpt_group *g)
     }
 }
 
-static void group_table_tex(const ecb_report *R, const ecb_rpt_group *g)
+static int group_table_tex(const ecb_report *R, const ecb_rpt_group *g)
 {
     char *p = ecb_rpt_pathf("%s/tables/%s.tex", R->dir, g->slug);
-    FILE *f = p ? fopen(p, "w") : NULL;
-    if (!f) { ecb_log(ECB_LOG_WARN, "%s: cannot create", p ? p : g->slug); free(p); return; }
+    ecb_rfile rf;
+    int rc = p ? ecb_rfile_open(&rf, p) : ECB_ENOMEM;
     free(p);
+    if (rc) return rc;
+    FILE *f = rf.f;
     fprintf(f, "%% ecbench report: %s, generated from results_stats.csv; needs \\usepackage{booktabs}\n",
             g->dataset);
     fprintf(f, "%% $\\downarrow$/$\\uparrow$: significant loss/gain vs the baseline "
@@ -127,7 +128,7 @@ static void group_table_tex(const ecb_report *R, const ecb_rpt_group *g)
     ecb_tex_escape(f, g->dataset);
     fprintf(f, " (%.0f documents): quality in absolute terms and as %% of the baseline.}\n", g->n_corpus);
     fprintf(f, "\\label{tab:ecbench-%s}\n\\end{table}\n", g->slug);
-    fclose(f);
+    return ecb_rfile_commit(&rf);
 }
 
 /* Best and runner-up under each budget, for one group; writes Markdown and
@@ -212,8 +213,9 @@ static void json_brief(const cJSON *v, char *buf, size_t n)
 
 int ecb_report_tables(ecb_report *R)
 {
-    for (size_t g = 0; g < R->ngroups; g++) group_table_tex(R, &R->groups[g]);
-    return 0;
+    int rc = 0;
+    for (size_t g = 0; !rc && g < R->ngroups; g++) rc = group_table_tex(R, &R->groups[g]);
+    return rc;
 }
 
 /* ---- report.md ---------------------------------------------------------------------- */
@@ -276,44 +278,42 @@ static void group_section(const ecb_report *R, FILE *md, const ecb_rpt_group *gr
                     "(add `\"corpus_sizes\": [...]` to it in the config)._\n");
 }
 
-static void budgets_section(const ecb_report *R, FILE *md)
+static int budgets_section(const ecb_report *R, FILE *md)
 {
     if (!R->man.nbudgets) {
         fprintf(md, "\n## Memory budgets\n\n_No budgets in the config (add e.g. `\"budgets\": [\"32B\", \"64B\", "
                     "{\"total\": \"2GiB\", \"corpus_size\": 30000000}]`)._\n");
-        return;
+        return 0;
     }
     fprintf(md, "\n## Memory budgets\n\nA cell fits a budget when its bytes per vector — codes, plus "
                 "the rescoring representation, plus auxiliary data (codebooks, rotations) amortised "
                 "over the budget's corpus size (or the evaluated corpus for a per-vector budget) — "
                 "are at most the budget. Table: `tables/budgets.tex`.\n");
     char *btp = ecb_rpt_pathf("%s/tables/budgets.tex", R->dir);
-    FILE *btex = btp ? fopen(btp, "w") : NULL;
+    ecb_rfile rf;
+    int rc = btp ? ecb_rfile_open(&rf, btp) : ECB_ENOMEM;
     free(btp);
-    if (btex)
-        fprintf(btex, "%% ecbench report: best cell per memory budget; needs \\usepackage{booktabs}\n"
-                      "\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{lllrrlrr}\n\\toprule\n"
-                      "Dataset & Budget & Best & Quality & B/vec & Runner-up & Quality & B/vec \\\\\n"
-                      "\\midrule\n");
+    if (rc) return rc;
+    fprintf(rf.f, "%% ecbench report: best cell per memory budget; needs \\usepackage{booktabs}\n"
+                  "\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{lllrrlrr}\n\\toprule\n"
+                  "Dataset & Budget & Best & Quality & B/vec & Runner-up & Quality & B/vec \\\\\n"
+                  "\\midrule\n");
     for (size_t g = 0; g < R->ngroups; g++)
-        if (R->groups[g].is_main && R->groups[g].metric[0]) budgets_md_tex(R, md, btex, &R->groups[g]);
-    if (btex) {
-        fprintf(btex, "\\bottomrule\n\\end{tabular}\n\\caption{Best cell per memory budget.}\n"
-                      "\\label{tab:ecbench-budgets}\n\\end{table}\n");
-        fclose(btex);
-    }
+        if (R->groups[g].is_main && R->groups[g].metric[0]) budgets_md_tex(R, md, rf.f, &R->groups[g]);
+    fprintf(rf.f, "\\bottomrule\n\\end{tabular}\n\\caption{Best cell per memory budget.}\n"
+                  "\\label{tab:ecbench-budgets}\n\\end{table}\n");
+    return ecb_rfile_commit(&rf);
 }
 
 int ecb_report_markdown(ecb_report *R)
 {
     const ecb_table *t = R->t;
-    char *mdp = ecb_rpt_pathf("%s/report.md", R->dir), *mdt = ecb_rpt_pathf("%s/report.md.tmp", R->dir);
-    FILE *md = mdt ? fopen(mdt, "w") : NULL;
-    if (!md) {
-        int rc = ecb_fail(ECB_EIO, "%s: cannot create: %s", mdt ? mdt : "report.md", strerror(errno));
-        free(mdp); free(mdt);
-        return rc;
-    }
+    char *mdp = ecb_rpt_pathf("%s/report.md", R->dir);
+    ecb_rfile rf;
+    int rc = mdp ? ecb_rfile_open(&rf, mdp) : ECB_ENOMEM;
+    free(mdp);
+    if (rc) return rc;
+    FILE *md = rf.f;
     size_t nok = 0, nskip = 0, nerr = 0;
     for (size_t r = 0; r < t->nrows; r++) {
         const char *s = ECB_AT(R, r, status);
@@ -323,7 +323,10 @@ int ecb_report_markdown(ecb_report *R)
     }
     overview(R, md, nok, nskip, nerr);
     for (size_t g = 0; g < R->ngroups; g++) group_section(R, md, &R->groups[g]);
-    budgets_section(R, md);
+    if ((rc = budgets_section(R, md))) {
+        ecb_rfile_discard(&rf);
+        return rc;
+    }
     if (nskip + nerr) {
         fprintf(md, "\n## Skipped and failed cells\n\n| dataset | method | mode | status | reason |\n|---|---|---|---|---|\n");
         for (size_t r = 0; r < t->nrows; r++) {
@@ -355,10 +358,5 @@ int ecb_report_markdown(ecb_report *R)
     if (R->gnuplot_missing)
         fprintf(md, "\n_gnuplot was not found: figures were not rendered (install `gnuplot-nox`, then run "
                     "`plots/render.sh`)._\n");
-    int bad = ferror(md);
-    bad |= fclose(md) != 0;
-    int rc = 0;
-    if (bad || rename(mdt, mdp) != 0) rc = ecb_fail(ECB_EIO, "%s: write failed", mdp);
-    free(mdp); free(mdt);
-    return rc;
+    return ecb_rfile_commit(&rf);
 }

@@ -372,6 +372,23 @@ static void test_report_files(void **state)
     free(d);
 }
 
+/* A file that cannot be replaced (a directory in its place) fails the
+ * report with its name, leaving no temporary and no report.md. */
+static void test_report_unwritable(void **state)
+{
+    (void)state;
+    char *d = copy_fixture();
+    char p[4300];
+    snprintf(p, sizeof p, "%s/tables/toy.tex/x", d);
+    assert_int_equal(ecb_mkdir_p(p), 0);
+    assert_int_not_equal(ecb_report_build(d, 1), 0);
+    assert_non_null(strstr(ecb_last_error(), "tables/toy.tex"));
+    assert_false(exists(d, "report.md"));
+    snprintf(p, sizeof p, "find '%s' -name '*.tmp*' | grep -q .", d);
+    assert_int_not_equal(system(p), 0);
+    free(d);
+}
+
 static void test_cmd_report_usage(void **state)
 {
     (void)state;
@@ -394,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_stats_columns),
         cmocka_unit_test(test_baseline_config),
         cmocka_unit_test(test_report_files),
+        cmocka_unit_test(test_report_unwritable),
         cmocka_unit_test(test_cmd_report_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
