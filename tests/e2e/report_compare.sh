@@ -84,6 +84,21 @@ grep -q 'ndcg@10' "$tmp/bad.out" || fail "regression output does not name ndcg@1
 validate_xml "$tmp/bad.xml"
 grep -q 'failures="1"' "$tmp/bad.xml" || fail "JUnit does not report exactly one failure"
 
+# A cell twice in results.csv (two runs into one directory): report and
+# compare refuse it (exit 2, naming the cell) instead of counting it twice.
+mkdir "$tmp/dup"
+cp "$tmp/run/manifest.json" "$tmp/run/per_query.csv" "$tmp/dup/"
+{ cat "$tmp/run/results.csv"; sed -n 2p "$tmp/run/results.csv"; } >"$tmp/dup/results.csv"
+for cmd in "report $tmp/dup" "compare $tmp/run $tmp/dup" "compare $tmp/dup $tmp/run"; do
+    set +e
+    # shellcheck disable=SC2086
+    "$ECBENCH" $cmd >/dev/null 2>"$tmp/dup.err"
+    rc=$?
+    set -e
+    [ "$rc" -eq 2 ] || fail "$cmd with a duplicated cell exited $rc, expected 2"
+    grep -q "$cell" "$tmp/dup.err" || { cat "$tmp/dup.err"; fail "$cmd: error does not name cell $cell"; }
+done
+
 # Usage error: exit 2.
 set +e
 "$ECBENCH" compare "$tmp/run" >/dev/null 2>&1

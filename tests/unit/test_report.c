@@ -302,6 +302,49 @@ static void test_baseline_config(void **state)
     free(d);
 }
 
+/* Append to path a copy of its first line starting with prefix; returns
+ * the original text (caller frees). */
+static char *append_copy_of_line(const char *path, const char *prefix)
+{
+    char *orig = read_all(path);
+    char key[64];
+    snprintf(key, sizeof key, "\n%s", prefix);
+    const char *row = strstr(orig, key);
+    assert_non_null(row);
+    size_t len = strcspn(row + 1, "\n"), n = strlen(orig) + len + 2;
+    char *twice = malloc(n);
+    snprintf(twice, n, "%s%.*s\n", orig, (int)len, row + 1);
+    tu_write_file(path, twice);
+    free(twice);
+    return orig;
+}
+
+/* Issue 11 item 4: a cell twice in results.csv, or a query twice for one
+ * cell in per_query.csv, is an error, not a statistic computed twice. */
+static void test_duplicates_rejected(void **state)
+{
+    (void)state;
+    char *d = copy_fixture();
+    char p[4200];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    char *res = append_copy_of_line(p, "a000000000000002,");
+    assert_int_equal(ecb_stats_build(d, NULL, NULL), ECB_EFORMAT);
+    assert_non_null(strstr(ecb_last_error(), "a000000000000002"));
+    assert_int_not_equal(ecb_report_build(d, 1), 0);
+    char *argv[] = {"report", d, "--quiet", NULL};
+    assert_int_equal(ecb_cmd_report(3, argv), 2);
+    tu_write_file(p, res);
+    assert_int_equal(ecb_stats_build(d, NULL, NULL), 0);
+    /* per_query.csv: one (cell, query) pair twice */
+    snprintf(p, sizeof p, "%s/per_query.csv", d);
+    free(append_copy_of_line(p, "a000000000000003,"));
+    assert_int_equal(ecb_stats_build(d, NULL, NULL), ECB_EFORMAT);
+    assert_non_null(strstr(ecb_last_error(), "a000000000000003"));
+    assert_non_null(strstr(ecb_last_error(), "appears in"));
+    free(res);
+    free(d);
+}
+
 /* ---- the report ------------------------------------------------------------- */
 
 static void test_report_files(void **state)
@@ -410,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_pareto),
         cmocka_unit_test(test_stats_columns),
         cmocka_unit_test(test_baseline_config),
+        cmocka_unit_test(test_duplicates_rejected),
         cmocka_unit_test(test_report_files),
         cmocka_unit_test(test_report_unwritable),
         cmocka_unit_test(test_cmd_report_usage),
