@@ -3,7 +3,9 @@
  * cell_id; every quality metric and every metric with a tolerance is
  * checked; a drop beyond the tolerance is a regression, and so is a cell
  * that disappeared, a value that went missing, or a cell that stopped
- * running (status ok -> error). Exit 0 clean, 1 regression, 2 usage/input.
+ * running (status ok -> error), and so is a value on either side that is
+ * not a finite number (a BASE "nan" cannot vouch for anything). Exit 0
+ * clean, 1 regression, 2 usage/input.
  *
  * Tolerances: `METRIC=0.005` is absolute (quality metrics, e.g. nDCG
  * points), `METRIC=+25%` is relative to BASE's value (timings). Direction
@@ -430,14 +432,25 @@ int ecb_cmd_compare(int argc, char **argv)
                 if (!ecb_is_quality_metric(mname)) continue;
                 tl = &def;
             }
+            /* empty = not applicable; anything else must be a finite number
+             * on both sides: "nan" or "abc" in BASE would otherwise compare
+             * as "no value" and pass */
+            const char *sb_ = ecb_table_at(base.t, r, (int)col), *sn_ = ecb_table_at(nw.t, mr, ncol[col]);
             double vb, vn;
             int hb = ecb_table_num(base.t, r, (int)col, &vb);
             int hn = ecb_table_num(nw.t, mr, ncol[col], &vn);
-            if (!hb && !hn) continue;
+            if (!*sb_ && !*sn_) continue;
             check c = {.nrow = mr, .base = hb ? vb : NAN, .new_ = hn ? vn : NAN};
             snprintf(c.metric, sizeof c.metric, "%s", mname);
             fmt_tol(tl, c.tol, sizeof c.tol);
-            if (!hn) {
+            if (*sb_ && !hb) {
+                c.verdict = -1;
+                snprintf(c.note, sizeof c.note, "%s: BASE value \"%.40s\" is not a finite number: cannot "
+                         "check this cell", mname, sb_);
+            } else if (*sn_ && !hn) {
+                c.verdict = -1;
+                snprintf(c.note, sizeof c.note, "%s: NEW value \"%.40s\" is not a finite number", mname, sn_);
+            } else if (!hn) {
                 c.verdict = -1;
                 snprintf(c.note, sizeof c.note, "%s: value missing in NEW (BASE %.6g)", mname, vb);
             } else if (!hb) {

@@ -353,6 +353,42 @@ static void test_duplicate_cells_rejected(void **state)
     free(b);
 }
 
+/* Issue 11 item 13: a BASE value that is NaN or not a number fails its
+ * cell (it used to read as "no value in BASE" and pass). */
+static void test_base_not_a_number_fails(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"nan", "NaN", "abc", "inf", "-inf", "1e999", "0.5x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *a = copy_fixture(), *b = copy_fixture();
+        set_field(a, "a000000000000004", "ndcg@10", bad[i]);
+        char *out;
+        assert_int_equal(run_compare(&out, 2, a, b), 1);
+        assert_non_null(strstr(out, "a000000000000004"));
+        assert_non_null(strstr(out, "BASE value"));
+        assert_non_null(strstr(out, "not a finite number"));
+        assert_non_null(strstr(out, "FAIL"));
+        free(out);
+        /* NaN on both sides fails too; NEW alone not a number fails */
+        set_field(b, "a000000000000004", "ndcg@10", bad[i]);
+        assert_int_equal(run_compare(NULL, 2, a, b), 1);
+        char *c = copy_fixture();
+        assert_int_equal(run_compare(&out, 2, c, b), 1);
+        assert_non_null(strstr(out, "NEW value"));
+        free(out);
+        free(a);
+        free(b);
+        free(c);
+    }
+    /* an empty field on both sides is "not applicable" and passes */
+    char *a = copy_fixture(), *b = copy_fixture();
+    set_field(a, "a000000000000004", "recon_mse", "");
+    set_field(b, "a000000000000004", "recon_mse", "");
+    assert_int_equal(run_compare(NULL, 4, a, b, "--tolerance", "recon_mse=0.1"), 0);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_missing_new_and_status),
         cmocka_unit_test(test_usage_and_input_errors),
         cmocka_unit_test(test_duplicate_cells_rejected),
+        cmocka_unit_test(test_base_not_a_number_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
