@@ -20,20 +20,32 @@ void ecb_md_escape(FILE *f, const char *s)
     }
 }
 
+/* Text for a .tex file: every LaTeX special escaped, and a newline (or any
+ * control character) becomes a space, so a name can neither end a comment
+ * line early nor start a paragraph. */
 void ecb_tex_escape(FILE *f, const char *s)
 {
     for (; *s; s++) {
-        switch (*s) {
+        unsigned char ch = (unsigned char)*s;
+        switch (ch) {
         case '_': case '%': case '&': case '#': case '$': case '{': case '}':
-            fputc('\\', f); fputc(*s, f); break;
+            fputc('\\', f); fputc(ch, f); break;
         case '~': fputs("\\textasciitilde{}", f); break;
         case '^': fputs("\\textasciicircum{}", f); break;
         case '\\': fputs("\\textbackslash{}", f); break;
         case '>': fputs("\\textgreater{}", f); break;
         case '<': fputs("\\textless{}", f); break;
-        default: fputc(*s, f);
+        case '|': fputs("\\textbar{}", f); break;
+        default: fputc(ch < 0x20 || ch == 0x7f ? ' ' : ch, f);
         }
     }
+}
+
+/* A number for LaTeX: "--" where Markdown shows an en dash. */
+static void tex_num(double v, char *buf, size_t n)
+{
+    if (isnan(v)) snprintf(buf, n, "--");
+    else ecb_rpt_fmt_num(v, buf, n);
 }
 
 static const char *mode_short(const ecb_report *R, size_t r)
@@ -90,8 +102,9 @@ static int group_table_tex(const ecb_report *R, const ecb_rpt_group *g)
     free(p);
     if (rc) return rc;
     FILE *f = rf.f;
-    fprintf(f, "%% ecbench report: %s, generated from results_stats.csv; needs \\usepackage{booktabs}\n",
-            g->dataset);
+    fprintf(f, "%% ecbench report: ");
+    ecb_tex_escape(f, g->dataset);
+    fprintf(f, ", generated from results_stats.csv; needs \\usepackage{booktabs}\n");
     fprintf(f, "%% $\\downarrow$/$\\uparrow$: significant loss/gain vs the baseline "
             "(paired randomization test, Holm-corrected, alpha=%g)\n", R->alpha);
     fprintf(f, "\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{lllrr");
@@ -110,8 +123,8 @@ static int group_table_tex(const ecb_report *R, const ecb_rpt_group *g)
         ecb_tex_escape(f, ECB_AT(R, r, label));
         fprintf(f, "} & %s & ", mode_short(R, r));
         ecb_tex_escape(f, ECB_AT(R, r, rescore));
-        ecb_rpt_fmt_num(ECB_NUM(R, r, bpv), a, sizeof a);
-        ecb_rpt_fmt_num(ECB_NUM(R, r, ratio), b, sizeof b);
+        tex_num(ECB_NUM(R, r, bpv), a, sizeof a);
+        tex_num(ECB_NUM(R, r, ratio), b, sizeof b);
         fprintf(f, " & %s & %s$\\times$", a, b);
         for (size_t m = 0; m < R->nmetrics; m++) {
             double v, pct;
@@ -126,7 +139,7 @@ static int group_table_tex(const ecb_report *R, const ecb_rpt_group *g)
     }
     fprintf(f, "\\bottomrule\n\\end{tabular}\n\\caption{");
     ecb_tex_escape(f, g->dataset);
-    fprintf(f, " (%.0f documents): quality in absolute terms and as %% of the baseline.}\n", g->n_corpus);
+    fprintf(f, " (%.0f documents): quality in absolute terms and as \\%% of the baseline.}\n", g->n_corpus);
     fprintf(f, "\\label{tab:ecbench-%s}\n\\end{table}\n", g->slug);
     return ecb_rfile_commit(&rf);
 }
@@ -136,7 +149,9 @@ static int group_table_tex(const ecb_report *R, const ecb_rpt_group *g)
 static void budgets_md_tex(const ecb_report *R, FILE *md, FILE *tex, const ecb_rpt_group *g)
 {
     int mc = g->metric_col;
-    fprintf(md, "\n### %s (%.0f documents, ranked by %s)\n\n", g->dataset, g->n_corpus, g->metric);
+    fprintf(md, "\n### ");
+    ecb_md_escape(md, g->dataset);
+    fprintf(md, " (%.0f documents, ranked by %s)\n\n", g->n_corpus, g->metric);
     fprintf(md, "| budget | best | %s | B/vec | runner-up | %s | B/vec |\n|---|---|---:|---:|---|---:|---:|\n",
             g->metric, g->metric);
     for (size_t b = 0; b < R->man.nbudgets; b++) {
@@ -164,11 +179,12 @@ static void budgets_md_tex(const ecb_report *R, FILE *md, FILE *tex, const ecb_r
                     strcmp(ECB_AT(R, r, rescore), "none") ? ECB_AT(R, r, rescore) : "",
                     ecb_rpt_num(R->t, r, mc), a);
             if (tex) {
-                char nm[600];
+                char nm[600], ta[64];
                 ecb_rpt_cell_name(R, r, nm, sizeof nm);
+                tex_num(ecb_rpt_cost(R, r, bu), ta, sizeof ta);
                 fprintf(tex, " & \\texttt{");
                 ecb_tex_escape(tex, nm);
-                fprintf(tex, "} & %.4f & %s", ecb_rpt_num(R->t, r, mc), a);
+                fprintf(tex, "} & %.4f & %s", ecb_rpt_num(R->t, r, mc), ta);
             }
         }
         fputc('\n', md);
@@ -234,9 +250,10 @@ static void overview(const ecb_report *R, FILE *md, size_t nok, size_t nskip, si
     for (size_t g = 0; g < R->ngroups; g++)
         if (R->groups[g].is_main) {
             size_t r0 = R->groups[g].rows[0];
-            fprintf(md, "%s %s (%.0f docs, %s queries, dim %s%s)", first_ds ? "" : ";", R->groups[g].dataset,
-                    R->groups[g].n_corpus, ECB_AT(R, r0, n_queries), ECB_AT(R, r0, dim),
-                    strncmp(R->groups[g].metric, "knn_", 4) == 0 ? ", no qrels" : "");
+            fprintf(md, "%s ", first_ds ? "" : ";");
+            ecb_md_escape(md, R->groups[g].dataset);
+            fprintf(md, " (%.0f docs, %s queries, dim %s%s)", R->groups[g].n_corpus, ECB_AT(R, r0, n_queries),
+                    ECB_AT(R, r0, dim), strncmp(R->groups[g].metric, "knn_", 4) == 0 ? ", no qrels" : "");
             first_ds = 0;
         }
     fprintf(md, "\n");
@@ -255,8 +272,10 @@ static void overview(const ecb_report *R, FILE *md, size_t nok, size_t nskip, si
 static void group_section(const ecb_report *R, FILE *md, const ecb_rpt_group *gr)
 {
     size_t r0 = gr->rows[0];
-    if (gr->is_main) fprintf(md, "\n## %s\n\n", gr->dataset);
-    else fprintf(md, "\n### %s at %.0f documents\n\n", gr->dataset, gr->n_corpus);
+    fprintf(md, gr->is_main ? "\n## " : "\n### ");
+    ecb_md_escape(md, gr->dataset);
+    if (gr->is_main) fprintf(md, "\n\n");
+    else fprintf(md, " at %.0f documents\n\n", gr->n_corpus);
     fprintf(md, "%.0f documents, %s queries, dimension %s. Table: `tables/%s.tex`.\n\n", gr->n_corpus,
             ECB_AT(R, r0, n_queries), ECB_AT(R, r0, dim), gr->slug);
     group_table_md(R, md, gr);
@@ -331,7 +350,9 @@ int ecb_report_markdown(ecb_report *R)
         fprintf(md, "\n## Skipped and failed cells\n\n| dataset | method | mode | status | reason |\n|---|---|---|---|---|\n");
         for (size_t r = 0; r < t->nrows; r++) {
             if (ecb_rpt_row_ok(R, r)) continue;
-            fprintf(md, "| %s | `", ECB_AT(R, r, dataset));
+            fprintf(md, "| ");
+            ecb_md_escape(md, ECB_AT(R, r, dataset));
+            fprintf(md, " | `");
             ecb_md_escape(md, ECB_AT(R, r, label));
             fprintf(md, "` | %s | %s | ", ECB_AT(R, r, mode), ECB_AT(R, r, status));
             ecb_md_escape(md, ECB_AT(R, r, error));

@@ -44,6 +44,11 @@ else
     echo "note: gnuplot not installed, figures not checked"
 fi
 
+# the LaTeX tables compile (issue 11 item 14; tests/tools/texcheck.sh)
+rc=0
+sh "$SRC/tests/tools/texcheck.sh" "$tmp/run/tables/"*.tex || rc=$?
+case $rc in 0) ;; 77) echo "note: pdflatex not installed, LaTeX tables not compiled" ;; *) fail "LaTeX tables" ;; esac
+
 validate_xml() {
     if command -v xmllint >/dev/null 2>&1; then
         xmllint --noout "$1" || fail "$1 is not well-formed XML"

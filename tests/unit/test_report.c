@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -432,6 +433,52 @@ static void test_report_unwritable(void **state)
     free(d);
 }
 
+/* In results.csv of dir, every field of column col equal to from := to. */
+static void replace_field(const char *dir, const char *col, const char *from, const char *to)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/results.csv", dir);
+    ecb_table *t;
+    assert_int_equal(ecb_table_read(p, &t), 0);
+    int c = ecb_table_col(t, col), n = 0;
+    for (size_t r = 0; r < t->nrows; r++)
+        if (strcmp(ecb_table_at(t, r, c), from) == 0) n += ecb_table_set(t, r, c, to) == 0;
+    assert_true(n > 0);
+    assert_int_equal(ecb_table_write(t, p), 0);
+    ecb_table_free(t);
+}
+
+/* Issue 11 item 14: LaTeX specials and a newline in a dataset name or a
+ * label are escaped everywhere text goes into a .tex file (the caption's %
+ * used to comment out its closing brace), and every table compiles. */
+static void test_latex_specials(void **state)
+{
+    (void)state;
+    static const char nasty[] = "to%y_#1 & $2 ~^\\{x}|<a>\"q\"\nNEXTLINE";
+    char *d = copy_fixture();
+    replace_field(d, "dataset", "toy", nasty);
+    replace_field(d, "label", "sq(bits=8)", "sq_{8}%#&$~^\\ \"\nNEXTLABEL");
+    assert_int_equal(ecb_report_build(d, 1), 0);
+    char p[4300], cmd[9000];
+    snprintf(p, sizeof p, "%s/tables", d);
+    /* no line of any table starts with what followed a newline */
+    snprintf(cmd, sizeof cmd, "cat '%s'/*.tex | grep -q '^NEXT'", p);
+    assert_int_not_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'as \\\\%% of the baseline' '%s'/*.tex", p);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'to\\\\%%y\\\\_\\\\#1 \\\\& \\\\$2' '%s'/*.tex", p);
+    assert_int_equal(system(cmd), 0);
+    /* nor of report.md */
+    snprintf(cmd, sizeof cmd, "grep -q '^NEXT' '%s/report.md'", d);
+    assert_int_not_equal(system(cmd), 0);
+    const char *src = getenv("ECB_SOURCE_DIR");
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/tools/texcheck.sh' '%s'/*.tex", src ? src : ".", p);
+    int rc = system(cmd);
+    free(d);
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) TU_SKIP("pdflatex not installed: tables not compiled");
+    assert_int_equal(rc, 0);
+}
+
 static void test_cmd_report_usage(void **state)
 {
     (void)state;
@@ -456,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_duplicates_rejected),
         cmocka_unit_test(test_report_files),
         cmocka_unit_test(test_report_unwritable),
+        cmocka_unit_test(test_latex_specials),
         cmocka_unit_test(test_cmd_report_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
