@@ -14,6 +14,7 @@
 #include "testutil.h"
 
 #include "common/ecb.h"
+#include "harness/results.h"
 #include "reports/reports.h"
 
 static char *read_all(const char *path)
@@ -479,6 +480,99 @@ static void test_latex_specials(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* Issue 11 item 16: a results.csv with 20,006 metric columns (a k list of
+ * 2,858 cutoffs) and per_query.csv at that width: statistics, report and
+ * compare are linear in the columns (they were quadratic: minutes), so
+ * this runs in about a second; the answers are checked at the far end. */
+static void test_many_columns(void **state)
+{
+    (void)state;
+    enum { NK = 2858, NC = 3, NQ = 2 };
+    static const char *const labels[NC] = {"float32", "sq(bits=8)", "binary"};
+    size_t *ks = malloc(NK * sizeof *ks);
+    for (size_t i = 0; i < NK; i++) ks[i] = i + 1;
+    ecb_buf res = {0}, pq = {0};
+    assert_int_equal(ecb_results_header(&res, ks, NK), 0);
+    assert_int_equal(ecb_per_query_header(&pq, ks, NK), 0);
+    size_t nm = 7 * (size_t)NK;
+    for (int c = 0; c < NC; c++) {
+        ecb_cell_result r;
+        ecb_cell_result_init(&r);
+        char id[32], q0[8], q1[8];
+        snprintf(id, sizeof id, "c%015d", c);
+        r.cell_id = strdup(id);
+        r.dataset = strdup("wide");
+        r.method = strdup(c == 1 ? "sq" : labels[c]);
+        r.params = strdup("");
+        r.label = strdup(labels[c]);
+        r.mode = strdup("symmetric");
+        r.rescore = strdup("none");
+        r.error = strdup("");
+        r.corpus_size = r.n_corpus = 1000;
+        r.n_queries = NQ;
+        r.dim = 64;
+        r.bpv = c == 0 ? 256 : c == 1 ? 64 : 8;
+        r.aux = 0;
+        r.ratio = 256 / r.bpv;
+        r.nm = nm;
+        r.nq = NQ;
+        r.mean = malloc(nm * sizeof *r.mean);
+        r.perq = malloc(NQ * nm * sizeof *r.perq);
+        r.qids = malloc(NQ * sizeof *r.qids);
+        snprintf(q0, sizeof q0, "q0");
+        snprintf(q1, sizeof q1, "q1");
+        r.qids[0] = strdup(q0);
+        r.qids[1] = strdup(q1);
+        /* metric m: 0.5 + m / 1e6, minus 0.1 per cell index, on both queries */
+        for (size_t m = 0; m < nm; m++) {
+            r.mean[m] = 0.5 + (double)m / 1e6 - 0.1 * c;
+            r.perq[m] = r.perq[nm + m] = r.mean[m];
+        }
+        assert_int_equal(ecb_results_format(&r, &res, &pq), 0);
+        ecb_cell_result_release(&r);
+    }
+    char *d = tu_tmpdir(), p[4300];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    tu_write_file(p, res.p);
+    snprintf(p, sizeof p, "%s/per_query.csv", d);
+    tu_write_file(p, pq.p);
+    snprintf(p, sizeof p, "%s/manifest.json", d);
+    tu_write_file(p, "{\"config\": {\"name\": \"wide\", \"seed\": 1, \"budgets\": [\"64B\", \"1KiB\"]}}");
+    ecb_buf_free(&res);
+    ecb_buf_free(&pq);
+
+    ecb_stats_opts o;
+    ecb_stats_opts_default(&o);
+    o.permutations = 16;
+    o.bootstrap = 16;
+    ecb_table *t;
+    assert_int_equal(ecb_stats_build(d, &o, &t), 0);
+    assert_int_equal(t->ncols, 30 + nm + 1 + 5 * nm + 1);
+    /* the far end: knn_recall@2858 of binary is 0.2 below float32's */
+    assert_true(fabs(col_num(t, "c000000000000002", "delta_knn_recall@2858") + 0.2) < 1e-9);
+    assert_true(fabs(col_num(t, "c000000000000001", "delta_ndcg@1") + 0.1) < 1e-9);
+    assert_string_equal(ecb_table_at(t, row_of(t, "c000000000000002"), ecb_table_col(t, "baseline_cell")),
+                        "c000000000000000");
+    ecb_table_free(t);
+
+    /* the report at that width (per-query statistics are covered above) */
+    snprintf(p, sizeof p, "%s/per_query.csv", d);
+    assert_int_equal(remove(p), 0);
+    assert_int_equal(ecb_report_build(d, 1), 0);
+    snprintf(p, sizeof p, "%s/report.md", d);
+    char *md = read_all(p);
+    assert_non_null(strstr(md, "| method | mode | rescore | B/vec | ratio | ndcg@1 | recall@2858 | knn_recall@1 |"));
+    assert_non_null(strstr(md, "| `binary` | symmetric | none | 8 | 32× | 0.3000 (60.0%) |"));
+    assert_non_null(strstr(md, "| 64 B/vec | `sq(bits=8)` sym |"));
+    free(md);
+    /* compare: the run against itself passes, every column checked */
+    char *argv[] = {"compare", d, d, "--quiet", NULL};
+    fflush(stdout);
+    assert_int_equal(ecb_cmd_compare(4, argv), 0);
+    free(ks);
+    free(d);
+}
+
 static void test_cmd_report_usage(void **state)
 {
     (void)state;
@@ -504,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_report_files),
         cmocka_unit_test(test_report_unwritable),
         cmocka_unit_test(test_latex_specials),
+        cmocka_unit_test(test_many_columns),
         cmocka_unit_test(test_cmd_report_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
