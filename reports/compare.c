@@ -182,23 +182,6 @@ static void fmt_tol(const ecb_tolerance *t, char *buf, size_t n)
     else snprintf(buf, n, "%g", t->value);
 }
 
-static void xml_escape(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
-        default:
-            if (ch < 0x20 && ch != '\t') fputc(' ', f); /* not allowed in XML 1.0 */
-            else fputc(ch, f);
-        }
-    }
-}
-
 static const char *cell_desc(const ecb_table *t, size_t r, char *buf, size_t n)
 {
     const char *rs = ecb_table_at(t, r, ecb_table_col(t, "rescore"));
@@ -276,37 +259,37 @@ static int write_junit(const char *path, const check_list *cl, const side *base,
     fprintf(f, "<testsuites name=\"ecbench compare\" tests=\"%zu\" failures=\"%zu\" errors=\"0\">\n", cl->n,
             failures);
     fprintf(f, "  <testsuite name=\"ecbench compare ");
-    xml_escape(f, base->path);
+    ecb_html_escape(f, base->path);
     fprintf(f, " vs ");
-    xml_escape(f, nw->path);
+    ecb_html_escape(f, nw->path);
     fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\">\n", cl->n, failures);
     char d[1024];
     for (size_t i = 0; i < cl->n; i++) {
         const check *c = &cl->v[i];
         const ecb_table *t = c->from_base ? base->t : nw->t;
         fprintf(f, "    <testcase classname=\"");
-        xml_escape(f, cell_desc(t, c->nrow, d, sizeof d));
+        ecb_html_escape(f, cell_desc(t, c->nrow, d, sizeof d));
         fprintf(f, " [");
-        xml_escape(f, ecb_table_at(t, c->nrow, ecb_table_col(t, "cell_id")));
+        ecb_html_escape(f, ecb_table_at(t, c->nrow, ecb_table_col(t, "cell_id")));
         fprintf(f, "]\" name=\"");
-        xml_escape(f, c->metric);
+        ecb_html_escape(f, c->metric);
         fprintf(f, "\"");
         if (c->verdict < 0) {
             char msg[1024];
             if (c->note[0]) snprintf(msg, sizeof msg, "%s", c->note);
             else snprintf(msg, sizeof msg, "%s: %.6g -> %.6g (tolerance %s)", c->metric, c->base, c->new_, c->tol);
             fprintf(f, ">\n      <failure type=\"regression\" message=\"");
-            xml_escape(f, msg);
+            ecb_html_escape(f, msg);
             fprintf(f, "\">");
-            xml_escape(f, msg);
+            ecb_html_escape(f, msg);
             fprintf(f, "</failure>\n    </testcase>\n");
         } else if (c->verdict > 0 || c->note[0]) {
             fprintf(f, ">\n      <system-out>");
-            if (c->note[0]) xml_escape(f, c->note);
+            if (c->note[0]) ecb_html_escape(f, c->note);
             else {
                 char msg[256];
                 snprintf(msg, sizeof msg, "improved: %.6g -> %.6g (tolerance %s)", c->base, c->new_, c->tol);
-                xml_escape(f, msg);
+                ecb_html_escape(f, msg);
             }
             fprintf(f, "</system-out>\n    </testcase>\n");
         } else {

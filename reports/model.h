@@ -158,6 +158,32 @@ int ecb_report_plots(ecb_report *R);          /* plots.c: data, templates, rende
 int ecb_report_tables(ecb_report *R);         /* tables.c: the LaTeX tables */
 int ecb_report_markdown(ecb_report *R);       /* tables.c: report.md */
 
+int ecb_report_html(ecb_report *R);           /* html.c: report.html */
+
+/* ---- inline SVG for report.html (svg.c) ---------------------------------------- */
+
+/* A scatter plot of n points; x[i] or y[i] NaN (or x <= 0 on a log axis)
+ * leaves point i out. */
+typedef struct ecb_svg_plot {
+    const char *title, *xlabel, *ylabel;
+    int logx;                 /* log2 x axis */
+    size_t n;
+    const double *x, *y;
+    const char *const *cell;  /* cell id of each point (data-cell) */
+    const char *const *hover; /* its <title>: the cell and its parameters */
+    const int *family;        /* colour index */
+    const int *variant;       /* ecb_rpt_variant */
+    const unsigned char *mark; /* ringed points (best within a budget), or NULL */
+    const size_t *front;      /* frontier: point indices by x */
+    size_t nfront;
+    const double *lines;      /* dashed vertical lines (budgets), or NULL */
+    const char *const *line_labels;
+    size_t nlines;
+} ecb_svg_plot;
+extern const char *const ecb_svg_palette[10];
+int ecb_svg_scatter(FILE *f, const ecb_svg_plot *p);
+void ecb_html_escape(FILE *f, const char *s);
+
 void ecb_md_escape(FILE *f, const char *s);
 void ecb_tex_escape(FILE *f, const char *s);
 

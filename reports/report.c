@@ -1,7 +1,7 @@
 /*
  * `ecbench report DIR`: results_stats.csv (stats.c), then the model
- * (model.c), the figures (plots.c), the LaTeX tables and report.md
- * (tables.c), all rebuilt from DIR/results.csv, DIR/per_query.csv and
+ * (model.c), the figures (plots.c), the LaTeX tables (tables.c),
+ * report.html (html.c, svg.c) and report.md (tables.c), all rebuilt from DIR/results.csv, DIR/per_query.csv and
  * DIR/manifest.json alone; nothing is re-run.
  *
  * Every file is replaced atomically once complete and checked (ecb_rfile,
@@ -85,12 +85,16 @@ int ecb_report_build(const char *dir, int quiet)
     R.alpha = 0.05;
     ecb_stats_opts so;
     ecb_stats_opts_default(&so);
-    /* report.md is written last: a failed or interrupted build must not
-     * leave the previous one next to files it does not describe. */
-    char *md = ecb_rpt_pathf("%s/report.md", dir);
-    if (md && remove(md) != 0 && errno != ENOENT)
-        ecb_log(ECB_LOG_WARN, "%s: cannot remove the previous report: %s", md, strerror(errno));
-    free(md);
+    /* report.md and report.html go first and come back last: a failed or
+     * interrupted build must not leave the previous ones next to files
+     * they do not describe. */
+    static const char *const entry[] = {"report.md", "report.html"};
+    for (size_t i = 0; i < 2; i++) {
+        char *p = ecb_rpt_pathf("%s/%s", dir, entry[i]);
+        if (p && remove(p) != 0 && errno != ENOENT)
+            ecb_log(ECB_LOG_WARN, "%s: cannot remove the previous report: %s", p, strerror(errno));
+        free(p);
+    }
     int rc = ecb_stats_build(dir, &so, &R.t);
     char *mp = rc ? NULL : ecb_rpt_pathf("%s/manifest.json", dir);
     if (!rc && !mp) rc = ECB_ENOMEM;
@@ -101,10 +105,17 @@ int ecb_report_build(const char *dir, int quiet)
     /* plots first, so report.md can reference only what was rendered */
     if (!rc) rc = ecb_report_plots(&R);
     if (!rc) rc = ecb_report_tables(&R);
+    if (!rc) rc = ecb_report_html(&R);
     if (!rc) rc = ecb_report_markdown(&R);
+    if (rc) /* no entry point of a report that failed */
+        for (size_t i = 0; i < 2; i++) {
+            char *p = ecb_rpt_pathf("%s/%s", dir, entry[i]);
+            if (p) remove(p);
+            free(p);
+        }
     if (!rc && !quiet)
-        printf("report: %s/report.md\ntables: %s/tables/\nplots:  %s/plots/ (%zu figures, PNG and SVG)\n",
-               dir, dir, dir, R.nplots);
+        printf("report: %s/report.md\nhtml:   %s/report.html\ntables: %s/tables/\nplots:  %s/plots/ (%zu figures, "
+               "PNG and SVG)\n", dir, dir, dir, dir, R.nplots);
     for (size_t p = 0; p < R.nplots; p++) free(R.plots[p]);
     free(R.plots);
     ecb_strindex_free(&R.plot_ix);

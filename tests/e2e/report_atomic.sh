@@ -1,7 +1,7 @@
 #!/bin/sh
 # Issue 11 item 2: a report that cannot be written completely fails (exit
 # non-zero, naming the file) and never leaves a partial file looking
-# complete: no temporaries, no truncated file, no report.md. Writes fail
+# complete: no temporaries, no truncated file, no report.md or report.html. Writes fail
 # three ways: a path that cannot be replaced (a directory where a file
 # goes), a file-size limit (ulimit -f with SIGXFSZ ignored: writes past the
 # limit fail with EFBIG, as on a full disk, for ecbench and gnuplot alike),
@@ -29,6 +29,7 @@ check_clean() {
     tmps=$(find "$dir" -name '*.tmp*' | head -3)
     [ -z "$tmps" ] || fail "$what: temporaries left: $tmps"
     [ ! -f "$dir/report.md" ] || fail "$what: report.md written although the report failed"
+    [ ! -f "$dir/report.html" ] || fail "$what: report.html left although the report failed"
     (cd "$dir" && find . -type f ! -name gnuplot.log) | while read -r f; do
         [ -f "$tmp/ref/$f" ] || fail "$what: unexpected file $f"
         cmp -s "$dir/$f" "$tmp/ref/$f" || fail "$what: $f differs from a complete report (truncated?)"

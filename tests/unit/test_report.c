@@ -355,6 +355,7 @@ static void test_report_files(void **state)
     char *d = copy_fixture();
     assert_int_equal(ecb_report_build(d, 1), 0);
     assert_true(exists(d, "report.md"));
+    assert_true(exists(d, "report.html"));
     assert_true(exists(d, "results_stats.csv"));
     assert_true(exists(d, "tables/toy.tex"));
     assert_true(exists(d, "tables/vecs.tex"));
@@ -377,6 +378,22 @@ static void test_report_files(void **state)
     assert_non_null(strstr(md, "lsh: nbits=7 must be a multiple of 8"));
     assert_non_null(strstr(md, "| openblas_corename | Haswell |"));
     free(md);
+    /* report.html: self-contained, the same numbers, points named on hover */
+    snprintf(p, sizeof p, "%s/report.html", d);
+    char *html = read_all(p);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<tr data-cell=\"a000000000000003\" data-family=\"binary\" "
+                                 "data-mode=\"symmetric\" data-rescore=\"none\">"));
+    assert_non_null(strstr(html, "<td data-v=\"0.465315\">0.4653 <span class=\"pct\">(82.3%)</span>"
+                                 "<span class=\"sig loss\""));
+    assert_non_null(strstr(html, "<g class=\"pt\" data-cell=\"a000000000000004\">"));
+    assert_non_null(strstr(html, "<title>pq(m=8,nbits=8)\nsymmetric scoring, rescore none\nmethod pq"));
+    assert_non_null(strstr(html, "<option value=\"float32x4\">float32x4</option>"));
+    assert_null(strstr(html, "src="));
+    assert_null(strstr(html, "href="));
+    assert_null(strstr(html, "https://"));
+    assert_non_null(strstr(html, "</script>\n</body></html>\n"));
+    free(html);
     snprintf(p, sizeof p, "%s/tables/toy.tex", d);
     char *tex = read_all(p);
     assert_non_null(strstr(tex, "\\toprule"));
