@@ -134,6 +134,7 @@ static int read_budget_metric(const cJSON *cfg, const char *path, ecb_run_manife
     if (rc || !s) return rc;
     if (ecb_is_quality_metric(s)) {
         m->budget_metric = s;
+        m->budget_metric_given = 1;
         return 0;
     }
     static const char *const names[] = {"ndcg", "recall", "p", "map", "mrr", "success", "knn_recall"};

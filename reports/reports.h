@@ -47,6 +47,7 @@ typedef struct ecb_run_manifest {
     const char *baseline_method; /* config.baseline (default "float32") */
     const char *baseline_label;  /* config.baseline.label, or NULL */
     const char *budget_metric;   /* config.budget_metric (default "ndcg@10") */
+    int budget_metric_given;     /* the config named it (then it must be a column) */
     int has_seed;
     unsigned long long seed;     /* config.seed when has_seed */
     ecb_budget *budgets;         /* config.budgets */

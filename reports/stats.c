@@ -279,6 +279,11 @@ int ecb_stats_build(const char *dir, const ecb_stats_opts *o, ecb_table **out)
     if (!rc) rc = ecb_results_load(rp, &res, NULL, NULL);
     if (!rc) rc = ecb_run_manifest_load(mp, &man);
     if (rc) goto done;
+    if (man.budget_metric_given && ecb_table_col(res, man.budget_metric) < 0) {
+        rc = ecb_fail(ECB_EFORMAT, "%s: $.config.budget_metric: \"%s\" is not a column of %s (its k list "
+                      "does not hold that cutoff)", mp, man.budget_metric, rp);
+        goto done;
+    }
     uint64_t seed = man.has_seed ? man.seed : o->seed;
     mc = ecb_malloc_array(res->ncols + 1, sizeof *mc);
     base = ecb_malloc_array(res->nrows + 1, sizeof *base);

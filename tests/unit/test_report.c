@@ -304,6 +304,44 @@ static void test_baseline_config(void **state)
     free(d);
 }
 
+/* Every key of the run manifest that report reads is checked: a typo or a
+ * wrong type is an error naming the file and the JSON path, not a silent
+ * default (issue 11 item 6, as report and compare read it). */
+static void test_manifest_checked(void **state)
+{
+    (void)state;
+    static const struct { const char *json, *want; } bad[] = {
+        {"{\"config\": {\"budget_metric\": \"ndgc@10\"}}", "did you mean \"ndcg@10\""},
+        {"{\"config\": {\"budget_metric\": \"ndcg@5\"}}", "is not a column"},
+        {"{\"config\": {\"budgets\": [\"32X\"]}}", "$.budgets[0]"},
+        {"{\"config\": {\"baseline\": 5}}", "$.config.baseline"},
+        {"{\"config\": {\"baseline\": {\"methd\": \"sq\"}}}", "did you mean \"method\""},
+        {"{\"config\": {\"ci\": {\"tolerance\": {}}}}", "did you mean \"tolerances\""},
+        {"{\"config\": {\"ci\": {\"tolerances\": \"abc\"}}}", "$.config.ci.tolerances"},
+        {"{\"config\": {\"ci\": {\"tolerances\": {\"ndcg@10\": -1}}}}", "ndcg@10"},
+        {"{\"config\": {\"seed\": 1e300}}", "$.config.seed"},
+        {"{\"config\": {\"seed\": 1, \"seed\": 2}}", "appears twice"},
+        {"{\"config\": []}", "$.config"},
+        {"[1, 2]", "expected a JSON object"},
+        {"{\"config\": {", "not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *d = copy_fixture(), p[4200];
+        snprintf(p, sizeof p, "%s/manifest.json", d);
+        tu_write_file(p, bad[i].json);
+        assert_int_not_equal(ecb_report_build(d, 1), 0);
+        if (!strstr(ecb_last_error(), bad[i].want) || !strstr(ecb_last_error(), "manifest.json"))
+            fail_msg("%s: error \"%s\" lacks \"%s\"", bad[i].json, ecb_last_error(), bad[i].want);
+        free(d);
+    }
+    /* absent: defaults */
+    char *d = copy_fixture(), p[4200];
+    snprintf(p, sizeof p, "%s/manifest.json", d);
+    assert_int_equal(remove(p), 0);
+    assert_int_equal(ecb_report_build(d, 1), 0);
+    free(d);
+}
+
 /* Append to path a copy of its first line starting with prefix; returns
  * the original text (caller frees). */
 static char *append_copy_of_line(const char *path, const char *prefix)
@@ -612,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_stats_columns),
         cmocka_unit_test(test_baseline_config),
         cmocka_unit_test(test_duplicates_rejected),
+        cmocka_unit_test(test_manifest_checked),
         cmocka_unit_test(test_report_files),
         cmocka_unit_test(test_report_unwritable),
         cmocka_unit_test(test_latex_specials),
