@@ -133,9 +133,11 @@ int ecb_cmd_report(int argc, char **argv)
         if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) quiet = 1;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: ecbench report DIR [--quiet]\n\n"
-                   "Rebuild DIR/results_stats.csv, DIR/report.md, DIR/tables/*.tex and DIR/plots/\n"
+                   "Rebuild DIR/results_stats.csv, DIR/report.md, DIR/report.html (one self-contained\n"
+                   "page: sortable, filterable tables and SVG figures), DIR/tables/*.tex and DIR/plots/\n"
                    "(PNG, SVG, data files and gnuplot scripts) from DIR/results.csv,\n"
-                   "DIR/per_query.csv and DIR/manifest.json; nothing is re-run.\n");
+                   "DIR/per_query.csv and DIR/manifest.json; nothing is re-run. Every file is\n"
+                   "replaced only once complete; a failure names the file and exits 2.\n");
             return 0;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "ecbench report: unknown option %s (try --help)\n", argv[i]);
