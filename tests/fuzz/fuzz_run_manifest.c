@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (const cJSON *t = m.tolerances ? m.tolerances->child : NULL; t; t = t->next) {
             double v = 0;
             int rel;
-            if (cJSON_IsString(t) && ecb_tolerance_value_parse(t->valuestring, &v, &rel) != 0) abort();
+            if (cJSON_IsString(t) && ecb_parse_tolerance(t->valuestring, &v, &rel) != 0) abort();
             if (cJSON_IsNumber(t)) v = t->valuedouble;
             if (!(v >= 0) || !isfinite(v)) abort();
         }

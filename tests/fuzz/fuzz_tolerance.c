@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     double v;
     int rel;
-    if (ecb_tolerance_value_parse(s, &v, &rel) == 0 && (!isfinite(v) || v < 0)) abort();
+    if (ecb_parse_tolerance(s, &v, &rel) == 0 && (!isfinite(v) || v < 0)) abort();
     free(s);
     return 0;
 }
