@@ -3,7 +3,9 @@
  * cell_id; every quality metric and every metric with a tolerance is
  * checked; a drop beyond the tolerance is a regression, and so is a cell
  * that disappeared, a value that went missing, or a cell that stopped
- * running (status ok -> error). Exit 0 clean, 1 regression, 2 usage/input.
+ * running (status ok -> error), and so is a value on either side that is
+ * not a finite number (a BASE "nan" cannot vouch for anything). Exit 0
+ * clean, 1 regression, 2 usage/input.
  *
  * Tolerances: `METRIC=0.005` is absolute (quality metrics, e.g. nDCG
  * points), `METRIC=+25%` is relative to BASE's value (timings). Direction
@@ -23,19 +25,13 @@
 #include <sys/stat.h>
 
 #include "common/ecb.h"
+#include "reports/model.h"
 #include "reports/reports.h"
 
 #define DEFAULT_QUALITY_TOL 0.002
 
 typedef struct {
-    char metric[128];
-    double value;  /* absolute, or percent when relative */
-    int relative;
-    const char *source;
-} tolerance;
-
-typedef struct {
-    tolerance *v;
+    ecb_tolerance *v;
     size_t n, cap;
 } tol_list;
 
@@ -61,11 +57,11 @@ typedef struct {
     size_t n, cap;
 } check_list;
 
-static int push_tol(tol_list *l, const tolerance *t)
+static int push_tol(tol_list *l, const ecb_tolerance *t)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        tolerance *v = realloc(l->v, cap * sizeof *v);
+        ecb_tolerance *v = realloc(l->v, cap * sizeof *v);
         if (!v) return ecb_fail(ECB_ENOMEM, "out of memory");
         l->v = v;
         l->cap = cap;
@@ -104,19 +100,27 @@ static int direction(const char *m)
     return 0;
 }
 
-static int parse_tol_arg(const char *arg, const char *source, tol_list *l)
+int ecb_tolerance_parse(const char *arg, const char *source, ecb_tolerance *t)
 {
     const char *eq = strrchr(arg, '=');
-    tolerance t = {.source = source};
-    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof t.metric)
-        return ecb_fail(ECB_EINVAL, "%s: \"%s\": expected METRIC=VALUE, e.g. ndcg@10=0.005 or "
+    memset(t, 0, sizeof *t);
+    t->source = source;
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof t->metric)
+        return ecb_fail(ECB_EINVAL, "%s: \"%.200s\": expected METRIC=VALUE, e.g. ndcg@10=0.005 or "
                         "query_p50_ms=+25%%", source, arg);
-    memcpy(t.metric, arg, (size_t)(eq - arg));
-    t.metric[eq - arg] = '\0';
-    if (ecb_parse_tolerance(eq + 1, &t.value, &t.relative))
-        return ecb_fail(ECB_EINVAL, "%s: \"%s\": expected an absolute tolerance (0.005) or a relative one "
-                        "(+25%%), got \"%s\"", source, arg, eq + 1);
-    return push_tol(l, &t);
+    memcpy(t->metric, arg, (size_t)(eq - arg));
+    t->metric[eq - arg] = '\0';
+    if (ecb_parse_tolerance(eq + 1, &t->value, &t->relative))
+        return ecb_fail(ECB_EINVAL, "%s: \"%.200s\": expected an absolute tolerance (0.005) or a relative "
+                        "one (+25%%), got \"%.100s\"", source, arg, eq + 1);
+    return 0;
+}
+
+static int parse_tol_arg(const char *arg, const char *source, tol_list *l)
+{
+    ecb_tolerance t;
+    int rc = ecb_tolerance_parse(arg, source, &t);
+    return rc ? rc : push_tol(l, &t);
 }
 
 static int is_dir(const char *p)
@@ -136,87 +140,46 @@ static int load_side(const char *arg, side *s)
         if (slash) snprintf(s->manifest, sizeof s->manifest, "%.*s/manifest.json", (int)(slash - arg), arg);
         else snprintf(s->manifest, sizeof s->manifest, "manifest.json");
     }
-    int rc = ecb_table_read(s->path, &s->t);
-    if (rc) return rc;
-    if (ecb_table_col(s->t, "cell_id") < 0)
-        return ecb_fail(ECB_EFORMAT, "%s: no cell_id column (expected an ecbench results.csv)", s->path);
-    return 0;
+    /* the results store checks the layout and rejects duplicate cell_ids */
+    return ecb_results_load(s->path, &s->t, NULL, NULL);
 }
 
+/* NEW's config "ci": {"tolerances": ...}, read (and checked) by the one
+ * manifest reader. */
 static int manifest_tolerances(const char *path, tol_list *l)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (64l << 20)) { fclose(f); return ecb_fail(ECB_EFORMAT, "%s: unreadable", path); }
-    char *buf = ecb_malloc((size_t)n + 1);
-    if (!buf) { fclose(f); return ECB_ENOMEM; }
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    if (!j) return ecb_fail(ECB_EFORMAT, "%s: not valid JSON", path);
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
-    const cJSON *ci = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "ci") : NULL;
-    const cJSON *tols = ci ? cJSON_GetObjectItemCaseSensitive(ci, "tolerances") : NULL;
-    int rc = 0;
-    if (tols && !cJSON_IsObject(tols))
-        rc = ecb_fail(ECB_EINVAL, "%s: config.ci.tolerances: expected an object {\"metric\": value}", path);
-    for (const cJSON *it = tols ? tols->child : NULL; it && !rc; it = it->next) {
-        tolerance t = {.source = "manifest"};
+    ecb_run_manifest m;
+    int rc = ecb_run_manifest_load(path, &m);
+    for (const cJSON *it = m.tolerances ? m.tolerances->child : NULL; it && !rc; it = it->next) {
+        ecb_tolerance t = {.source = "manifest"};
         snprintf(t.metric, sizeof t.metric, "%s", it->string);
-        if (cJSON_IsNumber(it)) {
-            t.value = fabs(it->valuedouble);
-        } else if (!cJSON_IsString(it) || ecb_parse_tolerance(it->valuestring, &t.value, &t.relative)) {
-            rc = ecb_fail(ECB_EINVAL, "%s: config.ci.tolerances.%s: expected a number (absolute) or a "
-                          "string like \"+25%%\" (relative)", path, it->string);
-            break;
-        }
-        rc = push_tol(l, &t);
+        if (cJSON_IsNumber(it)) t.value = it->valuedouble;
+        else rc = ecb_parse_tolerance(it->valuestring, &t.value, &t.relative);
+        if (!rc) rc = push_tol(l, &t);
     }
-    cJSON_Delete(j);
+    ecb_run_manifest_release(&m);
     return rc;
 }
 
 /* The command line beats the manifest; within one source, exact names beat
  * globs and later entries beat earlier ones. */
-static const tolerance *find_tol(const tol_list *cli, const tol_list *man, const char *metric)
+static const ecb_tolerance *find_tol(const tol_list *cli, const tol_list *man, const char *metric)
 {
     const tol_list *ls[2] = {cli, man};
     for (int k = 0; k < 2; k++)
         for (int pass = 0; pass < 2; pass++)
             for (size_t i = ls[k]->n; i-- > 0;) {
-                const tolerance *t = &ls[k]->v[i];
+                const ecb_tolerance *t = &ls[k]->v[i];
                 if (pass == 0 ? strcmp(t->metric, metric) == 0 : fnmatch(t->metric, metric, 0) == 0)
                     return t;
             }
     return NULL;
 }
 
-static void fmt_tol(const tolerance *t, char *buf, size_t n)
+static void fmt_tol(const ecb_tolerance *t, char *buf, size_t n)
 {
     if (t->relative) snprintf(buf, n, "+%g%%", t->value);
     else snprintf(buf, n, "%g", t->value);
-}
-
-static void xml_escape(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
-        default:
-            if (ch < 0x20 && ch != '\t') fputc(' ', f); /* not allowed in XML 1.0 */
-            else fputc(ch, f);
-        }
-    }
 }
 
 static const char *cell_desc(const ecb_table *t, size_t r, char *buf, size_t n)
@@ -296,37 +259,37 @@ static int write_junit(const char *path, const check_list *cl, const side *base,
     fprintf(f, "<testsuites name=\"ecbench compare\" tests=\"%zu\" failures=\"%zu\" errors=\"0\">\n", cl->n,
             failures);
     fprintf(f, "  <testsuite name=\"ecbench compare ");
-    xml_escape(f, base->path);
+    ecb_html_escape(f, base->path);
     fprintf(f, " vs ");
-    xml_escape(f, nw->path);
+    ecb_html_escape(f, nw->path);
     fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\">\n", cl->n, failures);
     char d[1024];
     for (size_t i = 0; i < cl->n; i++) {
         const check *c = &cl->v[i];
         const ecb_table *t = c->from_base ? base->t : nw->t;
         fprintf(f, "    <testcase classname=\"");
-        xml_escape(f, cell_desc(t, c->nrow, d, sizeof d));
+        ecb_html_escape(f, cell_desc(t, c->nrow, d, sizeof d));
         fprintf(f, " [");
-        xml_escape(f, ecb_table_at(t, c->nrow, ecb_table_col(t, "cell_id")));
+        ecb_html_escape(f, ecb_table_at(t, c->nrow, ecb_table_col(t, "cell_id")));
         fprintf(f, "]\" name=\"");
-        xml_escape(f, c->metric);
+        ecb_html_escape(f, c->metric);
         fprintf(f, "\"");
         if (c->verdict < 0) {
             char msg[1024];
             if (c->note[0]) snprintf(msg, sizeof msg, "%s", c->note);
             else snprintf(msg, sizeof msg, "%s: %.6g -> %.6g (tolerance %s)", c->metric, c->base, c->new_, c->tol);
             fprintf(f, ">\n      <failure type=\"regression\" message=\"");
-            xml_escape(f, msg);
+            ecb_html_escape(f, msg);
             fprintf(f, "\">");
-            xml_escape(f, msg);
+            ecb_html_escape(f, msg);
             fprintf(f, "</failure>\n    </testcase>\n");
         } else if (c->verdict > 0 || c->note[0]) {
             fprintf(f, ">\n      <system-out>");
-            if (c->note[0]) xml_escape(f, c->note);
+            if (c->note[0]) ecb_html_escape(f, c->note);
             else {
                 char msg[256];
                 snprintf(msg, sizeof msg, "improved: %.6g -> %.6g (tolerance %s)", c->base, c->new_, c->tol);
-                xml_escape(f, msg);
+                ecb_html_escape(f, msg);
             }
             fprintf(f, "</system-out>\n    </testcase>\n");
         } else {
@@ -385,7 +348,7 @@ int ecb_cmd_compare(int argc, char **argv)
     const tol_list *ls[2] = {&cli, &man};
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < ls[k]->n; i++) {
-            const tolerance *t = &ls[k]->v[i];
+            const ecb_tolerance *t = &ls[k]->v[i];
             int hit = 0;
             for (int s = 0; s < 2 && !hit; s++) {
                 const ecb_table *tb = s ? nw.t : base.t;
@@ -407,12 +370,18 @@ int ecb_cmd_compare(int argc, char **argv)
     int nerr = ecb_table_col(nw.t, "error");
     size_t nreg = 0, nimp = 0, nmiss = 0, nnew = 0, nmatched = 0;
     char *seen = ecb_calloc(nw.t->nrows + 1, 1);
-    if (!seen) goto out;
+    int *ncol = ecb_calloc(base.t->ncols + 1, sizeof *ncol);
+    ecb_strindex ids = {0}, heads = {0};
+    if (!seen || !ncol || ecb_strindex_init(&ids, nw.t->nrows) || ecb_strindex_init(&heads, nw.t->ncols))
+        goto out_seen;
+    /* cell_ids are unique on each side (the results store checks) */
+    for (size_t q = 0; q < nw.t->nrows; q++)
+        if (ecb_strindex_put(&ids, ecb_table_at(nw.t, q, nid), q, NULL) < 0) goto out_seen;
+    for (size_t c = 0; c < nw.t->ncols; c++)
+        if (ecb_strindex_put(&heads, nw.t->head[c], c, NULL) < 0) goto out_seen;
+    for (size_t c = 0; c < base.t->ncols; c++) ncol[c] = (int)ecb_strindex_get(&heads, base.t->head[c]);
     for (size_t r = 0; r < base.t->nrows; r++) {
-        const char *id = ecb_table_at(base.t, r, bid);
-        long m = -1;
-        for (size_t q = nw.t->nrows; q-- > 0;) /* last row wins (a re-run appends) */
-            if (strcmp(ecb_table_at(nw.t, q, nid), id) == 0) { m = (long)q; break; }
+        long m = ecb_strindex_get(&ids, ecb_table_at(base.t, r, bid));
         if (m < 0) {
             check c = {.nrow = r, .from_base = 1, .base = NAN, .new_ = NAN, .verdict = -1};
             snprintf(c.metric, sizeof c.metric, "present");
@@ -421,8 +390,7 @@ int ecb_cmd_compare(int argc, char **argv)
             nmiss++;
             continue;
         }
-        for (size_t q = 0; q < nw.t->nrows; q++)
-            if (strcmp(ecb_table_at(nw.t, q, nid), id) == 0) seen[q] = 1;
+        seen[m] = 1;
         nmatched++;
         size_t mr = (size_t)m;
         const char *sb = ecb_table_at(base.t, r, bst), *sn = ecb_table_at(nw.t, mr, nst);
@@ -441,20 +409,31 @@ int ecb_cmd_compare(int argc, char **argv)
             const char *mname = base.t->head[col];
             int dir = direction(mname);
             if (!dir) continue;
-            const tolerance *tl = find_tol(&cli, &man, mname);
-            tolerance def = {.value = DEFAULT_QUALITY_TOL, .source = "default"};
+            const ecb_tolerance *tl = find_tol(&cli, &man, mname);
+            ecb_tolerance def = {.value = DEFAULT_QUALITY_TOL, .source = "default"};
             if (!tl) {
                 if (!ecb_is_quality_metric(mname)) continue;
                 tl = &def;
             }
+            /* empty = not applicable; anything else must be a finite number
+             * on both sides: "nan" or "abc" in BASE would otherwise compare
+             * as "no value" and pass */
+            const char *sb_ = ecb_table_at(base.t, r, (int)col), *sn_ = ecb_table_at(nw.t, mr, ncol[col]);
             double vb, vn;
             int hb = ecb_table_num(base.t, r, (int)col, &vb);
-            int hn = ecb_table_num(nw.t, mr, ecb_table_col(nw.t, mname), &vn);
-            if (!hb && !hn) continue;
+            int hn = ecb_table_num(nw.t, mr, ncol[col], &vn);
+            if (!*sb_ && !*sn_) continue;
             check c = {.nrow = mr, .base = hb ? vb : NAN, .new_ = hn ? vn : NAN};
             snprintf(c.metric, sizeof c.metric, "%s", mname);
             fmt_tol(tl, c.tol, sizeof c.tol);
-            if (!hn) {
+            if (*sb_ && !hb) {
+                c.verdict = -1;
+                snprintf(c.note, sizeof c.note, "%s: BASE value \"%.40s\" is not a finite number: cannot "
+                         "check this cell", mname, sb_);
+            } else if (*sn_ && !hn) {
+                c.verdict = -1;
+                snprintf(c.note, sizeof c.note, "%s: NEW value \"%.40s\" is not a finite number", mname, sn_);
+            } else if (!hn) {
                 c.verdict = -1;
                 snprintf(c.note, sizeof c.note, "%s: value missing in NEW (BASE %.6g)", mname, vb);
             } else if (!hb) {
@@ -508,12 +487,14 @@ int ecb_cmd_compare(int argc, char **argv)
            failures ? "FAIL" : "PASS");
     if (junit && write_junit(junit, &cl, &base, &nw, failures)) {
         fprintf(stderr, "ecbench compare: %s\n", ecb_last_error());
-        free(seen);
-        goto out;
+        goto out_seen;
     }
     ret = failures ? 1 : 0;
 out_seen:
     free(seen);
+    free(ncol);
+    ecb_strindex_free(&ids);
+    ecb_strindex_free(&heads);
 out:
     free(cli.v);
     free(man.v);

@@ -4,7 +4,9 @@
 set -eu
 pkgs="gcc meson ninja-build pkg-config libopenblas-dev liblapacke-dev libcjson-dev libcsv-dev gnuplot-nox"
 if [ "${1:-}" = "--test" ]; then
-  pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev binutils"
+  # texlive-latex-base: pdflatex compiles the LaTeX tables in the tests (~45 s to install);
+  # chromium: headless, loads report.html in the tests (~85 s to install)
+  pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev binutils texlive-latex-base chromium"
 fi
 missing=""
 for p in $pkgs; do

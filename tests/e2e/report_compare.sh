@@ -44,6 +44,11 @@ else
     echo "note: gnuplot not installed, figures not checked"
 fi
 
+# the LaTeX tables compile (issue 11 item 14; tests/tools/texcheck.sh)
+rc=0
+sh "$SRC/tests/tools/texcheck.sh" "$tmp/run/tables/"*.tex || rc=$?
+case $rc in 0) ;; 77) echo "note: pdflatex not installed, LaTeX tables not compiled" ;; *) fail "LaTeX tables" ;; esac
+
 validate_xml() {
     if command -v xmllint >/dev/null 2>&1; then
         xmllint --noout "$1" || fail "$1 is not well-formed XML"
@@ -83,6 +88,21 @@ grep -q "$cell" "$tmp/bad.out" || fail "regression output does not name cell $ce
 grep -q 'ndcg@10' "$tmp/bad.out" || fail "regression output does not name ndcg@10"
 validate_xml "$tmp/bad.xml"
 grep -q 'failures="1"' "$tmp/bad.xml" || fail "JUnit does not report exactly one failure"
+
+# A cell twice in results.csv (two runs into one directory): report and
+# compare refuse it (exit 2, naming the cell) instead of counting it twice.
+mkdir "$tmp/dup"
+cp "$tmp/run/manifest.json" "$tmp/run/per_query.csv" "$tmp/dup/"
+{ cat "$tmp/run/results.csv"; sed -n 2p "$tmp/run/results.csv"; } >"$tmp/dup/results.csv"
+for cmd in "report $tmp/dup" "compare $tmp/run $tmp/dup" "compare $tmp/dup $tmp/run"; do
+    set +e
+    # shellcheck disable=SC2086
+    "$ECBENCH" $cmd >/dev/null 2>"$tmp/dup.err"
+    rc=$?
+    set -e
+    [ "$rc" -eq 2 ] || fail "$cmd with a duplicated cell exited $rc, expected 2"
+    grep -q "$cell" "$tmp/dup.err" || { cat "$tmp/dup.err"; fail "$cmd: error does not name cell $cell"; }
+done
 
 # Usage error: exit 2.
 set +e

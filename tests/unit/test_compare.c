@@ -8,6 +8,7 @@
 
 #include "testutil.h"
 
+#include "common/ecb.h"
 #include "reports/reports.h"
 
 static char *fixture_dir(void)
@@ -100,6 +101,26 @@ static void drop_row(const char *dir, const char *cell)
     assert_int_equal(ecb_table_write(u, p), 0);
     ecb_table_free(t);
     ecb_table_free(u);
+}
+
+/* Append a copy of cell's row to dir's results.csv (two runs wrote it). */
+static void dup_row(const char *dir, const char *cell)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/results.csv", dir);
+    ecb_table *t;
+    assert_int_equal(ecb_table_read(p, &t), 0);
+    int id = ecb_table_col(t, "cell_id");
+    size_t n = t->nrows;
+    for (size_t r = 0; r < n; r++) {
+        if (strcmp(ecb_table_at(t, r, id), cell)) continue;
+        long nr = ecb_table_add_row(t);
+        assert_true(nr >= 0);
+        for (size_t c = 0; c < t->ncols; c++) ecb_table_set(t, (size_t)nr, (int)c, ecb_table_at(t, r, (int)c));
+    }
+    assert_true(t->nrows == n + 1);
+    assert_int_equal(ecb_table_write(t, p), 0);
+    ecb_table_free(t);
 }
 
 /* Run compare with stdout captured into *out (caller frees). */
@@ -316,6 +337,58 @@ static void test_usage_and_input_errors(void **state)
     free(a);
 }
 
+/* Issue 11 item 4: a results.csv holding a cell twice (two runs into one
+ * directory) is an input error on either side, never a silent pick. */
+static void test_duplicate_cells_rejected(void **state)
+{
+    (void)state;
+    char *a = copy_fixture(), *b = copy_fixture();
+    dup_row(b, "a000000000000003");
+    assert_int_equal(run_compare(NULL, 2, a, b), 2);
+    assert_non_null(strstr(ecb_last_error(), "a000000000000003"));
+    assert_non_null(strstr(ecb_last_error(), "appears in rows"));
+    assert_int_equal(run_compare(NULL, 2, b, a), 2);
+    assert_non_null(strstr(ecb_last_error(), "a000000000000003"));
+    free(a);
+    free(b);
+}
+
+/* Issue 11 item 13: a BASE value that is NaN or not a number fails its
+ * cell (it used to read as "no value in BASE" and pass). */
+static void test_base_not_a_number_fails(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"nan", "NaN", "abc", "inf", "-inf", "1e999", "0.5x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *a = copy_fixture(), *b = copy_fixture();
+        set_field(a, "a000000000000004", "ndcg@10", bad[i]);
+        char *out;
+        assert_int_equal(run_compare(&out, 2, a, b), 1);
+        assert_non_null(strstr(out, "a000000000000004"));
+        assert_non_null(strstr(out, "BASE value"));
+        assert_non_null(strstr(out, "not a finite number"));
+        assert_non_null(strstr(out, "FAIL"));
+        free(out);
+        /* NaN on both sides fails too; NEW alone not a number fails */
+        set_field(b, "a000000000000004", "ndcg@10", bad[i]);
+        assert_int_equal(run_compare(NULL, 2, a, b), 1);
+        char *c = copy_fixture();
+        assert_int_equal(run_compare(&out, 2, c, b), 1);
+        assert_non_null(strstr(out, "NEW value"));
+        free(out);
+        free(a);
+        free(b);
+        free(c);
+    }
+    /* an empty field on both sides is "not applicable" and passes */
+    char *a = copy_fixture(), *b = copy_fixture();
+    set_field(a, "a000000000000004", "recon_mse", "");
+    set_field(b, "a000000000000004", "recon_mse", "");
+    assert_int_equal(run_compare(NULL, 4, a, b, "--tolerance", "recon_mse=0.1"), 0);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +397,8 @@ int main(void)
         cmocka_unit_test(test_latency_relative_tolerance),
         cmocka_unit_test(test_missing_new_and_status),
         cmocka_unit_test(test_usage_and_input_errors),
+        cmocka_unit_test(test_duplicate_cells_rejected),
+        cmocka_unit_test(test_base_not_a_number_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
 #include "common/ecb.h"
+#include "harness/results.h"
 #include "reports/reports.h"
 
 static char *read_all(const char *path)
@@ -302,6 +304,87 @@ static void test_baseline_config(void **state)
     free(d);
 }
 
+/* Every key of the run manifest that report reads is checked: a typo or a
+ * wrong type is an error naming the file and the JSON path, not a silent
+ * default (issue 11 item 6, as report and compare read it). */
+static void test_manifest_checked(void **state)
+{
+    (void)state;
+    static const struct { const char *json, *want; } bad[] = {
+        {"{\"config\": {\"budget_metric\": \"ndgc@10\"}}", "did you mean \"ndcg@10\""},
+        {"{\"config\": {\"budget_metric\": \"ndcg@5\"}}", "is not a column"},
+        {"{\"config\": {\"budgets\": [\"32X\"]}}", "$.budgets[0]"},
+        {"{\"config\": {\"baseline\": 5}}", "$.config.baseline"},
+        {"{\"config\": {\"baseline\": {\"methd\": \"sq\"}}}", "did you mean \"method\""},
+        {"{\"config\": {\"ci\": {\"tolerance\": {}}}}", "did you mean \"tolerances\""},
+        {"{\"config\": {\"ci\": {\"tolerances\": \"abc\"}}}", "$.config.ci.tolerances"},
+        {"{\"config\": {\"ci\": {\"tolerances\": {\"ndcg@10\": -1}}}}", "ndcg@10"},
+        {"{\"config\": {\"seed\": 1e300}}", "$.config.seed"},
+        {"{\"config\": {\"seed\": 1, \"seed\": 2}}", "appears twice"},
+        {"{\"config\": []}", "$.config"},
+        {"[1, 2]", "expected a JSON object"},
+        {"{\"config\": {", "not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *d = copy_fixture(), p[4200];
+        snprintf(p, sizeof p, "%s/manifest.json", d);
+        tu_write_file(p, bad[i].json);
+        assert_int_not_equal(ecb_report_build(d, 1), 0);
+        if (!strstr(ecb_last_error(), bad[i].want) || !strstr(ecb_last_error(), "manifest.json"))
+            fail_msg("%s: error \"%s\" lacks \"%s\"", bad[i].json, ecb_last_error(), bad[i].want);
+        free(d);
+    }
+    /* absent: defaults */
+    char *d = copy_fixture(), p[4200];
+    snprintf(p, sizeof p, "%s/manifest.json", d);
+    assert_int_equal(remove(p), 0);
+    assert_int_equal(ecb_report_build(d, 1), 0);
+    free(d);
+}
+
+/* Append to path a copy of its first line starting with prefix; returns
+ * the original text (caller frees). */
+static char *append_copy_of_line(const char *path, const char *prefix)
+{
+    char *orig = read_all(path);
+    char key[64];
+    snprintf(key, sizeof key, "\n%s", prefix);
+    const char *row = strstr(orig, key);
+    assert_non_null(row);
+    size_t len = strcspn(row + 1, "\n"), n = strlen(orig) + len + 2;
+    char *twice = malloc(n);
+    snprintf(twice, n, "%s%.*s\n", orig, (int)len, row + 1);
+    tu_write_file(path, twice);
+    free(twice);
+    return orig;
+}
+
+/* Issue 11 item 4: a cell twice in results.csv, or a query twice for one
+ * cell in per_query.csv, is an error, not a statistic computed twice. */
+static void test_duplicates_rejected(void **state)
+{
+    (void)state;
+    char *d = copy_fixture();
+    char p[4200];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    char *res = append_copy_of_line(p, "a000000000000002,");
+    assert_int_equal(ecb_stats_build(d, NULL, NULL), ECB_EFORMAT);
+    assert_non_null(strstr(ecb_last_error(), "a000000000000002"));
+    assert_int_not_equal(ecb_report_build(d, 1), 0);
+    char *argv[] = {"report", d, "--quiet", NULL};
+    assert_int_equal(ecb_cmd_report(3, argv), 2);
+    tu_write_file(p, res);
+    assert_int_equal(ecb_stats_build(d, NULL, NULL), 0);
+    /* per_query.csv: one (cell, query) pair twice */
+    snprintf(p, sizeof p, "%s/per_query.csv", d);
+    free(append_copy_of_line(p, "a000000000000003,"));
+    assert_int_equal(ecb_stats_build(d, NULL, NULL), ECB_EFORMAT);
+    assert_non_null(strstr(ecb_last_error(), "a000000000000003"));
+    assert_non_null(strstr(ecb_last_error(), "appears in"));
+    free(res);
+    free(d);
+}
+
 /* ---- the report ------------------------------------------------------------- */
 
 static void test_report_files(void **state)
@@ -310,6 +393,7 @@ static void test_report_files(void **state)
     char *d = copy_fixture();
     assert_int_equal(ecb_report_build(d, 1), 0);
     assert_true(exists(d, "report.md"));
+    assert_true(exists(d, "report.html"));
     assert_true(exists(d, "results_stats.csv"));
     assert_true(exists(d, "tables/toy.tex"));
     assert_true(exists(d, "tables/vecs.tex"));
@@ -332,6 +416,22 @@ static void test_report_files(void **state)
     assert_non_null(strstr(md, "lsh: nbits=7 must be a multiple of 8"));
     assert_non_null(strstr(md, "| openblas_corename | Haswell |"));
     free(md);
+    /* report.html: self-contained, the same numbers, points named on hover */
+    snprintf(p, sizeof p, "%s/report.html", d);
+    char *html = read_all(p);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<tr data-cell=\"a000000000000003\" data-family=\"binary\" "
+                                 "data-mode=\"symmetric\" data-rescore=\"none\">"));
+    assert_non_null(strstr(html, "<td data-v=\"0.465315\">0.4653 <span class=\"pct\">(82.3%)</span>"
+                                 "<span class=\"sig loss\""));
+    assert_non_null(strstr(html, "<g class=\"pt\" data-cell=\"a000000000000004\">"));
+    assert_non_null(strstr(html, "<title>pq(m=8,nbits=8)\nsymmetric scoring, rescore none\nmethod pq"));
+    assert_non_null(strstr(html, "<option value=\"float32x4\">float32x4</option>"));
+    assert_null(strstr(html, "src="));
+    assert_null(strstr(html, "href="));
+    assert_null(strstr(html, "https://"));
+    assert_non_null(strstr(html, "</script>\n</body></html>\n"));
+    free(html);
     snprintf(p, sizeof p, "%s/tables/toy.tex", d);
     char *tex = read_all(p);
     assert_non_null(strstr(tex, "\\toprule"));
@@ -372,6 +472,162 @@ static void test_report_files(void **state)
     free(d);
 }
 
+/* A file that cannot be replaced (a directory in its place) fails the
+ * report with its name, leaving no temporary and no report.md. */
+static void test_report_unwritable(void **state)
+{
+    (void)state;
+    char *d = copy_fixture();
+    char p[4300];
+    snprintf(p, sizeof p, "%s/tables/toy.tex/x", d);
+    assert_int_equal(ecb_mkdir_p(p), 0);
+    assert_int_not_equal(ecb_report_build(d, 1), 0);
+    assert_non_null(strstr(ecb_last_error(), "tables/toy.tex"));
+    assert_false(exists(d, "report.md"));
+    snprintf(p, sizeof p, "find '%s' -name '*.tmp*' | grep -q .", d);
+    assert_int_not_equal(system(p), 0);
+    free(d);
+}
+
+/* In results.csv of dir, every field of column col equal to from := to. */
+static void replace_field(const char *dir, const char *col, const char *from, const char *to)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/results.csv", dir);
+    ecb_table *t;
+    assert_int_equal(ecb_table_read(p, &t), 0);
+    int c = ecb_table_col(t, col), n = 0;
+    for (size_t r = 0; r < t->nrows; r++)
+        if (strcmp(ecb_table_at(t, r, c), from) == 0) n += ecb_table_set(t, r, c, to) == 0;
+    assert_true(n > 0);
+    assert_int_equal(ecb_table_write(t, p), 0);
+    ecb_table_free(t);
+}
+
+/* Issue 11 item 14: LaTeX specials and a newline in a dataset name or a
+ * label are escaped everywhere text goes into a .tex file (the caption's %
+ * used to comment out its closing brace), and every table compiles. */
+static void test_latex_specials(void **state)
+{
+    (void)state;
+    static const char nasty[] = "to%y_#1 & $2 ~^\\{x}|<a>\"q\"\nNEXTLINE";
+    char *d = copy_fixture();
+    replace_field(d, "dataset", "toy", nasty);
+    replace_field(d, "label", "sq(bits=8)", "sq_{8}%#&$~^\\ \"\nNEXTLABEL");
+    assert_int_equal(ecb_report_build(d, 1), 0);
+    char p[4300], cmd[9000];
+    snprintf(p, sizeof p, "%s/tables", d);
+    /* no line of any table starts with what followed a newline */
+    snprintf(cmd, sizeof cmd, "cat '%s'/*.tex | grep -q '^NEXT'", p);
+    assert_int_not_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'as \\\\%% of the baseline' '%s'/*.tex", p);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'to\\\\%%y\\\\_\\\\#1 \\\\& \\\\$2' '%s'/*.tex", p);
+    assert_int_equal(system(cmd), 0);
+    /* nor of report.md */
+    snprintf(cmd, sizeof cmd, "grep -q '^NEXT' '%s/report.md'", d);
+    assert_int_not_equal(system(cmd), 0);
+    const char *src = getenv("ECB_SOURCE_DIR");
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/tools/texcheck.sh' '%s'/*.tex", src ? src : ".", p);
+    int rc = system(cmd);
+    free(d);
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) TU_SKIP("pdflatex not installed: tables not compiled");
+    assert_int_equal(rc, 0);
+}
+
+/* Issue 11 item 16: a results.csv with 20,006 metric columns (a k list of
+ * 2,858 cutoffs) and per_query.csv at that width: statistics, report and
+ * compare are linear in the columns (they were quadratic: minutes), so
+ * this runs in about a second; the answers are checked at the far end. */
+static void test_many_columns(void **state)
+{
+    (void)state;
+    enum { NK = 2858, NC = 3, NQ = 2 };
+    static const char *const labels[NC] = {"float32", "sq(bits=8)", "binary"};
+    size_t *ks = malloc(NK * sizeof *ks);
+    for (size_t i = 0; i < NK; i++) ks[i] = i + 1;
+    ecb_buf res = {0}, pq = {0};
+    assert_int_equal(ecb_results_header(&res, ks, NK), 0);
+    assert_int_equal(ecb_per_query_header(&pq, ks, NK), 0);
+    size_t nm = 7 * (size_t)NK;
+    for (int c = 0; c < NC; c++) {
+        ecb_cell_result r;
+        ecb_cell_result_init(&r);
+        char id[32], q0[8], q1[8];
+        snprintf(id, sizeof id, "c%015d", c);
+        r.cell_id = strdup(id);
+        r.dataset = strdup("wide");
+        r.method = strdup(c == 1 ? "sq" : labels[c]);
+        r.params = strdup("");
+        r.label = strdup(labels[c]);
+        r.mode = strdup("symmetric");
+        r.rescore = strdup("none");
+        r.error = strdup("");
+        r.corpus_size = r.n_corpus = 1000;
+        r.n_queries = NQ;
+        r.dim = 64;
+        r.bpv = c == 0 ? 256 : c == 1 ? 64 : 8;
+        r.aux = 0;
+        r.ratio = 256 / r.bpv;
+        r.nm = nm;
+        r.nq = NQ;
+        r.mean = malloc(nm * sizeof *r.mean);
+        r.perq = malloc(NQ * nm * sizeof *r.perq);
+        r.qids = malloc(NQ * sizeof *r.qids);
+        snprintf(q0, sizeof q0, "q0");
+        snprintf(q1, sizeof q1, "q1");
+        r.qids[0] = strdup(q0);
+        r.qids[1] = strdup(q1);
+        /* metric m: 0.5 + m / 1e6, minus 0.1 per cell index, on both queries */
+        for (size_t m = 0; m < nm; m++) {
+            r.mean[m] = 0.5 + (double)m / 1e6 - 0.1 * c;
+            r.perq[m] = r.perq[nm + m] = r.mean[m];
+        }
+        assert_int_equal(ecb_results_format(&r, &res, &pq), 0);
+        ecb_cell_result_release(&r);
+    }
+    char *d = tu_tmpdir(), p[4300];
+    snprintf(p, sizeof p, "%s/results.csv", d);
+    tu_write_file(p, res.p);
+    snprintf(p, sizeof p, "%s/per_query.csv", d);
+    tu_write_file(p, pq.p);
+    snprintf(p, sizeof p, "%s/manifest.json", d);
+    tu_write_file(p, "{\"config\": {\"name\": \"wide\", \"seed\": 1, \"budgets\": [\"64B\", \"1KiB\"]}}");
+    ecb_buf_free(&res);
+    ecb_buf_free(&pq);
+
+    ecb_stats_opts o;
+    ecb_stats_opts_default(&o);
+    o.permutations = 16;
+    o.bootstrap = 16;
+    ecb_table *t;
+    assert_int_equal(ecb_stats_build(d, &o, &t), 0);
+    assert_int_equal(t->ncols, 30 + nm + 1 + 5 * nm + 1);
+    /* the far end: knn_recall@2858 of binary is 0.2 below float32's */
+    assert_true(fabs(col_num(t, "c000000000000002", "delta_knn_recall@2858") + 0.2) < 1e-9);
+    assert_true(fabs(col_num(t, "c000000000000001", "delta_ndcg@1") + 0.1) < 1e-9);
+    assert_string_equal(ecb_table_at(t, row_of(t, "c000000000000002"), ecb_table_col(t, "baseline_cell")),
+                        "c000000000000000");
+    ecb_table_free(t);
+
+    /* the report at that width (per-query statistics are covered above) */
+    snprintf(p, sizeof p, "%s/per_query.csv", d);
+    assert_int_equal(remove(p), 0);
+    assert_int_equal(ecb_report_build(d, 1), 0);
+    snprintf(p, sizeof p, "%s/report.md", d);
+    char *md = read_all(p);
+    assert_non_null(strstr(md, "| method | mode | rescore | B/vec | ratio | ndcg@1 | recall@2858 | knn_recall@1 |"));
+    assert_non_null(strstr(md, "| `binary` | symmetric | none | 8 | 32× | 0.3000 (60.0%) |"));
+    assert_non_null(strstr(md, "| 64 B/vec | `sq(bits=8)` sym |"));
+    free(md);
+    /* compare: the run against itself passes, every column checked */
+    char *argv[] = {"compare", d, d, "--quiet", NULL};
+    fflush(stdout);
+    assert_int_equal(ecb_cmd_compare(4, argv), 0);
+    free(ks);
+    free(d);
+}
+
 static void test_cmd_report_usage(void **state)
 {
     (void)state;
@@ -393,7 +649,12 @@ int main(void)
         cmocka_unit_test(test_pareto),
         cmocka_unit_test(test_stats_columns),
         cmocka_unit_test(test_baseline_config),
+        cmocka_unit_test(test_duplicates_rejected),
+        cmocka_unit_test(test_manifest_checked),
         cmocka_unit_test(test_report_files),
+        cmocka_unit_test(test_report_unwritable),
+        cmocka_unit_test(test_latex_specials),
+        cmocka_unit_test(test_many_columns),
         cmocka_unit_test(test_cmd_report_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
