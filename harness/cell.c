@@ -441,11 +441,15 @@ static int measure_all(measure *m)
     return 0;
 }
 
-/* Costs derived from the measured sizes. */
+/* Costs derived from the measured sizes. A rescored cell stores its codes
+ * and the second representation: its total bytes per vector and its ratio
+ * count both (aux bytes stay their own column, amortised by budgets). */
 static void derive_costs(ecb_cell_result *r)
 {
-    r->index_bytes = r->bpv * r->n_corpus + r->aux;
-    r->ratio = r->bpv > 0 ? 4.0 * r->dim / r->bpv : NAN;
+    double second = r->rescore_bytes > 0 ? r->rescore_bytes : 0;
+    r->index_bytes = r->bpv * r->n_corpus + r->aux + second;
+    r->total_bpv = r->n_corpus > 0 ? r->bpv + second / r->n_corpus : r->bpv;
+    r->ratio = r->total_bpv > 0 ? 4.0 * r->dim / r->total_bpv : NAN;
     r->bits_per_dim = 8.0 * r->bpv / r->dim;
 }
 

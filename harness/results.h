@@ -40,7 +40,7 @@ typedef struct ecb_cell_result {
     double corpus_size, n_corpus, n_queries, dim;
     size_t nm;              /* ECB_M_COUNT x nk metric columns */
     double *mean;           /* nm values, or NULL (all empty) */
-    double n_skipped, mse, cosine, bpv, aux, index_bytes, rescore_bytes, ratio, bits_per_dim;
+    double n_skipped, mse, cosine, bpv, aux, index_bytes, rescore_bytes, total_bpv, ratio, bits_per_dim;
     double train_s, encode_vps, p50, p95, p99, qps, peak_rss_mb;
     uint64_t seed;
     size_t nq;              /* per-query rows (0 unless ok) */

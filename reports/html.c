@@ -141,7 +141,7 @@ static int options(page *P, FILE *f, const char *id, const char *what, int col, 
 static void hover(const ecb_report *R, size_t r, const char *metric, int mc, ecb_buf *b)
 {
     char a[64], c[64];
-    ecb_rpt_fmt_num(ECB_NUM(R, r, bpv), a, sizeof a);
+    ecb_rpt_fmt_num(ECB_NUM(R, r, total_bpv), a, sizeof a);
     ecb_rpt_fmt_num(ecb_rpt_cost(R, r, NULL), c, sizeof c);
     const char *params = ECB_AT(R, r, params);
     ecb_buf_printf(b, "%s\n%s scoring, rescore %s\nmethod %s%s%s\n%s B/vec (%s with aux and rescoring), %s x\n",
@@ -250,7 +250,7 @@ static void table(page *P, const ecb_rpt_group *g)
     fprintf(f, "<table class=\"cells\"><thead><tr><th data-type=\"s\" data-key=\"label\">method</th>"
                "<th class=\"s\" data-type=\"s\" data-key=\"mode\">mode</th>"
                "<th class=\"s\" data-type=\"s\" data-key=\"rescore\">rescore</th>"
-               "<th data-type=\"n\" data-key=\"bytes_per_vector\">B/vec</th>"
+               "<th data-type=\"n\" data-key=\"total_bytes_per_vector\">B/vec</th>"
                "<th data-type=\"n\" data-key=\"cost\">B/vec all</th>"
                "<th data-type=\"n\" data-key=\"compression_ratio\">ratio</th>");
     for (size_t m = 0; m < R->nmetrics; m++) {
@@ -276,7 +276,7 @@ static void table(page *P, const ecb_rpt_group *g)
             esc(f, parts[k + 1]);
         }
         fputs("</td>", f);
-        const double nums[] = {ECB_NUM(R, r, bpv), ecb_rpt_cost(R, r, NULL), ECB_NUM(R, r, ratio)};
+        const double nums[] = {ECB_NUM(R, r, total_bpv), ecb_rpt_cost(R, r, NULL), ECB_NUM(R, r, ratio)};
         for (int k = 0; k < 3; k++) {
             char a[64];
             ecb_rpt_fmt_num(nums[k], a, sizeof a);

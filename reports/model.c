@@ -258,7 +258,7 @@ static void cols_init(ecb_rpt_cols *c, const ecb_table *t)
     C(id, "cell_id"); C(dataset, "dataset"); C(corpus_size, "corpus_size"); C(method, "method");
     C(params, "params"); C(label, "label"); C(mode, "mode"); C(rescore, "rescore"); C(status, "status");
     C(error, "error"); C(n_corpus, "n_corpus"); C(n_queries, "n_queries"); C(dim, "dim");
-    C(bpv, "bytes_per_vector"); C(aux, "aux_bytes"); C(index_bytes, "index_bytes");
+    C(bpv, "bytes_per_vector"); C(total_bpv, "total_bytes_per_vector"); C(aux, "aux_bytes"); C(index_bytes, "index_bytes");
     C(rescore_bytes, "rescore_bytes"); C(ratio, "compression_ratio"); C(bits, "bits_per_dim");
     C(p50, "query_p50_ms"); C(qps, "qps"); C(encode, "encode_vps"); C(significant, "significant");
     C(baseline_cell, "baseline_cell");

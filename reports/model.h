@@ -61,7 +61,7 @@ void ecb_rank_metric(const ecb_table *t, const size_t *rows, size_t n, const cha
 
 typedef struct ecb_rpt_cols {
     int id, dataset, corpus_size, method, params, label, mode, rescore, status, error, n_corpus,
-        n_queries, dim, bpv, aux, index_bytes, rescore_bytes, ratio, bits, p50, qps, encode,
+        n_queries, dim, bpv, total_bpv, aux, index_bytes, rescore_bytes, ratio, bits, p50, qps, encode,
         significant, baseline_cell;
 } ecb_rpt_cols;
 

@@ -76,7 +76,7 @@ static void group_table_md(const ecb_report *R, FILE *f, const ecb_rpt_group *g)
         ecb_md_escape(f, ECB_AT(R, r, label));
         fprintf(f, "` | %s | ", ECB_AT(R, r, mode));
         ecb_md_escape(f, ECB_AT(R, r, rescore));
-        ecb_rpt_fmt_num(ECB_NUM(R, r, bpv), a, sizeof a);
+        ecb_rpt_fmt_num(ECB_NUM(R, r, total_bpv), a, sizeof a);
         ecb_rpt_fmt_num(ECB_NUM(R, r, ratio), b, sizeof b);
         fprintf(f, " | %s | %s× |", a, b);
         for (size_t m = 0; m < R->nmetrics; m++) {
@@ -123,7 +123,7 @@ static int group_table_tex(const ecb_report *R, const ecb_rpt_group *g)
         ecb_tex_escape(f, ECB_AT(R, r, label));
         fprintf(f, "} & %s & ", mode_short(R, r));
         ecb_tex_escape(f, ECB_AT(R, r, rescore));
-        tex_num(ECB_NUM(R, r, bpv), a, sizeof a);
+        tex_num(ECB_NUM(R, r, total_bpv), a, sizeof a);
         tex_num(ECB_NUM(R, r, ratio), b, sizeof b);
         fprintf(f, " & %s & %s$\\times$", a, b);
         for (size_t m = 0; m < R->nmetrics; m++) {
