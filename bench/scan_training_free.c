@@ -15,8 +15,8 @@
  * loaded machine slows the numbers less than wall time would. OpenBLAS runs with one thread (float32
  * and the casts score with sgemm); its core name and the chosen popcount
  * kernel are printed, since timings mean nothing without them.
- * ECB_POPCOUNT=avx512|avx2|popcnt|portable forces a popcount kernel, e.g.
- *   ECB_POPCOUNT=avx2 bench_scan_training_free --only binary
+ * ECBENCH_CPU=avx2|popcnt|generic caps the kernels' instruction set, e.g.
+ *   ECBENCH_CPU=avx2 bench_scan_training_free --only binary
  */
 #include <dlfcn.h>
 #include <libgen.h>

@@ -22,7 +22,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <cpuid.h>
 #define F16_X86 1
 #else
 #define F16_X86 0
@@ -129,11 +128,7 @@ static int f16_create(const ecb_host *host, const void *params, size_t dim, ecb_
     s->base.dim = dim;
     s->base.sim = sim;
 #if F16_X86
-    __builtin_cpu_init();
-    /* clang 14 does not know "f16c" in __builtin_cpu_supports: read CPUID.1:ECX.F16C */
-    unsigned ca, cb, cc, cd;
-    s->f16c = __builtin_cpu_supports("avx") && __get_cpuid(1, &ca, &cb, &cc, &cd) &&
-              (cc & bit_F16C) != 0;
+    s->f16c = ecb_cpu()->f16c;
 #endif
     *out = &s->base;
     return 0;

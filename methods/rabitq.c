@@ -144,7 +144,6 @@ static int rq_create(const ecb_host *host, const void *params, size_t dim,
     s->idb = s->K == 1 ? 0 : 1;
     s->plane_off = s->nf * sizeof(float) + s->idb;
     s->code_size = s->plane_off + s->B * s->G;
-    __builtin_cpu_init(); /* once, single-threaded: score() only reads the result */
     *out = &s->base;
     return 0;
 }
@@ -650,7 +649,7 @@ static int rq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
 {
     const rq_state *s = (const rq_state *)m;
     if (mode == ECB_MODE_ASYMMETRIC) return rq_score_asym(s, prepared, nq, codes, n, scores);
-    if (__builtin_cpu_supports("popcnt"))
+    if (ecb_cpu()->popcnt)
         rq_score_sym_popcnt(s, prepared, nq, codes, n, scores);
     else
         rq_score_sym_generic(s, prepared, nq, codes, n, scores);

@@ -114,7 +114,6 @@ static int rb_create(const ecb_host *host, const void *params, size_t dim,
     s->G = (dim + 7) / 8;
     s->nf = (p->scale == RB_SCALE_VECTOR ? s->Lv : 0) + 1;
     s->code_size = s->nf * sizeof(float) + s->Lv * s->G;
-    __builtin_cpu_init(); /* once, single-threaded: score() only reads the result */
     *out = &s->base;
     return 0;
 }
@@ -514,7 +513,7 @@ static int rb_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
 {
     const rb_state *s = (const rb_state *)m;
     if (mode == ECB_MODE_ASYMMETRIC) return rb_score_asym(s, prepared, nq, codes, n, scores);
-    if (__builtin_cpu_supports("popcnt"))
+    if (ecb_cpu()->popcnt)
         rb_score_sym_popcnt(s, prepared, nq, codes, n, scores);
     else
         rb_score_sym_generic(s, prepared, nq, codes, n, scores);

@@ -513,8 +513,7 @@ static int sq_create(const ecb_host *host, const void *params, size_t dim, ecb_s
     s->dim8 = (dim + 7) / 8 * 8;
     s->code_bytes = (p->bits * dim + 7) / 8;
 #if SQ_X86
-    __builtin_cpu_init();
-    s->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    s->avx2 = ecb_cpu()->avx2 && ecb_cpu()->fma;
 #endif
     s->lo = calloc(s->dim8, sizeof(float));
     s->w = calloc(s->dim8, sizeof(float));

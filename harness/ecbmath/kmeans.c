@@ -18,9 +18,9 @@
  * results do not depend on the thread count (each point's argmin is
  * computed the same way).
  *
- * Determinism: for a given seed, machine and kernel the output is bit-for-bit
- * identical; the AVX2 (FMA) and portable kernels may break near-ties
- * differently.
+ * Determinism: for a given seed the output is bit-for-bit identical on any
+ * machine: the portable kernels round as the AVX2 ones do (fmaf where those
+ * use FMA), which a test checks under ECBENCH_CPU=generic.
  *
  * The rest of the file is what the codebook methods (pq, opq, rq, kmeans)
  * share on top of k-means, kept here so that each plugin stays one file:
@@ -78,7 +78,8 @@ static void direct_portable(const assign_job *j, size_t i0, size_t i1, float *be
         for (size_t c = 0; c < k; c++) {
             const float *mc = j->m2c + c * d;
             float v = j->cn[c];
-            for (size_t t = 0; t < d; t++) v += x[t] * mc[t];
+            /* fmaf: the AVX2 kernel's rounding, so both give the same bits */
+            for (size_t t = 0; t < d; t++) v = fmaf(x[t], mc[t], v);
             if (v < best) { best = v; arg = (uint32_t)c; }
         }
         j->assign[i] = arg;
@@ -287,14 +288,12 @@ static int assign_task(void *arg, size_t task, size_t worker)
     return 0;
 }
 
-/* ECB_FORCE_PORTABLE=1 in the environment selects the portable kernels, so
- * that tests cover them on machines with AVX2 too. */
+/* ECBENCH_CPU=generic (ecb_cpu) selects the portable kernels, so that tests
+ * cover them on machines with AVX2 too. */
 static int cpu_has_avx2(void)
 {
 #ifdef ECB_KM_X86
-    const char *force = getenv("ECB_FORCE_PORTABLE");
-    if (force && *force && *force != '0') return 0;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return ecb_cpu()->avx2 && ecb_cpu()->fma;
 #else
     return 0;
 #endif
@@ -394,7 +393,9 @@ typedef struct {
     size_t nblk;
 } pp_state;
 
-/* Update D with the new centroid c; returns the new total. Portable. */
+/* Update D with the new centroid c; returns the new total. Portable. For
+ * small d the distance is one fmaf chain, as in the AVX2 kernel's lanes, so
+ * that both give the same bits. */
 static double pp_update_portable(const float *x, size_t n, size_t d, const float *c,
                                  pp_state *st)
 {
@@ -403,7 +404,13 @@ static double pp_update_portable(const float *x, size_t n, size_t d, const float
         size_t i1 = (b + 1) * 8 < n ? (b + 1) * 8 : n;
         double bs = 0;
         for (size_t i = b * 8; i < i1; i++) {
-            float v = (float)sqdist(x + i * d, c, d);
+            float v = 0.0f;
+            if (d <= ECB_KM_DIRECT_MAX_D) {
+                const float *xi = x + i * d;
+                for (size_t t = 0; t < d; t++) v = fmaf(xi[t] - c[t], xi[t] - c[t], v);
+            } else {
+                v = (float)sqdist(x + i * d, c, d);
+            }
             if (v < st->D[i]) st->D[i] = v;
             bs += st->D[i];
         }

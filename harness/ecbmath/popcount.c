@@ -13,12 +13,9 @@
  *  - popcnt: the POPCNT instruction on 64-bit words;
  *  - portable: SWAR popcount on 64-bit words.
  * Codes are read with unaligned loads; nbytes need not be a multiple of
- * anything. The environment variable ECB_POPCOUNT=avx512|avx2|popcnt|portable
- * forces a kernel (benchmarks, tests); a kernel the CPU lacks is ignored.
- * The choice is made on first use and cached in one atomic pointer (a
- * write-once cache: every thread computes the same value).
+ * anything. The kernel follows ecb_cpu(): ECBENCH_CPU=avx2|popcnt|generic
+ * selects a narrower one (benchmarks, tests).
  */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,20 +180,16 @@ hamming_avx512(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbytes, 
 
 static int pc_supported(int k)
 {
-#if ECB_POPCOUNT_X86
-    __builtin_cpu_init();
+    const ecb_cpu_features *c = ecb_cpu();
     switch (k) {
     case PC_PORTABLE: return 1;
-    case PC_POPCNT: return __builtin_cpu_supports("popcnt");
-    case PC_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
-    case PC_AVX512:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("popcnt");
-    default: return 0;
-    }
-#else
-    return k == PC_PORTABLE;
+#if ECB_POPCOUNT_X86
+    case PC_POPCNT: return c->popcnt;
+    case PC_AVX2: return c->avx2 && c->popcnt;
+    case PC_AVX512: return c->avx512f && c->avx512bw && c->avx512vpopcntdq && c->popcnt;
 #endif
+    default: (void)c; return 0;
+    }
 }
 
 static hamming_fn pc_fn(int k)
@@ -211,28 +204,12 @@ static hamming_fn pc_fn(int k)
     }
 }
 
-static int pc_choose(void)
+/* The widest kernel the (possibly capped) CPU level allows. */
+static int pc_kernel(void)
 {
-    const char *env = getenv("ECB_POPCOUNT");
-    if (env)
-        for (int k = 0; k < PC_NKERNELS; k++)
-            if (strcmp(env, pc_names[k]) == 0 && pc_supported(k)) return k;
     for (int k = PC_NKERNELS - 1; k > 0; k--)
         if (pc_supported(k)) return k;
     return PC_PORTABLE;
-}
-
-/* -1 = not chosen yet. */
-static _Atomic int pc_chosen = -1;
-
-static int pc_kernel(void)
-{
-    int k = atomic_load_explicit(&pc_chosen, memory_order_relaxed);
-    if (k < 0) {
-        k = pc_choose();
-        atomic_store_explicit(&pc_chosen, k, memory_order_relaxed);
-    }
-    return k;
 }
 
 void ecb_hamming_1xn(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbytes,

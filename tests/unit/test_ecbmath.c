@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #include "testutil.h"
 
@@ -446,15 +450,141 @@ static void test_kmeans_assign_bruteforce(void **state)
         }
 }
 
-/* The same checks with the portable kernels (no AVX2), which machines
- * without AVX2 run. */
-static void test_kmeans_portable(void **state)
+/* ---- CPU features and the portable kernels --------------------------------- */
+
+static char *read_all(const char *path, size_t *len)
 {
-    setenv("ECB_FORCE_PORTABLE", "1", 1);
-    test_kmeans_assign_bruteforce(state);
-    check_blobs(8, ECB_KMEANS_PLUSPLUS, 1);
-    check_blobs(64, ECB_KMEANS_PLUSPLUS, 2);
-    unsetenv("ECB_FORCE_PORTABLE");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = NULL;
+    size_t cap = 0, n = 0, got;
+    do {
+        if (n == cap) buf = realloc(buf, cap = cap ? 2 * cap : 1 << 16);
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* k-means with every kernel path the level selects (direct kernel and
+ * k-means++ for small d, sgemm for larger d, random init), written to path:
+ * centroids and assignments, raw bytes. */
+static void kmeans_fingerprint(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    const size_t dims[] = {6, 32, 40};
+    for (size_t a = 0; a < 3; a++) {
+        size_t d = dims[a], n = 1500, k = 37;
+        float *x = malloc(n * d * sizeof *x), *c = malloc(k * d * sizeof *c);
+        uint32_t *asg = malloc(n * sizeof *asg);
+        ecb_rng r;
+        ecb_rng_seed(&r, 100 + d);
+        for (size_t i = 0; i < n * d; i++) x[i] = (float)ecb_rng_normal(&r);
+        for (int init = 0; init < 2; init++) {
+            ecb_kmeans_opts o = {.k = k, .iters = 8, .init = (ecb_kmeans_init)init, .seed = 5,
+                                 .threads = 2};
+            double obj;
+            assert_int_equal(ecb_kmeans(&o, x, n, d, c, asg, &obj), 0);
+            fwrite(c, sizeof *c, k * d, f);
+            fwrite(asg, sizeof *asg, n, f);
+            fwrite(&obj, sizeof obj, 1, f);
+        }
+        free(x);
+        free(c);
+        free(asg);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+/* ecb_cpu() is read once per process, so the portable kernels need a
+ * process of their own: run this binary again with ECBENCH_CPU=value and
+ * the argument "cpu-child", which runs cpu_child_main() instead of the
+ * tests. Returns the child's exit status. */
+static int run_cpu_child(const char *value, const char *out)
+{
+    (void)ecb_cpu(); /* this process keeps its own level */
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(len > 0);
+    self[len] = '\0';
+    char *old = getenv("ECBENCH_CPU") ? strdup(getenv("ECBENCH_CPU")) : NULL;
+    setenv("ECBENCH_CPU", value, 1);
+    char *argv[] = {self, "cpu-child", (char *)value, (char *)out, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, self, NULL, NULL, argv, environ);
+    if (old) setenv("ECBENCH_CPU", old, 1);
+    else unsetenv("ECBENCH_CPU");
+    free(old);
+    assert_int_equal(rc, 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* In the child: the level asked for is the one in force, and the k-means
+ * checks pass with the kernels it selects. */
+static int cpu_child_main(const char *value, const char *out)
+{
+    const ecb_cpu_features *c = ecb_cpu();
+    fprintf(stderr, "cpu child: ECBENCH_CPU=%s -> level %s\n", value, c->name);
+    if (strcmp(value, "bogus") == 0) return c->env_error && strstr(c->env_error, "bogus") ? 0 : 3;
+    if (c->env_error) return 4;
+    if (strcmp(value, "generic") == 0 &&
+        (c->level != ECB_CPU_GENERIC || c->popcnt || c->avx || c->f16c || c->fma || c->avx2 ||
+         c->avx512f || c->avx512bw || c->avx512vpopcntdq || strcmp(c->name, "generic")))
+        return 5;
+    if (strcmp(value, "popcnt") == 0 && (c->level > ECB_CPU_POPCNT || c->avx2 || c->fma))
+        return 6;
+    if (strcmp(value, "avx2") == 0 && (c->level > ECB_CPU_AVX2 || c->avx512f || c->avx512bw ||
+                                       c->avx512vpopcntdq))
+        return 8;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kmeans_assign_bruteforce),
+        cmocka_unit_test(test_kmeans_blobs),
+    };
+    if (cmocka_run_group_tests(tests, NULL, NULL)) return 7;
+    kmeans_fingerprint(out);
+    return 0;
+}
+
+static void test_cpu_levels(void **state)
+{
+    (void)state;
+    const ecb_cpu_features *c = ecb_cpu();
+    fprintf(stderr, "cpu level: %s (popcnt %d avx %d f16c %d fma %d avx2 %d avx512f %d bw %d "
+            "vpopcntdq %d)\n", c->name, c->popcnt, c->avx, c->f16c, c->fma, c->avx2, c->avx512f,
+            c->avx512bw, c->avx512vpopcntdq);
+    assert_true(c == ecb_cpu()); /* filled once */
+    assert_true(c->level <= ECB_CPU_AVX512);
+    if (c->level >= ECB_CPU_AVX2) assert_true(c->avx2 && c->fma && c->f16c && c->popcnt);
+    /* the portable kernels, and narrower levels, in processes of their own:
+     * k-means gives the same bits at every level */
+    char *dir = tu_tmpdir(), here[600], there[600];
+    snprintf(here, sizeof here, "%s/km-here", dir);
+    snprintf(there, sizeof there, "%s/km-there", dir);
+    kmeans_fingerprint(here);
+    size_t n1 = 0;
+    char *a = read_all(here, &n1);
+    const char *levels[] = {"generic", "popcnt", "avx2"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(run_cpu_child(levels[i], there), 0);
+        size_t n2 = 0;
+        char *b = read_all(there, &n2);
+        assert_true(n1 > 0 && n1 == n2);
+        if (memcmp(a, b, n1)) fail_msg("k-means at level %s differs from level %s", levels[i],
+                                       c->name);
+        free(b);
+    }
+    free(a);
+    /* a misspelt level is reported, not ignored */
+    assert_int_equal(run_cpu_child("bogus", there), 0);
+    remove(here);
+    remove(there);
+    rmdir(dir);
+    free(dir);
 }
 
 static void test_kmeans_empty_repair(void **state)
@@ -606,8 +736,9 @@ static void test_parallel_for_error_order(void **state)
     assert_int_equal(ecb_parallel_for(N, 3, par_task, &c), -1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 3 && strcmp(argv[1], "cpu-child") == 0) return cpu_child_main(argv[2], argv[3]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_golden),
         cmocka_unit_test(test_parallel_for_all_once),
@@ -623,7 +754,7 @@ int main(void)
         cmocka_unit_test(test_procrustes),
         cmocka_unit_test(test_kmeans_blobs),
         cmocka_unit_test(test_kmeans_assign_bruteforce),
-        cmocka_unit_test(test_kmeans_portable),
+        cmocka_unit_test(test_cpu_levels),
         cmocka_unit_test(test_kmeans_empty_repair),
         cmocka_unit_test(test_kmeans_determinism),
     };

@@ -64,6 +64,28 @@ extern "C" {
 typedef int (*ecb_task_fn)(void *ctx, size_t task, size_t worker);
 int ecb_parallel_for(size_t ntasks, size_t threads, ecb_task_fn fn, void *ctx);
 
+/* ---- CPU features: detected once --------------------------------------------- */
+/* Levels, each including the ones below: popcnt; avx2 = avx + f16c + fma +
+ * avx2; avx512 = avx512f + avx512bw (avx512vpopcntdq is reported apart). */
+typedef enum {
+    ECB_CPU_GENERIC = 0,
+    ECB_CPU_POPCNT = 1,
+    ECB_CPU_AVX2 = 2,
+    ECB_CPU_AVX512 = 3,
+} ecb_cpu_level;
+
+typedef struct ecb_cpu_features {
+    int popcnt, avx, f16c, fma, avx2, avx512f, avx512bw, avx512vpopcntdq;
+    ecb_cpu_level level;   /* highest level all of whose features are present */
+    const char *name;      /* "generic", "popcnt", "avx2" or "avx512" */
+    const char *env_error; /* NULL, or why ECBENCH_CPU was not honoured */
+} ecb_cpu_features;
+
+/* The CPU's features, detected on the first call (thread-safe) and capped
+ * by the environment variable ECBENCH_CPU=generic|popcnt|avx2|avx512 (a
+ * level above the CPU's changes nothing). Every kernel choice reads this. */
+const ecb_cpu_features *ecb_cpu(void);
+
 /* ---- RNG: xoshiro256** seeded by splitmix64 ------------------------------ */
 typedef struct ecb_rng {
     uint64_t s[4];
@@ -144,8 +166,8 @@ typedef struct ecb_kmeans_opts {
  * entries, may be NULL) receives the final assignment; *objective (may be
  * NULL) the final sum of squared distances. Empty clusters are repaired by
  * splitting the largest one. Requires n >= k. Assignment uses an AVX2+FMA
- * kernel when the CPU has it (ECB_FORCE_PORTABLE=1 in the environment
- * forces the portable one); results do not depend on opts->threads. */
+ * kernel when ecb_cpu() has it (ECBENCH_CPU=generic forces the portable
+ * one); results do not depend on opts->threads. */
 int ecb_kmeans(const ecb_kmeans_opts *opts, const float *x, size_t n, size_t d,
                float *centroids, uint32_t *assign, double *objective);
 /* Nearest centroid (L2) for each of n points, blocked sgemm. dist may be
@@ -263,7 +285,7 @@ void ecb_pq_lut(const ecb_pq *pq, ecb_similarity sim, const float *q, float *lut
 /* ---- popcount ------------------------------------------------------------ */
 /* Hamming distance between one code and n codes of nbytes each (codes
  * contiguous), written as uint32 into out. The kernel (AVX-512 VPOPCNTDQ,
- * AVX2, POPCNT, portable) is chosen once at run time. */
+ * AVX2, POPCNT, portable) follows ecb_cpu(). */
 void ecb_hamming_1xn(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbytes,
                      uint32_t *out);
 const char *ecb_popcount_kernel(void); /* name of the chosen kernel */
