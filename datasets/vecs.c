@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "datasets/dataset.h"
+#include "ecbench/ecbmath.h"
 
 /* Dimensions above this are rejected as corrupt headers, not allocated. */
 #define VECS_MAX_DIM ((size_t)1 << 20)
@@ -58,27 +59,6 @@ static size_t elem_size(elem_kind e) { return e == EL_F32 ? 4 : e == EL_F16 ? 2 
 static uint32_t rd_u32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* IEEE binary16 -> binary32, exact (subnormals included). */
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31;
-    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
-    if (exp == 0x1f) {
-        u = sign | 0x7f800000u | (man << 13);
-    } else if (exp != 0) {
-        u = sign | ((exp + 112) << 23) | (man << 13);
-    } else if (man == 0) {
-        u = sign;
-    } else {
-        float f = ldexpf((float)man, -24);
-        memcpy(&u, &f, sizeof u);
-        u |= sign;
-    }
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
 }
 
 static ecb_vecs *vecs_new(src_kind kind, const char *label, size_t n, size_t dim)
@@ -476,10 +456,7 @@ static int read_row(const ecb_vecs *v, size_t row, float *out)
         const unsigned char *p = v->map + v->data_off + row * v->row_stride;
         switch (v->elem) {
         case EL_F32: memcpy(out, p, d * sizeof *out); break; /* little-endian host */
-        case EL_F16:
-            for (size_t j = 0; j < d; j++)
-                out[j] = half_to_float((uint16_t)(p[2 * j] | p[2 * j + 1] << 8));
-            break;
+        case EL_F16: ecb_half_decode(p, d, out); break; /* the toolkit's one conversion */
         case EL_U8:
             for (size_t j = 0; j < d; j++) out[j] = (float)p[j];
             return 0; /* always finite */

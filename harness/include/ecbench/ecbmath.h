@@ -300,6 +300,16 @@ void ecb_sign_scores_hamming(const uint8_t *qcodes, size_t nq, const uint8_t *co
 int ecb_sign_scores_dot(const float *q, size_t nq, const uint8_t *codes, size_t n, size_t nbits,
                         size_t nbytes, float *scores);
 
+/* ---- IEEE binary16 (half) ---------------------------------------------------- */
+/* Round to nearest even, gradual underflow, |x| >= 65520 -> +-inf, NaN stays
+ * (quiet) NaN; widening is exact. Codes do not depend on the CPU. */
+uint16_t ecb_half_from_float(float f);
+float ecb_half_to_float(uint16_t h);
+/* n floats -> n little-endian halves (2n bytes), and back (F16C when
+ * ecb_cpu() has it; the same bits either way). */
+void ecb_half_encode(const float *x, size_t n, uint8_t *out);
+void ecb_half_decode(const uint8_t *h, size_t n, float *x);
+
 /* ---- scores of float-like codes ------------------------------------------ */
 /* widen(ctx, codes, rows, out): decode rows codes into rows x d floats. */
 typedef void (*ecb_widen_fn)(const void *ctx, const uint8_t *codes, size_t rows, float *out);
