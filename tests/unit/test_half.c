@@ -24,19 +24,13 @@
 #include "datasets/dataset.h"
 #include "ecbench/ecbmath.h"
 
-static float fbits(uint32_t u)
-{
+/* float <-> its bits */
+typedef union {
     float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t bitsf(float f)
-{
     uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
+} fpun;
+#define fbits(x) ((fpun){.u = (x)}.f)
+#define bitsf(x) ((fpun){.f = (x)}.u)
 
 static void test_half_values(void **state)
 {
