@@ -1,8 +1,9 @@
 /*
  * ecbmath: the numerical toolkit of ecbench plugins. Shared by the harness
- * and every fitted method: seeded RNG, checked BLAS sizes, random
- * rotations, eigen/SVD wrappers, k-means, PQ tables, popcount kernels,
- * top-k in the one ranking order, the parallel-for.
+ * and every method: the one parallel-for, the one CPU-feature dispatch, the
+ * one top-k in the ranking order, the one float16 conversion, seeded RNG,
+ * checked BLAS sizes, random rotations, eigen/SVD wrappers, k-means,
+ * codebook codes and the PQ engine, popcount kernels.
  *
  * How plugins get it: in-tree methods link it statically (libecbmath.a,
  * hidden visibility, so a plugin still exports only its entry symbol);

@@ -1,0 +1,310 @@
+/*
+ * The assignment pass of k-means: argmin_j ||c_j||^2 - 2 x.c_j for every
+ * point, the cost that matters. Two kernels:
+ *  - small d (<= ECB_KM_DIRECT_MAX_D, the PQ sub-spaces): a direct kernel
+ *    that holds 8 points in the lanes of an AVX2 register and streams the
+ *    centroids through FMAs, keeping the running minimum and its index in
+ *    registers. An sgemm with an inner dimension of 4..32 runs far below
+ *    peak and then needs a second pass over the n x k product for argmin;
+ *    this kernel needs neither. Chosen by ecb_cpu() (portable C otherwise,
+ *    rounding with fmaf like the FMA lanes, so both give the same bits).
+ *  - larger d: blocked sgemm (256 points x 1024 centroids per tile, so the
+ *    scratch is bounded at 1 MiB per thread) followed by a row argmin.
+ * Points are split into a fixed grid of tasks run by ecb_parallel_for, so
+ * results do not depend on the thread count (each point's argmin is
+ * computed the same way).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include "harness/ecbmath/kmeans_impl.h"
+
+/* ---- direct kernel ------------------------------------------------------- */
+
+static void direct_portable(const ecb_km_job *j, size_t i0, size_t i1, float *bestv)
+{
+    const size_t d = j->d, k = j->k;
+    for (size_t i = i0; i < i1; i++) {
+        const float *x = j->x + i * d;
+        float best = INFINITY;
+        uint32_t arg = 0;
+        for (size_t c = 0; c < k; c++) {
+            const float *mc = j->m2c + c * d;
+            float v = j->cn[c];
+            /* fmaf: the AVX2 kernel's rounding, so both give the same bits */
+            for (size_t t = 0; t < d; t++) v = fmaf(x[t], mc[t], v);
+            if (v < best) { best = v; arg = (uint32_t)c; }
+        }
+        j->assign[i] = arg;
+        bestv[i - i0] = best;
+    }
+}
+
+#ifdef ECB_KM_X86
+/* One step of the running argmin: strict '<' in centroid order, so ties go to
+ * the lowest index as in the portable kernel. min_ps(a, m) returns m on
+ * equality, matching the mask. */
+#define ECB_KM_UPDATE(acc, jj)                                                \
+    do {                                                                      \
+        __m256 lt_ = _mm256_cmp_ps((acc), minv, _CMP_LT_OQ);                  \
+        minv = _mm256_min_ps((acc), minv);                                    \
+        mini = _mm256_blendv_ps(mini, _mm256_castsi256_ps(_mm256_set1_epi32((int)(jj))), \
+                                lt_);                                         \
+    } while (0)
+
+__attribute__((target("avx2,fma"))) static void direct_avx2(const ecb_km_job *j, size_t i0,
+                                                             size_t i1, float *bestv)
+{
+    const size_t d = j->d, k = j->k;
+    float xt[ECB_KM_DIRECT_MAX_D * 8] __attribute__((aligned(32)));
+    float vout[8] __attribute__((aligned(32)));
+    int32_t iout[8] __attribute__((aligned(32)));
+    for (size_t b = i0; b < i1; b += 8) {
+        size_t nb = i1 - b < 8 ? i1 - b : 8;
+        /* Transpose 8 points so that lane l holds point b+l. */
+        for (size_t l = 0; l < 8; l++) {
+            const float *x = j->x + (b + (l < nb ? l : 0)) * d;
+            for (size_t t = 0; t < d; t++) xt[t * 8 + l] = x[t];
+        }
+        __m256 minv = _mm256_set1_ps(INFINITY);
+        __m256 mini = _mm256_setzero_ps();
+        size_t c = 0;
+        /* Four centroids at a time: four independent FMA chains hide the
+         * FMA latency, and each transposed row of points is loaded once. */
+        for (; c + 4 <= k; c += 4) {
+            const float *m0 = j->m2c + c * d, *m1 = m0 + d, *m2 = m1 + d, *m3 = m2 + d;
+            __m256 a0 = _mm256_set1_ps(j->cn[c]), a1 = _mm256_set1_ps(j->cn[c + 1]);
+            __m256 a2 = _mm256_set1_ps(j->cn[c + 2]), a3 = _mm256_set1_ps(j->cn[c + 3]);
+            for (size_t t = 0; t < d; t++) {
+                __m256 xv = _mm256_load_ps(xt + t * 8);
+                a0 = _mm256_fmadd_ps(xv, _mm256_broadcast_ss(m0 + t), a0);
+                a1 = _mm256_fmadd_ps(xv, _mm256_broadcast_ss(m1 + t), a1);
+                a2 = _mm256_fmadd_ps(xv, _mm256_broadcast_ss(m2 + t), a2);
+                a3 = _mm256_fmadd_ps(xv, _mm256_broadcast_ss(m3 + t), a3);
+            }
+            ECB_KM_UPDATE(a0, c);
+            ECB_KM_UPDATE(a1, c + 1);
+            ECB_KM_UPDATE(a2, c + 2);
+            ECB_KM_UPDATE(a3, c + 3);
+        }
+        for (; c < k; c++) {
+            const float *m0 = j->m2c + c * d;
+            __m256 a0 = _mm256_set1_ps(j->cn[c]);
+            for (size_t t = 0; t < d; t++)
+                a0 = _mm256_fmadd_ps(_mm256_load_ps(xt + t * 8), _mm256_broadcast_ss(m0 + t), a0);
+            ECB_KM_UPDATE(a0, c);
+        }
+        _mm256_store_ps(vout, minv);
+        _mm256_store_si256((__m256i *)iout, _mm256_castps_si256(mini));
+        for (size_t l = 0; l < nb; l++) {
+            j->assign[b + l] = (uint32_t)iout[l];
+            bestv[b + l - i0] = vout[l];
+        }
+    }
+}
+#undef ECB_KM_UPDATE
+#endif
+
+/* ---- sgemm kernel ---------------------------------------------------------- */
+
+/* Running argmin of row[c] + cn[c] over one tile, starting from (*best,
+ * *arg); strict '<' in index order, so the first minimum wins. */
+static void argmin_portable(const float *row, const float *cn, size_t nc, size_t c0,
+                            float *best, uint32_t *arg)
+{
+    float b = *best;
+    uint32_t a = *arg;
+    for (size_t c = 0; c < nc; c++) {
+        float v = row[c] + cn[c];
+        if (v < b) { b = v; a = (uint32_t)(c0 + c); }
+    }
+    *best = b;
+    *arg = a;
+}
+
+#ifdef ECB_KM_X86
+__attribute__((target("avx2,fma"))) static void argmin_avx2(const float *row, const float *cn,
+                                                             size_t nc, size_t c0, float *best,
+                                                             uint32_t *arg)
+{
+    /* Eight lanes each keep the first minimum of their residue class; the
+     * final reduction takes the smallest value and, among equal values, the
+     * smallest index, which is the first minimum overall. */
+    __m256 minv = _mm256_set1_ps(INFINITY);
+    __m256i mini = _mm256_setzero_si256();
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i eight = _mm256_set1_epi32(8);
+    size_t c = 0;
+    for (; c + 8 <= nc; c += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(cn + c));
+        __m256 lt = _mm256_cmp_ps(v, minv, _CMP_LT_OQ);
+        minv = _mm256_min_ps(v, minv);
+        mini = _mm256_castps_si256(
+            _mm256_blendv_ps(_mm256_castsi256_ps(mini), _mm256_castsi256_ps(idx), lt));
+        idx = _mm256_add_epi32(idx, eight);
+    }
+    float vv[8];
+    int32_t ii[8];
+    _mm256_storeu_ps(vv, minv);
+    _mm256_storeu_si256((__m256i *)ii, mini);
+    float b = *best;
+    uint32_t a = *arg;
+    /* Candidates from this tile have indices above *arg from earlier tiles,
+     * so they win only when strictly smaller. */
+    float tb = INFINITY;
+    uint32_t ta = 0;
+    for (int l = 0; l < 8; l++)
+        if (vv[l] < tb || (vv[l] == tb && (uint32_t)ii[l] < ta)) { tb = vv[l]; ta = (uint32_t)ii[l]; }
+    for (; c < nc; c++) {
+        float v = row[c] + cn[c];
+        if (v < tb) { tb = v; ta = (uint32_t)c; }
+    }
+    if (tb < b) { b = tb; a = (uint32_t)(c0 + ta); }
+    *best = b;
+    *arg = a;
+}
+#endif
+
+static int gemm_range(const ecb_km_job *j, size_t i0, size_t i1, float *bestv, float *buf)
+{
+    const size_t d = j->d, k = j->k;
+    const size_t kt = k < ECB_KM_BLOCK_CENTROIDS ? k : ECB_KM_BLOCK_CENTROIDS;
+    for (size_t b = i0; b < i1; b += ECB_KM_BLOCK_POINTS) {
+        size_t nb = i1 - b < ECB_KM_BLOCK_POINTS ? i1 - b : ECB_KM_BLOCK_POINTS;
+        for (size_t r = 0; r < nb; r++) {
+            bestv[b - i0 + r] = INFINITY;
+            j->assign[b + r] = 0;
+        }
+        for (size_t c0 = 0; c0 < k; c0 += kt) {
+            size_t nc = k - c0 < kt ? k - c0 : kt;
+            int rc = ecb_gemm_nt(nb, nc, d, -2.0f, j->x + b * d, d, j->c + c0 * d, d, 0.0f, buf,
+                                 nc);
+            if (rc) return rc;
+            for (size_t r = 0; r < nb; r++) {
+#ifdef ECB_KM_X86
+                if (j->use_avx2) {
+                    argmin_avx2(buf + r * nc, j->cn + c0, nc, c0, &bestv[b - i0 + r],
+                                &j->assign[b + r]);
+                    continue;
+                }
+#endif
+                argmin_portable(buf + r * nc, j->cn + c0, nc, c0, &bestv[b - i0 + r],
+                                &j->assign[b + r]);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Per-worker scratch of an assignment pass: the best values of one task's
+ * points and, for the sgemm kernel, one tile of products. */
+typedef struct {
+    const ecb_km_job *job;
+    float *scratch; /* workers x (ECB_KM_TASK_POINTS + tile) floats */
+    size_t per_worker;
+} assign_pass;
+
+/* Task t of ecb_parallel_for: points [t * ECB_KM_TASK_POINTS, ...). The task
+ * grid is fixed and a multiple of the direct kernel's 8 lanes and of the
+ * sgemm kernel's point blocks, so every point's argmin comes from the same
+ * kernel call shape whatever the thread count (and the same as one thread
+ * over all points). */
+static int assign_task(void *arg, size_t task, size_t worker)
+{
+    const assign_pass *p = arg;
+    const ecb_km_job *j = p->job;
+    size_t i0 = task * ECB_KM_TASK_POINTS;
+    size_t i1 = j->n - i0 < ECB_KM_TASK_POINTS ? j->n : i0 + ECB_KM_TASK_POINTS;
+    float *bestv = p->scratch + worker * p->per_worker;
+    if (j->d <= ECB_KM_DIRECT_MAX_D) {
+#ifdef ECB_KM_X86
+        if (j->use_avx2)
+            direct_avx2(j, i0, i1, bestv);
+        else
+#endif
+            direct_portable(j, i0, i1, bestv);
+    } else {
+        int rc = gemm_range(j, i0, i1, bestv, bestv + ECB_KM_TASK_POINTS);
+        if (rc) return rc;
+    }
+    if (j->dist) {
+        /* Distances from the same expansion the argmin used, plus ||x||^2,
+         * clamped: cancellation can leave tiny negatives. */
+        for (size_t i = i0; i < i1; i++) {
+            const float *x = j->x + i * j->d;
+            double xx = 0;
+            for (size_t t = 0; t < j->d; t++) xx += (double)x[t] * x[t];
+            double v = xx + bestv[i - i0];
+            j->dist[i] = v > 0 ? (float)v : 0.0f;
+        }
+    }
+    return 0;
+}
+
+int ecb_km_assign_pass(ecb_km_job *job, size_t threads)
+{
+    size_t ntasks = (job->n + ECB_KM_TASK_POINTS - 1) / ECB_KM_TASK_POINTS;
+    if (threads < 1) threads = 1;
+    if (threads > ntasks) threads = ntasks;
+    size_t kt = job->k < ECB_KM_BLOCK_CENTROIDS ? job->k : ECB_KM_BLOCK_CENTROIDS;
+    assign_pass p = {.job = job, .per_worker = ECB_KM_TASK_POINTS};
+    if (job->d > ECB_KM_DIRECT_MAX_D) p.per_worker += (size_t)ECB_KM_BLOCK_POINTS * kt;
+    if (!(p.scratch = malloc(threads * p.per_worker * sizeof *p.scratch))) return ECB_ENOMEM;
+    int rc = ecb_parallel_for(ntasks, threads, assign_task, &p);
+    free(p.scratch);
+    return rc;
+}
+
+void ecb_km_prep_centroids(const float *c, size_t k, size_t d, float *m2c, float *cn)
+{
+    for (size_t j = 0; j < k; j++) {
+        double s = 0;
+        for (size_t t = 0; t < d; t++) {
+            float v = c[j * d + t];
+            m2c[j * d + t] = -2.0f * v;
+            s += (double)v * v;
+        }
+        cn[j] = (float)s;
+    }
+}
+
+int ecb_kmeans_assign_mt(const float *x, size_t n, size_t d, const float *centroids,
+                         size_t k, uint32_t *assign, float *dist, size_t threads)
+{
+    if (k == 0 || d == 0 || k > UINT32_MAX) return ECB_EINVAL;
+    if (n == 0) return 0;
+    if (k > SIZE_MAX / sizeof(float) / d) return ECB_ERANGE;
+    float *m2c = d <= ECB_KM_DIRECT_MAX_D ? malloc(k * d * sizeof *m2c) : NULL;
+    float *cn = malloc(k * sizeof *cn);
+    if (!cn || (d <= ECB_KM_DIRECT_MAX_D && !m2c)) {
+        free(m2c);
+        free(cn);
+        return ECB_ENOMEM;
+    }
+    if (m2c) {
+        ecb_km_prep_centroids(centroids, k, d, m2c, cn);
+    } else {
+        for (size_t j = 0; j < k; j++) {
+            double s = 0;
+            for (size_t t = 0; t < d; t++) s += (double)centroids[j * d + t] * centroids[j * d + t];
+            cn[j] = (float)s;
+        }
+    }
+    ecb_km_job job = {.x = x, .n = n, .d = d, .c = centroids, .m2c = m2c, .cn = cn, .k = k,
+                      .assign = assign, .dist = dist, .use_avx2 = ecb_km_avx2()};
+    int rc = ecb_km_assign_pass(&job, threads);
+    free(m2c);
+    free(cn);
+    return rc;
+}
+
+int ecb_kmeans_assign(const float *x, size_t n, size_t d, const float *centroids, size_t k,
+                      uint32_t *assign, float *dist)
+{
+    return ecb_kmeans_assign_mt(x, n, d, centroids, k, assign, dist, 1);
+}
