@@ -147,14 +147,34 @@ typedef struct scan_job {
     scan_worker *w; /* one per worker of ecb_parallel_for */
 } scan_job;
 
-/* Push one block of scores (nqb x nb, row per query) into the heaps. */
-static void offer_block(ecb_topk *h, const float *sc, size_t q0, size_t nqb, size_t row0,
-                        size_t nb, const uint32_t *id_rank)
+/* Push one block of scores (nqb x nb, row per query) into the heaps.
+ * Returns 0, or ECB_ENUMERIC (with the message) at the first non-finite
+ * score: it would rank as garbage (NaN never enters a heap, +-inf ties
+ * everything) and the cell would report numbers that mean nothing. */
+static int offer_block(const scan_job *j, ecb_topk *h, const float *sc, size_t q0, size_t nqb,
+                       size_t row0, size_t nb)
 {
     size_t k = h->k;
-    for (size_t q = q0; q < q0 + nqb; q++)
-        ecb_heap_push_row(h->scores + q * k, h->ids + q * k, &h->count[q], k,
-                          sc + (q - q0) * nb, nb, (int64_t)row0, id_rank);
+    for (size_t q = q0; q < q0 + nqb; q++) {
+        const float *row = sc + (q - q0) * nb;
+        size_t bad = ecb_heap_push_row(h->scores + q * k, h->ids + q * k, &h->count[q], k, row,
+                                       nb, (int64_t)row0, j->id_rank);
+        if (bad == nb) continue;
+        static const char *const sims[] = {"cosine", "dot", "l2"};
+        if (j->m)
+            return ecb_fail(ECB_ENUMERIC,
+                            "method '%s' (%s): score of query %zu against corpus row %zu is %g; "
+                            "scores must be finite (values beyond the range of its codes or of "
+                            "float32?)",
+                            j->m->vt->name ? j->m->vt->name : "?",
+                            j->mode == ECB_MODE_SYMMETRIC ? "symmetric" : "asymmetric", q,
+                            row0 + bad, (double)row[bad]);
+        return ecb_fail(ECB_ENUMERIC,
+                        "exact float32 search (%s): score of query %zu against corpus row %zu is "
+                        "%g; scores must be finite (values too large for float32 arithmetic?)",
+                        sims[j->sim], q, row0 + bad, (double)row[bad]);
+    }
+    return 0;
 }
 
 /* The error message is per thread: keep it with the worker, so that the
@@ -226,7 +246,8 @@ static int scan_block(void *arg, size_t b, size_t worker)
                                  j->codes + r0 * j->csize, nb, sbuf);
             if (rc) return worker_fail(w, b, rc > 0 ? ECB_EINTERNAL : rc);
         }
-        offer_block(&w->heaps, sbuf, q0, nqb, r0, nb, j->id_rank);
+        if ((rc = offer_block(j, &w->heaps, sbuf, q0, nqb, r0, nb)) != 0)
+            return worker_fail(w, b, rc);
     }
     return 0;
 }
@@ -406,6 +427,14 @@ int ecb_exact_scores(const ecb_vecs *corpus, ecb_ds_similarity sim, const float 
                        : sim == ECB_DS_L2 ? -l2
                        : (qq > 0 && xx > 0 ? dot / (sqrt(qq) * sqrt(xx)) : 0.0);
             out[i0 + i] = (float)s;
+            if (!isfinite(out[i0 + i])) {
+                static const char *const sims[] = {"cosine", "dot", "l2"};
+                rc = ecb_fail(ECB_ENUMERIC,
+                              "exact scores (%s): score against corpus row %lld is %g, %g in "
+                              "float32; scores must be finite (values too large for float32?)",
+                              sims[sim], (long long)rows[i0 + i], s, (double)out[i0 + i]);
+                goto out;
+            }
         }
     }
 out:

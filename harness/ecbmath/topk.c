@@ -10,12 +10,17 @@
  * a candidate is compared with the root only. One sift-down (a hole moving
  * towards the leaves) serves replacing the root, heapify and heapsort.
  * Padding (id -1) ranks after every real entry; NaN scores never enter a
- * heap (they have no place in a total order).
+ * heap (they have no place in a total order), and ecb_heap_push_row reports
+ * non-finite scores so that callers can fail instead of ranking garbage.
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ecbench/ecbmath.h"
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
 
 /* true when (sa, ia) ranks strictly after (sb, ib). */
 static inline int worse(float sa, int64_t ia, float sb, int64_t ib, const uint32_t *id_rank)
@@ -62,32 +67,45 @@ void ecb_heap_push(float *s, int64_t *id, size_t *cnt, size_t k, float x, int64_
     sift_down(s, id, *cnt, 0, x, xi, id_rank);
 }
 
-void ecb_heap_push_row(float *s, int64_t *id, size_t *cnt, size_t k, const float *row,
-                       size_t n, int64_t id0, const uint32_t *id_rank)
+size_t ecb_heap_push_row(float *s, int64_t *id, size_t *cnt, size_t k, const float *row,
+                         size_t n, int64_t id0, const uint32_t *id_rank)
 {
-    if (k == 0) return;
-    float thr = *cnt == k ? s[0] : -INFINITY;
+    float thr = k > 0 && *cnt == k ? s[0] : -INFINITY;
+    size_t bad = n;
     size_t j = 0;
-    /* Most scores lose against the heap's worst: test 16 at a time with a
-     * branch-free (vectorisable) check, and look closer only when one of
-     * them may enter. `x >= thr` also rejects NaN. */
+    /* Most scores lose against the heap's worst: test 16 at a time with
+     * vector compares (GCC vector extensions: SSE2 on any x86-64, without
+     * them the compiler emitted 16 scalar compares and branches), and look
+     * closer only when one of them may enter or is not finite (x - x is 0
+     * only for finite x). */
+    v4f t = {thr, thr, thr, thr};
     for (; j + 16 <= n; j += 16) {
-        int any = 0;
-        for (size_t u = 0; u < 16; u++) any |= row[j + u] >= thr;
-        if (!any) continue;
+        v4i m = {0, 0, 0, 0};
+        for (size_t u = 0; u < 16; u += 4) {
+            v4f x;
+            memcpy(&x, row + j + u, sizeof x);
+            m |= (x >= t) | (x - x != 0.0f);
+        }
+        uint64_t w[2];
+        memcpy(w, &m, sizeof w);
+        if (!(w[0] | w[1])) continue;
         for (size_t u = 0; u < 16; u++) {
             float x = row[j + u];
-            if (!(x >= thr)) continue;
+            if (!isfinite(x) && bad == n) bad = j + u;
+            if (!(x >= thr) || k == 0) continue; /* also rejects NaN */
             ecb_heap_push(s, id, cnt, k, x, id0 + (int64_t)(j + u), id_rank);
             if (*cnt == k) thr = s[0];
         }
+        t = (v4f){thr, thr, thr, thr};
     }
     for (; j < n; j++) {
         float x = row[j];
-        if (!(x >= thr)) continue;
+        if (!isfinite(x) && bad == n) bad = j;
+        if (!(x >= thr) || k == 0) continue;
         ecb_heap_push(s, id, cnt, k, x, id0 + (int64_t)j, id_rank);
         if (*cnt == k) thr = s[0];
     }
+    return bad;
 }
 
 /* Heapsort: in place, no allocation, O(n log n) in the worst case. Keys are

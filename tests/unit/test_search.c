@@ -370,6 +370,77 @@ static void test_search_codes_first_error(void **state)
     free(q);
 }
 
+/* ---- non-finite scores (issue 11 item 11) ------------------------------------ */
+
+/* Finite but huge vectors overflow float32 scores: the search fails with the
+ * first (block, query, row) whatever the threads and block sizes, instead of
+ * ranking infinities. */
+static void test_exact_nonfinite(void **state)
+{
+    (void)state;
+    size_t n = 300, d = 6, nq = 4, k = 5;
+    float *x = rand_mat(n, d, 51), *q = rand_mat(nq, d, 52);
+    for (size_t t = 0; t < d; t++) x[70 * d + t] = x[250 * d + t] = 1e30f;
+    ecb_vecs *v = vecs_copy(x, n, d);
+    for (size_t cfg = 0; cfg < 3; cfg++) {
+        ecb_search_opts o = {cfg + 1, cfg == 0 ? 300 : 32, cfg == 2 ? 1 : 8};
+        for (int sim = 0; sim < 3; sim++) {
+            ecb_topk t;
+            assert_int_equal(ecb_search_exact(v, q, nq, (ecb_ds_similarity)sim, k, NULL, &o, &t),
+                             sim == ECB_DS_L2 ? ECB_ENUMERIC : 0);
+            if (sim != ECB_DS_L2) { /* q.x ~ 1e30 and cosine stay finite; |x|^2 does not */
+                ecb_topk_release(&t);
+                continue;
+            }
+            assert_non_null(strstr(ecb_last_error(), "query 0 against corpus row 70 is"));
+            assert_non_null(strstr(ecb_last_error(), "must be finite"));
+        }
+    }
+    float out[2];
+    const int64_t rows[2] = {1, 70};
+    assert_int_equal(ecb_exact_scores(v, ECB_DS_L2, q, rows, 2, out), ECB_ENUMERIC);
+    assert_non_null(strstr(ecb_last_error(), "corpus row 70"));
+    assert_int_equal(ecb_exact_scores(v, ECB_DS_COSINE, q, rows, 2, out), 0);
+    ecb_vecs_free(v);
+    free(x);
+    free(q);
+}
+
+/* A method's NaN or inf at (query 1, row 130) names the method and them. */
+static int fake_nan_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                          const uint8_t *codes, size_t n, float *scores)
+{
+    int rc = fake_score(m, mode, prepared, nq, codes, n, scores);
+    size_t row0 = (size_t)(codes - fail_base) / (m->dim * sizeof(float));
+    for (size_t i = 0; i < nq; i++)
+        for (size_t j = 0; j < n; j++)
+            if (row0 + j >= 130 && (i > 0 || row0 + j >= 200))
+                scores[i * n + j] = (j & 1) ? NAN : -INFINITY;
+    return rc;
+}
+
+static void test_codes_nonfinite(void **state)
+{
+    (void)state;
+    size_t n = 400, d = 4, nq = 3, k = 5;
+    float *x = rand_mat(n, d, 53), *q = rand_mat(nq, d, 54);
+    ecb_method_vtable vt = fake_vtable(fake_nan_score);
+    vt.name = "fakenan";
+    ecb_method m = {&vt, NULL, d, ECB_SIM_DOT};
+    fail_base = (const uint8_t *)x;
+    for (size_t threads = 1; threads <= 3; threads++) {
+        ecb_search_opts o = {threads, 64, 2};
+        ecb_topk a;
+        assert_int_equal(ecb_search_codes(&m, ECB_MODE_SYMMETRIC, q, nq, (const uint8_t *)x, n, k,
+                                          NULL, &o, &a), ECB_ENUMERIC);
+        /* block 128..191 holds the first non-finite score, of query 1 at row 130 */
+        assert_non_null(strstr(ecb_last_error(), "method 'fakenan' (symmetric): score of query 1 "
+                                                 "against corpus row 130 is -inf"));
+    }
+    free(x);
+    free(q);
+}
+
 /* ---- exact scores -------------------------------------------------------- */
 
 static void test_exact_scores(void **state)
@@ -558,6 +629,8 @@ int main(void)
         cmocka_unit_test(test_exact_ties),
         cmocka_unit_test(test_search_codes),
         cmocka_unit_test(test_search_codes_first_error),
+        cmocka_unit_test(test_exact_nonfinite),
+        cmocka_unit_test(test_codes_nonfinite),
         cmocka_unit_test(test_exact_scores),
         cmocka_unit_test(test_groundtruth_cache),
         cmocka_unit_test(test_shipped_groundtruth),

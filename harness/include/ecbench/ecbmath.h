@@ -233,12 +233,13 @@ static inline int ecb_rank_before(float sa, int64_t ia, float sb, int64_t ib,
 /* A bounded top-k: s/id[0, *cnt) with *cnt <= k is a heap whose root is the
  * entry ranking last. ecb_heap_push offers one candidate, ecb_heap_push_row
  * offers row[j] with id id0 + j for j in [0, n) (fast rejection against the
- * root); NaN scores never enter. ecb_heap_finish sorts the heap in ranking
- * order and pads [cnt, k) with -INFINITY / -1. */
+ * root) and returns the index of the first non-finite score in row, or n
+ * when all are finite; NaN scores never enter. ecb_heap_finish sorts the
+ * heap in ranking order and pads [cnt, k) with -INFINITY / -1. */
 void ecb_heap_push(float *s, int64_t *id, size_t *cnt, size_t k, float x, int64_t xi,
                    const uint32_t *id_rank);
-void ecb_heap_push_row(float *s, int64_t *id, size_t *cnt, size_t k, const float *row,
-                       size_t n, int64_t id0, const uint32_t *id_rank);
+size_t ecb_heap_push_row(float *s, int64_t *id, size_t *cnt, size_t k, const float *row,
+                         size_t n, int64_t id0, const uint32_t *id_rank);
 void ecb_heap_finish(float *s, int64_t *id, size_t cnt, size_t k, const uint32_t *id_rank);
 /* Sort n (score, id) pairs in the ranking order, in place (heapsort). */
 void ecb_rank_sort(float *scores, int64_t *ids, size_t n, const uint32_t *id_rank);
