@@ -11,11 +11,13 @@
  * every (query, row) score comes from the same BLAS call shape whichever
  * thread computes it, and the result is the same for any thread count.
  *
- * With more than one worker, OpenBLAS is set to one thread for the duration
- * of the call (restored afterwards): the workers already use every core, and
- * nested BLAS threads would only oversubscribe them. With one worker, BLAS
- * keeps its own thread count, which parallelises each sgemm instead (bench/
- * exact_search.c compares the two).
+ * OpenBLAS is set to one thread for the duration of the call (restored
+ * afterwards): the workers are the parallelism, and OpenBLAS's threaded
+ * sgemm (which it uses for large products only) rounds differently from its
+ * single-threaded one, which would make a document's score depend on the
+ * size of its block and on the worker count. Corpus blocks of exact search
+ * are padded to whole BLAS tiles (ecb_gemm_rows_padded) for the same reason:
+ * identical documents score identically, so ties go by id.
  */
 #include <errno.h>
 #include <math.h>
@@ -151,12 +153,12 @@ typedef struct scan_job {
  * Returns 0, or ECB_ENUMERIC (with the message) at the first non-finite
  * score: it would rank as garbage (NaN never enters a heap, +-inf ties
  * everything) and the cell would report numbers that mean nothing. */
-static int offer_block(const scan_job *j, ecb_topk *h, const float *sc, size_t q0, size_t nqb,
-                       size_t row0, size_t nb)
+static int offer_block(const scan_job *j, ecb_topk *h, const float *sc, size_t ldc, size_t q0,
+                       size_t nqb, size_t row0, size_t nb)
 {
     size_t k = h->k;
     for (size_t q = q0; q < q0 + nqb; q++) {
-        const float *row = sc + (q - q0) * nb;
+        const float *row = sc + (q - q0) * ldc;
         size_t bad = ecb_heap_push_row(h->scores + q * k, h->ids + q * k, &h->count[q], k, row,
                                        nb, (int64_t)row0, j->id_rank);
         if (bad == nb) continue;
@@ -190,13 +192,13 @@ static int worker_fail(scan_worker *w, size_t task, int rc)
 static int scan_alloc(const scan_job *j, scan_worker *w)
 {
     size_t bq = j->block_queries < j->nq ? j->block_queries : j->nq;
+    size_t rows = j->corpus ? ecb_gemm_rows_padded(j->block_rows) : j->block_rows;
     size_t sz;
-    if (!ecb_mul_ok(bq, j->block_rows, &sz) ||
-        (j->corpus && !ecb_mul_ok(j->block_rows, j->d, &sz)))
+    if (!ecb_mul_ok(bq, rows, &sz) || (j->corpus && !ecb_mul_ok(rows, j->d, &sz)))
         return ecb_fail(ECB_ENOMEM, "search: block of %zu queries x %zu rows x dim %zu overflows",
-                        bq, j->block_rows, j->d);
-    if (!(w->sbuf = ecb_malloc_array(bq * j->block_rows, sizeof *w->sbuf)) ||
-        (j->corpus && (!(w->xbuf = ecb_malloc_array(j->block_rows * j->d, sizeof *w->xbuf)) ||
+                        bq, rows, j->d);
+    if (!(w->sbuf = ecb_malloc_array(bq * rows, sizeof *w->sbuf)) ||
+        (j->corpus && (!(w->xbuf = ecb_malloc_array(rows * j->d, sizeof *w->xbuf)) ||
                        !(w->xn = ecb_malloc_array(j->block_rows, sizeof *w->xn)))))
         return ECB_ENOMEM;
     return 0;
@@ -215,8 +217,11 @@ static int scan_block(void *arg, size_t b, size_t worker)
     size_t bq = j->block_queries < j->nq ? j->block_queries : j->nq;
     size_t r0 = b * j->block_rows;
     size_t nb = j->n - r0 < j->block_rows ? j->n - r0 : j->block_rows;
+    /* exact scores: the block padded with zero rows (ecb_gemm_rows_padded) */
+    size_t ldc = j->corpus ? ecb_gemm_rows_padded(nb) : nb;
     if (j->corpus) {
         if ((rc = ecb_vecs_read(j->corpus, r0, nb, xbuf)) != 0) return worker_fail(w, b, rc);
+        memset(xbuf + nb * j->d, 0, (ldc - nb) * j->d * sizeof *xbuf);
         if (j->sim == ECB_DS_COSINE) ecb_normalize_rows(xbuf, nb, j->d);
         if (j->sim == ECB_DS_L2) {
             for (size_t r = 0; r < nb; r++) xn[r] = sumsq(xbuf + r * j->d, j->d);
@@ -226,17 +231,17 @@ static int scan_block(void *arg, size_t b, size_t worker)
         size_t nqb = j->nq - q0 < bq ? j->nq - q0 : bq;
         if (j->corpus) {
             float alpha = j->sim == ECB_DS_L2 ? 2.0f : 1.0f;
-            rc = ecb_gemm_nt(nqb, nb, j->d, alpha, j->q + q0 * j->d, j->d, xbuf, j->d, 0.0f,
-                             sbuf, nb);
+            rc = ecb_gemm_nt(nqb, ldc, j->d, alpha, j->q + q0 * j->d, j->d, xbuf, j->d, 0.0f,
+                             sbuf, ldc);
             if (rc) {
                 ecb_fail(rc, "exact search: block %zu x %zu x %zu exceeds BLAS int range", nqb,
-                         nb, j->d);
+                         ldc, j->d);
                 return worker_fail(w, b, rc);
             }
             if (j->sim == ECB_DS_L2) {
                 /* -|q-x|^2 = 2 q.x - |x|^2 - |q|^2, norms in double */
                 for (size_t qi = 0; qi < nqb; qi++) {
-                    float *row = sbuf + qi * nb;
+                    float *row = sbuf + qi * ldc;
                     double qq = j->qn[q0 + qi];
                     for (size_t r = 0; r < nb; r++) row[r] = (float)((double)row[r] - xn[r] - qq);
                 }
@@ -246,7 +251,7 @@ static int scan_block(void *arg, size_t b, size_t worker)
                                  j->codes + r0 * j->csize, nb, sbuf);
             if (rc) return worker_fail(w, b, rc > 0 ? ECB_EINTERNAL : rc);
         }
-        if ((rc = offer_block(j, &w->heaps, sbuf, q0, nqb, r0, nb)) != 0)
+        if ((rc = offer_block(j, &w->heaps, sbuf, ldc, q0, nqb, r0, nb)) != 0)
             return worker_fail(w, b, rc);
     }
     return 0;
@@ -277,13 +282,14 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
     w[0].heaps = *out;
     for (size_t t = 1; t < nt; t++)
         if ((rc = ecb_topk_alloc(&w[t].heaps, j->nq, j->k)) != 0) goto done;
-    int prev_blas = 0;
-    if (nt > 1) {
-        prev_blas = openblas_get_num_threads();
-        openblas_set_num_threads(1);
-    }
+    /* BLAS runs single-threaded whatever the worker count: OpenBLAS
+     * threads a large sgemm but not a small one, and the two paths round
+     * differently, so a document would score differently in a full block
+     * and in the last, short one (and with 1 or 2 workers). */
+    int prev_blas = openblas_get_num_threads();
+    if (prev_blas != 1) openblas_set_num_threads(1);
     rc = ecb_parallel_for(j->nblocks, nt, scan_block, j);
-    if (nt > 1) openblas_set_num_threads(prev_blas);
+    if (prev_blas != 1) openblas_set_num_threads(prev_blas);
     if (rc) {
         /* the failure ecb_parallel_for reports is the lowest failing block */
         size_t first = SIZE_MAX, fw = 0;

@@ -30,9 +30,9 @@ void ecb_topk_release(ecb_topk *t); /* accepts zeroed */
 /* The ranking order, heaps and sort are the toolkit's (ecbench/ecbmath.h:
  * ecb_rank_before, ecb_heap_push, ecb_rank_sort). */
 
-/* Zero fields take the defaults. With threads > 1, OpenBLAS runs at one
- * thread during the call (workers use the cores); with threads == 1 it keeps
- * its own setting. Per worker memory: block_rows*dim + block_queries*
+/* Zero fields take the defaults. OpenBLAS runs at one thread during the
+ * call (the workers use the cores; its threaded sgemm would round
+ * differently). Per worker memory: block_rows*dim + block_queries*
  * block_rows floats, plus nq*k heap entries. */
 typedef struct ecb_search_opts {
     size_t threads;     /* worker threads (>= 1) */

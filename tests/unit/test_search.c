@@ -10,6 +10,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "testutil.h"
 
 #include "ecbench/ecbmath.h"
@@ -441,6 +443,72 @@ static void test_codes_nonfinite(void **state)
     free(q);
 }
 
+/* ---- identical documents tie (issue 11 item 10) -------------------------------- */
+
+static void widen_f32(const void *ctx, const uint8_t *codes, size_t rows, float *out)
+{
+    memcpy(out, codes, rows * *(const size_t *)ctx * sizeof *out);
+}
+
+/* A corpus of one vector repeated: every copy must get the same score from
+ * exact search and from the cast methods' scoring (ecb_scores_decoded),
+ * wherever it sits in a BLAS block, so that the tie goes to the largest
+ * ids. BLAS kernels compute the edge rows of a matrix differently; without
+ * padding, copies in the last partial tile scored one ulp apart. */
+static void test_duplicates_tie(void **state)
+{
+    (void)state;
+    const size_t dims[] = {128, 768, 37};
+    const size_t ns[] = {37, 301, 4100};
+    size_t nq = 5, k = 10;
+    for (size_t a = 0; a < 3; a++)
+        for (size_t b = 0; b < 3; b++) {
+            size_t d = dims[a], n = ns[b];
+            float *one = rand_mat(1, d, 61 + a), *q = rand_mat(nq, d, 62);
+            float *x = malloc(n * d * sizeof *x);
+            for (size_t i = 0; i < n; i++) memcpy(x + i * d, one, d * sizeof *x);
+            ecb_vecs *v = vecs_copy(x, n, d);
+            for (int sim = 0; sim < 3; sim++)
+                for (size_t cfg = 0; cfg < 2; cfg++) {
+                    ecb_search_opts o = {cfg + 1, cfg ? 300 : 0, 0};
+                    ecb_topk t;
+                    assert_int_equal(
+                        ecb_search_exact(v, q, nq, (ecb_ds_similarity)sim, k, NULL, &o, &t), 0);
+                    for (size_t i = 0; i < nq; i++)
+                        for (size_t r = 0; r < k; r++) {
+                            if (t.ids[i * k + r] != (int64_t)(n - 1 - r))
+                                fail_msg("exact sim %d d=%zu n=%zu query %zu rank %zu: id %lld, "
+                                         "want %zu", sim, d, n, i, r,
+                                         (long long)t.ids[i * k + r], n - 1 - r);
+                            if (t.scores[i * k + r] != t.scores[i * k])
+                                fail_msg("exact sim %d d=%zu n=%zu cfg %zu query %zu rank %zu: "
+                                         "%.9g, rank 0 %.9g", sim, d, n, cfg, i, r,
+                                         t.scores[i * k + r], t.scores[i * k]);
+                        }
+                    ecb_topk_release(&t);
+                }
+            /* as in a search, whose scan runs BLAS single-threaded */
+            float *sc = malloc(nq * n * sizeof *sc);
+            int blas = openblas_get_num_threads();
+            openblas_set_num_threads(1);
+            for (int l2 = 0; l2 < 2; l2++) {
+                assert_int_equal(ecb_scores_decoded(&d, widen_f32, l2, q, nq, (const uint8_t *)x,
+                                                    d * sizeof(float), n, d, sc), 0);
+                for (size_t i = 0; i < nq; i++)
+                    for (size_t j = 0; j < n; j++)
+                        if (sc[i * n + j] != sc[i * n])
+                            fail_msg("decoded l2=%d d=%zu n=%zu query %zu: row %zu scores %.9g, "
+                                     "row 0 %.9g", l2, d, n, i, j, sc[i * n + j], sc[i * n]);
+            }
+            openblas_set_num_threads(blas);
+            free(sc);
+            ecb_vecs_free(v);
+            free(x);
+            free(one);
+            free(q);
+        }
+}
+
 /* ---- exact scores -------------------------------------------------------- */
 
 static void test_exact_scores(void **state)
@@ -631,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_search_codes_first_error),
         cmocka_unit_test(test_exact_nonfinite),
         cmocka_unit_test(test_codes_nonfinite),
+        cmocka_unit_test(test_duplicates_tie),
         cmocka_unit_test(test_exact_scores),
         cmocka_unit_test(test_groundtruth_cache),
         cmocka_unit_test(test_shipped_groundtruth),

@@ -119,6 +119,15 @@ int ecb_gemm_nn(size_t m, size_t n, size_t k, float alpha, const float *A, size_
 int ecb_gemm_tn(size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
                 const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
+/* The row count to give sgemm for n corpus rows (the rows beyond n are
+ * zeros, their scores ignored). BLAS kernels compute full register tiles
+ * with one instruction sequence but the edge rows of a matrix with another,
+ * so the same document scored as row 3 or as row 35 of 37 can differ in the
+ * last bit, and identical documents would not tie (issue 11 item 10).
+ * Padding to a multiple of 64 rows, more than any kernel's tile, puts every
+ * real row in a full tile. */
+static inline size_t ecb_gemm_rows_padded(size_t n) { return (n + 63) & ~(size_t)63; }
+
 /* ---- linear algebra ---------------------------------------------------- */
 /* Random orthogonal d x d matrix (Haar, QR of a Gaussian with sign fix),
  * row-major. */
@@ -316,7 +325,10 @@ void ecb_half_decode(const uint8_t *h, size_t n, float *x);
 /* widen(ctx, codes, rows, out): decode rows codes into rows x d floats. */
 typedef void (*ecb_widen_fn)(const void *ctx, const uint8_t *codes, size_t rows, float *out);
 /* scores[i*n + j] = q_i . x_j, or -||q_i - x_j||^2 when l2, with x_j the
- * widened code j (code_size bytes each). Returns 0, ECB_ENOMEM, ECB_ERANGE. */
+ * widened code j (code_size bytes each). A code's score does not depend on
+ * its position among the n (blocks padded by ecb_gemm_rows_padded) when
+ * BLAS runs one thread, as in the harness's scan. Returns 0, ECB_ENOMEM,
+ * ECB_ERANGE. */
 int ecb_scores_decoded(const void *ctx, ecb_widen_fn widen, int l2, const float *q, size_t nq,
                        const uint8_t *codes, size_t code_size, size_t n, size_t d, float *scores);
 
