@@ -73,37 +73,16 @@ typedef struct {
 
 /* ---- stored parameters ------------------------------------------------------ */
 
-/* float -> IEEE binary16 bits, round to nearest even, saturating at
- * +-65504 (a stored range is never infinite). */
+/* float -> IEEE binary16 bits (the toolkit's one conversion: round to
+ * nearest even), saturating at +-65504 (a stored range is never infinite). */
 static uint16_t iq_half_bits(float f)
 {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
-    float a = fabsf(f);
-    if (!(a < 65504.0f)) return (uint16_t)(sign | 0x7bffu); /* also NaN: never stored */
-    if (a < 0x1p-14f) {
-        /* Subnormal: multiples of 2^-24; rintf rounds ties to even. */
-        return (uint16_t)(sign | (uint16_t)rintf(a * 0x1p24f));
-    }
-    int e;
-    float m = frexpf(a, &e); /* a = m 2^e, m in [0.5, 1) */
-    uint32_t mant = (uint32_t)rintf(m * 2048.0f); /* 11 significant bits, in [1024, 2048] */
-    if (mant == 2048) {
-        mant = 1024;
-        e++;
-    }
-    uint32_t h = ((uint32_t)(e + 14) << 10) | (mant - 1024);
-    if (h > 0x7bffu) h = 0x7bffu;
-    return (uint16_t)(sign | h);
+    if (!(fabsf(f) < 65504.0f)) /* also NaN: never stored */
+        return (uint16_t)(signbit(f) ? 0xfbffu : 0x7bffu);
+    return ecb_half_from_float(f);
 }
 
-static float iq_half_value(uint16_t h)
-{
-    unsigned e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    float v = e ? ldexpf((float)(1024u + m), (int)e - 25) : ldexpf((float)m, -24);
-    return (h & 0x8000u) ? -v : v;
-}
+static float iq_half_value(uint16_t h) { return ecb_half_to_float(h); }
 
 /* Round v to the storage format; write its bytes to out when non-NULL. */
 static float iq_store(const iq_state *s, float v, uint8_t *out)

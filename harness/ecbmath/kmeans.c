@@ -22,7 +22,15 @@
 #include <immintrin.h>
 #endif
 
-#include "harness/ecbmath/kmeans_impl.h"
+#include "ecbench/ecbmath.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define ECB_KM_X86 1
+#endif
+
+/* k-means++ keeps a transposed copy of the points for its AVX2 distance
+ * kernel up to this dimension (the PQ sub-spaces). */
+#define ECB_KM_DIRECT_MAX_D 32
 
 /* Relative size of the perturbation that splits a cluster (FAISS: 1/1024). */
 #define ECB_KM_SPLIT_EPS (1.0 / 1024.0)
@@ -121,7 +129,7 @@ static int init_plusplus(ecb_rng *rng, const float *x, size_t n, size_t d, size_
     st.bsum = malloc(st.nblk * sizeof *st.bsum);
     float *xt = NULL;
 #ifdef ECB_KM_X86
-    if (d <= ECB_KM_DIRECT_MAX_D && ecb_km_avx2()) {
+    if (d <= ECB_KM_DIRECT_MAX_D && ecb_cpu()->avx2 && ecb_cpu()->fma) {
         xt = aligned_alloc(32, (st.nblk * d * 8 * sizeof *xt + 31) & ~(size_t)31);
         if (!xt) goto nomem;
         for (size_t b = 0; b < st.nblk; b++)
@@ -263,9 +271,7 @@ int ecb_kmeans(const ecb_kmeans_opts *opts, const float *x, size_t n, size_t d,
     float *dist = malloc(n * sizeof *dist);
     size_t *count = malloc(k * sizeof *count);
     double *sum = malloc(k * d * sizeof *sum);
-    float *m2c = malloc(k * d * sizeof *m2c);
-    float *cn = malloc(k * sizeof *cn);
-    if (!asg || !dist || !count || !sum || !m2c || !cn) goto out;
+    if (!asg || !dist || !count || !sum) goto out;
 
     ecb_rng rng;
     ecb_rng_seed2(&rng, opts->seed, 0x6b6d65616e73ull /* "kmeans" */);
@@ -275,12 +281,10 @@ int ecb_kmeans(const ecb_kmeans_opts *opts, const float *x, size_t n, size_t d,
     else rc = ECB_EINVAL;
     if (rc) goto out;
 
-    ecb_km_job job = {.x = x, .n = n, .d = d, .c = centroids, .m2c = m2c, .cn = cn, .k = k,
-                      .assign = asg, .dist = dist, .use_avx2 = ecb_km_avx2()};
     double prev = INFINITY, obj = 0;
     for (size_t it = 0; it < opts->iters; it++) {
-        ecb_km_prep_centroids(centroids, k, d, m2c, cn);
-        if ((rc = ecb_km_assign_pass(&job, threads)) != 0) goto out;
+        if ((rc = ecb_kmeans_assign_mt(x, n, d, centroids, k, asg, dist, threads)) != 0)
+            goto out;
         obj = 0;
         for (size_t i = 0; i < n; i++) obj += dist[i];
         int converged = opts->tol > 0 && it > 0 && prev - obj <= opts->tol * prev;
@@ -293,8 +297,8 @@ int ecb_kmeans(const ecb_kmeans_opts *opts, const float *x, size_t n, size_t d,
      * belongs to the previous centroids. Callers that want the assignment
      * or objective get a fresh pass (FAISS reports the stale objective). */
     if (assign || objective) {
-        ecb_km_prep_centroids(centroids, k, d, m2c, cn);
-        if ((rc = ecb_km_assign_pass(&job, threads)) != 0) goto out;
+        if ((rc = ecb_kmeans_assign_mt(x, n, d, centroids, k, asg, dist, threads)) != 0)
+            goto out;
         if (objective) {
             obj = 0;
             for (size_t i = 0; i < n; i++) obj += dist[i];
@@ -309,7 +313,5 @@ out:
     free(dist);
     free(count);
     free(sum);
-    free(m2c);
-    free(cn);
     return rc;
 }

@@ -22,11 +22,49 @@
 #include <immintrin.h>
 #endif
 
-#include "harness/ecbmath/kmeans_impl.h"
+#include "ecbench/ecbmath.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define ECB_KM_X86 1
+#endif
+
+enum {
+    /* up to this dimension the direct kernel (no sgemm) assigns points */
+    ECB_KM_DIRECT_MAX_D = 32,
+    ECB_KM_BLOCK_POINTS = 256,
+    ECB_KM_BLOCK_CENTROIDS = 1024,
+    /* points per task of a pass: a multiple of 8 and of the block size;
+     * below this a thread costs more than it saves */
+    ECB_KM_TASK_POINTS = 2048,
+};
+
+/* Everything an assignment pass needs, shared read-only by the workers. */
+typedef struct km_job {
+    const float *x;
+    size_t n, d;
+    const float *c;   /* k x d centroids */
+    const float *m2c; /* k x d, -2 * centroids (direct kernel) */
+    const float *cn;  /* k squared norms */
+    size_t k;
+    uint32_t *assign;
+    float *dist; /* may be NULL */
+    int use_avx2;
+} km_job;
+
+/* ECBENCH_CPU=generic (ecb_cpu) selects the portable kernels, so that tests
+ * cover them on machines with AVX2 too. */
+static int km_avx2(void)
+{
+#ifdef ECB_KM_X86
+    return ecb_cpu()->avx2 && ecb_cpu()->fma;
+#else
+    return 0;
+#endif
+}
 
 /* ---- direct kernel ------------------------------------------------------- */
 
-static void direct_portable(const ecb_km_job *j, size_t i0, size_t i1, float *bestv)
+static void direct_portable(const km_job *j, size_t i0, size_t i1, float *bestv)
 {
     const size_t d = j->d, k = j->k;
     for (size_t i = i0; i < i1; i++) {
@@ -57,7 +95,7 @@ static void direct_portable(const ecb_km_job *j, size_t i0, size_t i1, float *be
                                 lt_);                                         \
     } while (0)
 
-__attribute__((target("avx2,fma"))) static void direct_avx2(const ecb_km_job *j, size_t i0,
+__attribute__((target("avx2,fma"))) static void direct_avx2(const km_job *j, size_t i0,
                                                              size_t i1, float *bestv)
 {
     const size_t d = j->d, k = j->k;
@@ -170,7 +208,7 @@ __attribute__((target("avx2,fma"))) static void argmin_avx2(const float *row, co
 }
 #endif
 
-static int gemm_range(const ecb_km_job *j, size_t i0, size_t i1, float *bestv, float *buf)
+static int gemm_range(const km_job *j, size_t i0, size_t i1, float *bestv, float *buf)
 {
     const size_t d = j->d, k = j->k;
     const size_t kt = k < ECB_KM_BLOCK_CENTROIDS ? k : ECB_KM_BLOCK_CENTROIDS;
@@ -204,7 +242,7 @@ static int gemm_range(const ecb_km_job *j, size_t i0, size_t i1, float *bestv, f
 /* Per-worker scratch of an assignment pass: the best values of one task's
  * points and, for the sgemm kernel, one tile of products. */
 typedef struct {
-    const ecb_km_job *job;
+    const km_job *job;
     float *scratch; /* workers x (ECB_KM_TASK_POINTS + tile) floats */
     size_t per_worker;
 } assign_pass;
@@ -217,7 +255,7 @@ typedef struct {
 static int assign_task(void *arg, size_t task, size_t worker)
 {
     const assign_pass *p = arg;
-    const ecb_km_job *j = p->job;
+    const km_job *j = p->job;
     size_t i0 = task * ECB_KM_TASK_POINTS;
     size_t i1 = j->n - i0 < ECB_KM_TASK_POINTS ? j->n : i0 + ECB_KM_TASK_POINTS;
     float *bestv = p->scratch + worker * p->per_worker;
@@ -246,7 +284,9 @@ static int assign_task(void *arg, size_t task, size_t worker)
     return 0;
 }
 
-int ecb_km_assign_pass(ecb_km_job *job, size_t threads)
+/* Assign every point of job (m2c and cn filled) with up to `threads`
+ * workers. */
+static int run_assign(km_job *job, size_t threads)
 {
     size_t ntasks = (job->n + ECB_KM_TASK_POINTS - 1) / ECB_KM_TASK_POINTS;
     if (threads < 1) threads = 1;
@@ -260,7 +300,7 @@ int ecb_km_assign_pass(ecb_km_job *job, size_t threads)
     return rc;
 }
 
-void ecb_km_prep_centroids(const float *c, size_t k, size_t d, float *m2c, float *cn)
+static void prep_centroids(const float *c, size_t k, size_t d, float *m2c, float *cn)
 {
     for (size_t j = 0; j < k; j++) {
         double s = 0;
@@ -287,7 +327,7 @@ int ecb_kmeans_assign_mt(const float *x, size_t n, size_t d, const float *centro
         return ECB_ENOMEM;
     }
     if (m2c) {
-        ecb_km_prep_centroids(centroids, k, d, m2c, cn);
+        prep_centroids(centroids, k, d, m2c, cn);
     } else {
         for (size_t j = 0; j < k; j++) {
             double s = 0;
@@ -295,9 +335,9 @@ int ecb_kmeans_assign_mt(const float *x, size_t n, size_t d, const float *centro
             cn[j] = (float)s;
         }
     }
-    ecb_km_job job = {.x = x, .n = n, .d = d, .c = centroids, .m2c = m2c, .cn = cn, .k = k,
-                      .assign = assign, .dist = dist, .use_avx2 = ecb_km_avx2()};
-    int rc = ecb_km_assign_pass(&job, threads);
+    km_job job = {.x = x, .n = n, .d = d, .c = centroids, .m2c = m2c, .cn = cn, .k = k,
+                      .assign = assign, .dist = dist, .use_avx2 = km_avx2()};
+    int rc = run_assign(&job, threads);
     free(m2c);
     free(cn);
     return rc;
