@@ -1,7 +1,8 @@
 /*
- * harness/search.c: ranking order, bounded heaps, exact blocked/threaded
- * search against a double-precision brute force, search over a method's
- * codes, exact scores, and the ground-truth cache.
+ * harness/search.c: exact blocked/threaded search against a double-precision
+ * brute force, search over a method's codes, the lowest failing block's
+ * error, non-finite scores, identical documents tying, exact scores, and the
+ * ground-truth cache. The ranking order and heaps: test_topk.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -49,110 +50,6 @@ static double ref_score(const float *q, const float *x, size_t d, ecb_ds_similar
     if (sim == ECB_DS_DOT) return dot;
     if (sim == ECB_DS_L2) return -l2;
     return dot / sqrt(qq * xx);
-}
-
-/* ---- ranking order --------------------------------------------------------- */
-
-/* ids as strings "10","9","11","2","7": strcmp ranks 0,4,1,2,3. Equal scores
- * rank the larger string first ("9" before "10"); padding (-1) goes last. */
-static void test_rank_sort(void **state)
-{
-    (void)state;
-    const uint32_t id_rank[5] = {0, 4, 1, 2, 3};
-    float s[7] = {0.5f, 0.9f, -INFINITY, 0.9f, 0.5f, 0.8f, 0.5f};
-    int64_t id[7] = {3, 0, -1, 1, 4, 2, 0};
-    /* (0.5, 0) and (0.5, 3) and (0.5, 4): "7" > "2" > "10" */
-    ecb_rank_sort(s, id, 7, id_rank);
-    const int64_t want[7] = {1, 0, 2, 4, 3, 0, -1};
-    for (int i = 0; i < 7; i++) assert_int_equal(id[i], want[i]);
-    assert_true(s[0] == 0.9f && s[2] == 0.8f && s[6] == -INFINITY);
-
-    /* without id_rank: larger row first */
-    float s2[3] = {1, 1, 1};
-    int64_t id2[3] = {5, 7, 6};
-    ecb_rank_sort(s2, id2, 3, NULL);
-    assert_int_equal(id2[0], 7);
-    assert_int_equal(id2[1], 6);
-    assert_int_equal(id2[2], 5);
-
-    /* header inline agrees with the sort */
-    assert_true(ecb_rank_before(0.9f, 1, 0.9f, 0, id_rank));
-    assert_false(ecb_rank_before(0.9f, 0, 0.9f, 1, id_rank));
-    assert_true(ecb_rank_before(1.0f, 0, 0.9f, 1, id_rank));
-}
-
-/* A larger random sort: sorted output is in order and a permutation. */
-static void test_rank_sort_random(void **state)
-{
-    (void)state;
-    enum { N = 2000 };
-    static float s[N];
-    static int64_t id[N];
-    static uint32_t rank[N];
-    ecb_rng r;
-    ecb_rng_seed(&r, 7);
-    for (size_t i = 0; i < N; i++) {
-        s[i] = (float)ecb_rng_below(&r, 50); /* many ties */
-        id[i] = (int64_t)i;
-        rank[i] = (uint32_t)((i * 7919) % N); /* a permutation */
-    }
-    ecb_rank_sort(s, id, N, rank);
-    static int seen[N];
-    memset(seen, 0, sizeof seen);
-    for (size_t i = 0; i < N; i++) {
-        seen[id[i]]++;
-        if (i) assert_true(ecb_rank_before(s[i - 1], id[i - 1], s[i], id[i], rank));
-    }
-    for (size_t i = 0; i < N; i++) assert_int_equal(seen[i], 1);
-}
-
-/* The bounded heap against a full sort: rows pushed in shuffled block order
- * (as search workers do) give the same top-k, NaN never enters, -inf does,
- * and fewer candidates than k pad with -1. */
-static void test_heap_push(void **state)
-{
-    (void)state;
-    enum { N = 3000, B = 100 };
-    static float s[N], all_s[N];
-    static int64_t all_i[N];
-    static uint32_t rank[N];
-    ecb_rng r;
-    ecb_rng_seed(&r, 9);
-    for (size_t i = 0; i < N; i++) {
-        s[i] = (float)ecb_rng_below(&r, 40); /* many ties */
-        rank[i] = (uint32_t)((i * 7919) % N);
-    }
-    s[17] = NAN;
-    s[18] = -INFINITY;
-    size_t nall = 0;
-    for (size_t i = 0; i < N; i++)
-        if (!isnan(s[i])) {
-            all_s[nall] = s[i];
-            all_i[nall++] = (int64_t)i;
-        }
-    ecb_rank_sort(all_s, all_i, nall, rank);
-    const size_t ks[] = {1, 7, 64, N - 1, N + 5};
-    for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
-        size_t k = ks[t], cnt = 0;
-        float *hs = malloc(k * sizeof *hs);
-        int64_t *hi = malloc(k * sizeof *hi);
-        for (size_t b = 0; b < N / B; b++) {
-            size_t blk = (b * 13) % (N / B); /* every block once, shuffled */
-            ecb_heap_push_row(hs, hi, &cnt, k, s + blk * B, B, (int64_t)(blk * B), rank);
-        }
-        ecb_heap_finish(hs, hi, cnt, k, rank);
-        for (size_t i = 0; i < k; i++) {
-            if (i < nall) {
-                assert_int_equal(hi[i], all_i[i]);
-                assert_true(hs[i] == all_s[i]);
-            } else {
-                assert_int_equal(hi[i], -1);
-                assert_true(hs[i] == -INFINITY);
-            }
-        }
-        free(hs);
-        free(hi);
-    }
 }
 
 /* ---- exact search --------------------------------------------------------- */
@@ -686,9 +583,6 @@ static void test_shipped_groundtruth(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rank_sort),
-        cmocka_unit_test(test_rank_sort_random),
-        cmocka_unit_test(test_heap_push),
         cmocka_unit_test(test_exact_cosine),
         cmocka_unit_test(test_exact_dot),
         cmocka_unit_test(test_exact_l2),
