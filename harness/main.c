@@ -14,7 +14,10 @@
 #include "common/install.h"
 #include "harness/checkplugin.h"
 #include "harness/ecb_version_gen.h"
+#include "harness/merge.h"
+#include "harness/mpi.h"
 #include "harness/params.h"
+#include "harness/partition.h"
 #include "harness/registry.h"
 #include "harness/sweep.h"
 #include "reports/reports.h"
@@ -40,9 +43,14 @@ static void usage(FILE *f)
             "usage: ecbench <command> [options]\n"
             "\n"
             "commands:\n"
-            "  run CONFIG [-o DIR] [--trec-run] [--quiet] [--no-report]\n"
+            "  run CONFIG [-o DIR] [--part I/N] [--trec-run] [--quiet] [--no-report]\n"
             "                       run a sweep; results in DIR/results.csv (default: the\n"
-            "                       config's \"output\"), finished cells are not re-run\n"
+            "                       config's \"output\"), finished cells are not re-run;\n"
+            "                       --part I/N runs the I-th of N fixed parts of the cells\n"
+            "                       (default DIR: OUTPUT/part-I-of-N); under mpirun -np N\n"
+            "                       rank 0 hands the cells out to the other ranks\n"
+            "  merge OUT DIR... [--allow-partial]\n"
+            "                       merge run directories (the parts of one sweep) into OUT\n"
             "  list [--params METHOD]\n"
             "                       list methods found in the methods directories, or one\n"
             "                       method's parameters\n"
@@ -87,6 +95,7 @@ static int cmd_run(int argc, char **argv)
                                        {"trec-run", no_argument, 0, 't'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"no-report", no_argument, 0, 'n'},
+                                       {"part", required_argument, 0, 'p'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     int c;
@@ -97,6 +106,9 @@ static int cmd_run(int argc, char **argv)
         case 't': o.trec_run = 1; break;
         case 'q': o.quiet = 1; break;
         case 'n': no_report = 1; break;
+        case 'p':
+            if (ecb_part_parse(optarg, &o.part, &o.nparts)) return die(2, "run");
+            break;
         case 'h': usage(stdout); return 0;
         default: fprintf(stderr, "ecbench: error: run: unknown option (see ecbench help)\n"); return 2;
         }
@@ -108,8 +120,17 @@ static int cmd_run(int argc, char **argv)
     }
     o.config_path = argv[optind];
     if (o.quiet) ecb_log_level = ECB_LOG_WARN;
+    if (ecb_mpi_init(&argc, &argv)) return die(2, "run");
+    if (ecb_mpi_rank() != 0) { /* a worker: rank 0 speaks and reports */
+        ecb_run_summary sum = {0};
+        int rc = ecb_run(&o, &sum);
+        free(sum.dir);
+        ecb_mpi_finalize();
+        return rc < 0 ? 2 : rc;
+    }
     ecb_run_summary sum = {0};
     int rc = ecb_run(&o, &sum);
+    ecb_mpi_finalize();
     if (rc < 0) {
         free(sum.dir);
         return die(2, NULL);
@@ -128,6 +149,34 @@ static int cmd_run(int argc, char **argv)
                 "%s/results.csv\n", sum.ok, sum.skipped, sum.failed, sum.resumed, sum.dir);
     free(sum.dir);
     return rc;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+    ecb_merge_opts o = {0};
+    static const struct option lo[] = {{"allow-partial", no_argument, 0, 'a'},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'a': o.allow_partial = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: fprintf(stderr, "ecbench: error: merge: unknown option (see ecbench help)\n"); return 2;
+        }
+    }
+    if (argc - optind < 2) {
+        fprintf(stderr, "ecbench: error: merge: usage: ecbench merge OUT DIR... [--allow-partial]\n");
+        return 2;
+    }
+    o.out = argv[optind];
+    o.dirs = (const char *const *)argv + optind + 1;
+    o.ndirs = (size_t)(argc - optind - 1);
+    if (ecb_merge(&o)) return die(2, NULL);
+    return 0;
 }
 
 static int cmd_list(int argc, char **argv)
@@ -233,6 +282,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return ecb_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return ecb_cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "check-plugin") == 0) return cmd_check_plugin(argc - 1, argv + 1);
