@@ -273,7 +273,8 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("ecbench %s (%s), plugin ABI %u\n", ECB_VERSION, ECB_GIT_COMMIT, ECB_METHOD_ABI_VERSION);
+        printf("ecbench %s (%s), plugin ABI %u%s\n", ECB_VERSION, ECB_GIT_COMMIT,
+               ECB_METHOD_ABI_VERSION, ecb_mpi_built() ? ", Open MPI" : "");
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
