@@ -121,7 +121,8 @@ static int cmd_run(int argc, char **argv)
     o.config_path = argv[optind];
     if (o.quiet) ecb_log_level = ECB_LOG_WARN;
     if (ecb_mpi_init(&argc, &argv)) return die(2, "run");
-    if (ecb_mpi_rank() != 0) { /* a worker: rank 0 speaks and reports */
+    if (ecb_mpi_rank() != 0) { /* a worker: rank 0 speaks (the data's warnings once) and reports */
+        ecb_log_level = ECB_LOG_ERROR;
         ecb_run_summary sum = {0};
         int rc = ecb_run(&o, &sum);
         free(sum.dir);

@@ -58,6 +58,27 @@ int ecb_mpi_init(int *argc, char ***argv)
 void ecb_mpi_finalize(void) {}
 int ecb_mpi_agree(int rc) { return rc; }
 int ecb_mpi_bcast_int(int *v) { (void)v; return 0; }
+int ecb_mpi_agree_msg(int rc) { return rc; }
+int ecb_mpi_bcast(void *p, size_t n) { (void)p; (void)n; return 0; }
+int ecb_mpi_max_double(double *v) { (void)v; return 0; }
+int ecb_mpi_reduce_max_float(float *v, size_t n) { (void)v; (void)n; return 0; }
+int ecb_mpi_barrier(void) { return 0; }
+
+static int copy_bytes(const void *p, size_t n, char **all, size_t *counts)
+{
+    if (!(*all = ecb_malloc(n ? n : 1))) return ECB_ENOMEM;
+    if (n) memcpy(*all, p, n);
+    if (counts) counts[0] = n;
+    return 0;
+}
+int ecb_mpi_gather(const void *p, size_t n, char **all, size_t *counts)
+{
+    return copy_bytes(p, n, all, counts);
+}
+int ecb_mpi_allgather(const void *p, size_t n, char **all, size_t *counts)
+{
+    return copy_bytes(p, n, all, counts);
+}
 
 int ecb_mpi_sweep_lead(const ecb_units *u, const unsigned char *pending,
                        const ecb_mpi_sweep_ops *ops)
@@ -177,6 +198,147 @@ int ecb_mpi_bcast_int(int *v)
     return 0;
 }
 
+/* ---- collectives ------------------------------------------------------------ */
+
+int ecb_mpi_agree_msg(int rc)
+{
+    if (!g_init || g_size == 1) return rc;
+    int *all = ecb_calloc((size_t)g_size, sizeof *all);
+    if (!all) return rc ? rc : ECB_ENOMEM;
+    MPI_Request r;
+    MPI_Iallgather(&rc, 1, MPI_INT, all, 1, MPI_INT, MPI_COMM_WORLD, &r);
+    wait_req(&r);
+    int out = 0, who = 0;
+    for (int k = 0; k < g_size && !out; k++)
+        if (all[k]) {
+            out = all[k];
+            who = k;
+        }
+    free(all);
+    if (!out) return 0;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", who == g_rank ? ecb_last_error() : "");
+    MPI_Ibcast(msg, (int)sizeof msg, MPI_CHAR, who, MPI_COMM_WORLD, &r);
+    wait_req(&r);
+    msg[sizeof msg - 1] = '\0';
+    return ecb_fail(out, "MPI rank %d: %s", who, msg);
+}
+
+static int gather_impl(const void *p, size_t n, char **all, size_t *counts, int everyone)
+{
+    *all = NULL;
+    size_t S = (size_t)g_size;
+    uint64_t mine = n, *cnt = ecb_malloc_array(S, sizeof *cnt);
+    int *ic = ecb_malloc_array(S, sizeof *ic), *disp = ecb_malloc_array(S, sizeof *disp);
+    int rc = cnt && ic && disp ? 0 : ECB_ENOMEM;
+    MPI_Request r;
+    /* every rank takes part even after a local failure (then with 0 bytes) */
+    if (rc) mine = 0;
+    uint64_t dummy[1];
+    MPI_Iallgather(&mine, 1, MPI_UINT64_T, cnt ? cnt : dummy, cnt ? 1 : 0, MPI_UINT64_T,
+                   MPI_COMM_WORLD, &r);
+    wait_req(&r);
+    uint64_t tot = 0;
+    for (size_t k = 0; !rc && k < S; k++) {
+        if (tot > (uint64_t)INT32_MAX - cnt[k]) {
+            rc = ecb_fail(ECB_ERANGE, "MPI gather of more than 2 GiB (%s)", "split the queries");
+            break;
+        }
+        disp[k] = (int)tot;
+        ic[k] = (int)cnt[k];
+        tot += cnt[k];
+        if (counts) counts[k] = (size_t)cnt[k];
+    }
+    if (!rc && (everyone || g_rank == 0) && !(*all = ecb_malloc(tot ? tot : 1))) rc = ECB_ENOMEM;
+    if (rc) { /* cannot take part consistently: the whole job stops */
+        ecb_log(ECB_LOG_ERROR, "MPI rank %d: %s", g_rank, ecb_last_error());
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    if (everyone)
+        MPI_Iallgatherv(p, (int)n, MPI_BYTE, *all, ic, disp, MPI_BYTE, MPI_COMM_WORLD, &r);
+    else
+        MPI_Igatherv(p, (int)n, MPI_BYTE, *all, ic, disp, MPI_BYTE, 0, MPI_COMM_WORLD, &r);
+    wait_req(&r);
+    free(cnt);
+    free(ic);
+    free(disp);
+    return 0;
+}
+
+int ecb_mpi_gather(const void *p, size_t n, char **all, size_t *counts)
+{
+    if (!g_init || g_size == 1) {
+        if (!(*all = ecb_malloc(n ? n : 1))) return ECB_ENOMEM;
+        if (n) memcpy(*all, p, n);
+        if (counts) counts[0] = n;
+        return 0;
+    }
+    return gather_impl(p, n, all, counts, 0);
+}
+
+int ecb_mpi_allgather(const void *p, size_t n, char **all, size_t *counts)
+{
+    if (!g_init || g_size == 1) return ecb_mpi_gather(p, n, all, counts);
+    return gather_impl(p, n, all, counts, 1);
+}
+
+int ecb_mpi_bcast(void *p, size_t n)
+{
+    if (!g_init || g_size == 1) return 0;
+    unsigned char *b = p;
+    while (n) { /* in pieces below INT_MAX */
+        int part = n > (1u << 30) ? (1 << 30) : (int)n;
+        MPI_Request r;
+        MPI_Ibcast(b, part, MPI_BYTE, 0, MPI_COMM_WORLD, &r);
+        wait_req(&r);
+        b += part;
+        n -= (size_t)part;
+    }
+    return 0;
+}
+
+int ecb_mpi_max_double(double *v)
+{
+    if (!g_init || g_size == 1) return 0;
+    double in = *v;
+    MPI_Request r;
+    MPI_Iallreduce(&in, v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD, &r);
+    wait_req(&r);
+    return 0;
+}
+
+int ecb_mpi_reduce_max_float(float *v, size_t n)
+{
+    if (!g_init || g_size == 1) return 0;
+    float *out = g_rank == 0 ? ecb_malloc_array(n ? n : 1, sizeof *out) : NULL;
+    if (g_rank == 0 && !out) {
+        ecb_log(ECB_LOG_ERROR, "MPI rank 0: out of memory in a reduction");
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    for (size_t off = 0; off < n;) {
+        int part = n - off > (1u << 28) ? (1 << 28) : (int)(n - off);
+        MPI_Request r;
+        MPI_Ireduce(v + off, out ? out + off : NULL, part, MPI_FLOAT, MPI_MAX, 0, MPI_COMM_WORLD,
+                    &r);
+        wait_req(&r);
+        off += (size_t)part;
+    }
+    if (out) {
+        memcpy(v, out, n * sizeof *v);
+        free(out);
+    }
+    return 0;
+}
+
+int ecb_mpi_barrier(void)
+{
+    if (!g_init || g_size == 1) return 0;
+    MPI_Request r;
+    MPI_Ibarrier(MPI_COMM_WORLD, &r);
+    wait_req(&r);
+    return 0;
+}
+
 static int reply(int dest, uint64_t kind, const uint64_t *cells, size_t n)
 {
     uint64_t *m = ecb_malloc_array(n + 1, sizeof *m);
@@ -203,7 +365,7 @@ int ecb_mpi_sweep_lead(const ecb_units *u, const unsigned char *pending,
     for (size_t r = 0; !rc && r < nr; r++) cur[r] = last[r] = SIZE_MAX;
     for (size_t i = 0; !rc && i < u->n; i++) {
         size_t k = 0;
-        for (size_t c = 0; c < u->units[i].count; c++) k += pending[u->units[i].first + c];
+        for (size_t c = 0; pending && c < u->units[i].count; c++) k += pending[u->units[i].first + c];
         taken[i] = k == 0;
     }
     size_t active = nr - 1;

@@ -36,6 +36,25 @@ int ecb_mpi_agree(int rc);
 /* Rank 0's value of *v, on every rank. */
 int ecb_mpi_bcast_int(int *v);
 
+/* ---- collectives for a sharded corpus (every rank calls each one, in the
+ * same order; with one rank they are copies or no-ops) ---------------------- */
+
+/* ecb_mpi_agree, and the failing rank's message reaches every rank
+ * ("rank R: ..."), so that rank 0 can write it into the cell's row. */
+int ecb_mpi_agree_msg(int rc);
+/* Every rank's n bytes, concatenated in rank order: on rank 0 only
+ * (gather) or on every rank (allgather). *all is malloc'd (NULL on the
+ * other ranks of gather); counts (may be NULL) receives size entries. */
+int ecb_mpi_gather(const void *p, size_t n, char **all, size_t *counts);
+int ecb_mpi_allgather(const void *p, size_t n, char **all, size_t *counts);
+/* Rank 0's n bytes at p, on every rank. */
+int ecb_mpi_bcast(void *p, size_t n);
+/* The maximum over ranks of *v, on every rank. */
+int ecb_mpi_max_double(double *v);
+/* Element-wise maximum over ranks of v[0..n), into rank 0's v. */
+int ecb_mpi_reduce_max_float(float *v, size_t n);
+int ecb_mpi_barrier(void);
+
 /* ---- cells over ranks ---------------------------------------------------- */
 
 typedef struct ecb_mpi_sweep_ops {
@@ -52,7 +71,7 @@ typedef struct ecb_mpi_sweep_ops {
 
 /* Rank 0: hand out the units to the other ranks as they free up
  * (ecb_units_next), one unit at a time; pending[c] marks the cells still
- * to run (finished cells of a unit are not sent). Every result is passed
+ * to run (finished cells of a unit are not sent; NULL: none). Every result is passed
  * to ops->record as it arrives. Returns when every worker has been told to
  * stop. */
 int ecb_mpi_sweep_lead(const ecb_units *u, const unsigned char *pending,

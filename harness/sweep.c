@@ -28,6 +28,7 @@
 #include "harness/partition.h"
 #include "harness/progress.h"
 #include "harness/results.h"
+#include "harness/shard.h"
 #include "harness/sweep.h"
 
 typedef struct {
@@ -36,6 +37,7 @@ typedef struct {
     char *dir, *results_path, *per_query_path, *trec_dir;
     ecb_dataset **full;   /* per config dataset */
     ecb_evalset cur;      /* dataset/corpus size being evaluated */
+    ecb_shard shard;      /* this rank's slice of cur, when its dataset is sharded */
     long cur_ds;
     size_t cur_size;
     int cur_rc;           /* error building cur (its message in cur_err) */
@@ -62,6 +64,13 @@ static char *path_in(const char *dir, const char *name)
 
 /* ---- datasets --------------------------------------------------------------- */
 
+/* A cell whose corpus is sliced over the MPI ranks (one process holds a
+ * sharded corpus whole: the same numbers). */
+static int is_sharded(const run_ctx *c, const ecb_cell *cell)
+{
+    return c->cfg->datasets[cell->dataset].shards > 0 && ecb_mpi_size() > 1;
+}
+
 /* The evaluation set of a cell, built once per (dataset, corpus size); a
  * failure is remembered so that every cell of it reports the same error. */
 static int ensure_evalset(run_ctx *c, const ecb_cell *cell)
@@ -70,14 +79,20 @@ static int ensure_evalset(run_ctx *c, const ecb_cell *cell)
     ecb_chain_cache_destroy(c->cache); /* its chain was trained on the old set */
     c->cache = NULL;
     ecb_evalset_release(&c->cur);
+    ecb_shard_release(&c->shard);
     c->cur_ds = (long)cell->dataset;
     c->cur_size = cell->corpus_size;
     ecb_search_opts so;
     ecb_search_opts_default(&so);
     so.threads = c->cfg->threads;
     if (c->cfg->block_rows) so.block_rows = c->cfg->block_rows;
-    c->cur_rc = ecb_evalset_build(c->full[cell->dataset], cell->corpus_size, c->cfg->seed,
-                                  c->cfg->ks[c->cfg->nk - 1], &so, c->opts->quiet, &c->cur);
+    if (is_sharded(c, cell)) /* collective: every rank builds it together */
+        c->cur_rc = ecb_shard_evalset_build(c->full[cell->dataset], cell->corpus_size, c->cfg,
+                                            c->cfg->datasets[cell->dataset].shards,
+                                            c->opts->quiet, &c->cur, &c->shard);
+    else
+        c->cur_rc = ecb_evalset_build(c->full[cell->dataset], cell->corpus_size, c->cfg->seed,
+                                      c->cfg->ks[c->cfg->nk - 1], &so, c->opts->quiet, &c->cur);
     if (!c->cur_rc) c->cur_rc = ecb_chain_cache_create(&c->cache);
     snprintf(c->cur_err, sizeof c->cur_err, "%s", c->cur_rc ? ecb_last_error() : "");
     return c->cur_rc;
@@ -110,7 +125,9 @@ static int load_datasets(run_ctx *c)
         ecb_dataset_spec *sp = &cfg->datasets[i];
         int rc = sp->builtin ? ecb_dataset_synthetic(&sp->synth, &c->full[i])
                              : ecb_dataset_load_manifest(sp->manifest, &c->full[i]);
-        if (!rc && sp->builtin) rc = keep_generated_in_memory(c->full[i]);
+        /* a sharded corpus is generated slice by slice on its ranks */
+        if (!rc && sp->builtin && !(sp->shards && ecb_mpi_size() > 1))
+            rc = keep_generated_in_memory(c->full[i]);
         if (rc) return rc;
         if (!sp->name) sp->name = ecb_strdup(c->full[i]->name);
         else {
@@ -519,24 +536,71 @@ static int mpi_stopping(void *ctx)
     return ecb_interrupted();
 }
 
+/* The cells of sharded datasets, one after the other, each computed by
+ * every rank together; rank 0 picks the next one and writes the rows. */
+static int run_sharded_cells(run_ctx *c)
+{
+    const ecb_config *cfg = c->cfg;
+    int lead = ecb_mpi_rank() == 0, rc = 0;
+    for (size_t i = 0;; i++) {
+        uint64_t next = UINT64_MAX;
+        if (lead) {
+            while (i < cfg->n_cells &&
+                   !(is_sharded(c, &cfg->cells[i]) && c->mine[i] && !is_done(c, cfg->cells[i].id)))
+                i++;
+            if (i < cfg->n_cells && !rc && !ecb_interrupted()) next = i;
+        }
+        ecb_mpi_bcast(&next, sizeof next);
+        if (next == UINT64_MAX) break;
+        i = (size_t)next;
+        const ecb_cell *cell = &cfg->cells[i];
+        char desc[1600];
+        describe(c, cell, desc, sizeof desc - 24);
+        size_t dl = strlen(desc);
+        snprintf(desc + dl, sizeof desc - dl, " [sharded, %d ranks]", ecb_mpi_size());
+        int drc = ensure_evalset(c, cell);
+        if (lead) ecb_progress_start(c->pg, desc);
+        ecb_cell_result res;
+        ecb_cell_ctx cc = {cfg, &c->cur, c->trec_dir, NULL};
+        if (drc) data_error_row(c, cell, &res);
+        else ecb_shard_measure(&cc, &c->shard, cell, &res);
+        if (lead) {
+            rc = record_result(c, &res);
+            ecb_progress_done(c->pg, ecb_cell_status_name(res.status),
+                              ecb_cell_status_final(res.status) ? NULL : res.error);
+        }
+        ecb_cell_result_release(&res);
+    }
+    /* the slices are not needed by the cells handed out next */
+    ecb_evalset_release(&c->cur);
+    ecb_shard_release(&c->shard);
+    c->cur_ds = -1;
+    return rc;
+}
+
 /* Rank 0 hands out the pending cells of this part; the others compute. At
  * the end rank 0 puts the rows in the config's cell order, so the files do
- * not depend on which rank finished first. */
+ * not depend on which rank finished first. Sharded datasets' cells come
+ * first, every rank on each. */
 static int run_cells_mpi(run_ctx *c, ecb_run_summary *s)
 {
     const ecb_config *cfg = c->cfg;
     ecb_mpi_sweep_ops ops = {c, mpi_compute, mpi_record, mpi_stopping};
     ecb_interrupt_install();
-    int rc = 0;
+    if (ecb_mpi_rank() == 0) c->pg = ecb_progress_new(c->nmine, s->resumed, c->opts->quiet);
+    int rc = run_sharded_cells(c);
     if (ecb_mpi_rank() != 0) {
         rc = ecb_mpi_sweep_work(&ops);
     } else {
         unsigned char *pending = ecb_calloc(cfg->n_cells ? cfg->n_cells : 1, 1);
+        int src = rc;
         if (!pending) rc = ECB_ENOMEM;
-        for (size_t i = 0; pending && i < cfg->n_cells; i++)
-            pending[i] = c->mine[i] && !is_done(c, cfg->cells[i].id);
-        c->pg = ecb_progress_new(c->nmine, s->resumed, c->opts->quiet);
-        if (!rc) rc = ecb_mpi_sweep_lead(&c->units, pending, &ops);
+        /* after a failed sharded phase every worker is only told to stop */
+        for (size_t i = 0; pending && !src && i < cfg->n_cells; i++)
+            pending[i] = c->mine[i] && !is_done(c, cfg->cells[i].id) &&
+                         !is_sharded(c, &cfg->cells[i]);
+        int lrc = ecb_mpi_sweep_lead(&c->units, pending, &ops); /* NULL: stop everyone */
+        if (!rc) rc = lrc;
         ecb_progress_end(c->pg);
         ecb_progress_free(c->pg);
         c->pg = NULL;
@@ -560,6 +624,17 @@ static int select_cells(run_ctx *c)
     else if (!rc)
         memset(c->mine, 1, cfg->n_cells);
     for (size_t i = 0; !rc && i < cfg->n_cells; i++) c->nmine += c->mine[i];
+    for (size_t i = 0; !rc && i < cfg->n_cells; i++) /* a sharded cell needs every rank at once */
+        if (c->mine[i] && is_sharded(c, &cfg->cells[i]) && cell_wants_isolation(cfg, &cfg->cells[i]))
+            rc = ecb_fail(ECB_EINVAL, "%s: dataset %s is sharded over MPI ranks, so its cells cannot "
+                          "run isolated (isolate, time_limit_s, memory_limit_mb or a plugin from "
+                          "ECBENCH_METHODS_PATH); drop those, or \"shards\"", cfg->path,
+                          cfg->datasets[cfg->cells[i].dataset].name);
+    for (size_t d = 0; !rc && d < cfg->n_datasets; d++)
+        if (cfg->datasets[d].shards && ecb_mpi_size() == 1 && ecb_mpi_rank() == 0 && !c->opts->quiet)
+            ecb_log(ECB_LOG_INFO, "dataset %s: \"shards\": %zu takes effect under an MPI launcher; "
+                    "one process holds the whole corpus (same numbers)", cfg->datasets[d].name,
+                    cfg->datasets[d].shards);
     if (!rc && c->opts->nparts && !c->nmine && ecb_mpi_rank() == 0)
         ecb_log(ECB_LOG_WARN, "part %zu/%zu has no cells (the sweep has %zu units of work)",
                 c->opts->part, c->opts->nparts, c->units.n);
@@ -658,6 +733,7 @@ out:
     ecb_units_release(&c.units);
     ecb_chain_cache_destroy(c.cache);
     ecb_evalset_release(&c.cur);
+    ecb_shard_release(&c.shard);
     if (c.full)
         for (size_t i = 0; cfg && i < cfg->n_datasets; i++) ecb_dataset_free(c.full[i]);
     free(c.full);

@@ -1,5 +1,6 @@
 /* Units of work, the --part partition and rank 0's hand-out order
- * (harness/partition.c) on hand-made unit lists. */
+ * (harness/partition.c) on hand-made unit lists; the slices of a sharded
+ * corpus (harness/shard.c). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "testutil.h"
 
 #include "harness/partition.h"
+#include "harness/shard.h"
 
 /* 3 groups; units (first, count, group, cost) over 12 cells. */
 static ecb_unit units3[] = {
@@ -113,6 +115,33 @@ static void test_next_unit_order(void **state)
     assert_true(ecb_units_next(&u, taken, busy, 1) == SIZE_MAX);
 }
 
+/* Ranks' slices tile the rows in order, start on block boundaries, and do
+ * not depend on anything but (n, slices, align, ranks). */
+static void test_shard_range_tiles(void **state)
+{
+    (void)state;
+    static const size_t ns[] = {0, 1, 511, 512, 513, 6000, 1398, 10000000};
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t slices = 1; slices <= 7; slices++)
+            for (size_t S = 1; S <= 5; S++) {
+                size_t next = 0;
+                for (size_t r = 0; r < S; r++) {
+                    size_t lo, hi;
+                    ecb_shard_range(ns[a], slices, 512, r, S, &lo, &hi);
+                    assert_int_equal(lo, next);
+                    assert_true(hi >= lo && hi <= ns[a]);
+                    assert_true(lo % 512 == 0 || lo == ns[a]);
+                    next = hi;
+                }
+                assert_int_equal(next, ns[a]);
+            }
+    /* 12 blocks in 6 slices over 3 ranks: 4 blocks each */
+    size_t lo, hi;
+    ecb_shard_range(6000, 6, 512, 1, 3, &lo, &hi);
+    assert_int_equal(lo, 2048);
+    assert_int_equal(hi, 4096);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_partition_deterministic_and_checked),
         cmocka_unit_test(test_part_parse),
         cmocka_unit_test(test_next_unit_order),
+        cmocka_unit_test(test_shard_range_tiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
