@@ -18,6 +18,7 @@
 #include "harness/mpi.h"
 #include "harness/params.h"
 #include "harness/partition.h"
+#include "harness/plan.h"
 #include "harness/registry.h"
 #include "harness/sweep.h"
 #include "reports/reports.h"
@@ -51,6 +52,9 @@ static void usage(FILE *f)
             "                       rank 0 hands the cells out to the other ranks\n"
             "  merge OUT DIR... [--allow-partial]\n"
             "                       merge run directories (the parts of one sweep) into OUT\n"
+            "  plan CONFIG [--ranks N] [--ranks-per-node R] [--calibrate SECONDS]\n"
+            "                       bytes per rank, FLOPs and estimated time of each cell,\n"
+            "                       from a short calibration on this machine\n"
             "  list [--params METHOD]\n"
             "                       list methods found in the methods directories, or one\n"
             "                       method's parameters\n"
@@ -180,6 +184,60 @@ static int cmd_merge(int argc, char **argv)
     return 0;
 }
 
+static int parse_count(const char *opt, const char *s, size_t *out)
+{
+    char *e;
+    unsigned long v = strtoul(s, &e, 10);
+    if (e == s || *e || v < 1 || v > 1000000 || s[0] == '-') {
+        fprintf(stderr, "ecbench: error: plan: %s: expected a count 1..1000000, got \"%s\"\n", opt, s);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+    ecb_plan_opts o = {0};
+    static const struct option lo[] = {{"ranks", required_argument, 0, 'r'},
+                                       {"ranks-per-node", required_argument, 0, 'p'},
+                                       {"calibrate", required_argument, 0, 'c'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int c;
+    char *e;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'r': if (parse_count("--ranks", optarg, &o.ranks)) return 2; break;
+        case 'p': if (parse_count("--ranks-per-node", optarg, &o.ranks_per_node)) return 2; break;
+        case 'c':
+            o.calibrate_s = strtod(optarg, &e);
+            if (e == optarg || *e || !(o.calibrate_s > 0 && o.calibrate_s <= 60)) {
+                fprintf(stderr, "ecbench: error: plan: --calibrate: expected seconds in (0, 60], "
+                        "got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: fprintf(stderr, "ecbench: error: plan: unknown option (see ecbench help)\n"); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "ecbench: error: plan: expected exactly one CONFIG file, got %d arguments\n",
+                argc - optind);
+        return 2;
+    }
+    o.config_path = argv[optind];
+    if (o.ranks_per_node > (o.ranks ? o.ranks : 1)) {
+        fprintf(stderr, "ecbench: error: plan: --ranks-per-node %zu is more than --ranks %zu\n",
+                o.ranks_per_node, o.ranks ? o.ranks : 1);
+        return 2;
+    }
+    if (ecb_plan(&o)) return die(2, "plan");
+    return 0;
+}
+
 static int cmd_list(int argc, char **argv)
 {
     const char *params_of = NULL;
@@ -285,6 +343,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
+    if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return ecb_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return ecb_cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "check-plugin") == 0) return cmd_check_plugin(argc - 1, argv + 1);
