@@ -114,7 +114,8 @@ static void calibrate_sgemm(calib *c, size_t dim)
                     1.0f, a, (blasint)dim, b, (blasint)dim, 0.0f, o, (blasint)nr);
         reps++;
     } while ((t = ecb_now() - t0) < c->secs);
-    c->gflops = 2.0 * (double)nq * (double)nr * (double)dim * (double)reps / t / 1e9;
+    c->gflops = 2.0 * (double)nq * (double)nr * (double)dim * (double)reps / t / 1e9 *
+                (double)c->threads;
     c->gflops_dim = dim;
 out:
     free(a);
@@ -369,7 +370,9 @@ int ecb_plan(const ecb_plan_opts *o)
     if (rc) goto out;
     cal.secs = o->calibrate_s > 0 ? o->calibrate_s : 0.2;
     cal.threads = cfg->threads;
-    openblas_set_num_threads((int)cfg->threads);
+    /* as in a sweep: OpenBLAS on one thread, ecbench's own workers on the
+     * cores (the sgemm rate is one thread's, times the workers) */
+    openblas_set_num_threads(1);
     size_t ranks = o->ranks ? o->ranks : 1;
     size_t per_node = o->ranks_per_node ? o->ranks_per_node : ranks;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
