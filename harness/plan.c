@@ -313,7 +313,11 @@ static int plan_group(plan_ctx *p, size_t first, size_t last, const ds_size *sz)
                 "(%s float32)\n", workers, workers > 1 ? "s" : "", b1);
     /* ground truth: one sgemm pass, by every rank over its rows */
     double gt_flop = 2.0 * (double)n * (double)d * (double)nq;
-    double gen_s = sz->generated && p->cal->gen_rows_s > 0 ? (double)rows / p->cal->gen_rows_s : 0;
+    /* generation costs about dim per row; a corpus (slice) under 1 GiB is
+     * generated once and kept, a larger one at every pass over it */
+    double gen_rate = p->cal->gen_rows_s * (double)p->cal->gen_dim / (double)nz(d);
+    double gen_s = sz->generated && gen_rate > 0 ? (double)rows / gen_rate : 0;
+    int gen_per_pass = sz->generated && (double)rows * (double)d > (double)(1u << 28);
     double gt_s = gt_flop / (double)S / (p->cal->gflops * 1e9) * p->slow + gen_s * p->slow;
     bytes_text((double)n * 40.0, b2, sizeof b2);
     secs_text(gt_s, b3, sizeof b3);
@@ -340,7 +344,8 @@ static int plan_group(plan_ctx *p, size_t first, size_t last, const ds_size *sz)
         double build = 0;
         if (!prev || strcmp(prev, cell->method_col) != 0 || i == first) {
             size_t ts = n < cfg->train_size ? n : cfg->train_size;
-            build = cr->train_s_per_row * (double)ts + (double)rows / cr->enc_rows_s + gen_s;
+            build = cr->train_s_per_row * (double)ts + (double)rows / cr->enc_rows_s +
+                    (gen_per_pass ? gen_s : 0);
         }
         prev = cell->method_col;
         double scan = (double)rows * (double)(nq + nl) / cr->scan_pairs_s;
