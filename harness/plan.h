@@ -5,7 +5,8 @@
  * throughputs measured here in a short calibration (sgemm GFLOP/s, and per
  * chain of the config its training, encoding and scan rates on a small
  * synthetic set of the dataset's dimension; the generator's rate for
- * synthetic corpora). Nothing is run on the corpora themselves: sizes come
+ * synthetic corpora), in CPU seconds, so a busy machine does not slow the
+ * estimate down. Nothing is run on the corpora themselves: sizes come
  * from the synthetic parameters or the manifests (their n_corpus / dim /
  * n_queries, else the vector files' headers).
  *
