@@ -23,8 +23,9 @@
  *   query_p*_ms  per query: the slowest rank's prepare + scan + rescore, plus
  *                rank 0's merge (message transfer not included)
  *   peak_rss_mb  the largest peak over the ranks
- *   index_bytes  code_size x all rows + aux, as in one process (total over the
- *                ranks; each rank also holds its own copy of aux_bytes)
+ *   index_bytes  as in one process (codes of all rows + aux + the rescoring
+ *                representation): the total over the ranks; each rank also
+ *                holds its own copy of aux_bytes
  */
 #ifndef ECB_SHARD_H
 #define ECB_SHARD_H
