@@ -89,29 +89,28 @@ typedef struct {
     size_t ns;
     ecb_chain_inst *b;       /* the cell's chain (owned by the cache when cached) */
     int owns_b;
-    ecb_chain_inst *rb;      /* rescoring chain, NULL for float32 or none */
-    ecb_mode rmode;
-    uint8_t *rq;             /* prepared rescoring queries */
-    size_t rqsize;
-    uint8_t *gather;         /* candidate codes for rescoring, one k1 block per worker */
-    size_t gather_stride;
+    ecb_rescorer rs;         /* the rescoring representation */
     size_t k1;               /* candidates per query from the first stage */
     ecb_topk top;
 } measure;
 
+int ecb_cell_sample_rows(const ecb_config *cfg, size_t n, size_t **rows, size_t *ns)
+{
+    *ns = n < cfg->train_size ? n : cfg->train_size;
+    if (!(*rows = ecb_malloc_array(nz(*ns), sizeof **rows))) return ECB_ENOMEM;
+    ecb_rng rng;
+    ecb_rng_seed2(&rng, cfg->seed, 0x7a1); /* from the corpus only, never the queries */
+    ecb_rng_sample(&rng, n, *ns, *rows);
+    return 0;
+}
+
 static int take_sample(measure *m)
 {
-    const ecb_config *cfg = m->ctx->cfg;
-    m->ns = m->n < cfg->train_size ? m->n : cfg->train_size;
-    size_t *rows = ecb_malloc_array(nz(m->ns), sizeof *rows);
-    m->sample = ecb_malloc_array(nz(m->ns * m->es->dim), sizeof(float));
-    int rc = rows && m->sample ? 0 : ECB_ENOMEM;
-    if (!rc) {
-        ecb_rng rng;
-        ecb_rng_seed2(&rng, cfg->seed, 0x7a1); /* from the corpus only, never the queries */
-        ecb_rng_sample(&rng, m->n, m->ns, rows);
-        rc = ecb_vecs_read_rows(m->es->ds->corpus, rows, m->ns, m->sample);
-    }
+    size_t *rows = NULL;
+    int rc = ecb_cell_sample_rows(m->ctx->cfg, m->n, &rows, &m->ns);
+    if (!rc && !(m->sample = ecb_malloc_array(nz(m->ns * m->es->dim), sizeof(float))))
+        rc = ECB_ENOMEM;
+    if (!rc) rc = ecb_vecs_read_rows(m->es->ds->corpus, rows, m->ns, m->sample);
     if (!rc && m->es->ds->sim == ECB_DS_COSINE) ecb_normalize_rows(m->sample, m->ns, m->es->dim);
     free(rows);
     return rc;
@@ -156,30 +155,59 @@ static int build_chain(measure *m)
 }
 
 /* The rescoring representation: float32 vectors, or another chain's codes. */
-static int build_rescorer(measure *m)
+int ecb_rescorer_build(const ecb_cell_ctx *ctx, const ecb_cell *cell, const ecb_vecs *corpus,
+                       size_t n, const float *sample, size_t ns, size_t k1, ecb_rescorer *r,
+                       double *bytes)
 {
-    const ecb_config *cfg = m->ctx->cfg;
-    const ecb_rescore *rs = &cfg->rescores[m->cell->rescore];
-    m->res->rescore_bytes = 0;
+    const ecb_config *cfg = ctx->cfg;
+    const ecb_evalset *es = ctx->es;
+    const ecb_rescore *rs = &cfg->rescores[cell->rescore];
+    memset(r, 0, sizeof *r);
+    *bytes = 0;
     if (!rs->factor) return 0;
     if (rs->with_float32) {
-        m->res->rescore_bytes = (double)m->n * (double)m->es->dim * sizeof(float);
+        *bytes = (double)n * (double)es->dim * sizeof(float);
         return 0;
     }
-    int rc = ecb_chain_inst_create(&rs->with, m->es->dim, ecb_evalset_method_sim(m->es),
-                                   cfg->seed ^ 0x9e3779b97f4a7c15ull, m->threads, &m->rb);
-    if (!rc) rc = ecb_chain_inst_train(m->rb, m->sample, m->ns);
-    if (!rc) rc = ecb_chain_inst_encode(m->rb, m->es->ds->corpus, m->es->ds->sim == ECB_DS_COSINE,
-                                        m->threads, cfg->block_rows);
+    int rc = ecb_chain_inst_create(&rs->with, es->dim, ecb_evalset_method_sim(es),
+                                   cfg->seed ^ 0x9e3779b97f4a7c15ull, cell->threads, &r->rb);
+    if (!rc) rc = ecb_chain_inst_train(r->rb, sample, ns);
+    if (!rc) rc = ecb_chain_inst_encode(r->rb, corpus, es->ds->sim == ECB_DS_COSINE,
+                                        cell->threads, cfg->block_rows);
     if (rc) return rc;
-    m->res->rescore_bytes = (double)ecb_chain_inst_code_size(m->rb) * (double)m->n +
-                            (double)ecb_chain_inst_aux_bytes(m->rb);
-    uint32_t fl = ecb_chain_inst_vt(m->rb)->flags;
-    m->rmode = (fl & ECB_METHOD_ASYMMETRIC) ? ECB_MODE_ASYMMETRIC : ECB_MODE_SYMMETRIC;
-    rc = ecb_chain_inst_prepare(m->rb, m->rmode, m->es->queries, m->es->nq, &m->rq, &m->rqsize);
-    m->gather_stride = nz(m->k1) * nz(ecb_chain_inst_code_size(m->rb));
-    if (!rc && !(m->gather = ecb_malloc_array(nz(m->threads), m->gather_stride))) rc = ECB_ENOMEM;
+    *bytes = (double)ecb_chain_inst_code_size(r->rb) * (double)n +
+             (double)ecb_chain_inst_aux_bytes(r->rb);
+    uint32_t fl = ecb_chain_inst_vt(r->rb)->flags;
+    r->rmode = (fl & ECB_METHOD_ASYMMETRIC) ? ECB_MODE_ASYMMETRIC : ECB_MODE_SYMMETRIC;
+    rc = ecb_chain_inst_prepare(r->rb, r->rmode, es->queries, es->nq, &r->rq, &r->rqsize);
+    r->gather_stride = nz(k1) * nz(ecb_chain_inst_code_size(r->rb));
+    if (!rc && !(r->gather = ecb_malloc_array(nz(cell->threads), r->gather_stride)))
+        rc = ECB_ENOMEM;
     return rc;
+}
+
+int ecb_rescorer_score(const ecb_rescorer *r, const ecb_evalset *es, const ecb_vecs *corpus,
+                       size_t q, const int64_t *rows, size_t count, float *scores, size_t worker)
+{
+    if (!r->rb)
+        return ecb_exact_scores(corpus, es->ds->sim, es->queries + q * es->dim, rows, count,
+                                scores);
+    size_t cs = ecb_chain_inst_code_size(r->rb);
+    const uint8_t *codes = ecb_chain_inst_codes(r->rb);
+    uint8_t *gather = r->gather + worker * r->gather_stride;
+    for (size_t i = 0; i < count; i++) memcpy(gather + i * cs, codes + (size_t)rows[i] * cs, cs);
+    const ecb_method_vtable *vt = ecb_chain_inst_vt(r->rb);
+    int rc = vt->score((ecb_method *)ecb_chain_inst_quantizer(r->rb), r->rmode,
+                       r->rq + q * r->rqsize, 1, gather, count, scores);
+    return rc ? ecb_fail(rc, "%s: rescoring score: %s", vt->name, ecb_last_error()) : 0;
+}
+
+void ecb_rescorer_release(ecb_rescorer *r)
+{
+    ecb_chain_inst_destroy(r->rb);
+    free(r->rq);
+    free(r->gather);
+    memset(r, 0, sizeof *r);
 }
 
 /* Re-rank the count candidates of query q with the rescoring representation
@@ -187,25 +215,9 @@ static int build_rescorer(measure *m)
 static int rescore_one(const measure *m, size_t q, float *scores, int64_t *ids, size_t count,
                        size_t worker)
 {
-    const ecb_evalset *es = m->es;
-    int rc;
-    if (!m->rb) {
-        rc = ecb_exact_scores(es->ds->corpus, es->ds->sim, es->queries + q * es->dim, ids, count,
-                              scores);
-        if (rc) return rc;
-    } else {
-        size_t cs = ecb_chain_inst_code_size(m->rb);
-        const uint8_t *codes = ecb_chain_inst_codes(m->rb);
-        uint8_t *gather = m->gather + worker * m->gather_stride;
-        for (size_t i = 0; i < count; i++)
-            memcpy(gather + i * cs, codes + (size_t)ids[i] * cs, cs);
-        const ecb_method_vtable *vt = ecb_chain_inst_vt(m->rb);
-        rc = vt->score((ecb_method *)ecb_chain_inst_quantizer(m->rb), m->rmode,
-                       m->rq + q * m->rqsize, 1, gather, count, scores);
-        if (rc) return ecb_fail(rc, "%s: rescoring score: %s", vt->name, ecb_last_error());
-    }
-    ecb_rank_sort(scores, ids, count, es->ds->doc_id_rank);
-    return 0;
+    int rc = ecb_rescorer_score(&m->rs, m->es, m->es->ds->corpus, q, ids, count, scores, worker);
+    if (!rc) ecb_rank_sort(scores, ids, count, m->es->ds->doc_id_rank);
+    return rc;
 }
 
 static int search(const measure *m, const uint8_t *prepared, size_t nq, size_t threads,
@@ -214,6 +226,7 @@ static int search(const measure *m, const uint8_t *prepared, size_t nq, size_t t
     ecb_search_opts so;
     ecb_search_opts_default(&so);
     so.threads = threads;
+    if (m->ctx->cfg->block_rows) so.block_rows = m->ctx->cfg->block_rows; /* the config's bound */
     const ecb_method_vtable *vt = ecb_chain_inst_vt(m->b);
     int rc = ecb_search_codes(ecb_chain_inst_quantizer(m->b), m->cell->mode, prepared, nq,
                               ecb_chain_inst_codes(m->b), m->n, m->k1, m->es->ds->doc_id_rank, &so,
@@ -262,7 +275,7 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double percentile(double *v, size_t n, double p)
+double ecb_percentile(double *v, size_t n, double p)
 {
     if (n == 0) return NAN;
     qsort(v, n, sizeof *v, cmp_double);
@@ -276,8 +289,6 @@ static double percentile(double *v, size_t n, double p)
  * the first latency_queries of them; on a large corpus each is a full scan,
  * so timing stops once ECB_LATENCY_BUDGET_S have been spent and at least
  * ECB_LATENCY_MIN_QUERIES were timed (README, results.csv). */
-#define ECB_LATENCY_BUDGET_S 2.0
-#define ECB_LATENCY_MIN_QUERIES 20
 static int latency(measure *m)
 {
     const ecb_config *cfg = m->ctx->cfg;
@@ -306,16 +317,18 @@ static int latency(measure *m)
         ecb_topk_release(&t1);
     }
     if (!rc) {
-        m->res->p50 = percentile(lat, nl, 50);
-        m->res->p95 = percentile(lat, nl, 95);
-        m->res->p99 = percentile(lat, nl, 99);
+        m->res->p50 = ecb_percentile(lat, nl, 50);
+        m->res->p95 = ecb_percentile(lat, nl, 95);
+        m->res->p99 = ecb_percentile(lat, nl, 99);
     }
     free(lat);
     return rc;
 }
 
 typedef struct {
-    const measure *m;
+    const ecb_evalset *es;
+    const ecb_topk *top;
+    size_t maxk;
     float *ex; /* nq x maxk exact float32 scores of the retrieved lists */
 } exact_job;
 
@@ -323,42 +336,42 @@ static int exact_task(void *arg, size_t task, size_t worker)
 {
     (void)worker;
     exact_job *j = arg;
-    const measure *m = j->m;
-    const ecb_evalset *es = m->es;
+    const ecb_evalset *es = j->es;
+    const ecb_topk *top = j->top;
     int rc = 0;
     size_t q1 = (task + 1) * QUERY_TASK < es->nq ? (task + 1) * QUERY_TASK : es->nq;
     for (size_t q = task * QUERY_TASK; !rc && q < q1; q++) {
-        size_t cnt = m->top.count[q] < m->maxk ? m->top.count[q] : m->maxk;
+        size_t cnt = top->count[q] < j->maxk ? top->count[q] : j->maxk;
         rc = ecb_exact_scores(es->ds->corpus, es->ds->sim, es->queries + q * es->dim,
-                              m->top.ids + q * m->top.k, cnt, j->ex + q * m->maxk);
+                              top->ids + q * top->k, cnt, j->ex + q * j->maxk);
     }
     return rc;
 }
 
 /* Qrels metrics and kNN recall per query, and their means (summed in query
  * order, whatever the thread count). */
-static int evaluate(measure *m)
+int ecb_cell_evaluate(const ecb_config *cfg, const ecb_evalset *es, const ecb_topk *top,
+                      const float *exact, size_t threads, ecb_cell_result *res)
 {
-    const ecb_config *cfg = m->ctx->cfg;
-    const ecb_evalset *es = m->es;
-    ecb_cell_result *res = m->res;
-    size_t nk = cfg->nk, nm = res->nm, nq = es->nq;
+    size_t nk = cfg->nk, nm = res->nm, nq = es->nq, maxk = cfg->ks[cfg->nk - 1];
     res->mean = ecb_calloc(nm, sizeof *res->mean);
     res->perq = ecb_malloc_array(nz(nq * nm), sizeof *res->perq);
     res->qids = ecb_calloc(nz(nq), sizeof *res->qids);
-    float *ex = ecb_malloc_array(nz(nq * m->maxk), sizeof *ex);
+    float *ex = ecb_malloc_array(nz(nq * maxk), sizeof *ex);
     double *one = ecb_malloc_array(nm, sizeof *one);
     int rc = res->mean && res->perq && res->qids && ex && one ? 0 : ECB_ENOMEM;
-    exact_job ej = {m, ex};
-    if (!rc) rc = ecb_parallel_for((nq + QUERY_TASK - 1) / QUERY_TASK, m->threads, exact_task, &ej);
+    exact_job ej = {es, top, maxk, ex};
+    if (!rc && exact) memcpy(ex, exact, nq * maxk * sizeof *ex);
+    else if (!rc)
+        rc = ecb_parallel_for((nq + QUERY_TASK - 1) / QUERY_TASK, threads, exact_task, &ej);
     size_t evaluated = 0, skipped = 0;
     for (size_t q = 0; !rc && q < nq; q++) {
         double *pq = res->perq + q * nm;
         for (size_t i = 0; i < nm; i++) pq[i] = NAN;
         if (!(res->qids[q] = ecb_strdup(es->ds->query_ids[q]))) { rc = ECB_ENOMEM; break; }
         res->nq = q + 1;
-        size_t cnt = m->top.count[q] < m->maxk ? m->top.count[q] : m->maxk;
-        const int64_t *ids = m->top.ids + q * m->top.k;
+        size_t cnt = top->count[q] < maxk ? top->count[q] : maxk;
+        const int64_t *ids = top->ids + q * top->k;
         if (es->ds->qrels) {
             int sk = ecb_metrics_query(ids, cnt, es->ds->qrels->judg[q], es->ds->qrels->n_judg[q],
                                        cfg->ks, nk, one);
@@ -372,7 +385,7 @@ static int evaluate(measure *m)
                 }
             }
         }
-        const float *exq = ex + q * m->maxk;
+        const float *exq = ex + q * maxk;
         for (size_t i = 0; !rc && i < nk; i++) {
             size_t k = cfg->ks[i];
             size_t kk = k < es->gt.count[q] ? k : es->gt.count[q];
@@ -396,24 +409,24 @@ static int evaluate(measure *m)
 }
 
 /* TREC run file: exactly the ranked lists the metrics saw. */
-static int write_trec_run(const measure *m)
+int ecb_cell_write_trec(const char *trec_dir, const ecb_evalset *es, const ecb_cell *cell,
+                        const ecb_topk *top, size_t maxk)
 {
-    const ecb_evalset *es = m->es;
     ecb_buf b = {0};
     int rc = 0;
     for (size_t q = 0; !rc && q < es->nq; q++) {
-        size_t cnt = m->top.count[q] < m->maxk ? m->top.count[q] : m->maxk;
+        size_t cnt = top->count[q] < maxk ? top->count[q] : maxk;
         for (size_t i = 0; !rc && i < cnt; i++)
             rc = ecb_buf_printf(&b, "%s Q0 %s %zu %.9g %s\n", es->ds->query_ids[q],
-                                es->ds->doc_ids[m->top.ids[q * m->top.k + i]], i + 1,
-                                (double)m->top.scores[q * m->top.k + i], m->cell->id);
+                                es->ds->doc_ids[top->ids[q * top->k + i]], i + 1,
+                                (double)top->scores[q * top->k + i], cell->id);
     }
-    size_t pl = strlen(m->ctx->trec_dir) + 40;
+    size_t pl = strlen(trec_dir) + 40;
     char *path = rc ? NULL : ecb_malloc(pl);
     if (!rc && !path) rc = ECB_ENOMEM;
-    if (!rc) rc = ecb_mkdir_p(m->ctx->trec_dir);
+    if (!rc) rc = ecb_mkdir_p(trec_dir);
     if (!rc) {
-        snprintf(path, pl, "%s/%s.trec", m->ctx->trec_dir, m->cell->id);
+        snprintf(path, pl, "%s/%s.trec", trec_dir, cell->id);
         rc = ecb_write_file_atomic(path, b.p ? b.p : "", b.len);
     }
     free(path);
@@ -421,23 +434,40 @@ static int write_trec_run(const measure *m)
     return rc;
 }
 
+void ecb_cell_chain_columns(const ecb_chain_inst *b, const float *sample, size_t ns,
+                            ecb_cell_result *res)
+{
+    res->bpv = (double)ecb_chain_inst_code_size(b);
+    res->aux = (double)ecb_chain_inst_aux_bytes(b);
+    ecb_chain_inst_recon(b, sample, ns, &res->mse, &res->cosine);
+}
+
+size_t ecb_cell_k1(const ecb_config *cfg, const ecb_cell *cell, size_t n)
+{
+    const ecb_rescore *rs = &cfg->rescores[cell->rescore];
+    size_t maxk = cfg->ks[cfg->nk - 1];
+    size_t k1 = rs->factor ? maxk * rs->factor : maxk;
+    if (k1 > n) k1 = n;
+    return k1 ? k1 : 1;
+}
+
 static int measure_all(measure *m)
 {
     int rc;
     if ((rc = take_sample(m))) return rc;
     if ((rc = build_chain(m))) return rc;
-    m->res->bpv = (double)ecb_chain_inst_code_size(m->b);
-    m->res->aux = (double)ecb_chain_inst_aux_bytes(m->b);
-    ecb_chain_inst_recon(m->b, m->sample, m->ns, &m->res->mse, &m->res->cosine);
-    const ecb_rescore *rs = &m->ctx->cfg->rescores[m->cell->rescore];
-    m->k1 = rs->factor ? m->maxk * rs->factor : m->maxk;
-    if (m->k1 > m->n) m->k1 = m->n;
-    if (m->k1 == 0) m->k1 = 1;
-    if ((rc = build_rescorer(m))) return rc;
+    ecb_cell_chain_columns(m->b, m->sample, m->ns, m->res);
+    m->k1 = ecb_cell_k1(m->ctx->cfg, m->cell, m->n);
+    if ((rc = ecb_rescorer_build(m->ctx, m->cell, m->es->ds->corpus, m->n, m->sample, m->ns, m->k1,
+                                 &m->rs, &m->res->rescore_bytes)))
+        return rc;
     if ((rc = batch(m))) return rc;
     if ((rc = latency(m))) return rc;
-    if ((rc = evaluate(m))) return rc;
-    if (m->ctx->trec_dir && (rc = write_trec_run(m))) return rc;
+    if ((rc = ecb_cell_evaluate(m->ctx->cfg, m->es, &m->top, NULL, m->threads, m->res)))
+        return rc;
+    if (m->ctx->trec_dir &&
+        (rc = ecb_cell_write_trec(m->ctx->trec_dir, m->es, m->cell, &m->top, m->maxk)))
+        return rc;
     return 0;
 }
 
@@ -453,7 +483,8 @@ static void derive_costs(ecb_cell_result *r)
     r->bits_per_dim = 8.0 * r->bpv / r->dim;
 }
 
-void ecb_cell_measure(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_result *res)
+void ecb_cell_measure_with(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_result *res,
+                           ecb_cell_body body, void *arg)
 {
     ecb_cell_result_init(res);
     const ecb_config *cfg = ctx->cfg;
@@ -471,27 +502,15 @@ void ecb_cell_measure(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_re
         ecb_cell_result_set_error(res, ECB_CELL_SKIPPED, why);
         return;
     }
-    measure m = {.ctx = ctx, .cell = cell, .es = ctx->es, .res = res,
-                 .n = ecb_vecs_count(ctx->es->ds->corpus), .maxk = cfg->ks[cfg->nk - 1],
-                 .threads = cell->threads};
     ecb_clear_error();
-    int rc = measure_all(&m);
-    if (rc && m.b && !m.owns_b && ctx->cache) {
-        /* a failing cell never leaves a possibly inconsistent chain behind */
-        cache_clear(ctx->cache);
-        m.b = NULL;
-    }
-    if (m.owns_b) ecb_chain_inst_destroy(m.b);
-    ecb_chain_inst_destroy(m.rb);
-    free(m.rq);
-    free(m.gather);
-    free(m.sample);
-    ecb_topk_release(&m.top);
-    res->peak_rss_mb = ecb_peak_rss_mb();
+    int rc = body(arg, res);
+    /* a body may have set a larger peak (another process's) */
+    double rss = ecb_peak_rss_mb();
+    if (!(res->peak_rss_mb >= rss)) res->peak_rss_mb = rss;
     if (rc) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s: %s", ecb_errname(rc), ecb_last_error());
-        double rss = res->peak_rss_mb;
+        rss = res->peak_rss_mb;
         ecb_cell_result_release(res);
         ecb_cell_identity(cfg, cell, ctx->es, res);
         res->peak_rss_mb = rss;
@@ -500,4 +519,37 @@ void ecb_cell_measure(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_re
         return;
     }
     derive_costs(res);
+}
+
+typedef struct {
+    const ecb_cell_ctx *ctx;
+    const ecb_cell *cell;
+} local_arg;
+
+/* The measurement in this process (the chain may come from the cache). */
+static int measure_local(void *arg, ecb_cell_result *res)
+{
+    const local_arg *a = arg;
+    const ecb_cell_ctx *ctx = a->ctx;
+    const ecb_config *cfg = ctx->cfg;
+    measure m = {.ctx = ctx, .cell = a->cell, .es = ctx->es, .res = res,
+                 .n = ecb_vecs_count(ctx->es->ds->corpus), .maxk = cfg->ks[cfg->nk - 1],
+                 .threads = a->cell->threads};
+    int rc = measure_all(&m);
+    if (rc && m.b && !m.owns_b && ctx->cache) {
+        /* a failing cell never leaves a possibly inconsistent chain behind */
+        cache_clear(ctx->cache);
+        m.b = NULL;
+    }
+    if (m.owns_b) ecb_chain_inst_destroy(m.b);
+    ecb_rescorer_release(&m.rs);
+    free(m.sample);
+    ecb_topk_release(&m.top);
+    return rc;
+}
+
+void ecb_cell_measure(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_result *res)
+{
+    local_arg a = {ctx, cell};
+    ecb_cell_measure_with(ctx, cell, res, measure_local, &a);
 }

@@ -8,6 +8,7 @@
 #ifndef ECB_CELL_H
 #define ECB_CELL_H
 
+#include "harness/chain.h"
 #include "harness/config.h"
 #include "harness/evalset.h"
 #include "harness/results.h"
@@ -34,5 +35,64 @@ int ecb_cell_identity(const ecb_config *cfg, const ecb_cell *cell, const ecb_eva
 void ecb_cell_measure(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_result *out);
 
 const char *ecb_mode_name(ecb_mode m);
+
+/* The pieces of a measurement that a distributed one (harness/shard.c)
+ * shares with the local one, so both define every column alike. */
+
+/* The seeded training-sample rows of a corpus of n rows (*rows malloc'd,
+ * *ns = min(n, train_size)). */
+int ecb_cell_sample_rows(const ecb_config *cfg, size_t n, size_t **rows, size_t *ns);
+/* The size and reconstruction columns of a trained chain (bpv, aux, mse,
+ * cosine; reconstruction on the sample). */
+void ecb_cell_chain_columns(const ecb_chain_inst *b, const float *sample, size_t ns,
+                            ecb_cell_result *res);
+/* Candidates per query taken from the first stage: max k, times the
+ * rescoring factor, at most n, at least 1. */
+size_t ecb_cell_k1(const ecb_config *cfg, const ecb_cell *cell, size_t n);
+/* The rescoring representation of a cell: float32 rows (rb NULL), or
+ * another chain trained on the sample, its codes of corpus, the prepared
+ * queries. */
+typedef struct ecb_rescorer {
+    ecb_chain_inst *rb;
+    ecb_mode rmode;
+    uint8_t *rq;          /* prepared queries, rqsize bytes each */
+    size_t rqsize;
+    uint8_t *gather;      /* codes of up to k1 candidates, one block per worker */
+    size_t gather_stride;
+} ecb_rescorer;
+/* corpus: the rows to encode (all, or a rank's slice); n: rows of the whole
+ * corpus (for *bytes, the rescoring index size). Nothing when the cell has
+ * no rescoring. */
+int ecb_rescorer_build(const ecb_cell_ctx *ctx, const ecb_cell *cell, const ecb_vecs *corpus,
+                       size_t n, const float *sample, size_t ns, size_t k1, ecb_rescorer *r,
+                       double *bytes);
+/* Rescoring scores of count rows (of corpus) for query q, by worker
+ * `worker` (< the cell's threads) of a parallel loop. */
+int ecb_rescorer_score(const ecb_rescorer *r, const ecb_evalset *es, const ecb_vecs *corpus,
+                       size_t q, const int64_t *rows, size_t count, float *scores, size_t worker);
+void ecb_rescorer_release(ecb_rescorer *r);
+/* Single-query latency times the first latency_queries queries, but stops
+ * once ECB_LATENCY_BUDGET_S have been spent and at least
+ * ECB_LATENCY_MIN_QUERIES were timed (on a large corpus each is a full
+ * scan). */
+#define ECB_LATENCY_BUDGET_S 2.0
+#define ECB_LATENCY_MIN_QUERIES 20
+/* Linear-interpolated percentile p (0-100) of v[0..n) (sorts v). */
+double ecb_percentile(double *v, size_t n, double p);
+/* Qrels metrics and kNN recall of the ranked lists top (its first max k
+ * entries per query) into res (mean, perq, qids, n_skipped). exact: nq x
+ * max k exact float32 scores of those entries (ecb_exact_scores), or NULL
+ * to compute them from es (on `threads` workers). */
+int ecb_cell_evaluate(const ecb_config *cfg, const ecb_evalset *es, const ecb_topk *top,
+                      const float *exact, size_t threads, ecb_cell_result *res);
+/* <trec_dir>/<cell id>.trec of the first maxk entries of top. */
+int ecb_cell_write_trec(const char *trec_dir, const ecb_evalset *es, const ecb_cell *cell,
+                        const ecb_topk *top, size_t maxk);
+/* A measurement body: fills res's measured columns or returns an error. */
+typedef int (*ecb_cell_body)(void *arg, ecb_cell_result *res);
+/* ecb_cell_measure with another body: identity, the mode check (a skipped
+ * row), the error row of a failing body, the derived costs. */
+void ecb_cell_measure_with(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_result *res,
+                           ecb_cell_body body, void *arg);
 
 #endif

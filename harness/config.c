@@ -101,7 +101,8 @@ static void parse_corpus_sizes(const cJSON *cs, const char *file, const char *jp
 static void parse_dataset(const cJSON *o, size_t i, const char *file, ecb_dataset_spec *d,
                           ecb_problems *pr)
 {
-    static const char *const keys[] = {"builtin", "manifest", "params", "name", "corpus_sizes", NULL};
+    static const char *const keys[] = {"builtin", "manifest", "params", "name", "corpus_sizes",
+                                       "shards", NULL};
     char jpath[64];
     snprintf(jpath, sizeof jpath, "$.datasets[%zu]", i);
     if (!cJSON_IsObject(o)) {
@@ -112,6 +113,14 @@ static void parse_dataset(const cJSON *o, size_t i, const char *file, ecb_datase
     ecb_cfg_check_keys(o, keys, file, jpath, pr);
     parse_dataset_source(o, file, jpath, d, pr);
     parse_corpus_sizes(cJSON_GetObjectItemCaseSensitive(o, "corpus_sizes"), file, jpath, d, pr);
+    /* issue 14 (h-mpi): the corpus sliced over MPI ranks; not part of the
+     * key, since a sharded cell's numbers are those of one process */
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(o, "shards");
+    if (sh) {
+        char jp[96];
+        snprintf(jp, sizeof jp, "%s.shards", jpath);
+        ecb_problems_add(pr, ecb_cfg_get_size(sh, file, jp, 1, 65536, &d->shards));
+    }
 }
 
 static void parse_datasets(ecb_config *c, const cJSON *v, ecb_problems *pr)

@@ -42,6 +42,7 @@ typedef struct ecb_dataset_spec {
     char *manifest;       /* resolved path */
     size_t *corpus_sizes; /* nested subsets; 0 entry = full corpus */
     size_t n_corpus_sizes;
+    size_t shards;        /* "shards": corpus slices over MPI ranks (0: none) */
 } ecb_dataset_spec;
 
 typedef struct ecb_cell {

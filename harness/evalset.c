@@ -65,8 +65,8 @@ static void crosscheck(const ecb_dataset *full, const ecb_evalset *e)
             "neighbours (ties may be ordered differently)", e->ds->name, agree, tot, kk);
 }
 
-int ecb_evalset_build(const ecb_dataset *full, size_t corpus_size, uint64_t seed, size_t maxk,
-                      const ecb_search_opts *so, int quiet, ecb_evalset *e)
+int ecb_evalset_prepare(const ecb_dataset *full, size_t corpus_size, uint64_t seed, size_t maxk,
+                        ecb_evalset *e)
 {
     memset(e, 0, sizeof *e);
     size_t n = ecb_vecs_count(full->corpus);
@@ -77,6 +77,16 @@ int ecb_evalset_build(const ecb_dataset *full, size_t corpus_size, uint64_t seed
     if (rc) { ecb_evalset_release(e); return rc; }
     size_t nc = ecb_vecs_count(e->ds->corpus);
     e->K = maxk < nc ? maxk : nc;
+    return 0;
+}
+
+int ecb_evalset_build(const ecb_dataset *full, size_t corpus_size, uint64_t seed, size_t maxk,
+                      const ecb_search_opts *so, int quiet, ecb_evalset *e)
+{
+    int rc = ecb_evalset_prepare(full, corpus_size, seed, maxk, e);
+    if (rc) return rc;
+    size_t n = ecb_vecs_count(full->corpus), nc = ecb_vecs_count(e->ds->corpus);
+    int whole = !corpus_size || corpus_size == n;
     double t0 = ecb_now();
     rc = ecb_groundtruth(e->ds, nz(e->K), ecb_cache_dir(), so, &e->gt);
     if (rc) { ecb_evalset_release(e); return rc; }

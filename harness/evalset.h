@@ -22,6 +22,10 @@ typedef struct ecb_evalset {
 /* corpus_size 0 = the full corpus. quiet: no log line. */
 int ecb_evalset_build(const ecb_dataset *full, size_t corpus_size, uint64_t seed, size_t maxk,
                       const ecb_search_opts *so, int quiet, ecb_evalset *out);
+/* The same without the ground truth (gt left empty): for a corpus sharded
+ * over MPI ranks, whose ground truth the ranks compute together. */
+int ecb_evalset_prepare(const ecb_dataset *full, size_t corpus_size, uint64_t seed, size_t maxk,
+                        ecb_evalset *out);
 void ecb_evalset_release(ecb_evalset *e); /* accepts a zeroed one */
 
 /* The similarity a plugin sees for a dataset (cosine data is normalised,

@@ -14,7 +14,11 @@
 #include "common/install.h"
 #include "harness/checkplugin.h"
 #include "harness/ecb_version_gen.h"
+#include "harness/merge.h"
+#include "harness/mpi.h"
 #include "harness/params.h"
+#include "harness/partition.h"
+#include "harness/plan.h"
 #include "harness/registry.h"
 #include "harness/sweep.h"
 #include "reports/reports.h"
@@ -40,9 +44,17 @@ static void usage(FILE *f)
             "usage: ecbench <command> [options]\n"
             "\n"
             "commands:\n"
-            "  run CONFIG [-o DIR] [--trec-run] [--quiet] [--no-report]\n"
+            "  run CONFIG [-o DIR] [--part I/N] [--trec-run] [--quiet] [--no-report]\n"
             "                       run a sweep; results in DIR/results.csv (default: the\n"
-            "                       config's \"output\"), finished cells are not re-run\n"
+            "                       config's \"output\"), finished cells are not re-run;\n"
+            "                       --part I/N runs the I-th of N fixed parts of the cells\n"
+            "                       (default DIR: OUTPUT/part-I-of-N); under mpirun -np N\n"
+            "                       rank 0 hands the cells out to the other ranks\n"
+            "  merge OUT DIR... [--allow-partial]\n"
+            "                       merge run directories (the parts of one sweep) into OUT\n"
+            "  plan CONFIG [--ranks N] [--ranks-per-node R] [--calibrate SECONDS]\n"
+            "                       bytes per rank, FLOPs and estimated time of each cell,\n"
+            "                       from a short calibration on this machine\n"
             "  list [--params METHOD]\n"
             "                       list methods found in the methods directories, or one\n"
             "                       method's parameters\n"
@@ -87,6 +99,7 @@ static int cmd_run(int argc, char **argv)
                                        {"trec-run", no_argument, 0, 't'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"no-report", no_argument, 0, 'n'},
+                                       {"part", required_argument, 0, 'p'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     int c;
@@ -97,6 +110,9 @@ static int cmd_run(int argc, char **argv)
         case 't': o.trec_run = 1; break;
         case 'q': o.quiet = 1; break;
         case 'n': no_report = 1; break;
+        case 'p':
+            if (ecb_part_parse(optarg, &o.part, &o.nparts)) return die(2, "run");
+            break;
         case 'h': usage(stdout); return 0;
         default: fprintf(stderr, "ecbench: error: run: unknown option (see ecbench help)\n"); return 2;
         }
@@ -108,8 +124,18 @@ static int cmd_run(int argc, char **argv)
     }
     o.config_path = argv[optind];
     if (o.quiet) ecb_log_level = ECB_LOG_WARN;
+    if (ecb_mpi_init(&argc, &argv)) return die(2, "run");
+    if (ecb_mpi_rank() != 0) { /* a worker: rank 0 speaks (the data's warnings once) and reports */
+        ecb_log_level = ECB_LOG_ERROR;
+        ecb_run_summary sum = {0};
+        int rc = ecb_run(&o, &sum);
+        free(sum.dir);
+        ecb_mpi_finalize();
+        return rc < 0 ? 2 : rc;
+    }
     ecb_run_summary sum = {0};
     int rc = ecb_run(&o, &sum);
+    ecb_mpi_finalize();
     if (rc < 0) {
         free(sum.dir);
         return die(2, NULL);
@@ -128,6 +154,88 @@ static int cmd_run(int argc, char **argv)
                 "%s/results.csv\n", sum.ok, sum.skipped, sum.failed, sum.resumed, sum.dir);
     free(sum.dir);
     return rc;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+    ecb_merge_opts o = {0};
+    static const struct option lo[] = {{"allow-partial", no_argument, 0, 'a'},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'a': o.allow_partial = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: fprintf(stderr, "ecbench: error: merge: unknown option (see ecbench help)\n"); return 2;
+        }
+    }
+    if (argc - optind < 2) {
+        fprintf(stderr, "ecbench: error: merge: usage: ecbench merge OUT DIR... [--allow-partial]\n");
+        return 2;
+    }
+    o.out = argv[optind];
+    o.dirs = (const char *const *)argv + optind + 1;
+    o.ndirs = (size_t)(argc - optind - 1);
+    if (ecb_merge(&o)) return die(2, NULL);
+    return 0;
+}
+
+static int parse_count(const char *opt, const char *s, size_t *out)
+{
+    char *e;
+    unsigned long v = strtoul(s, &e, 10);
+    if (e == s || *e || v < 1 || v > 1000000 || s[0] == '-') {
+        fprintf(stderr, "ecbench: error: plan: %s: expected a count 1..1000000, got \"%s\"\n", opt, s);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+    ecb_plan_opts o = {0};
+    static const struct option lo[] = {{"ranks", required_argument, 0, 'r'},
+                                       {"ranks-per-node", required_argument, 0, 'p'},
+                                       {"calibrate", required_argument, 0, 'c'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int c;
+    char *e;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'r': if (parse_count("--ranks", optarg, &o.ranks)) return 2; break;
+        case 'p': if (parse_count("--ranks-per-node", optarg, &o.ranks_per_node)) return 2; break;
+        case 'c':
+            o.calibrate_s = strtod(optarg, &e);
+            if (e == optarg || *e || !(o.calibrate_s > 0 && o.calibrate_s <= 60)) {
+                fprintf(stderr, "ecbench: error: plan: --calibrate: expected seconds in (0, 60], "
+                        "got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: fprintf(stderr, "ecbench: error: plan: unknown option (see ecbench help)\n"); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "ecbench: error: plan: expected exactly one CONFIG file, got %d arguments\n",
+                argc - optind);
+        return 2;
+    }
+    o.config_path = argv[optind];
+    if (o.ranks_per_node > (o.ranks ? o.ranks : 1)) {
+        fprintf(stderr, "ecbench: error: plan: --ranks-per-node %zu is more than --ranks %zu\n",
+                o.ranks_per_node, o.ranks ? o.ranks : 1);
+        return 2;
+    }
+    if (ecb_plan(&o)) return die(2, "plan");
+    return 0;
 }
 
 static int cmd_list(int argc, char **argv)
@@ -224,7 +332,8 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("ecbench %s (%s), plugin ABI %u\n", ECB_VERSION, ECB_GIT_COMMIT, ECB_METHOD_ABI_VERSION);
+        printf("ecbench %s (%s), plugin ABI %u%s\n", ECB_VERSION, ECB_GIT_COMMIT,
+               ECB_METHOD_ABI_VERSION, ecb_mpi_built() ? ", Open MPI" : "");
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
@@ -233,6 +342,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
+    if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return ecb_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return ecb_cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "check-plugin") == 0) return cmd_check_plugin(argc - 1, argv + 1);

@@ -19,6 +19,7 @@ struct ecb_progress {
     char desc[512];
     int line_open;       /* a \r line is on screen */
     size_t cols;
+    size_t parallel;     /* cells running at once (MPI ranks), 0 = 1 */
 };
 
 void ecb_format_duration(double s, char *buf, size_t n)
@@ -51,7 +52,7 @@ static void eta_text(const ecb_progress *p, double cur_elapsed, char *buf, size_
         snprintf(buf, n, "ETA ?");
         return;
     }
-    double per = p->run_s / (double)p->done;
+    double per = p->run_s / (double)p->done / (double)(p->parallel ? p->parallel : 1);
     double rest = per * (double)left - (cur_elapsed < per ? cur_elapsed : per);
     char d[32];
     ecb_format_duration(rest > 0 ? rest : 0, d, sizeof d);
@@ -135,3 +136,14 @@ void ecb_progress_done(ecb_progress *p, const char *status, const char *error)
 }
 
 void ecb_progress_free(ecb_progress *p) { free(p); }
+
+void ecb_progress_remote(ecb_progress *p, const char *desc, double cell_s, size_t parallel,
+                         const char *status, const char *error)
+{
+    if (!p) return;
+    snprintf(p->desc, sizeof p->desc, "%s", desc);
+    p->t_cell = ecb_now() - cell_s;
+    p->parallel = parallel;
+    ecb_progress_done(p, status, error);
+    if (!p->quiet && p->tty) draw(p, 0);
+}

@@ -21,6 +21,10 @@ void ecb_progress_tick(ecb_progress *p, double elapsed_s);
 /* The current cell ended with status ("ok", "skipped", "error", "crashed",
  * "timeout", "oom"); error is printed for failures (may be NULL). */
 void ecb_progress_done(ecb_progress *p, const char *status, const char *error);
+/* A cell measured elsewhere (on an MPI rank) ended after cell_s seconds;
+ * `parallel` cells run at once, so the rate and ETA count them all. */
+void ecb_progress_remote(ecb_progress *p, const char *desc, double cell_s, size_t parallel,
+                         const char *status, const char *error);
 /* Finish the line (terminal mode) before other output. */
 void ecb_progress_end(ecb_progress *p);
 void ecb_progress_free(ecb_progress *p);

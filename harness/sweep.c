@@ -23,8 +23,12 @@
 #include "harness/evalset.h"
 #include "harness/isolate.h"
 #include "harness/params.h"
+#include "harness/merge.h"
+#include "harness/mpi.h"
+#include "harness/partition.h"
 #include "harness/progress.h"
 #include "harness/results.h"
+#include "harness/shard.h"
 #include "harness/sweep.h"
 
 typedef struct {
@@ -33,6 +37,7 @@ typedef struct {
     char *dir, *results_path, *per_query_path, *trec_dir;
     ecb_dataset **full;   /* per config dataset */
     ecb_evalset cur;      /* dataset/corpus size being evaluated */
+    ecb_shard shard;      /* this rank's slice of cur, when its dataset is sharded */
     long cur_ds;
     size_t cur_size;
     int cur_rc;           /* error building cur (its message in cur_err) */
@@ -40,6 +45,13 @@ typedef struct {
     ecb_chain_cache *cache;
     char **done;          /* sorted cell ids already final in results.csv */
     size_t ndone;
+    ecb_units units;      /* for --part and the MPI hand-out */
+    unsigned char *mine;  /* cells of this part (all without --part) */
+    size_t nmine;
+    /* the sweep in progress (rank 0) */
+    ecb_run_summary *sum;
+    ecb_progress *pg;
+    const char *started;
 } run_ctx;
 
 static char *path_in(const char *dir, const char *name)
@@ -52,6 +64,13 @@ static char *path_in(const char *dir, const char *name)
 
 /* ---- datasets --------------------------------------------------------------- */
 
+/* A cell whose corpus is sliced over the MPI ranks (one process holds a
+ * sharded corpus whole: the same numbers). */
+static int is_sharded(const run_ctx *c, const ecb_cell *cell)
+{
+    return c->cfg->datasets[cell->dataset].shards > 0 && ecb_mpi_size() > 1;
+}
+
 /* The evaluation set of a cell, built once per (dataset, corpus size); a
  * failure is remembered so that every cell of it reports the same error. */
 static int ensure_evalset(run_ctx *c, const ecb_cell *cell)
@@ -60,14 +79,20 @@ static int ensure_evalset(run_ctx *c, const ecb_cell *cell)
     ecb_chain_cache_destroy(c->cache); /* its chain was trained on the old set */
     c->cache = NULL;
     ecb_evalset_release(&c->cur);
+    ecb_shard_release(&c->shard);
     c->cur_ds = (long)cell->dataset;
     c->cur_size = cell->corpus_size;
     ecb_search_opts so;
     ecb_search_opts_default(&so);
     so.threads = c->cfg->threads;
     if (c->cfg->block_rows) so.block_rows = c->cfg->block_rows;
-    c->cur_rc = ecb_evalset_build(c->full[cell->dataset], cell->corpus_size, c->cfg->seed,
-                                  c->cfg->ks[c->cfg->nk - 1], &so, c->opts->quiet, &c->cur);
+    if (is_sharded(c, cell)) /* collective: every rank builds it together */
+        c->cur_rc = ecb_shard_evalset_build(c->full[cell->dataset], cell->corpus_size, c->cfg,
+                                            c->cfg->datasets[cell->dataset].shards,
+                                            c->opts->quiet, &c->cur, &c->shard);
+    else
+        c->cur_rc = ecb_evalset_build(c->full[cell->dataset], cell->corpus_size, c->cfg->seed,
+                                      c->cfg->ks[c->cfg->nk - 1], &so, c->opts->quiet, &c->cur);
     if (!c->cur_rc) c->cur_rc = ecb_chain_cache_create(&c->cache);
     snprintf(c->cur_err, sizeof c->cur_err, "%s", c->cur_rc ? ecb_last_error() : "");
     return c->cur_rc;
@@ -100,7 +125,9 @@ static int load_datasets(run_ctx *c)
         ecb_dataset_spec *sp = &cfg->datasets[i];
         int rc = sp->builtin ? ecb_dataset_synthetic(&sp->synth, &c->full[i])
                              : ecb_dataset_load_manifest(sp->manifest, &c->full[i]);
-        if (!rc && sp->builtin) rc = keep_generated_in_memory(c->full[i]);
+        /* a sharded corpus is generated slice by slice on its ranks */
+        if (!rc && sp->builtin && !(sp->shards && ecb_mpi_size() > 1))
+            rc = keep_generated_in_memory(c->full[i]);
         if (rc) return rc;
         if (!sp->name) sp->name = ecb_strdup(c->full[i]->name);
         else {
@@ -278,22 +305,19 @@ static int write_manifest(const run_ctx *c, const char *started, int finished,
         ecb_timestamp(ts, sizeof ts);
         cJSON_AddStringToObject(m, "finished", ts);
     }
+    if (c->opts->nparts) {
+        cJSON *part = cJSON_AddObjectToObject(m, "part");
+        cJSON_AddNumberToObject(part, "index", (double)c->opts->part);
+        cJSON_AddNumberToObject(part, "count", (double)c->opts->nparts);
+    }
+    if (ecb_mpi_size() > 1) cJSON_AddNumberToObject(cJSON_AddObjectToObject(m, "mpi"), "ranks",
+                                                    (double)ecb_mpi_size());
     cJSON *cells = cJSON_AddObjectToObject(m, "cells");
-    cJSON_AddNumberToObject(cells, "total", (double)c->cfg->n_cells);
+    cJSON_AddNumberToObject(cells, "total", (double)c->nmine);
     cJSON_AddNumberToObject(cells, "ok", (double)(s->ok + s->resumed));
     cJSON_AddNumberToObject(cells, "skipped", (double)s->skipped);
     cJSON_AddNumberToObject(cells, "error", (double)s->failed);
-    char *txt = cJSON_Print(m);
-    cJSON_Delete(m);
-    if (!txt) return ecb_fail(ECB_ENOMEM, "manifest.json: out of memory");
-    char *path = path_in(c->dir, "manifest.json");
-    ecb_buf b = {0};
-    int rc = path ? ecb_buf_printf(&b, "%s\n", txt) : ECB_ENOMEM;
-    if (!rc) rc = ecb_write_file_atomic(path, b.p, b.len);
-    cJSON_free(txt);
-    free(path);
-    ecb_buf_free(&b);
-    return rc;
+    return ecb_manifest_write(c->dir, m);
 }
 
 /* ---- one cell, in process or isolated ---------------------------------------- */
@@ -413,34 +437,50 @@ static void describe(const run_ctx *c, const ecb_cell *cell, char *desc, size_t 
 
 /* ---- the loop ------------------------------------------------------------------ */
 
-static int run_cells(run_ctx *c, ecb_run_summary *s, const char *started)
+/* Measure one cell in this process: its evaluation set first (with its
+ * ground truth, before the progress line), then in process or isolated. */
+static void measure_cell(run_ctx *c, const ecb_cell *cell, ecb_progress *pg, const char *desc,
+                         ecb_cell_result *res)
+{
+    int drc = ensure_evalset(c, cell);
+    if (desc) ecb_progress_start(pg, desc);
+    if (drc) data_error_row(c, cell, res);
+    else if (cell_wants_isolation(c->cfg, cell)) run_isolated(c, cell, pg, res);
+    else run_in_process(c, cell, res);
+}
+
+/* The one writer: rows, counts, and the manifest every 16 cells. */
+static int record_result(run_ctx *c, const ecb_cell_result *res)
+{
+    ecb_run_summary *s = c->sum;
+    int rc = append_rows(c, res);
+    if (res->status == ECB_CELL_OK) s->ok++;
+    else if (res->status == ECB_CELL_SKIPPED) s->skipped++;
+    else s->failed++;
+    if (!rc && res->data_error) /* the data is at fault: every cell of it would fail */
+        rc = ecb_fail(ECB_EFORMAT, "dataset %s: %s", res->dataset, res->error);
+    if (!rc && (s->ok + s->skipped + s->failed) % 16 == 0)
+        rc = write_manifest(c, c->started, 0, s);
+    return rc;
+}
+
+static int run_cells(run_ctx *c, ecb_run_summary *s)
 {
     const ecb_config *cfg = c->cfg;
     int rc = 0;
-    ecb_progress *pg = ecb_progress_new(cfg->n_cells, c->ndone, c->opts->quiet);
+    ecb_progress *pg = ecb_progress_new(c->nmine, s->resumed, c->opts->quiet);
     ecb_interrupt_install();
     for (size_t i = 0; i < cfg->n_cells && !ecb_interrupted() && !rc; i++) {
         const ecb_cell *cell = &cfg->cells[i];
-        if (is_done(c, cell->id)) continue;
+        if (!c->mine[i] || is_done(c, cell->id)) continue;
         char desc[1600];
         describe(c, cell, desc, sizeof desc);
-        /* the evaluation set and its ground truth before the progress line */
-        int drc = ensure_evalset(c, cell);
-        ecb_progress_start(pg, desc);
         ecb_cell_result res;
-        if (drc) data_error_row(c, cell, &res);
-        else if (cell_wants_isolation(cfg, cell)) run_isolated(c, cell, pg, &res);
-        else run_in_process(c, cell, &res);
-        rc = append_rows(c, &res);
-        if (res.status == ECB_CELL_OK) s->ok++;
-        else if (res.status == ECB_CELL_SKIPPED) s->skipped++;
-        else s->failed++;
+        measure_cell(c, cell, pg, desc, &res);
+        rc = record_result(c, &res);
         ecb_progress_done(pg, ecb_cell_status_name(res.status),
                           ecb_cell_status_final(res.status) ? NULL : res.error);
-        if (!rc && res.data_error) /* the data is at fault: every cell of it would fail */
-            rc = ecb_fail(ECB_EFORMAT, "dataset %s: %s", res.dataset, res.error);
         ecb_cell_result_release(&res);
-        if (!rc && (s->ok + s->skipped + s->failed) % 16 == 0) rc = write_manifest(c, started, 0, s);
     }
     ecb_progress_end(pg);
     ecb_progress_free(pg);
@@ -449,20 +489,176 @@ static int run_cells(run_ctx *c, ecb_run_summary *s, const char *started)
     return rc;
 }
 
+/* ---- cells over MPI ranks (harness/mpi.c carries the messages) --------------- */
+
+/* A worker rank: one cell, packed for rank 0. */
+static int mpi_compute(void *ctx, size_t i, ecb_buf *out)
+{
+    run_ctx *c = ctx;
+    ecb_cell_result res;
+    measure_cell(c, &c->cfg->cells[i], NULL, NULL, &res);
+    int rc = ecb_cell_result_pack(&res, out);
+    ecb_cell_result_release(&res);
+    return rc;
+}
+
+/* Rank 0: a worker's result becomes its rows, as if measured here. */
+static int mpi_record(void *ctx, size_t i, int rank, double secs, const char *p, size_t n)
+{
+    run_ctx *c = ctx;
+    if (i >= c->cfg->n_cells)
+        return ecb_fail(ECB_EINTERNAL, "MPI rank %d sent a result of cell %zu (the sweep has %zu)",
+                        rank, i, c->cfg->n_cells);
+    const ecb_cell *cell = &c->cfg->cells[i];
+    ecb_cell_result res;
+    if (ecb_cell_result_unpack(p, n, &res) != 0 || !res.cell_id || strcmp(res.cell_id, cell->id)) {
+        ecb_cell_result_release(&res);
+        char why[96];
+        snprintf(why, sizeof why, "MPI rank %d sent a malformed result", rank);
+        ecb_cell_identity(c->cfg, cell, NULL, &res);
+        ecb_cell_result_set_error(&res, ECB_CELL_CRASHED, why);
+    }
+    int rc = record_result(c, &res);
+    char desc[1600];
+    describe(c, cell, desc, sizeof desc - 16);
+    size_t dl = strlen(desc);
+    snprintf(desc + dl, sizeof desc - dl, " [rank %d]", rank);
+    ecb_progress_remote(c->pg, desc, secs, (size_t)ecb_mpi_size() - 1,
+                        ecb_cell_status_name(res.status),
+                        ecb_cell_status_final(res.status) ? NULL : res.error);
+    ecb_cell_result_release(&res);
+    return rc;
+}
+
+static int mpi_stopping(void *ctx)
+{
+    (void)ctx;
+    return ecb_interrupted();
+}
+
+/* The cells of sharded datasets, one after the other, each computed by
+ * every rank together; rank 0 picks the next one and writes the rows. */
+static int run_sharded_cells(run_ctx *c)
+{
+    const ecb_config *cfg = c->cfg;
+    int lead = ecb_mpi_rank() == 0, rc = 0;
+    for (size_t i = 0;; i++) {
+        uint64_t next = UINT64_MAX;
+        if (lead) {
+            while (i < cfg->n_cells &&
+                   !(is_sharded(c, &cfg->cells[i]) && c->mine[i] && !is_done(c, cfg->cells[i].id)))
+                i++;
+            if (i < cfg->n_cells && !rc && !ecb_interrupted()) next = i;
+        }
+        ecb_mpi_bcast(&next, sizeof next);
+        if (next == UINT64_MAX) break;
+        i = (size_t)next;
+        const ecb_cell *cell = &cfg->cells[i];
+        char desc[1600];
+        describe(c, cell, desc, sizeof desc - 24);
+        size_t dl = strlen(desc);
+        snprintf(desc + dl, sizeof desc - dl, " [sharded, %d ranks]", ecb_mpi_size());
+        int drc = ensure_evalset(c, cell);
+        if (lead) ecb_progress_start(c->pg, desc);
+        ecb_cell_result res;
+        ecb_cell_ctx cc = {cfg, &c->cur, c->trec_dir, NULL};
+        if (drc) data_error_row(c, cell, &res);
+        else ecb_shard_measure(&cc, &c->shard, cell, &res);
+        if (lead) {
+            rc = record_result(c, &res);
+            ecb_progress_done(c->pg, ecb_cell_status_name(res.status),
+                              ecb_cell_status_final(res.status) ? NULL : res.error);
+        }
+        ecb_cell_result_release(&res);
+    }
+    /* the slices are not needed by the cells handed out next */
+    ecb_evalset_release(&c->cur);
+    ecb_shard_release(&c->shard);
+    c->cur_ds = -1;
+    return rc;
+}
+
+/* Rank 0 hands out the pending cells of this part; the others compute. At
+ * the end rank 0 puts the rows in the config's cell order, so the files do
+ * not depend on which rank finished first. Sharded datasets' cells come
+ * first, every rank on each. */
+static int run_cells_mpi(run_ctx *c, ecb_run_summary *s)
+{
+    const ecb_config *cfg = c->cfg;
+    ecb_mpi_sweep_ops ops = {c, mpi_compute, mpi_record, mpi_stopping};
+    ecb_interrupt_install();
+    if (ecb_mpi_rank() == 0) c->pg = ecb_progress_new(c->nmine, s->resumed, c->opts->quiet);
+    int rc = run_sharded_cells(c);
+    if (ecb_mpi_rank() != 0) {
+        rc = ecb_mpi_sweep_work(&ops);
+    } else {
+        unsigned char *pending = ecb_calloc(cfg->n_cells ? cfg->n_cells : 1, 1);
+        int src = rc;
+        if (!pending) rc = ECB_ENOMEM;
+        /* after a failed sharded phase every worker is only told to stop */
+        for (size_t i = 0; pending && !src && i < cfg->n_cells; i++)
+            pending[i] = c->mine[i] && !is_done(c, cfg->cells[i].id) &&
+                         !is_sharded(c, &cfg->cells[i]);
+        int lrc = ecb_mpi_sweep_lead(&c->units, pending, &ops); /* NULL: stop everyone */
+        if (!rc) rc = lrc;
+        ecb_progress_end(c->pg);
+        ecb_progress_free(c->pg);
+        c->pg = NULL;
+        free(pending);
+        s->interrupted = ecb_interrupted();
+        if (!rc && !s->interrupted)
+            rc = ecb_run_dir_canonical_order(cfg, c->results_path, c->per_query_path);
+    }
+    ecb_interrupt_restore();
+    return rc;
+}
+
+/* The cells this process runs: a part of the sweep, or all of it. */
+static int select_cells(run_ctx *c)
+{
+    const ecb_config *cfg = c->cfg;
+    int rc = ecb_units_build(cfg, c->full, &c->units);
+    if (!rc && !(c->mine = ecb_calloc(cfg->n_cells ? cfg->n_cells : 1, 1))) rc = ECB_ENOMEM;
+    if (!rc && c->opts->nparts)
+        rc = ecb_partition(&c->units, cfg->n_cells, c->opts->part, c->opts->nparts, c->mine);
+    else if (!rc)
+        memset(c->mine, 1, cfg->n_cells);
+    for (size_t i = 0; !rc && i < cfg->n_cells; i++) c->nmine += c->mine[i];
+    for (size_t i = 0; !rc && i < cfg->n_cells; i++) /* a sharded cell needs every rank at once */
+        if (c->mine[i] && is_sharded(c, &cfg->cells[i]) && cell_wants_isolation(cfg, &cfg->cells[i]))
+            rc = ecb_fail(ECB_EINVAL, "%s: dataset %s is sharded over MPI ranks, so its cells cannot "
+                          "run isolated (isolate, time_limit_s, memory_limit_mb or a plugin from "
+                          "ECBENCH_METHODS_PATH); drop those, or \"shards\"", cfg->path,
+                          cfg->datasets[cfg->cells[i].dataset].name);
+    for (size_t d = 0; !rc && d < cfg->n_datasets; d++)
+        if (cfg->datasets[d].shards && ecb_mpi_size() == 1 && ecb_mpi_rank() == 0 && !c->opts->quiet)
+            ecb_log(ECB_LOG_INFO, "dataset %s: \"shards\": %zu takes effect under an MPI launcher; "
+                    "one process holds the whole corpus (same numbers)", cfg->datasets[d].name,
+                    cfg->datasets[d].shards);
+    if (!rc && c->opts->nparts && !c->nmine && ecb_mpi_rank() == 0)
+        ecb_log(ECB_LOG_WARN, "part %zu/%zu has no cells (the sweep has %zu units of work)",
+                c->opts->part, c->opts->nparts, c->units.n);
+    return rc;
+}
+
+/* Every rank loads and checks the config's data; only rank 0 touches the
+ * output directory; then all agree on whether to go on. */
 static int start(run_ctx *c, ecb_dir_lock **lock)
 {
+    int lead = ecb_mpi_rank() == 0;
     int rc = load_datasets(c);
     if (!rc) rc = validate_cells(c);
-    if (!rc) rc = ecb_mkdir_p(c->dir);
-    if (!rc) rc = ecb_dir_check_writable(c->dir);
-    if (!rc) rc = ecb_dir_lock_take(c->dir, lock);
+    if (!rc) rc = select_cells(c);
+    if (!rc && lead) rc = ecb_mkdir_p(c->dir);
+    if (!rc && lead) rc = ecb_dir_check_writable(c->dir);
+    if (!rc && lead) rc = ecb_dir_lock_take(c->dir, lock);
     c->results_path = path_in(c->dir, "results.csv");
     c->per_query_path = path_in(c->dir, "per_query.csv");
     c->trec_dir = c->opts->trec_run ? path_in(c->dir, "runs") : NULL;
     if (!rc && (!c->results_path || !c->per_query_path || (c->opts->trec_run && !c->trec_dir)))
         rc = ECB_ENOMEM;
-    if (!rc) rc = open_results(c);
-    return rc;
+    if (!rc && lead) rc = open_results(c);
+    return ecb_mpi_agree(rc);
 }
 
 static void finish_message(const run_ctx *c, const ecb_run_summary *s)
@@ -471,7 +667,7 @@ static void finish_message(const run_ctx *c, const ecb_run_summary *s)
         fprintf(stderr, "ecbench: stopped by %s: %zu ok, %zu skipped, %zu failed in this run; "
                 "%zu of %zu cells done in %s/results.csv; run the same command again to resume\n",
                 s->interrupted == SIGINT ? "SIGINT" : "SIGTERM", s->ok, s->skipped, s->failed,
-                s->ok + s->skipped + s->resumed, c->cfg->n_cells, c->dir);
+                s->ok + s->skipped + s->resumed, c->nmine, c->dir);
     } /* else the CLI says "done" once the report is written */
 }
 
@@ -490,27 +686,41 @@ int ecb_run(const ecb_run_opts *o, ecb_run_summary *summary)
      * row's result never depends on how OpenBLAS split a product by thread
      * count (quality is bit-identical across thread counts). */
     openblas_set_num_threads(1);
-    c.dir = ecb_strdup(o->output ? o->output : cfg->output);
+    if (o->output) c.dir = ecb_strdup(o->output);
+    else if (o->nparts) { /* parts of one sweep never share a directory */
+        ecb_buf b = {0};
+        if (ecb_buf_printf(&b, "%s/part-%zu-of-%zu", cfg->output, o->part, o->nparts) == 0)
+            c.dir = b.p;
+    } else c.dir = ecb_strdup(cfg->output);
     if (!c.dir) { rc = ECB_ENOMEM; goto out; }
     if ((rc = start(&c, &lock))) goto out;
-    s.total = cfg->n_cells;
-    s.resumed = c.ndone;
+    int lead = ecb_mpi_rank() == 0;
+    s.total = c.nmine;
+    for (size_t i = 0; i < cfg->n_cells; i++) s.resumed += c.mine[i] && is_done(&c, cfg->cells[i].id);
     char started[64];
     ecb_timestamp(started, sizeof started);
-    if (!o->quiet) {
-        char env[512];
+    c.started = started;
+    c.sum = &s;
+    if (lead && !o->quiet) {
+        char env[512], part[64] = "", ranks[64] = "";
         ecb_environment_line(env, sizeof env, cfg->threads);
-        ecb_log(ECB_LOG_INFO, "%s: %zu cells (%zu already done) -> %s", cfg->name, cfg->n_cells,
-                c.ndone, c.dir);
+        if (o->nparts) snprintf(part, sizeof part, " (part %zu/%zu)", o->part, o->nparts);
+        if (ecb_mpi_size() > 1) snprintf(ranks, sizeof ranks, " on %d MPI ranks", ecb_mpi_size());
+        ecb_log(ECB_LOG_INFO, "%s: %zu cells%s (%zu already done) -> %s%s", cfg->name, c.nmine,
+                part, s.resumed, c.dir, ranks);
         ecb_log(ECB_LOG_INFO, "environment: %s", env);
     }
-    if ((rc = write_manifest(&c, started, 0, &s))) goto out;
-    rc = run_cells(&c, &s, started);
-    int mrc = write_manifest(&c, started, !rc && !s.interrupted, &s);
-    if (!rc) rc = mrc;
-    if (rc) goto out;
-    finish_message(&c, &s);
-    rc = s.interrupted ? 128 + s.interrupted : s.failed ? 1 : 0;
+    if (lead) rc = write_manifest(&c, started, 0, &s);
+    if ((rc = ecb_mpi_agree(rc))) goto out;
+    rc = ecb_mpi_size() > 1 ? run_cells_mpi(&c, &s) : run_cells(&c, &s);
+    if (lead) {
+        int mrc = write_manifest(&c, started, !rc && !s.interrupted, &s);
+        if (!rc) rc = mrc;
+        if (!rc) finish_message(&c, &s);
+        if (!rc) rc = s.interrupted ? 128 + s.interrupted : s.failed ? 1 : 0;
+    }
+    /* every rank exits as rank 0 does */
+    ecb_mpi_bcast_int(&rc);
 out:
     if (summary) {
         *summary = s;
@@ -519,8 +729,11 @@ out:
     }
     for (size_t i = 0; i < c.ndone; i++) free(c.done[i]);
     free(c.done);
+    free(c.mine);
+    ecb_units_release(&c.units);
     ecb_chain_cache_destroy(c.cache);
     ecb_evalset_release(&c.cur);
+    ecb_shard_release(&c.shard);
     if (c.full)
         for (size_t i = 0; cfg && i < cfg->n_datasets; i++) ecb_dataset_free(c.full[i]);
     free(c.full);

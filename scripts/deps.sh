@@ -2,7 +2,8 @@
 # Install what ecbench needs from Debian 12 packages, only what is missing.
 # usage: scripts/deps.sh [--test]   (--test adds what the test suite needs)
 set -eu
-pkgs="gcc meson ninja-build pkg-config libopenblas-dev liblapacke-dev libcjson-dev libcsv-dev gnuplot-nox"
+# libopenmpi-dev + openmpi-bin: scale-out (DESIGN D11); the build works without them (-Dmpi=auto).
+pkgs="gcc meson ninja-build pkg-config libopenblas-dev liblapacke-dev libcjson-dev libcsv-dev gnuplot-nox libopenmpi-dev openmpi-bin"
 if [ "${1:-}" = "--test" ]; then
   # texlive-latex-base: pdflatex compiles the LaTeX tables in the tests (~45 s to install);
   # chromium: headless, loads report.html in the tests (~85 s to install)
