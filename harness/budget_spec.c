@@ -1,7 +1,9 @@
 /*
  * Budgets and tolerances as a config writes them (see budget_spec.h). A
  * budget is bytes per vector, or a total for a corpus size: the report
- * divides the total by that size and amortises the codebooks over it.
+ * divides the total by that size and amortises the codebooks over it. A
+ * method entry's budget target is bytes per vector or a ratio; which
+ * parameters a plugin lets a budget choose is checked here at load.
  */
 #include <ctype.h>
 #include <math.h>
@@ -165,5 +167,65 @@ int ecb_parse_tolerance(const char *s, double *v, int *rel)
     while (*end == ' ') end++;
     if (*end) return ECB_EINVAL;
     *v = fabs(x);
+    return 0;
+}
+
+/* ---- budget targets of method entries ------------------------------------ */
+
+/* "32B", "1.5KiB", "16x": %.15g keeps the written value exact for anything a
+ * config sensibly holds and gives one spelling per value. */
+int ecb_budget_target_parse(const cJSON *v, ecb_budget_target *out)
+{
+    memset(out, 0, sizeof *out);
+    if (cJSON_IsNumber(v)) {
+        if (!(v->valuedouble > 0) || !isfinite(v->valuedouble)) return ECB_EINVAL;
+        out->bytes = v->valuedouble;
+    } else if (cJSON_IsString(v)) {
+        const char *s = v->valuestring;
+        char *end;
+        double x = strtod(s, &end);
+        while (isspace((unsigned char)*end)) end++;
+        if (end != s && (*end == 'x' || *end == 'X')) {
+            const char *rest = end + 1;
+            while (isspace((unsigned char)*rest)) rest++;
+            if (*rest || !(x > 0) || !isfinite(x)) return ECB_EINVAL;
+            out->ratio = x;
+        } else if (ecb_parse_bytes(s, &out->bytes) || !isfinite(out->bytes)) {
+            return ECB_EINVAL;
+        }
+    } else {
+        return ECB_EINVAL;
+    }
+    if (out->ratio > 0) snprintf(out->text, sizeof out->text, "%.15gx", out->ratio);
+    else if (out->bytes >= 1024 && fmod(out->bytes, 1024) == 0 && out->bytes < 1e15)
+        snprintf(out->text, sizeof out->text, "%.15gKiB", out->bytes / 1024);
+    else snprintf(out->text, sizeof out->text, "%.15gB", out->bytes);
+    return 0;
+}
+
+double ecb_budget_target_bytes(const ecb_budget_target *t, size_t dim)
+{
+    return t->ratio > 0 ? 4.0 * (double)dim / t->ratio : t->bytes;
+}
+
+int ecb_size_params_validate(const ecb_param *table, const char *const *names,
+                             const char *where)
+{
+    size_t i = 0;
+    for (const char *const *n = names; n && *n; n++, i++) {
+        const ecb_param *p = table;
+        while (p && p->name && strcmp(p->name, *n)) p++;
+        if (!p || !p->name)
+            return ecb_fail(ECB_EINVAL, "%s: size_params[%zu]: expected a parameter of the table, "
+                            "got \"%s\"", where, i, *n);
+        int ranged = (p->type == ECB_PARAM_INT || p->type == ECB_PARAM_SIZE) && p->min <= p->max;
+        if (!ranged && p->type != ECB_PARAM_ENUM && p->type != ECB_PARAM_BOOL)
+            return ecb_fail(ECB_EINVAL, "%s: size_params[%zu]: %s: expected an int or size "
+                            "parameter with a finite range, an enum or a bool, got %s", where, i,
+                            *n, p->type == ECB_PARAM_DOUBLE ? "a double" : "an unbounded integer");
+        for (const char *const *m = names; m != n; m++)
+            if (!strcmp(*m, *n))
+                return ecb_fail(ECB_EINVAL, "%s: size_params[%zu]: %s is listed twice", where, i, *n);
+    }
     return 0;
 }

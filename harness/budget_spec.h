@@ -34,6 +34,28 @@ int ecb_budgets_parse(const cJSON *arr, const char *where, ecb_budget **out, siz
 /* Same, adding every bad budget to pr (nothing is returned then). */
 int ecb_budgets_parse_all(const cJSON *arr, const char *where, ecb_budget **out, size_t *n,
                           ecb_problems *pr);
+/* What a method entry's "budget" asks for: bytes per vector ("32B", 32,
+ * "1KiB"), or a compression ratio against float32 at the dataset's
+ * dimension ("16x": 4 * dim / 16 bytes). text is the canonical spelling
+ * ("32B", "1.5KiB", "16x") that labels ("pq@32B") and cell ids use. */
+typedef struct ecb_budget_target {
+    double bytes;   /* > 0: bytes per vector; else ratio is */
+    double ratio;   /* > 0: 4 * dim / ratio bytes per vector */
+    char text[32];
+} ecb_budget_target;
+
+/* One budget target from a JSON number or string; ECB_EINVAL (no message)
+ * when it is neither bytes nor a ratio. */
+int ecb_budget_target_parse(const cJSON *v, ecb_budget_target *out);
+/* Bytes per vector at dimension dim. */
+double ecb_budget_target_bytes(const ecb_budget_target *t, size_t dim);
+
+/* A plugin's size_params (method.h): each a parameter of table, of type
+ * INT or SIZE with a finite range, ENUM or BOOL, listed once. where names
+ * the plugin for the message. */
+int ecb_size_params_validate(const ecb_param *table, const char *const *names,
+                             const char *where);
+
 /* A tolerance: "0.005" (absolute: *rel = 0) or "+25%" (relative: *rel = 1,
  * *v in percent); *v is the magnitude. */
 int ecb_parse_tolerance(const char *s, double *v, int *rel);

@@ -493,6 +493,11 @@ void ecb_cell_measure_with(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_ce
         return;
     }
     res->peak_rss_mb = ecb_peak_rss_mb();
+    if (cell->skip_reason || cell->budget_pending) { /* nothing fits its budget, or never resolved */
+        ecb_cell_result_set_error(res, cell->skip_reason ? ECB_CELL_SKIPPED : ECB_CELL_ERROR,
+                                  cell->skip_reason ? cell->skip_reason : "budget not resolved");
+        return;
+    }
     const ecb_stage *q = &cell->chain.stages[cell->chain.n - 1];
     uint32_t need = cell->mode == ECB_MODE_SYMMETRIC ? ECB_METHOD_SYMMETRIC : ECB_METHOD_ASYMMETRIC;
     if (!(q->plugin->vt.flags & need)) {

@@ -429,6 +429,7 @@ void ecb_config_free(ecb_config *c)
         free(cell->params_col);
         free(cell->label_col);
         cJSON_free(cell->canonical);
+        free(cell->skip_reason);
     }
     free(c->cells);
     for (size_t i = 0; i < c->n_datasets; i++) {

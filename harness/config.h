@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "datasets/dataset.h"
+#include "harness/budget_spec.h"
 #include "harness/params.h"
 #include "harness/registry.h"
 
@@ -18,6 +19,7 @@ typedef struct ecb_stage {
     const ecb_plugin *plugin;
     void *params;       /* params_size bytes, filled from the table */
     uint64_t given;     /* bit i: parameter i was written in the config */
+    uint64_t axes;      /* bit i: parameter i was written as a sweep axis (an array) */
 } ecb_stage;
 
 /* Transforms followed by one quantizer (float32 appended when the chain
@@ -57,6 +59,15 @@ typedef struct ecb_cell {
     char *params_col;     /* all params */
     char *label_col;      /* short label */
     char *canonical;      /* the canonical JSON hashed into id */
+    /* A budget-targeted cell ("budget" on its method entry: budget.text is
+     * set): until ecb_config_resolve_budgets() runs for its dataset, the
+     * chain holds the written parameters and defaults, and the id hashes
+     * them with the budget; resolved, the chain holds the chosen setting
+     * and the id hashes it with the budget. */
+    ecb_budget_target budget;
+    int budget_pending;   /* 1 until resolved */
+    size_t n_written;     /* stages as written (a float32 appended after a transform is not) */
+    char *skip_reason;    /* set when no setting fits: the cell's row is "skipped" with it */
 } ecb_cell;
 
 /* A config expands to at most this many cells (dataset x corpus size x
@@ -131,6 +142,33 @@ void ecb_config_free(ecb_config *c);
  * evaluated). 0, or ECB_EINVAL and a message listing each problem with its
  * JSON path. */
 int ecb_config_check_dataset(const ecb_config *cfg, size_t di, size_t n_corpus);
+
+/* Budget-targeted cells (DESIGN D6) of dataset di, once it is loaded with
+ * vectors of dimension dim, similarity sim and n_corpus documents: each
+ * gets the setting of its size-determining parameters whose cost per
+ * vector (code_size + aux_bytes / corpus size, plus rescoring's second
+ * representation) is the largest within its budget (the chain, params_col,
+ * canonical and id follow), or a skip_reason when none fits. Call it for
+ * every dataset before the cells are validated or their ids compared with
+ * earlier results. 0, or an error (out of memory, a search too large). */
+int ecb_config_resolve_budgets(ecb_config *cfg, size_t di, size_t dim, ecb_similarity sim,
+                               size_t n_corpus);
+
+/* The chooser behind it: sets the parameters of chain (transforms then a
+ * quantizer, created at input dimension dim) that are size-determining
+ * (the plugin's size_params; parameters written in the config, bit set in
+ * stage.given, stay) to the setting of the largest cost <= budget, where
+ * cost = quantizer code_size + (sum of aux_bytes) / n_corpus + extra
+ * (bytes per vector). found 0 leaves chain unchanged. smallest: the least
+ * cost of a valid setting seen (NaN: none was valid). */
+typedef struct ecb_budget_choice {
+    int found;
+    double cost;
+    double smallest;
+    size_t creates;       /* create() calls the search made */
+} ecb_budget_choice;
+int ecb_budget_choose(ecb_chain *chain, size_t dim, ecb_similarity sim, size_t n_corpus,
+                      double extra, double budget, ecb_budget_choice *out);
 
 /* Label of one stage: "sq(bits=4)" (non-default params), "float32". */
 int ecb_stage_label(const ecb_stage *s, int all_params, char *buf, size_t n);

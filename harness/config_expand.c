@@ -1,9 +1,9 @@
 /*
  * Sweep expansion: method entries (a method or a pipeline, with parameter
- * axes) become chains; the cells are counted (and capped) before anything
- * is allocated, then the product dataset x corpus size x chain x mode x
- * rescoring x threads becomes cells with stable ids (a hash of each cell's
- * canonical JSON). Stages and rescoring are in config_stage.c.
+ * axes, a "label" and "budget" targets) become chains; the cells are
+ * counted (and capped) before anything is allocated, then the chains go to
+ * config_cells.c, which makes the cells. Stages and rescoring are in
+ * config_stage.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +21,9 @@ typedef struct {
     ecb_cfg_stage *st;
     size_t nst, cap;
     size_t *first, *n, nent;
+    const char **label;           /* per entry: its "label", or NULL */
+    ecb_budget_target **budgets;  /* per entry: its "budget" targets (nbudgets[e] of them) */
+    size_t *nbudgets;
 } entry_list;
 
 /* A new stage slot, or NULL (out of memory, recorded). */
@@ -41,9 +44,71 @@ static ecb_cfg_stage *new_stage(entry_list *l, ecb_problems *pr)
 
 static void entries_free(entry_list *l)
 {
+    for (size_t e = 0; l->budgets && e < l->nent; e++) free(l->budgets[e]);
+    free(l->budgets);
+    free(l->nbudgets);
+    free((void *)l->label);
     free(l->st);
     free(l->first);
     free(l->n);
+}
+
+/* An entry's "label": a non-empty string of printable characters. */
+static void parse_label(const cJSON *v, const char *file, const char *jpath, entry_list *l,
+                        size_t ei, ecb_problems *pr)
+{
+    if (!v) return;
+    char got[64] = "";
+    if (!cJSON_IsString(v)) snprintf(got, sizeof got, "%s", ecb_cfg_json_type(v));
+    else if (!v->valuestring[0]) snprintf(got, sizeof got, "an empty string");
+    else if (strlen(v->valuestring) > 200)
+        snprintf(got, sizeof got, "a string of %zu characters", strlen(v->valuestring));
+    for (const char *p = got[0] ? "" : v->valuestring; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) snprintf(got, sizeof got, "a control character");
+    if (got[0]) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.label: expected a non-empty string of at most 200 "
+                        "printable characters, got %s", file, jpath, got);
+        return;
+    }
+    l->label[ei] = v->valuestring;
+}
+
+/* An entry's "budget": one target or a non-empty array of them. */
+static void parse_budget(const cJSON *v, const char *file, const char *jpath, entry_list *l,
+                         size_t ei, ecb_problems *pr)
+{
+    if (!v) return;
+    size_t n = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 1, i = 0, before = pr->n;
+    if (cJSON_IsArray(v) && n == 0) {
+        ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.budget: empty array: expected at least one budget "
+                        "(\"32B\", 32, \"16x\")", file, jpath);
+        return;
+    }
+    ecb_budget_target *t = ecb_calloc(n, sizeof *t);
+    if (!t) { ecb_problems_add(pr, ECB_ENOMEM); return; }
+    for (const cJSON *it = cJSON_IsArray(v) ? v->child : v; it; it = cJSON_IsArray(v) ? it->next : NULL, i++) {
+        char jp[96];
+        if (cJSON_IsArray(v)) snprintf(jp, sizeof jp, "%s.budget[%zu]", jpath, i);
+        else snprintf(jp, sizeof jp, "%s.budget", jpath);
+        if (ecb_budget_target_parse(it, &t[i])) {
+            char got[128];
+            if (cJSON_IsString(it)) snprintf(got, sizeof got, "\"%.100s\"", it->valuestring);
+            else snprintf(got, sizeof got, "%s", cJSON_IsNumber(it) ? "a number <= 0" : ecb_cfg_json_type(it));
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: expected bytes per vector (\"32B\", 32, "
+                            "\"1KiB\") or a compression ratio against float32 (\"16x\"), got %s",
+                            file, jp, got);
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (t[j].text[0] && !strcmp(t[j].text, t[i].text)) {
+                ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s: %s is listed twice (also %s.budget[%zu])",
+                                file, jp, t[i].text, jpath, j);
+                break;
+            }
+    }
+    if (pr->n > before) { free(t); return; }
+    l->budgets[ei] = t;
+    l->nbudgets[ei] = n;
 }
 
 /* One methods[] entry: a method, or {"pipeline": [transforms..., quantizer]}. */
@@ -61,11 +126,14 @@ static void parse_entry(const cJSON *e, size_t ei, const char *file, const ecb_r
         return;
     }
     const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(e, "pipeline");
+    parse_label(cJSON_GetObjectItemCaseSensitive(e, "label"), file, jpath, l, ei, pr);
+    parse_budget(cJSON_GetObjectItemCaseSensitive(e, "budget"), file, jpath, l, ei, pr);
     if (!pipe) {
+        static const char *const keys[] = {"method", "params", "budget", "label", NULL};
         ecb_cfg_stage *st = new_stage(l, pr);
-        if (st) ecb_cfg_parse_stage(e, file, jpath, reg, st, pr);
+        if (st) ecb_cfg_parse_stage(e, file, jpath, reg, keys, st, pr);
     } else {
-        static const char *const keys[] = {"pipeline", NULL};
+        static const char *const keys[] = {"pipeline", "budget", "label", NULL};
         ecb_cfg_check_keys(e, keys, file, jpath, pr);
         if (!cJSON_IsArray(pipe) || cJSON_GetArraySize(pipe) < 1 || cJSON_GetArraySize(pipe) > 15) {
             ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.pipeline: expected an array of 1..15 stages, got %s",
@@ -77,7 +145,7 @@ static void parse_entry(const cJSON *e, size_t ei, const char *file, const ecb_r
             char sp[64];
             snprintf(sp, sizeof sp, "%s.pipeline[%zu]", jpath, i);
             ecb_cfg_stage *st = new_stage(l, pr);
-            if (st) ecb_cfg_parse_stage(s, file, sp, reg, st, pr);
+            if (st) ecb_cfg_parse_stage(s, file, sp, reg, NULL, st, pr);
         }
     }
     l->n[ei] = l->nst - first;
@@ -91,6 +159,26 @@ static void parse_entry(const cJSON *e, size_t ei, const char *file, const ecb_r
     if (pr->n > before) l->n[ei] = 0; /* nothing of it is expanded */
 }
 
+/* Two entries may not carry one label: the report tells rows apart by it. */
+static void check_label_keys(const entry_list *l, const char *file, ecb_problems *pr)
+{
+    size_t n = 0;
+    for (size_t e = 0; e < l->nent; e++) n += l->label[e] != NULL;
+    if (n < 2) return;
+    ecb_cfg_keyed *v = ecb_calloc(n, sizeof *v);
+    if (!v) { ecb_problems_add(pr, ECB_ENOMEM); return; }
+    n = 0;
+    for (size_t e = 0; e < l->nent; e++)
+        if (l->label[e]) v[n++] = (ecb_cfg_keyed){l->label[e], e};
+    qsort(v, n, sizeof *v, ecb_cfg_cmp_keyed);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(v[i].key, v[i - 1].key))
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: $.methods[%zu].label: \"%s\" is also the label of "
+                            "$.methods[%zu]: a label names one entry of the sweep", file, v[i].i,
+                            v[i].key, v[i - 1].i);
+    free(v);
+}
+
 static int parse_entries(const cJSON *methods, const char *file, const ecb_registry *reg,
                          entry_list *l, ecb_problems *pr)
 {
@@ -101,9 +189,14 @@ static int parse_entries(const cJSON *methods, const char *file, const ecb_regis
     size_t n = (size_t)cJSON_GetArraySize(methods);
     l->first = ecb_calloc(n, sizeof *l->first);
     l->n = ecb_calloc(n, sizeof *l->n);
-    if (!l->first || !l->n) return ecb_problems_add(pr, ECB_ENOMEM);
+    l->label = ecb_calloc(n, sizeof *l->label);
+    l->budgets = ecb_calloc(n, sizeof *l->budgets);
+    l->nbudgets = ecb_calloc(n, sizeof *l->nbudgets);
+    if (!l->first || !l->n || !l->label || !l->budgets || !l->nbudgets)
+        return ecb_problems_add(pr, ECB_ENOMEM);
     for (const cJSON *it = methods->child; it; it = it->next, l->nent++)
         parse_entry(it, l->nent, file, reg, l, pr);
+    check_label_keys(l, file, pr);
     return 0;
 }
 
@@ -135,18 +228,6 @@ static int fill_entry(const entry_list *l, size_t ei, const char *file, ecb_chai
     return 0;
 }
 
-typedef struct {
-    char *key;
-    size_t i;
-} chain_key;
-
-static int cmp_chain_key(const void *a, const void *b)
-{
-    const chain_key *x = a, *y = b;
-    int r = strcmp(x->key, y->key);
-    return r ? r : (x->i > y->i) - (x->i < y->i);
-}
-
 /* The n chains of one entry, minus those that only differ from an earlier
  * one by a setting that does not apply (reset[i]): calibration x clip
  * sweeps give each minmax cell once. A chain written twice stays, for the
@@ -156,7 +237,7 @@ static size_t drop_inapplicable_twins(ecb_chain *ch, size_t n, const unsigned ch
     size_t any = 0;
     for (size_t i = 0; i < n; i++) any |= reset[i];
     if (!any) return n;
-    chain_key *k = ecb_calloc(n, sizeof *k);
+    ecb_cfg_keyed *k = ecb_calloc(n, sizeof *k);
     unsigned char *drop = ecb_calloc(n, 1);
     int ok = k && drop;
     for (size_t i = 0; ok && i < n; i++) {
@@ -165,7 +246,7 @@ static size_t drop_inapplicable_twins(ecb_chain *ch, size_t n, const unsigned ch
         k[i].i = i;
     }
     if (ok) {
-        qsort(k, n, sizeof *k, cmp_chain_key);
+        qsort(k, n, sizeof *k, ecb_cfg_cmp_keyed);
         for (size_t i = 1; i < n; i++)
             if (!strcmp(k[i].key, k[i - 1].key) && reset[k[i].i]) drop[k[i].i] = 1;
     }
@@ -175,17 +256,47 @@ static size_t drop_inapplicable_twins(ecb_chain *ch, size_t n, const unsigned ch
         else ch[m++] = ch[i];
     }
     memset(ch + m, 0, (n - m) * sizeof *ch); /* no stale copies past the end */
-    for (size_t i = 0; k && i < n; i++) free(k[i].key);
+    for (size_t i = 0; k && i < n; i++) free((char *)k[i].key);
     free(k);
     free(drop);
     return m;
 }
 
-/* The chains of entry ei, appended to chains at *nchains. */
-static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_chain *chains,
-                        size_t *nchains)
+/* The chains at [start, *nchains), each repeated once per budget of entry
+ * ei (the budget varying fastest). */
+static int per_budget(const entry_list *l, size_t ei, ecb_chain *chains, ecb_cfg_chain_src *src,
+                      size_t start, size_t *nchains)
 {
-    size_t total = 1;
+    size_t m = *nchains - start, nb = l->nbudgets[ei];
+    ecb_chain *tmp = ecb_calloc(m ? m : 1, sizeof *tmp);
+    if (!tmp) return ECB_ENOMEM;
+    memcpy(tmp, chains + start, m * sizeof *tmp);
+    memset(chains + start, 0, m * sizeof *tmp);
+    *nchains = start;
+    int rc = 0;
+    for (size_t j = 0; j < m && !rc; j++)
+        for (size_t b = 0; b < nb && !rc; b++) {
+            ecb_chain *dst = &chains[*nchains];
+            src[(*nchains)++] = (ecb_cfg_chain_src){ei, b};
+            if (b + 1 < nb) {
+                rc = ecb_cfg_chain_copy(dst, &tmp[j]);
+            } else {
+                *dst = tmp[j];
+                tmp[j].stages = NULL;
+                tmp[j].n = 0;
+            }
+        }
+    for (size_t j = 0; j < m; j++) ecb_chain_release(&tmp[j]); /* what was not moved */
+    free(tmp);
+    return rc;
+}
+
+/* The chains of entry ei, appended to chains at *nchains (src says where
+ * each comes from). */
+static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_chain *chains,
+                        ecb_cfg_chain_src *src, size_t *nchains)
+{
+    size_t total = 1, start = *nchains;
     for (size_t i = 0; i < l->n[ei]; i++) total *= l->st[l->first[ei] + i].combos;
     unsigned char *reset = ecb_calloc(total ? total : 1, 1);
     if (!reset) return ECB_ENOMEM;
@@ -195,14 +306,18 @@ static int expand_entry(const entry_list *l, size_t ei, const char *file, ecb_ch
     while (filled < total && chains[*nchains + filled].stages) filled++;
     *nchains += rc ? filled : drop_inapplicable_twins(chains + *nchains, total, reset);
     free(reset);
+    for (size_t i = start; i < *nchains; i++) src[i] = (ecb_cfg_chain_src){ei, SIZE_MAX};
+    if (!rc && l->nbudgets[ei]) rc = per_budget(l, ei, chains, src, start, nchains);
     return rc;
 }
 
 /* ---- the size of the sweep ----------------------------------------------------- */
 
+/* Settings of entry ei: its parameter combinations, one per budget when
+ * it has budgets. */
 static size_t entry_combos(const entry_list *l, size_t ei)
 {
-    size_t n = 1;
+    size_t n = l->nbudgets[ei] ? l->nbudgets[ei] : 1;
     for (size_t i = 0; i < l->n[ei]; i++) n = ecb_cfg_mul_sat(n, l->st[l->first[ei] + i].combos);
     return n;
 }
@@ -220,6 +335,11 @@ static size_t describe_entry(const entry_list *l, size_t ei, char *buf, size_t n
                                     s->plugin->vt.name, it->string, ecb_cfg_axis_len(it));
             first = 0;
         }
+    }
+    if (l->nbudgets[ei] > 1 && off + 40 < n) {
+        off += (size_t)snprintf(buf + off, n - off, "%sbudget %zu", first ? " (" : " x ",
+                                l->nbudgets[ei]);
+        first = 0;
     }
     if (!first && off + 2 < n) off += (size_t)snprintf(buf + off, n - off, ")");
     return off;
@@ -265,163 +385,29 @@ static int count_cells(const ecb_config *c, const entry_list *l, size_t *nchains
                     c->n_threads_list, why);
 }
 
-static int append_float32(ecb_chain *c, const ecb_registry *reg, const char *file)
-{
-    const ecb_plugin *f = ecb_registry_find(reg, "float32");
-    if (!f)
-        return ecb_fail(ECB_ENOTFOUND,
-                        "%s: a chain ending in a transform needs the float32 method: %s", file,
-                        ecb_last_error());
-    ecb_stage *ns = realloc(c->stages, (c->n + 1) * sizeof *ns);
-    if (!ns) return ECB_ENOMEM;
-    c->stages = ns;
-    c->stages[c->n].plugin = f;
-    c->stages[c->n].params = ecb_calloc(1, 1);
-    c->n++;
-    return 0;
-}
-
-/* ---- cells -------------------------------------------------------------- */
-
-/* {"method": name, "params": {every parameter}} */
-static cJSON *stage_json(const ecb_stage *s)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "method", s->plugin->vt.name);
-    cJSON_AddItemToObject(o, "params", ecb_params_to_json(s->plugin->vt.params, s->params));
-    return o;
-}
-
-/* What a cell's id hashes: every resolved parameter, not the spelling of
- * the config (so "bits": 8 and the default give one cell). */
-static char *canonical_cell(const ecb_config *c, const ecb_cell *cell)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "dataset", c->datasets[cell->dataset].key);
-    cJSON_AddNumberToObject(o, "corpus_size", (double)cell->corpus_size);
-    cJSON *ch = cJSON_AddArrayToObject(o, "chain");
-    for (size_t i = 0; i < cell->chain.n; i++) cJSON_AddItemToArray(ch, stage_json(&cell->chain.stages[i]));
-    cJSON_AddStringToObject(o, "mode", cell->mode == ECB_MODE_SYMMETRIC ? "symmetric" : "asymmetric");
-    const ecb_rescore *r = &c->rescores[cell->rescore];
-    if (!r->factor) cJSON_AddStringToObject(o, "rescore", "none");
-    else {
-        cJSON *rs = cJSON_AddObjectToObject(o, "rescore");
-        cJSON_AddNumberToObject(rs, "factor", (double)r->factor);
-        if (r->with_float32) cJSON_AddStringToObject(rs, "with", "float32");
-        else cJSON_AddItemToObject(rs, "with", stage_json(&r->with.stages[0]));
-    }
-    cJSON *ks = cJSON_AddArrayToObject(o, "k");
-    for (size_t i = 0; i < c->nk; i++) cJSON_AddItemToArray(ks, cJSON_CreateNumber((double)c->ks[i]));
-    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
-    cJSON_AddNumberToObject(o, "train_size", (double)c->train_size);
-    /* Quality does not depend on the thread count, so a run resumes across
-     * counts; only an axis of counts makes them part of a cell's identity. */
-    if (c->n_threads_list > 1) cJSON_AddNumberToObject(o, "threads", (double)cell->threads);
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
-}
-
-/* The cell's columns and id: labels from the chain as written (a lone
- * transform shows as itself), then float32 appended for scoring. */
-static int finish_cell(const ecb_config *c, ecb_cell *cell, const ecb_registry *reg)
-{
-    char lab[2048], all[4096];
-    ecb_chain_label(&cell->chain, 0, lab, sizeof lab);
-    size_t off = 0;
-    all[0] = '\0';
-    for (size_t i = 0; i < cell->chain.n; i++) {
-        char ps[1024];
-        const ecb_method_vtable *vt = &cell->chain.stages[i].plugin->vt;
-        /* every parameter that applies (clip only with calibration=percentile) */
-        ecb_params_format_applicable(vt->params, vt->param_conds, cell->chain.stages[i].params, ";",
-                                     ~(uint64_t)0, ps, sizeof ps);
-        int w = snprintf(all + off, sizeof all - off, "%s%s", i ? ">" : "", ps);
-        if (w > 0 && (size_t)w < sizeof all - off) off += (size_t)w;
-    }
-    cell->label_col = ecb_strdup(lab);
-    cell->params_col = ecb_strdup(all);
-    cell->method_col = ecb_strdup(cell->chain.n == 1 ? cell->chain.stages[0].plugin->vt.name : lab);
-    int rc;
-    if (cell->chain.stages[cell->chain.n - 1].plugin->vt.flags & ECB_METHOD_TRANSFORM)
-        if ((rc = append_float32(&cell->chain, reg, c->path))) return rc;
-    cell->canonical = canonical_cell(c, cell);
-    ecb_hash h;
-    ecb_hash_init(&h);
-    ecb_hash_update(&h, cell->canonical, strlen(cell->canonical));
-    snprintf(cell->id, sizeof cell->id, "%016" PRIx64, ecb_hash_final(&h));
-    return 0;
-}
-
-static int cmp_cell_id(const void *a, const void *b)
-{
-    const ecb_cell *x = *(const ecb_cell *const *)a, *y = *(const ecb_cell *const *)b;
-    int r = strcmp(x->id, y->id);
-    return r ? r : (x < y ? -1 : x > y);
-}
-
-/* Identical cells (e.g. the same method listed twice) would collide; ids
- * are sorted, not compared pairwise, for sweeps of a million cells. */
-static int check_unique(const ecb_config *c)
-{
-    const ecb_cell **v = ecb_calloc(c->n_cells ? c->n_cells : 1, sizeof *v);
-    if (!v) return ECB_ENOMEM;
-    for (size_t i = 0; i < c->n_cells; i++) v[i] = &c->cells[i];
-    qsort(v, c->n_cells, sizeof *v, cmp_cell_id);
-    const ecb_cell *first = NULL; /* the earliest cell that has a twin */
-    for (size_t i = 1; i < c->n_cells; i++)
-        if (strcmp(v[i]->id, v[i - 1]->id) == 0 && (!first || v[i - 1] < first)) first = v[i - 1];
-    free(v);
-    if (!first) return 0;
-    char thr[48] = "";
-    if (c->n_threads_list > 1) snprintf(thr, sizeof thr, ", %zu threads", first->threads);
-    return ecb_fail(ECB_EINVAL, "%s: $.methods: the sweep lists the same cell twice (%s, %s, rescore %s%s)",
-                    c->path, first->label_col,
-                    first->mode == ECB_MODE_SYMMETRIC ? "symmetric" : "asymmetric",
-                    c->rescores[first->rescore].label, thr);
-}
-
-/* Cells: dataset x corpus size x chain x mode x rescore x threads, the
- * last varying fastest. */
-static int make_cells(ecb_config *c, const ecb_chain *chains, size_t nchains, size_t total,
-                      const ecb_registry *reg)
-{
-    c->cells = ecb_calloc(total ? total : 1, sizeof *c->cells);
-    if (!c->cells) return ECB_ENOMEM;
-    int rc;
-    for (size_t d = 0; d < c->n_datasets; d++)
-        for (size_t s = 0; s < c->datasets[d].n_corpus_sizes; s++)
-            for (size_t ch = 0; ch < nchains; ch++)
-                for (size_t mo = 0; mo < c->n_modes; mo++)
-                    for (size_t r = 0; r < c->n_rescores; r++)
-                        for (size_t t = 0; t < c->n_threads_list; t++) {
-                            ecb_cell *cell = &c->cells[c->n_cells++];
-                            cell->dataset = d;
-                            cell->corpus_size = c->datasets[d].corpus_sizes[s];
-                            cell->mode = c->modes[mo];
-                            cell->rescore = r;
-                            cell->threads = c->threads_list[t];
-                            if ((rc = ecb_cfg_chain_copy(&cell->chain, &chains[ch]))) return rc;
-                            if ((rc = finish_cell(c, cell, reg))) return rc;
-                        }
-    return check_unique(c);
-}
-
 int ecb_cfg_expand(ecb_config *c, const cJSON *methods, const ecb_registry *reg, ecb_problems *pr)
 {
     const char *file = c->path;
     entry_list l;
     ecb_chain *chains = NULL;
+    ecb_cfg_chain_src *src = NULL;
     size_t nchains = 0;
     size_t total = 0, ncells = 0;
     int rc = parse_entries(methods, file, reg, &l, pr);
     if (!rc && pr->n) rc = pr->rc; /* a sweep is expanded only from a valid config */
     if (!rc) rc = count_cells(c, &l, &total, &ncells);
-    if (!rc && !(chains = ecb_calloc(total ? total : 1, sizeof *chains))) rc = ECB_ENOMEM;
-    for (size_t ei = 0; !rc && ei < l.nent; ei++) rc = expand_entry(&l, ei, file, chains, &nchains);
-    if (!rc) rc = make_cells(c, chains, nchains, ncells, reg);
+    if (!rc && (!(chains = ecb_calloc(total ? total : 1, sizeof *chains)) ||
+                !(src = ecb_calloc(total ? total : 1, sizeof *src))))
+        rc = ECB_ENOMEM;
+    for (size_t ei = 0; !rc && ei < l.nent; ei++)
+        rc = expand_entry(&l, ei, file, chains, src, &nchains);
+    if (!rc) {
+        ecb_cfg_entries e = {l.label, (const ecb_budget_target *const *)l.budgets, l.nent};
+        rc = ecb_cfg_make_cells(c, chains, src, nchains, ncells, &e, reg, pr);
+    }
     for (size_t i = 0; i < nchains; i++) ecb_chain_release(&chains[i]);
     free(chains);
+    free(src);
     entries_free(&l);
     if (rc && !pr->n) ecb_problems_add(pr, rc);
     return rc;

@@ -48,17 +48,55 @@ typedef struct {
     size_t combos;       /* product of its axis lengths, SIZE_MAX past size_t */
 } ecb_cfg_stage;
 
+/* A string and an index, sorted by string then index (finding twins). */
+typedef struct {
+    const char *key;
+    size_t i;
+} ecb_cfg_keyed;
+int ecb_cfg_cmp_keyed(const void *a, const void *b); /* qsort comparator */
+
 size_t ecb_cfg_axis_len(const cJSON *v); /* an array's length, else 1 */
 size_t ecb_cfg_mul_sat(size_t a, size_t b); /* a*b, SIZE_MAX on overflow */
 /* {"method": name, "params": {...}} at jpath, every value of every axis
- * checked; 0 when usable (else its problems are in pr). */
+ * checked; keys: the keys the object may hold (NULL: method and params);
+ * 0 when usable (else its problems are in pr). */
 int ecb_cfg_parse_stage(const cJSON *o, const char *file, const char *jpath,
-                        const ecb_registry *reg, ecb_cfg_stage *out, ecb_problems *pr);
+                        const ecb_registry *reg, const char *const *keys, ecb_cfg_stage *out,
+                        ecb_problems *pr);
 /* The parameters of combination idx of s (last axis fastest): < 0 on
  * error, 1 when a parameter that does not apply held another value than
  * its default (now reset), else 0. */
 int ecb_cfg_stage_fill(const ecb_cfg_stage *s, size_t idx, const char *file, ecb_stage *out);
 int ecb_cfg_chain_copy(ecb_chain *dst, const ecb_chain *src); /* deep */
+/* One parameter's value from the params struct src into dst. */
+void ecb_cfg_param_copy(const ecb_param *p, const void *src, void *dst);
+/* A cell label from a method entry's "label": the label, then the values of
+ * the chain's sweep axes that apply ("percentile(bits=4)"). */
+int ecb_cfg_entry_label(const char *label, const ecb_chain *c, char *buf, size_t n);
+
+/* ---- cells (config_cells.c) ---- */
+
+/* Where a chain of the sweep comes from: its methods[] entry and budget
+ * (an index into that entry's budgets; SIZE_MAX: not budget-targeted). */
+typedef struct {
+    size_t entry, budget;
+} ecb_cfg_chain_src;
+
+/* What the cells need of the methods[] entries. */
+typedef struct {
+    const char *const *label;                 /* per entry: "label" or NULL */
+    const ecb_budget_target *const *budgets;  /* per entry: its budgets or NULL */
+    size_t n;
+} ecb_cfg_entries;
+
+/* The cells: dataset x corpus size x chain x mode x rescore x threads (the
+ * last fastest), total of them; fails on twins (one id twice), and adds a
+ * problem for a label that names cells of two entries. */
+int ecb_cfg_make_cells(ecb_config *c, const ecb_chain *chains, const ecb_cfg_chain_src *src,
+                       size_t nchains, size_t total, const ecb_cfg_entries *e,
+                       const ecb_registry *reg, ecb_problems *pr);
+/* (Re)computes a cell's params column, canonical JSON and id from its chain. */
+int ecb_cfg_cell_identity(const ecb_config *c, ecb_cell *cell);
 
 /* "budgets", "budget_metric" and "ci" (ks_ok: the k list parsed, so metric
  * columns can be checked against it). */

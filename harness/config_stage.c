@@ -43,6 +43,50 @@ int ecb_chain_label(const ecb_chain *c, int all_params, char *buf, size_t n)
     return 0;
 }
 
+void ecb_cfg_param_copy(const ecb_param *p, const void *src, void *dst)
+{
+    size_t w = p->type == ECB_PARAM_INT    ? sizeof(int64_t)
+               : p->type == ECB_PARAM_SIZE   ? sizeof(size_t)
+               : p->type == ECB_PARAM_DOUBLE ? sizeof(double)
+                                             : sizeof(int);
+    memcpy((char *)dst + p->offset, (const char *)src + p->offset, w);
+}
+
+int ecb_cfg_entry_label(const char *label, const ecb_chain *c, char *buf, size_t n)
+{
+    /* the swept values only, so the cells of one labelled entry stay apart:
+     * "percentile(bits=4)" */
+    char axes[1024] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const ecb_stage *s = &c->stages[i];
+        const ecb_method_vtable *vt = &s->plugin->vt;
+        if (!s->axes) continue;
+        /* axes that apply, formatted from a copy where every other parameter
+         * is at its default (so that only they are listed) */
+        uint64_t show = 0;
+        size_t np = ecb_params_count(vt->params);
+        for (size_t k = 0; k < np && k < 64; k++)
+            if (((s->axes >> k) & 1) && ecb_param_applies(vt->params, vt->param_conds, k, s->params))
+                show |= (uint64_t)1 << k;
+        void *only = ecb_calloc(1, vt->params_size ? vt->params_size : 1);
+        if (!only) return ECB_ENOMEM;
+        ecb_params_defaults(vt->params, only);
+        for (size_t k = 0; k < np && k < 64; k++)
+            if ((show >> k) & 1) ecb_cfg_param_copy(&vt->params[k], s->params, only);
+        char ps[512];
+        int rc = ecb_params_format_mask(vt->params, only, ",", show, ps, sizeof ps);
+        free(only);
+        if (rc) return rc;
+        if (!ps[0]) continue;
+        int w = snprintf(axes + off, sizeof axes - off, "%s%s", off ? "," : "", ps);
+        if (w < 0 || (size_t)w >= sizeof axes - off) return ecb_fail(ECB_ERANGE, "label too long");
+        off += (size_t)w;
+    }
+    int w = off ? snprintf(buf, n, "%s(%s)", label, axes) : snprintf(buf, n, "%s", label);
+    return w < 0 || (size_t)w >= n ? ecb_fail(ECB_ERANGE, "label too long") : 0;
+}
+
 void ecb_chain_release(ecb_chain *c)
 {
     if (!c) return;
@@ -61,6 +105,7 @@ int ecb_cfg_chain_copy(ecb_chain *dst, const ecb_chain *src)
         size_t ps = src->stages[i].plugin->vt.params_size;
         dst->stages[i].plugin = src->stages[i].plugin;
         dst->stages[i].given = src->stages[i].given;
+        dst->stages[i].axes = src->stages[i].axes;
         dst->stages[i].params = ecb_calloc(1, ps ? ps : 1);
         if (!dst->stages[i].params) return ECB_ENOMEM;
         if (ps) memcpy(dst->stages[i].params, src->stages[i].params, ps);
@@ -70,6 +115,13 @@ int ecb_cfg_chain_copy(ecb_chain *dst, const ecb_chain *src)
 
 /* ---- method entries: parameter axes ------------------------------------ */
 
+
+int ecb_cfg_cmp_keyed(const void *a, const void *b)
+{
+    const ecb_cfg_keyed *x = a, *y = b;
+    int r = strcmp(x->key, y->key);
+    return r ? r : (x->i > y->i) - (x->i < y->i);
+}
 
 size_t ecb_cfg_axis_len(const cJSON *v)
 {
@@ -133,6 +185,7 @@ int ecb_cfg_stage_fill(const ecb_cfg_stage *s, size_t idx, const char *file, ecb
         if (!p) { rc = ECB_EINVAL; break; }
         size_t pi = (size_t)(p - vt->params);
         if (pi < 64) out->given |= (uint64_t)1 << pi;
+        if (pi < 64 && cJSON_IsArray(it)) out->axes |= (uint64_t)1 << pi;
         rc = ecb_param_set(p, v, out->params, where, vt->name);
     }
     free(keys);
@@ -146,9 +199,11 @@ int ecb_cfg_stage_fill(const ecb_cfg_stage *s, size_t idx, const char *file, ecb
 /* {"method": name, "params": {...}} at jpath; 0 when usable (its problems,
  * if any, are in pr). */
 int ecb_cfg_parse_stage(const cJSON *o, const char *file, const char *jpath,
-                       const ecb_registry *reg, ecb_cfg_stage *out, ecb_problems *pr)
+                        const ecb_registry *reg, const char *const *keys, ecb_cfg_stage *out,
+                        ecb_problems *pr)
 {
-    static const char *const keys[] = {"method", "params", NULL};
+    static const char *const stage_keys[] = {"method", "params", NULL};
+    if (!keys) keys = stage_keys;
     memset(out, 0, sizeof *out);
     snprintf(out->jpath, sizeof out->jpath, "%s", jpath);
     if (!cJSON_IsObject(o))
@@ -192,7 +247,7 @@ static void parse_rescore_with(const cJSON *w, const char *file, const char *jpa
         obj = tmp;
     }
     ecb_cfg_stage s;
-    int rc = ecb_cfg_parse_stage(obj, file, jpath, reg, &s, pr);
+    int rc = ecb_cfg_parse_stage(obj, file, jpath, reg, NULL, &s, pr);
     if (!rc && s.combos != 1)
         rc = ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.params: rescoring takes one setting, not a sweep axis",
                              file, jpath);

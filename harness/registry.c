@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/install.h"
+#include "harness/budget_spec.h"
 #include "harness/params.h"
 #include "harness/registry.h"
 
@@ -151,6 +152,8 @@ int ecb_plugin_open(const char *path, ecb_plugin *p)
         return reject(p, "%s: params_size: expected > 0 with a parameter table, got 0", path);
     if (ecb_params_validate(p->vt.params, path) != 0) return reject(p, "%s", ecb_last_error());
     if (ecb_param_conds_validate(p->vt.params, p->vt.param_conds, path) != 0)
+        return reject(p, "%s", ecb_last_error());
+    if (ecb_size_params_validate(p->vt.params, p->vt.size_params, path) != 0)
         return reject(p, "%s", ecb_last_error());
     for (const ecb_param *q = p->vt.params; q && q->name; q++) {
         size_t w = q->type == ECB_PARAM_INT ? sizeof(int64_t)

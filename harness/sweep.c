@@ -178,6 +178,7 @@ static int validate_cells(run_ctx *c)
         add_problem(&pr, ecb_config_check_dataset(cfg, i, ecb_vecs_count(c->full[i]->corpus)));
     for (size_t i = 0; i < cfg->n_cells && pr.n < 64; i++) {
         const ecb_cell *cell = &cfg->cells[i];
+        if (cell->skip_reason) continue; /* nothing fits its budget: a skipped row */
         if (i > 0 && cfg->cells[i - 1].dataset == cell->dataset &&
             cfg->cells[i - 1].mode != cell->mode)
             continue; /* same chain, other mode: already checked */
@@ -643,10 +644,27 @@ static int select_cells(run_ctx *c)
 
 /* Every rank loads and checks the config's data; only rank 0 touches the
  * output directory; then all agree on whether to go on. */
+
+/* Budget-targeted cells get their parameters from each dataset's dimension
+ * and corpus size, before anything compares ids or builds a chain. */
+static int resolve_budgets(run_ctx *c)
+{
+    ecb_config *cfg = (ecb_config *)c->cfg;
+    int rc = 0;
+    for (size_t i = 0; i < cfg->n_datasets && !rc; i++) {
+        const ecb_dataset *d = c->full[i];
+        rc = ecb_config_resolve_budgets(cfg, i, ecb_vecs_dim(d->corpus),
+                                        d->sim == ECB_DS_L2 ? ECB_SIM_L2 : ECB_SIM_DOT,
+                                        ecb_vecs_count(d->corpus));
+    }
+    return rc;
+}
+
 static int start(run_ctx *c, ecb_dir_lock **lock)
 {
     int lead = ecb_mpi_rank() == 0;
     int rc = load_datasets(c);
+    if (!rc) rc = resolve_budgets(c);
     if (!rc) rc = validate_cells(c);
     if (!rc) rc = select_cells(c);
     if (!rc && lead) rc = ecb_mkdir_p(c->dir);

@@ -109,6 +109,9 @@ static int tmpl_score(const ecb_method *m, ecb_mode mode, const void *prepared, 
     return 0;
 }
 
+/* No parameter sets the size: a memory budget takes it as it is. */
+static const char *const tmpl_size_params[] = {NULL};
+
 static const ecb_method_vtable tmpl_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -126,6 +129,7 @@ static const ecb_method_vtable tmpl_vtable = {
     .query_size = tmpl_query_size,
     .prepare = tmpl_prepare,
     .score = tmpl_score,
+    .size_params = tmpl_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method__template(void) { return &tmpl_vtable; }

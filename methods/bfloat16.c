@@ -134,6 +134,9 @@ static int bf16_score(const ecb_method *m, ecb_mode mode, const void *prepared, 
     return 0;
 }
 
+/* No parameter sets the size: a memory budget takes it as it is. */
+static const char *const bf16_size_params[] = {NULL};
+
 static const ecb_method_vtable bf16_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -151,6 +154,7 @@ static const ecb_method_vtable bf16_vtable = {
     .query_size = bf16_query_size,
     .prepare = bf16_prepare,
     .score = bf16_score,
+    .size_params = bf16_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_bfloat16(void) { return &bf16_vtable; }

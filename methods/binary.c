@@ -325,6 +325,9 @@ static int bin_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
+/* No parameter sets the size: a memory budget takes it as it is. */
+static const char *const bin_size_params[] = {NULL};
+
 static const ecb_method_vtable bin_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -342,6 +345,7 @@ static const ecb_method_vtable bin_vtable = {
     .query_size = bin_query_size,
     .prepare = bin_prepare,
     .score = bin_score,
+    .size_params = bin_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_binary(void) { return &bin_vtable; }

@@ -92,6 +92,9 @@ static int f16_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
+/* No parameter sets the size: a memory budget takes it as it is. */
+static const char *const f16_size_params[] = {NULL};
+
 static const ecb_method_vtable f16_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -109,6 +112,7 @@ static const ecb_method_vtable f16_vtable = {
     .query_size = f16_query_size,
     .prepare = f16_prepare,
     .score = f16_score,
+    .size_params = f16_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_float16(void) { return &f16_vtable; }

@@ -78,6 +78,9 @@ static int f32_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
+/* No parameter sets the size: a memory budget takes it as it is. */
+static const char *const f32_size_params[] = {NULL};
+
 static const ecb_method_vtable f32_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -95,6 +98,7 @@ static const ecb_method_vtable f32_vtable = {
     .query_size = f32_query_size,
     .prepare = f32_prepare,
     .score = f32_score,
+    .size_params = f32_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_float32(void) { return &f32_vtable; }

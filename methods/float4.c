@@ -233,6 +233,9 @@ static int f4_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* No parameter sets the size: a memory budget takes it as it is. */
+static const char *const f4_size_params[] = {NULL};
+
 static const ecb_method_vtable f4_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -251,6 +254,7 @@ static const ecb_method_vtable f4_vtable = {
     .query_size = f4_query_size,
     .prepare = f4_prepare,
     .score = f4_score,
+    .size_params = f4_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_float4(void) { return &f4_vtable; }

@@ -190,6 +190,9 @@ static int f8_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* No parameter sets the size: a memory budget takes it as it is. */
+static const char *const f8_size_params[] = {NULL};
+
 static const ecb_method_vtable f8_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -207,6 +210,7 @@ static const ecb_method_vtable f8_vtable = {
     .query_size = f8_query_size,
     .prepare = f8_prepare,
     .score = f8_score,
+    .size_params = f8_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_float8(void) { return &f8_vtable; }

@@ -253,6 +253,9 @@ static int iq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const iq_size_params[] = {"bits", NULL};
+
 static const ecb_method_vtable iq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -271,6 +274,7 @@ static const ecb_method_vtable iq_vtable = {
     .query_size = iq_query_size,
     .prepare = iq_prepare,
     .score = iq_score,
+    .size_params = iq_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_intq(void) { return &iq_vtable; }

@@ -314,6 +314,9 @@ static int itq_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const itq_size_params[] = {"nbits", NULL};
+
 static const ecb_method_vtable itq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -331,6 +334,7 @@ static const ecb_method_vtable itq_vtable = {
     .query_size = itq_query_size,
     .prepare = itq_prepare,
     .score = itq_score,
+    .size_params = itq_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_itq(void) { return &itq_vtable; }

@@ -222,6 +222,9 @@ static int km_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const km_size_params[] = {"k", NULL};
+
 static const ecb_method_vtable km_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -241,6 +244,7 @@ static const ecb_method_vtable km_vtable = {
     .query_size = km_query_size,
     .prepare = km_prepare,
     .score = km_score,
+    .size_params = km_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_kmeans(void) { return &km_vtable; }

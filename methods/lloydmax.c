@@ -303,7 +303,7 @@ static size_t lm_aux_bytes(const ecb_method *m)
     size_t d = m->dim;
     /* rotation, sketch, per-coordinate mean and scale (the level table is
      * derived from them and the L standard levels) */
-    return (d * d + (s->sk ? d * d : 0) + 2 * d + s->L) * sizeof(float);
+    return (d * d + (s->p.residual_bits ? d * d : 0) + 2 * d + s->L) * sizeof(float);
 }
 
 /* ---- bit packing: index i occupies bits [i*B, i*B + B) LSB-first -------- */
@@ -571,6 +571,9 @@ static int lm_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const lloydmax_size_params[] = {"bits", NULL};
+
 static const ecb_method_vtable lm_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -590,6 +593,7 @@ static const ecb_method_vtable lm_vtable = {
     .query_size = lm_query_size,
     .prepare = lm_prepare,
     .score = lm_score,
+    .size_params = lloydmax_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_lloydmax(void) { return &lm_vtable; }

@@ -224,7 +224,8 @@ static size_t lsh_code_size(const ecb_method *m) { return ((const lsh_state *)m)
 static size_t lsh_aux_bytes(const ecb_method *m)
 {
     const lsh_state *s = (const lsh_state *)m;
-    return (s->nbits * m->dim + (s->thr ? s->nbits : 0)) * sizeof(float);
+    /* from the parameters, not s->thr: exact before train() too (size_params) */
+    return (s->nbits * m->dim + (s->p.train_thresholds ? s->nbits : 0)) * sizeof(float);
 }
 
 /* Bit b of a code is byte b/8, bit b%8 (LSB first, as FAISS packs). */
@@ -292,6 +293,9 @@ static int lsh_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const lsh_size_params[] = {"nbits", NULL};
+
 static const ecb_method_vtable lsh_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -309,6 +313,7 @@ static const ecb_method_vtable lsh_vtable = {
     .query_size = lsh_query_size,
     .prepare = lsh_prepare,
     .score = lsh_score,
+    .size_params = lsh_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_lsh(void) { return &lsh_vtable; }

@@ -320,6 +320,9 @@ static int opq_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses; the first wins ties. */
+static const char *const opq_size_params[] = {"nbits", "m", NULL};
+
 static const ecb_method_vtable opq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -339,6 +342,7 @@ static const ecb_method_vtable opq_vtable = {
     .query_size = opq_query_size,
     .prepare = opq_prepare,
     .score = opq_score,
+    .size_params = opq_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_opq(void) { return &opq_vtable; }

@@ -445,6 +445,9 @@ static int osq_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const osq_size_params[] = {"bits", NULL};
+
 static const ecb_method_vtable osq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -465,6 +468,7 @@ static const ecb_method_vtable osq_vtable = {
     .query_size = osq_query_size,
     .prepare = osq_prepare,
     .score = osq_score,
+    .size_params = osq_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_osq(void) { return &osq_vtable; }

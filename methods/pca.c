@@ -219,6 +219,9 @@ static int pca_transform(const ecb_method *m, const float *x, size_t n, float *y
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const pca_size_params[] = {"dim", NULL};
+
 static const ecb_method_vtable pca_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -235,6 +238,7 @@ static const ecb_method_vtable pca_vtable = {
     .aux_bytes = pca_aux_bytes,
     .out_dim = pca_out_dim,
     .transform = pca_transform,
+    .size_params = pca_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_pca(void) { return &pca_vtable; }

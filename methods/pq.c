@@ -243,6 +243,9 @@ static int pq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses; the first wins ties. */
+static const char *const pq_size_params[] = {"nbits", "m", NULL};
+
 static const ecb_method_vtable pq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -262,6 +265,7 @@ static const ecb_method_vtable pq_vtable = {
     .query_size = pq_query_size,
     .prepare = pq_prepare,
     .score = pq_score,
+    .size_params = pq_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_pq(void) { return &pq_vtable; }

@@ -656,6 +656,9 @@ static int rq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const rabitq_size_params[] = {"bits", NULL};
+
 static const ecb_method_vtable rq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -673,6 +676,7 @@ static const ecb_method_vtable rq_vtable = {
     .query_size = rq_query_size,
     .prepare = rq_prepare,
     .score = rq_score,
+    .size_params = rabitq_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_rabitq(void) { return &rq_vtable; }

@@ -520,6 +520,9 @@ static int rb_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const resbin_size_params[] = {"levels", NULL};
+
 static const ecb_method_vtable rb_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -539,6 +542,7 @@ static const ecb_method_vtable rb_vtable = {
     .query_size = rb_query_size,
     .prepare = rb_prepare,
     .score = rb_score,
+    .size_params = resbin_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_resbin(void) { return &rb_vtable; }

@@ -84,6 +84,9 @@ static int rot_transform(const ecb_method *m, const float *x, size_t n, float *y
     return 0;
 }
 
+/* No parameter sets the size: a memory budget takes it as it is. */
+static const char *const rot_size_params[] = {NULL};
+
 static const ecb_method_vtable rot_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -98,6 +101,7 @@ static const ecb_method_vtable rot_vtable = {
     .aux_bytes = rot_aux_bytes,
     .out_dim = rot_out_dim,
     .transform = rot_transform,
+    .size_params = rot_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_rotate(void) { return &rot_vtable; }

@@ -170,6 +170,9 @@ static int rp_transform(const ecb_method *m, const float *x, size_t n, float *y)
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const rp_size_params[] = {"dim", NULL};
+
 static const ecb_method_vtable rp_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -185,6 +188,7 @@ static const ecb_method_vtable rp_vtable = {
     .aux_bytes = rp_aux_bytes,
     .out_dim = rp_out_dim,
     .transform = rp_transform,
+    .size_params = rp_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_rp(void) { return &rp_vtable; }

@@ -315,6 +315,9 @@ static int rq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses; the first wins ties. */
+static const char *const rq_size_params[] = {"nbits", "stages", NULL};
+
 static const ecb_method_vtable rq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -334,6 +337,7 @@ static const ecb_method_vtable rq_vtable = {
     .query_size = rq_query_size,
     .prepare = rq_prepare,
     .score = rq_score,
+    .size_params = rq_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_rq(void) { return &rq_vtable; }

@@ -671,6 +671,9 @@ static int sq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const sq_size_params[] = {"bits", NULL};
+
 static const ecb_method_vtable sq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -692,6 +695,7 @@ static const ecb_method_vtable sq_vtable = {
     .query_size = sq_query_size,
     .prepare = sq_prepare,
     .score = sq_score,
+    .size_params = sq_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_sq(void) { return &sq_vtable; }

@@ -92,6 +92,9 @@ static int trunc_transform(const ecb_method *m, const float *x, size_t n, float 
     return 0;
 }
 
+/* What a memory budget ("budget" in a config) chooses. */
+static const char *const trunc_size_params[] = {"dim", NULL};
+
 static const ecb_method_vtable trunc_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -106,6 +109,7 @@ static const ecb_method_vtable trunc_vtable = {
     .aux_bytes = trunc_aux_bytes,
     .out_dim = trunc_out_dim,
     .transform = trunc_transform,
+    .size_params = trunc_size_params,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_truncate(void) { return &trunc_vtable; }

@@ -1,8 +1,10 @@
 /*
  * Parameter tables, the plugin registry and config schema v1: defaults,
  * ranges, enums, "did you mean", sweep expansion order and counts, stable
- * cell ids, pipeline rules, rescoring labels, and error messages that name
- * the file and JSON path.
+ * cell ids, pipeline rules, rescoring labels, entry labels, and error
+ * messages that name the file and JSON path. (Over 600 lines: one test per
+ * config feature, each short; budget-targeted entries are tested in
+ * test_budget_choose.c.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -528,6 +530,108 @@ static void test_applicable_params(void **state)
 #undef AP
 }
 
+/* "label" on a method entry: shown instead of the generated label (with
+ * the entry's swept values, so its cells stay apart), never in the id; one
+ * entry per label, and no other entry's cells called the same. */
+static void test_labels(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "sq")) TU_SKIP("plugins not built");
+#define LB(methods) "{\"schema_version\": 1, " SYN ", \"modes\": [\"symmetric\"], \"methods\": [" methods "]}"
+    ecb_config *a, *b;
+    assert_int_equal(load(LB("{\"method\": \"sq\", \"params\": {\"bits\": [8, 2], \"calibration\": \"quantile\"}, "
+                             "\"label\": \"percentile\"}, {\"method\": \"binary\", \"label\": \"signs\"}, "
+                             "{\"pipeline\": [{\"method\": \"pca\", \"params\": {\"dim\": [8, 16]}}, "
+                             "{\"method\": \"sq\", \"params\": {\"bits\": [4]}}], \"label\": \"pca-sq\"}"), &a), 0);
+    assert_int_equal(load(LB("{\"method\": \"sq\", \"params\": {\"bits\": [8, 2], \"calibration\": \"quantile\"}}, "
+                             "{\"method\": \"binary\"}, {\"pipeline\": [{\"method\": \"pca\", \"params\": {\"dim\": [8, 16]}}, "
+                             "{\"method\": \"sq\", \"params\": {\"bits\": [4]}}]}"), &b), 0);
+    static const char *const want[] = {"percentile(bits=8)", "percentile(bits=2)", "signs",
+                                       "pca-sq(dim=8,bits=4)", "pca-sq(dim=16,bits=4)"};
+    assert_int_equal(a->n_cells, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_string_equal(a->cells[i].label_col, want[i]);
+        assert_string_equal(a->cells[i].id, b->cells[i].id); /* the id hashes the parameters only */
+        assert_string_equal(a->cells[i].params_col, b->cells[i].params_col);
+        assert_string_equal(a->cells[i].method_col, b->cells[i].method_col);
+    }
+    assert_string_equal(b->cells[0].label_col, "sq(bits=8,calibration=quantile)");
+    ecb_config_free(a);
+    ecb_config_free(b);
+    /* a baseline may name a label */
+    assert_int_equal(load("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\", "
+                          "\"label\": \"ref\"}], \"baseline\": {\"label\": \"ref\"}}", &a), 0);
+    ecb_config_free(a);
+    /* every problem at once: a label twice, a label that is another entry's
+     * cells' name, bad values, a misspelt key, labels where none belong */
+    expect_error(LB("{\"method\": \"sq\", \"label\": \"x\"}, {\"method\": \"binary\", \"label\": \"x\"}, "
+                    "{\"method\": \"float16\", \"label\": 3}, {\"method\": \"float8\", \"label\": \"\"}, "
+                    "{\"method\": \"bfloat16\", \"lable\": \"y\"}, "
+                    "{\"pipeline\": [{\"method\": \"pca\", \"label\": \"p\"}, {\"method\": \"sq\"}]}"),
+                 "5 problems:");
+    const char *m = ecb_last_error();
+    assert_non_null(strstr(m, "cfg.json: $.methods[1].label: \"x\" is also the label of $.methods[0]: a label "
+                              "names one entry of the sweep"));
+    assert_non_null(strstr(m, "cfg.json: $.methods[2].label: expected a non-empty string of at most 200 printable "
+                              "characters, got a number"));
+    assert_non_null(strstr(m, "cfg.json: $.methods[3].label: expected a non-empty string of at most 200 "
+                              "printable characters, got an empty string"));
+    assert_non_null(strstr(m, "$.methods[4]: unknown key \"lable\"; did you mean \"label\"?"));
+    assert_non_null(strstr(m, "$.methods[5].pipeline[0]: unknown key \"label\""));
+    expect_error(LB("{\"method\": \"float32\"}, {\"method\": \"sq\", \"label\": \"float32\"}"),
+                 "cfg.json: $.methods[1].label: its cells are labelled \"float32\", like cells of $.methods[0]: "
+                 "expected a label no other entry's cells have");
+    expect_error("{\"schema_version\": 1, " SYN ", \"methods\": [{\"method\": \"float32\"}], \"rescore\": "
+                 "[{\"factor\": 2, \"with\": {\"method\": \"sq\", \"label\": \"s\"}}]}",
+                 "$.rescore[0].with: unknown key \"label\"");
+#undef LB
+}
+
+/* configs/papers/corect.json: CoRECT's names on the sq rows, and every
+ * cell id as before the labels (ids from the commit before them). */
+static void test_corect_config(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "sq")) TU_SKIP("plugins not built");
+    const char *src = getenv("ECB_SOURCE_DIR");
+    if (!src) TU_SKIP("ECB_SOURCE_DIR not set");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/configs/papers/corect.json", src);
+    static const char *const ids[] = {
+        "071874e1fca1506d float32", "bf908741133a9ca8 float16", "a44c89615f95846f bfloat16",
+        "8d1f7797c76437c1 float8(format=e4m3)", "519cb9c9bb4ababf float8(format=e5m2)",
+        "7860a9449fbe25f4 percentile(bits=8)", "344c9b75b2e1817f percentile(bits=4)",
+        "3bfa440eb08b1f40 percentile(bits=2)", "2e06479154550e4c equal_distance(bits=8)",
+        "0ff49be156c2fbd2 equal_distance(bits=4)", "a220a32ff6493cdf equal_distance(bits=2)",
+        "98b7c6b9feec35b6 binary(threshold=zero)", "a4495c599bdd9f18 binary(threshold=median)",
+        "f1efdd8390c09c15 pq(m=768,nbits=8,shared_codebook=true)",
+        "0a5890fc88aceef5 pq(m=768,nbits=2,shared_codebook=true)",
+        "7ccc68aeec996fa7 pq(m=384,nbits=8,shared_codebook=true)",
+        "4bb1575fd4da6ece pq(m=384,nbits=2,shared_codebook=true)",
+        "ec380fa6f4e273b9 pq(m=192,nbits=8,shared_codebook=true)",
+        "5e3f9234995b1f55 pq(m=192,nbits=2,shared_codebook=true)",
+        "4345472846dee5e7 pq(m=96,nbits=8,shared_codebook=true)",
+        "a816292cf25f2d3a pq(m=96,nbits=2,shared_codebook=true)", "4d32d6df07ddd31a pca(dim=384)",
+        "af24ef10c0115d47 pca(dim=192)", "793f4ed04b262f99 pca(dim=96)", "07f7c834b9cbe6a9 pca(dim=48)",
+        "41b2046b26365528 pca(dim=24)", "1636eafe126444dc truncate(dim=384,renormalize=true)",
+        "9ddef0dba8706539 truncate(dim=192,renormalize=true)",
+        "3b04c1194330ea4f truncate(dim=96,renormalize=true)",
+        "aa4c11577e73f56b truncate(dim=48,renormalize=true)",
+        "97affebf084dcd21 truncate(dim=24,renormalize=true)", "61a71adad4eb68e8 lsh(nbits=6144)",
+        "eb7ebd47fe43f380 lsh(nbits=3072)", "54d867c68d837e2b lsh(nbits=1536)",
+        "2055866c70d44903 lsh(nbits=768)",
+    };
+    ecb_config *c;
+    assert_int_equal(ecb_config_load(path, reg, &c), 0);
+    assert_int_equal(c->n_cells, sizeof ids / sizeof *ids);
+    for (size_t i = 0; i < c->n_cells; i++) {
+        char got[256];
+        snprintf(got, sizeof got, "%s %s", c->cells[i].id, c->cells[i].label_col);
+        assert_string_equal(got, ids[i]);
+    }
+    ecb_config_free(c);
+}
+
 /* Condition tables are checked when a plugin loads. */
 static void test_param_conds_validate(void **state)
 {
@@ -619,6 +723,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_thread_and_factor_axes, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_applicable_params, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_labels, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_corect_config, setup_reg, teardown_reg),
         cmocka_unit_test(test_param_conds_validate),
         cmocka_unit_test(test_problems_bounded),
     };

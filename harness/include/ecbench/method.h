@@ -58,6 +58,7 @@
  *    out_dim, transform                     R with TRANSFORM
  *    reserved_search                        must be NULL (see below)
  *    param_conds (appended within v1)       O
+ *    size_params (appended within v1)       O
  *  A quantizer sets ECB_METHOD_SYMMETRIC and/or ECB_METHOD_ASYMMETRIC; a
  *  mode it does not set is never requested (the runner records such cells
  *  as skipped).
@@ -275,6 +276,16 @@ struct ecb_method_vtable {
 
     /* Optional: when parameters apply (see ecb_param_cond); NULL: always. */
     const ecb_param_cond *param_conds;
+
+    /* Optional: the parameters a memory budget ("budget": "32B" in a
+     * config) may choose because they set code_size() and aux_bytes(), by
+     * name (INT or SIZE with a finite range, ENUM or BOOL), NULL-terminated,
+     * in order of preference: between settings of equal cost, the larger
+     * value of the earlier parameter wins. An empty list says no parameter
+     * does. Declaring it promises that code_size() and aux_bytes() are
+     * exact right after create(), before train(). NULL: the host tries
+     * every such parameter whose value changes the cost. */
+    const char *const *size_params;
 };
 
 /* The one symbol a plugin exports. */
