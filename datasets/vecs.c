@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "datasets/dataset.h"
+#include "datasets/dsio.h"
 #include "ecbench/ecbmath.h"
 
 /* Dimensions above this are rejected as corrupt headers, not allocated. */
@@ -213,137 +214,41 @@ static int parse_bin(ecb_vecs *v, size_t esz)
     return 0;
 }
 
-/* Find 'key' in a NumPy header dict and return a pointer after its ':'. */
-static const char *npy_field(const char *h, const char *key)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, "'%s'", key);
-    const char *k = strstr(h, pat);
-    if (!k) {
-        snprintf(pat, sizeof pat, "\"%s\"", key);
-        k = strstr(h, pat);
-    }
-    if (!k) return NULL;
-    k += strlen(pat);
-    while (*k == ' ') k++;
-    if (*k != ':') return NULL;
-    k++;
-    while (*k == ' ') k++;
-    return k;
-}
-
 static int parse_npy(ecb_vecs *v)
 {
     const char *p = v->path;
-    const unsigned char *m = v->map;
-    if (v->map_size < 10 || memcmp(m, "\x93NUMPY", 6) != 0)
-        return ecb_fail(ECB_EFORMAT, "%s: magic: expected \"\\x93NUMPY\", not found (not a .npy "
-                        "file)", p);
-    unsigned major = m[6];
-    size_t hlen, hoff;
-    if (major == 1) {
-        hlen = (size_t)m[8] | (size_t)m[9] << 8;
-        hoff = 10;
-    } else if (major == 2 || major == 3) {
-        if (v->map_size < 12)
-            return ecb_fail(ECB_EFORMAT, "%s: truncated header (%zu bytes)", p, v->map_size);
-        hlen = rd_u32(m + 8);
-        hoff = 12;
-    } else {
-        return ecb_fail(ECB_EFORMAT, "%s: version: expected 1, 2 or 3, got %u.%u", p, major,
-                        m[7]);
-    }
-    if (hlen > v->map_size - hoff || hlen > 65536)
-        return ecb_fail(ECB_EFORMAT, "%s: header length %zu exceeds the file (%zu bytes)", p,
-                        hlen, v->map_size);
-    char *h = ecb_malloc(hlen + 1);
-    if (!h) return ECB_ENOMEM;
-    memcpy(h, m + hoff, hlen);
-    h[hlen] = '\0';
-    if (strlen(h) != hlen) {
-        free(h);
-        return ecb_fail(ECB_EFORMAT, "%s: header contains a NUL byte", p);
-    }
-    int rc = 0;
-    const char *d = npy_field(h, "descr"), *f = npy_field(h, "fortran_order"),
-               *s = npy_field(h, "shape");
-    if (!d || !f || !s) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header: expected the keys 'descr', 'fortran_order' and "
-                      "'shape', missing '%s' in %s", p, !d ? "descr" : !f ? "fortran_order" :
-                      "shape", h);
-        goto out;
-    }
-    char q = *d;
-    char descr[16] = "";
-    if ((q == '\'' || q == '"') && strchr(d + 1, q) && (size_t)(strchr(d + 1, q) - d - 1) < 16) {
-        memcpy(descr, d + 1, (size_t)(strchr(d + 1, q) - d - 1));
-    } else {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'descr': expected a dtype string such as "
-                      "'<f4', got %.20s", p, d);
-        goto out;
-    }
-    if (strcmp(descr, "<f4") == 0) {
+    ecb_npy_header h;
+    int rc = ecb_npy_parse_header(p, v->map, v->map_size, &h);
+    if (rc) return rc;
+    if (strcmp(h.descr, "<f4") == 0) {
         v->elem = EL_F32;
-    } else if (strcmp(descr, "<f2") == 0) {
+    } else if (strcmp(h.descr, "<f2") == 0) {
         v->elem = EL_F16;
     } else {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'descr': expected '<f4' (float32) or '<f2' "
-                      "(float16, little-endian), got '%s'", p, descr);
-        goto out;
+        return ecb_fail(ECB_EFORMAT, "%s: header field 'descr': expected '<f4' (float32) or "
+                        "'<f2' (float16, little-endian), got '%s'", p, h.descr);
     }
-    if (strncmp(f, "False", 5) != 0) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'fortran_order': expected False (C order), "
-                      "got %.*s", p, (int)strcspn(f, ",}"), f);
-        goto out;
-    }
-    if (*s != '(') {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'shape': expected a tuple, got %.20s", p, s);
-        goto out;
-    }
-    unsigned long long dims[3];
-    size_t nd = 0;
-    const char *c = s + 1;
-    for (;;) {
-        while (*c == ' ') c++;
-        if (*c == ')') break;
-        char *end;
-        errno = 0;
-        unsigned long long x = strtoull(c, &end, 10);
-        if (end == c || errno || *c == '-' || nd == 3) {
-            rc = ecb_fail(ECB_EFORMAT, "%s: header field 'shape': expected (rows, dim), got %.40s",
-                          p, s);
-            goto out;
-        }
-        dims[nd++] = x;
-        c = end;
-        while (*c == ' ') c++;
-        if (*c == ',') c++;
-    }
-    if (nd != 2) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'shape': expected 2 dimensions (rows, dim), "
-                      "got %zu", p, nd);
-        goto out;
-    }
-    if (dims[0] == 0 || dims[1] == 0 || dims[1] > VECS_MAX_DIM || dims[0] > ((size_t)1 << 40)) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'shape': (%llu, %llu) out of range (rows "
-                      "1..2^40, dim 1..%zu)", p, dims[0], dims[1], VECS_MAX_DIM);
-        goto out;
-    }
-    size_t esz = elem_size(v->elem), off = hoff + hlen;
-    size_t want = off + (size_t)dims[0] * (size_t)dims[1] * esz;
-    if (want != v->map_size) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: %s: shape (%llu, %llu) of %s needs %zu bytes with the "
-                      "header, file has %zu bytes", p, want > v->map_size ? "truncated" :
-                      "trailing bytes", dims[0], dims[1], descr, want, v->map_size);
-        goto out;
-    }
-    v->n = (size_t)dims[0];
-    v->dim = (size_t)dims[1];
-    v->data_off = off;
+    if (h.fortran_order)
+        return ecb_fail(ECB_EFORMAT, "%s: header field 'fortran_order': expected False (C "
+                        "order), got True", p);
+    if (h.ndim != 2)
+        return ecb_fail(ECB_EFORMAT, "%s: header field 'shape': expected 2 dimensions (rows, "
+                        "dim), got %zu", p, h.ndim);
+    unsigned long long rows = h.shape[0], dim = h.shape[1];
+    if (rows == 0 || dim == 0 || dim > VECS_MAX_DIM || rows > ((size_t)1 << 40))
+        return ecb_fail(ECB_EFORMAT, "%s: header field 'shape': (%llu, %llu) out of range (rows "
+                        "1..2^40, dim 1..%zu)", p, rows, dim, VECS_MAX_DIM);
+    size_t esz = elem_size(v->elem);
+    size_t want = h.data_off + (size_t)rows * (size_t)dim * esz;
+    if (want != v->map_size)
+        return ecb_fail(ECB_EFORMAT, "%s: %s: shape (%llu, %llu) of %s needs %zu bytes with the "
+                        "header, file has %zu bytes", p, want > v->map_size ? "truncated" :
+                        "trailing bytes", rows, dim, h.descr, want, v->map_size);
+    v->n = (size_t)rows;
+    v->dim = (size_t)dim;
+    v->data_off = h.data_off;
     v->row_stride = v->dim * esz;
-out:
-    free(h);
-    return rc;
+    return 0;
 }
 
 int ecb_vecs_open(const char *path, ecb_vecs **out)
