@@ -1,5 +1,6 @@
 /*
- * Input helpers shared by the readers of datasets/: the NumPy .npy header.
+ * Input helpers shared by the readers of datasets/: whole text files and
+ * the NumPy .npy header.
  *
  * The .npy header dict is parsed as the Python literal it is (NumPy reads it
  * with ast.literal_eval) but only in the subset NumPy writes and accepts:
@@ -11,12 +12,65 @@
  * missing comma, an extra key or a duplicate one, so a file ecbench read
  * could disagree with what the tool that wrote it meant.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "datasets/dataset.h"
 #include "datasets/dsio.h"
+
+/* ---- text files ------------------------------------------------------- */
+
+int ecb_ds_read_text(const char *path, const char *what, size_t max_bytes, char **buf_out,
+                     size_t *len_out)
+{
+    *buf_out = NULL;
+    *len_out = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ecb_fail(errno == ENOENT ? ECB_ENOTFOUND : ECB_EIO, "%s: cannot open %s: %s",
+                        path, what, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *b = ecb_malloc(cap);
+    if (!b) {
+        fclose(f);
+        return ECB_ENOMEM;
+    }
+    int rc = 0;
+    for (;;) {
+        if (max_bytes && n > max_bytes) {
+            rc = ecb_fail(ECB_EFORMAT, "%s: %s larger than %zu bytes", path, what, max_bytes);
+            break;
+        }
+        if (cap - n < 2) {
+            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(b, cap * 2);
+            if (!nb) {
+                rc = ecb_fail(ECB_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t r = fread(b + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    if (!rc && ferror(f)) rc = ecb_fail(ECB_EIO, "%s: read error", path);
+    fclose(f);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    b[n] = '\0';
+    if (n >= 3 && memcmp(b, ECB_UTF8_BOM, 3) == 0) {
+        memmove(b, b + 3, n - 3 + 1);
+        n -= 3;
+    }
+    *buf_out = b;
+    *len_out = n;
+    return 0;
+}
 
 /* ---- .npy header ------------------------------------------------------- */
 

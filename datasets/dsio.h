@@ -1,12 +1,23 @@
 /*
- * Internal helpers of the datasets layer (not used outside datasets/): the
- * NumPy header parser shared by the vector and offset readers.
+ * Internal helpers of the datasets layer (not used outside datasets/):
+ * reading a text input whole, and the NumPy header parser shared by the
+ * vector and offset readers.
  */
 #ifndef ECB_DSIO_H
 #define ECB_DSIO_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Reads a text input (what: "manifest", "ids", "qrels"; named in errors)
+ * into a NUL-terminated buffer, without a leading UTF-8 byte-order mark:
+ * editors on Windows write one, and it would otherwise become part of the
+ * first id or header. Embedded NUL bytes are left for the parsers to find
+ * (they compare line lengths). max_bytes: 0 for no limit. */
+int ecb_ds_read_text(const char *path, const char *what, size_t max_bytes, char **buf,
+                     size_t *len);
+
+#define ECB_UTF8_BOM "\xEF\xBB\xBF"
 
 #define ECB_NPY_MAX_DIMS 8
 

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "datasets/dataset.h"
+#include "datasets/dsio.h"
 
 static const char *const sim_names[] = {"cosine", "dot", "l2"};
 
@@ -167,40 +168,6 @@ static void line_col(const char *buf, const char *at, size_t *line, size_t *col)
     }
 }
 
-static int read_text(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ecb_fail(errno == ENOENT ? ECB_ENOTFOUND : ECB_EIO, "%s: cannot open manifest: "
-                        "%s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 4096) {
-            if (cap > ((size_t)64 << 20)) {
-                free(buf);
-                fclose(f);
-                return ecb_fail(ECB_EFORMAT, "%s: manifest larger than 64 MiB", path);
-            }
-            char *nb = realloc(buf, cap = cap * 2 + 8192);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return ecb_fail(ECB_ENOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (!r) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 static char *default_name(const char *path)
 {
     /* The manifest's directory names the dataset (data/siftsmall/manifest.json). */
@@ -253,7 +220,7 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
     *out = NULL;
     size_t len = 0;
     char *text = NULL;
-    int rc = read_text(path, &text, &len);
+    int rc = ecb_ds_read_text(path, "manifest", (size_t)64 << 20, &text, &len);
     if (rc) return rc;
     if (strlen(text) != len) {
         size_t line, col;

@@ -1,0 +1,157 @@
+/*
+ * Untrusted text inputs of the datasets layer (issue 11, item 12): a UTF-8
+ * byte-order mark at the start of an id file, TREC or BEIR qrels or a
+ * manifest is stripped (it used to become part of the first id, silently
+ * dropping a judgment); ids containing whitespace are rejected with the
+ * file and line, since a TREC run file separates its fields by whitespace.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "datasets/dataset.h"
+
+#define BOM "\xEF\xBB\xBF"
+
+static char *dir;
+
+static const char *put(const char *name, const char *text)
+{
+    static char path[4][4200];
+    static int k;
+    char *p = path[k++ & 3];
+    snprintf(p, sizeof path[0], "%s/%s", dir, name);
+    assert_int_equal(tu_write_file(p, text), 0);
+    return p;
+}
+
+static void assert_msg(const char *needle)
+{
+    const char *m = ecb_last_error();
+    if (!strstr(m, needle)) fail_msg("message \"%s\" lacks \"%s\"", m, needle);
+}
+
+static char *const qids[] = {"q1", "q2"};
+static char *const dids[] = {"d1", "d2", "d3"};
+
+static void test_bom_ids(void **state)
+{
+    (void)state;
+    char **ids = NULL;
+    size_t n = 0;
+    assert_int_equal(ecb_ids_load(put("ids.txt", BOM "d1\nd2\r\n"), &ids, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(ids[0], "d1");
+    assert_string_equal(ids[1], "d2");
+    ecb_ids_free(ids, n);
+    /* elsewhere than the start it is not an encoding mark but a corrupt id */
+    assert_int_equal(ecb_ids_load(put("ids.txt", "d1\n" BOM "d2\n"), &ids, &n), ECB_EFORMAT);
+    assert_msg("ids.txt:2: ");
+    assert_msg("byte-order mark");
+}
+
+static void test_bom_qrels(void **state)
+{
+    (void)state;
+    static const char *const files[][2] = {
+        {"qrels.trec", BOM "q1 0 d1 1\nq1 0 d2 2\nq2 0 d3 1\n"},
+        {"qrels.tsv", BOM "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td2\t2\nq2\td3\t1\n"},
+    };
+    for (size_t f = 0; f < 2; f++) {
+        ecb_qrels *q = NULL;
+        int rc = ecb_qrels_load(put(files[f][0], files[f][1]), qids, 2, dids, 3, &q);
+        if (rc) fail_msg("%s with a BOM: %s", files[f][0], ecb_last_error());
+        assert_int_equal(q->n_unknown_query, 0);
+        assert_int_equal(q->n_judg[0], 2);
+        assert_int_equal(q->judg[0][0].doc, 0);
+        assert_int_equal(q->n_judg[1], 1);
+        ecb_qrels_free(q);
+    }
+}
+
+static void test_bom_manifest(void **state)
+{
+    (void)state;
+    /* a manifest naming the test fixtures by absolute path */
+    const char *src = getenv("ECB_SOURCE_DIR");
+    char text[9000];
+    snprintf(text, sizeof text, BOM "{\"corpus\": \"%s/tests/data/small.fvecs\", \"queries\": "
+             "\"%s/tests/data/queries.fvecs\", \"similarity\": \"dot\"}", src ? src : "..",
+             src ? src : "..");
+    ecb_dataset *d = NULL;
+    int rc = ecb_dataset_load_manifest(put("manifest.json", text), &d);
+    if (rc) fail_msg("manifest with a BOM: %s", ecb_last_error());
+    assert_int_equal(ecb_vecs_count(d->corpus), 5);
+    ecb_dataset_free(d);
+}
+
+static void test_whitespace_ids(void **state)
+{
+    (void)state;
+    static const char *const bad[][2] = {
+        {"d1\nd 2\n", "ids.txt:2: "},
+        {"d1\nd2\nd\t3\n", "ids.txt:3: "},
+        {" d1\n", "ids.txt:1: "},
+        {"d1\nd\v2\n", "ids.txt:2: "},
+        {"d1\nd\r2\n", "ids.txt:2: "},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char **ids = NULL;
+        size_t n = 0;
+        int rc = ecb_ids_load(put("ids.txt", bad[i][0]), &ids, &n);
+        if (rc == 0) {
+            ecb_ids_free(ids, n);
+            fail_msg("id with whitespace accepted: %s", bad[i][0]);
+        }
+        assert_int_equal(rc, ECB_EFORMAT);
+        assert_msg(bad[i][1]);
+        assert_msg("whitespace");
+        assert_msg("TREC run");
+    }
+    /* trailing whitespace (CRLF files) is still stripped */
+    char **ids = NULL;
+    size_t n = 0;
+    assert_int_equal(ecb_ids_load(put("ids.txt", "d1 \r\nd2\t\n"), &ids, &n), 0);
+    assert_string_equal(ids[0], "d1");
+    assert_string_equal(ids[1], "d2");
+    ecb_ids_free(ids, n);
+}
+
+/* BEIR TSV splits on tabs only, so a space inside an id got through. */
+static void test_whitespace_beir(void **state)
+{
+    (void)state;
+    char *const dsp[] = {"d1", "d2", "d 3"};
+    ecb_qrels *q = NULL;
+    int rc = ecb_qrels_load(put("sp.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td 3\t1\n"),
+                            qids, 2, dsp, 3, &q);
+    ecb_qrels_free(q);
+    assert_int_equal(rc, ECB_EFORMAT);
+    assert_msg("sp.tsv:3: ");
+    assert_msg("whitespace");
+    rc = ecb_qrels_load(put("sp.tsv", "query-id\tcorpus-id\tscore\nq 1\td1\t1\n"), qids, 2,
+                        dids, 3, &q);
+    ecb_qrels_free(q);
+    assert_int_equal(rc, ECB_EFORMAT);
+    assert_msg("sp.tsv:2: ");
+}
+
+int main(void)
+{
+    dir = tu_tmpdir();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bom_ids),
+        cmocka_unit_test(test_bom_qrels),
+        cmocka_unit_test(test_bom_manifest),
+        cmocka_unit_test(test_whitespace_ids),
+        cmocka_unit_test(test_whitespace_beir),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    free(dir);
+    return rc;
+}
