@@ -13,12 +13,51 @@
  * could disagree with what the tool that wrote it meant.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "datasets/dataset.h"
 #include "datasets/dsio.h"
+
+/* ---- opening -------------------------------------------------------------- */
+
+static const char *file_kind(mode_t m)
+{
+    return S_ISFIFO(m) ? "a FIFO (named pipe)" : S_ISCHR(m) ? "a character device"
+           : S_ISBLK(m) ? "a block device" : S_ISDIR(m) ? "a directory"
+           : S_ISSOCK(m) ? "a socket" : "not a file";
+}
+
+int ecb_ds_open_regular(const char *path, const char *what, int *fd_out, size_t *size)
+{
+    *fd_out = -1;
+    /* O_NONBLOCK: opening a FIFO without a writer would otherwise wait. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return ecb_fail(errno == ENOENT ? ECB_ENOTFOUND : ECB_EIO, "%s: cannot open %s: %s",
+                        path, what, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ecb_fail(ECB_EIO, "%s: cannot stat %s: %s", path, what, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ecb_fail(ECB_EINVAL, "%s: not a regular file but %s: ecbench reads a %s only "
+                        "from a regular file, since a pipe or device may block or never end",
+                        path, file_kind(st.st_mode), what);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *fd_out = fd;
+    *size = (size_t)st.st_size;
+    return 0;
+}
 
 /* ---- text files ------------------------------------------------------- */
 
@@ -27,17 +66,25 @@ int ecb_ds_read_text(const char *path, const char *what, size_t max_bytes, char 
 {
     *buf_out = NULL;
     *len_out = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ecb_fail(errno == ENOENT ? ECB_ENOTFOUND : ECB_EIO, "%s: cannot open %s: %s",
-                        path, what, strerror(errno));
+    int fd;
+    size_t fsize;
+    int rc = ecb_ds_open_regular(path, what, &fd, &fsize);
+    if (rc) return rc;
+    if (max_bytes && fsize > max_bytes) {
+        close(fd);
+        return ecb_fail(ECB_EFORMAT, "%s: %s larger than %zu bytes", path, what, max_bytes);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return ecb_fail(ECB_ENOMEM, "%s: cannot read %s", path, what);
+    }
     size_t cap = 1 << 16, n = 0;
     char *b = ecb_malloc(cap);
     if (!b) {
         fclose(f);
         return ECB_ENOMEM;
     }
-    int rc = 0;
     for (;;) {
         if (max_bytes && n > max_bytes) {
             rc = ecb_fail(ECB_EFORMAT, "%s: %s larger than %zu bytes", path, what, max_bytes);

@@ -9,6 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Opens a data file read-only, refusing anything but a regular file (a
+ * FIFO would block open() or read() forever, a device like /dev/urandom
+ * never ends, a directory is a mistake): ECB_EINVAL naming what it is.
+ * what names the input in errors ("vector file", "qrels", ...). The FIFO
+ * check happens without blocking (O_NONBLOCK, then fstat). */
+int ecb_ds_open_regular(const char *path, const char *what, int *fd, size_t *size);
+
 /* Reads a text input (what: "manifest", "ids", "qrels"; named in errors)
  * into a NUL-terminated buffer, without a leading UTF-8 byte-order mark:
  * editors on Windows write one, and it would otherwise become part of the

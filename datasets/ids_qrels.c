@@ -147,7 +147,7 @@ int ecb_ids_load(const char *path, char ***ids_out, size_t *n_out)
     *n_out = 0;
     char *buf;
     size_t len;
-    int rc = ecb_ds_read_text(path, "ids", 0, &buf, &len);
+    int rc = ecb_ds_read_text(path, "id file", 0, &buf, &len);
     if (rc) return rc;
     size_t cap = 1024, n = 0, pos = 0, line = 0, ll;
     char **ids = ecb_malloc_array(cap, sizeof *ids);
@@ -281,7 +281,7 @@ int ecb_qrels_load(const char *path, char *const *query_ids, size_t nq, char *co
     *out = NULL;
     char *buf;
     size_t len;
-    int rc = ecb_ds_read_text(path, "qrels", 0, &buf, &len);
+    int rc = ecb_ds_read_text(path, "qrels file", 0, &buf, &len);
     if (rc) return rc;
     id_map qmap = {0}, dmap = {0};
     qentry *ent = NULL;

@@ -123,36 +123,26 @@ static const char *file_ext(const char *path)
 
 /* Map the whole file read-only. Empty files are rejected here: nothing
  * downstream has a use for a vector file without vectors. */
-static int map_file(const char *path, int *fd_out, unsigned char **map, size_t *size)
+static int map_file(const char *path, const char *what, int *fd_out, unsigned char **map,
+                    size_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ecb_fail(errno == ENOENT ? ECB_ENOTFOUND : ECB_EIO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return ecb_fail(ECB_EIO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ecb_fail(ECB_EINVAL, "%s: not a regular file", path);
-    }
-    if (st.st_size == 0) {
+    int fd;
+    size_t fsize;
+    int rc = ecb_ds_open_regular(path, what, &fd, &fsize);
+    if (rc) return rc;
+    if (fsize == 0) {
         close(fd);
         return ecb_fail(ECB_EFORMAT, "%s: file is empty (expected a header and vectors)", path);
     }
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *m = mmap(NULL, fsize, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) {
         int e = errno;
         close(fd);
-        return ecb_fail(ECB_EIO, "%s: cannot mmap %lld bytes: %s", path, (long long)st.st_size,
-                        strerror(e));
+        return ecb_fail(ECB_EIO, "%s: cannot mmap %zu bytes: %s", path, fsize, strerror(e));
     }
     *fd_out = fd;
     *map = m;
-    *size = (size_t)st.st_size;
+    *size = fsize;
     return 0;
 }
 
@@ -274,7 +264,7 @@ int ecb_vecs_open(const char *path, ecb_vecs **out)
     ecb_vecs *v = vecs_new(SRC_FILE, path, 0, 0);
     if (!v) return ECB_ENOMEM;
     v->elem = elem;
-    rc = map_file(path, &v->fd, &v->map, &v->map_size);
+    rc = map_file(path, "vector file", &v->fd, &v->map, &v->map_size);
     if (rc) goto fail;
     if (fmt == F_TEXMEX) rc = parse_texmex(v, elem_size(elem));
     else if (fmt == F_BIN) rc = parse_bin(v, elem_size(elem));
@@ -464,7 +454,7 @@ int ecb_ivecs_load(const char *path, int32_t **data, size_t *n, size_t *k)
     memset(&tmp, 0, sizeof tmp);
     tmp.path = (char *)path;
     tmp.fd = -1;
-    int rc = map_file(path, &tmp.fd, &tmp.map, &tmp.map_size);
+    int rc = map_file(path, "ground-truth file", &tmp.fd, &tmp.map, &tmp.map_size);
     if (rc) return rc;
     rc = texmex ? parse_texmex(&tmp, 4) : parse_bin(&tmp, 4);
     if (rc) goto out;

@@ -10,10 +10,17 @@
  *    first id, silently dropping a judgment); ids containing whitespace are
  *    rejected with the file and line, since a TREC run file separates its
  *    fields by whitespace.
+ *  - item 15: a FIFO, a device or a directory given as any data file
+ *    (vectors, ground truth, ids, qrels, manifest) is refused at once with a
+ *    message saying what it is; opening a FIFO used to block forever, and
+ *    /dev/urandom as an id file filled memory.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -257,6 +264,91 @@ static void test_whitespace_beir(void **state)
     assert_msg("sp.tsv:2: ");
 }
 
+/* ---- not regular files ----------------------------------------------------- */
+
+typedef enum { R_VECS, R_GT, R_IDS, R_QRELS, R_MANIFEST } reader;
+
+static int try_read(reader r, const char *path)
+{
+    int rc = 0;
+    switch (r) {
+    case R_VECS: {
+        ecb_vecs *v = NULL;
+        rc = ecb_vecs_open(path, &v);
+        ecb_vecs_free(v);
+        break;
+    }
+    case R_GT: {
+        int32_t *g = NULL;
+        size_t n, k;
+        rc = ecb_ivecs_load(path, &g, &n, &k);
+        free(g);
+        break;
+    }
+    case R_IDS: {
+        char **ids = NULL;
+        size_t n = 0;
+        rc = ecb_ids_load(path, &ids, &n);
+        ecb_ids_free(ids, n);
+        break;
+    }
+    case R_QRELS: {
+        ecb_qrels *q = NULL;
+        rc = ecb_qrels_load(path, qids, 2, dids, 3, &q);
+        ecb_qrels_free(q);
+        break;
+    }
+    case R_MANIFEST: {
+        ecb_dataset *d = NULL;
+        rc = ecb_dataset_load_manifest(path, &d);
+        ecb_dataset_free(d);
+        break;
+    }
+    }
+    return rc;
+}
+
+static void test_not_regular(void **state)
+{
+    (void)state;
+    /* Before the fix the FIFO cases block in open(): the alarm ends the
+     * test as a failure instead of hanging the suite. */
+    alarm(20);
+    char fifo[4][4300];
+    const char *names[5] = {"fifo.fvecs", "fifo.ivecs", "fifo_ids.txt", "fifo.trec",
+                            "fifo.json"};
+    for (int r = R_VECS; r <= R_MANIFEST; r++) {
+        char *p = fifo[r & 3];
+        snprintf(p, sizeof fifo[0], "%s/%s", dir, names[r]);
+        unlink(p);
+        assert_int_equal(mkfifo(p, 0600), 0);
+        assert_int_equal(try_read((reader)r, p), ECB_EINVAL);
+        assert_msg(names[r]);
+        assert_msg("not a regular file but a FIFO");
+        unlink(p);
+    }
+    for (int r = R_VECS; r <= R_MANIFEST; r++) {
+        char sub[4300];
+        snprintf(sub, sizeof sub, "%s/%s", dir, names[r]);
+        assert_int_equal(mkdir(sub, 0700), 0);
+        assert_int_equal(try_read((reader)r, sub), ECB_EINVAL);
+        assert_msg("not a regular file but a directory");
+        rmdir(sub);
+    }
+    if (access("/dev/urandom", R_OK) == 0) {
+        /* the readers pick the format by extension: a link gives the device one */
+        for (int r = R_VECS; r <= R_MANIFEST; r++) {
+            char link[4300];
+            snprintf(link, sizeof link, "%s/%s", dir, names[r]);
+            assert_int_equal(symlink("/dev/urandom", link), 0);
+            assert_int_equal(try_read((reader)r, link), ECB_EINVAL);
+            assert_msg("not a regular file but a character device");
+            unlink(link);
+        }
+    }
+    alarm(0);
+}
+
 int main(void)
 {
     dir = tu_tmpdir();
@@ -269,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_bom_manifest),
         cmocka_unit_test(test_whitespace_ids),
         cmocka_unit_test(test_whitespace_beir),
+        cmocka_unit_test(test_not_regular),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[4300];
