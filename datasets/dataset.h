@@ -105,12 +105,15 @@ typedef struct ecb_dataset {
     ecb_qrels *qrels;      /* NULL when the dataset has none */
     int32_t *gt;           /* ground truth rows (nq x gt_k), or NULL */
     size_t gt_k;
+    char *meta_json;       /* the manifest's free-form "meta" object as compact JSON text
+                              (cJSON_PrintUnformatted), or NULL when absent */
 } ecb_dataset;
 
 /* Load a manifest (JSON; paths relative to it). Keys: name (default: the
  * manifest's directory name), corpus, queries, similarity (required),
- * corpus_ids, query_ids, qrels, groundtruth, and the consistency fields dim,
- * n_corpus, n_queries. Validates every field: unknown keys (with a "did you
+ * corpus_ids, query_ids, qrels, groundtruth, meta (any JSON object: model,
+ * revision, prefixes, licence..., kept as meta_json), and the consistency
+ * fields dim, n_corpus, n_queries. Validates every field: unknown keys (with a "did you
  * mean" hint), malformed JSON (file:line:column), dims of corpus vs queries,
  * counts vs id files, ground-truth rows and values. */
 int ecb_dataset_load_manifest(const char *path, ecb_dataset **out);

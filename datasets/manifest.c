@@ -11,7 +11,8 @@
  *   { "name": "cranfield", "corpus": "corpus.fvecs", "queries": "queries.fvecs",
  *     "corpus_ids": "corpus_ids.txt", "query_ids": "query_ids.txt",
  *     "qrels": "qrels.trec", "groundtruth": "gt.ivecs", "similarity": "cosine",
- *     "dim": 256, "n_corpus": 1398, "n_queries": 225 }
+ *     "dim": 256, "n_corpus": 1398, "n_queries": 225,
+ *     "meta": {"model": "lsa-256", "licence": "..."} }
  */
 #include <errno.h>
 #include <math.h>
@@ -55,6 +56,7 @@ void ecb_dataset_free(ecb_dataset *d)
     free(d->doc_id_rank);
     ecb_qrels_free(d->qrels);
     free(d->gt);
+    free(d->meta_json);
     free(d);
 }
 
@@ -111,7 +113,7 @@ int ecb_dataset_finish(ecb_dataset *d)
 
 static const char *const manifest_keys[] = {
     "name", "corpus", "queries", "corpus_ids", "query_ids", "qrels", "groundtruth",
-    "similarity", "dim", "n_corpus", "n_queries",
+    "similarity", "dim", "n_corpus", "n_queries", "meta",
 };
 #define N_MANIFEST_KEYS (sizeof manifest_keys / sizeof *manifest_keys)
 
@@ -256,9 +258,12 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
             const char *hint = ecb_did_you_mean(c->string, manifest_keys, N_MANIFEST_KEYS);
             char h[96] = "";
             if (hint) snprintf(h, sizeof h, " (did you mean \"%s\"?)", hint);
-            rc = ecb_fail(ECB_EFORMAT, "%s: unknown key \"%s\"%s; known keys: name, corpus, "
-                          "queries, corpus_ids, query_ids, qrels, groundtruth, similarity, dim, "
-                          "n_corpus, n_queries", path, c->string, h);
+            char known[512] = "";
+            for (size_t j = 0, off = 0; j < N_MANIFEST_KEYS && off < sizeof known; j++)
+                off += (size_t)snprintf(known + off, sizeof known - off, "%s%s", j ? ", " : "",
+                                        manifest_keys[j]);
+            rc = ecb_fail(ECB_EFORMAT, "%s: unknown key \"%s\"%s; known keys: %s", path,
+                          c->string, h, known);
             goto out;
         }
         for (const cJSON *e = root->child; e != c; e = e->next)
@@ -292,6 +297,23 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
     if ((rc = ecb_similarity_parse(sim, &d->sim))) {
         rc = wrap(rc, path, "similarity");
         goto out;
+    }
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "meta");
+    if (meta) {
+        /* Free-form (model, revision, prefixes, licence...): only its shape
+         * is checked; the run's manifest.json and the report show it. */
+        if (!cJSON_IsObject(meta)) {
+            rc = ecb_fail(ECB_EFORMAT, "%s: key \"meta\": expected a JSON object (e.g. "
+                          "{\"model\": \"...\", \"revision\": \"...\"}), got %s", path,
+                          cJSON_IsString(meta) ? "a string" : cJSON_IsArray(meta) ? "an array"
+                          : cJSON_IsNull(meta) ? "null" : cJSON_IsBool(meta) ? "a boolean"
+                          : "a number");
+            goto out;
+        }
+        if (!(d->meta_json = cJSON_PrintUnformatted(meta))) {
+            rc = ecb_fail(ECB_ENOMEM, "%s: out of memory copying \"meta\"", path);
+            goto out;
+        }
     }
     d->name = name ? ecb_strdup(name) : default_name(path);
     d->source = ecb_strdup(path);

@@ -10,6 +10,8 @@
  *    first id, silently dropping a judgment); ids containing whitespace are
  *    rejected with the file and line, since a TREC run file separates its
  *    fields by whitespace.
+ *  - issue 12: a manifest's free-form "meta" object is kept on the dataset
+ *    (as compact JSON text); anything but an object is refused.
  *  - item 15: a FIFO, a device or a directory given as any data file
  *    (vectors, ground truth, ids, qrels, manifest) is refused at once with a
  *    message saying what it is; opening a FIFO used to block forever, and
@@ -197,20 +199,66 @@ static void test_bom_qrels(void **state)
     }
 }
 
+/* A manifest over the small fixtures with extra text spliced in. */
+static const char *fixture_manifest(const char *extra)
+{
+    const char *src = getenv("ECB_SOURCE_DIR");
+    static char text[9000];
+    snprintf(text, sizeof text, "{\"corpus\": \"%s/tests/data/small.fvecs\", \"queries\": "
+             "\"%s/tests/data/queries.fvecs\", \"similarity\": \"dot\"%s}", src ? src : "..",
+             src ? src : "..", extra);
+    return put("manifest.json", text);
+}
+
 static void test_bom_manifest(void **state)
 {
     (void)state;
     /* a manifest naming the test fixtures by absolute path */
-    const char *src = getenv("ECB_SOURCE_DIR");
-    char text[9000];
-    snprintf(text, sizeof text, BOM "{\"corpus\": \"%s/tests/data/small.fvecs\", \"queries\": "
-             "\"%s/tests/data/queries.fvecs\", \"similarity\": \"dot\"}", src ? src : "..",
-             src ? src : "..");
+    const char *path = fixture_manifest("");
+    char text[9100];
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(text + 3, 1, sizeof text - 4, f);
+    fclose(f);
+    memcpy(text, BOM, 3);
+    text[n + 3] = '\0';
     ecb_dataset *d = NULL;
     int rc = ecb_dataset_load_manifest(put("manifest.json", text), &d);
     if (rc) fail_msg("manifest with a BOM: %s", ecb_last_error());
     assert_int_equal(ecb_vecs_count(d->corpus), 5);
     ecb_dataset_free(d);
+}
+
+static void test_manifest_meta(void **state)
+{
+    (void)state;
+    ecb_dataset *d = NULL;
+    int rc = ecb_dataset_load_manifest(fixture_manifest(
+        ", \"meta\": {\"model\": \"intfloat/e5-base-v2\", \"revision\": \"1c644c9\",\n"
+        "  \"prefixes\": {\"query\": \"query: \", \"passage\": \"passage: \"},\n"
+        "  \"licence\": \"CC-BY-SA-4.0\", \"dims\": [768, 256], \"normalised\": true}"), &d);
+    if (rc) fail_msg("manifest with meta: %s", ecb_last_error());
+    assert_non_null(d->meta_json);
+    assert_string_equal(d->meta_json,
+        "{\"model\":\"intfloat/e5-base-v2\",\"revision\":\"1c644c9\",\"prefixes\":"
+        "{\"query\":\"query: \",\"passage\":\"passage: \"},\"licence\":\"CC-BY-SA-4.0\","
+        "\"dims\":[768,256],\"normalised\":true}");
+    ecb_dataset_free(d);
+    assert_int_equal(ecb_dataset_load_manifest(fixture_manifest(", \"meta\": {}"), &d), 0);
+    assert_string_equal(d->meta_json, "{}");
+    ecb_dataset_free(d);
+    assert_int_equal(ecb_dataset_load_manifest(fixture_manifest(""), &d), 0);
+    assert_null(d->meta_json);
+    ecb_dataset_free(d);
+    static const char *const bad[] = {", \"meta\": \"e5\"", ", \"meta\": [1]",
+                                      ", \"meta\": null", ", \"meta\": 3"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(ecb_dataset_load_manifest(fixture_manifest(bad[i]), &d), ECB_EFORMAT);
+        assert_msg("manifest.json: key \"meta\": expected a JSON object");
+    }
+    assert_int_equal(ecb_dataset_load_manifest(fixture_manifest(
+        ", \"meta\": {}, \"meta\": {}"), &d), ECB_EFORMAT);
+    assert_msg("appears twice");
 }
 
 static void test_whitespace_ids(void **state)
@@ -359,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_bom_ids),
         cmocka_unit_test(test_bom_qrels),
         cmocka_unit_test(test_bom_manifest),
+        cmocka_unit_test(test_manifest_meta),
         cmocka_unit_test(test_whitespace_ids),
         cmocka_unit_test(test_whitespace_beir),
         cmocka_unit_test(test_not_regular),
