@@ -30,6 +30,18 @@ int ecb_vecs_from_memory(float *data, size_t n, size_t dim, ecb_vecs **out);
 typedef void (*ecb_vecs_gen_fn)(const void *ctx, size_t row, float *out);
 int ecb_vecs_generated(size_t n, size_t dim, ecb_vecs_gen_fn gen, const void *ctx,
                        void (*ctx_free)(void *), ecb_vecs **out);
+/* A source read through callbacks (the HDF5 reader): read(ctx, start,
+ * count, out) fills rows [start, start+count) as float32 (count*dim) and
+ * returns 0 or a negative code with ecb_fail; it must be thread-safe.
+ * free(ctx) (optional) runs when the source is freed, or at once when
+ * this call fails (the source owns ctx either way). label names the
+ * source in errors (e.g. "file.hdf5:/train"). Rows are checked finite. */
+typedef struct ecb_vecs_reader {
+    int (*read)(void *ctx, size_t start, size_t count, float *out);
+    void (*free)(void *ctx);
+} ecb_vecs_reader;
+int ecb_vecs_from_reader(size_t n, size_t dim, const char *label, const ecb_vecs_reader *ops,
+                         void *ctx, ecb_vecs **out);
 /* A view of rows (subset) of another source: rows[i] is the parent row;
  * keeps parent alive (reference counted). rows is copied. */
 int ecb_vecs_subset(ecb_vecs *parent, const size_t *rows, size_t n, ecb_vecs **out);
@@ -111,12 +123,28 @@ typedef struct ecb_dataset {
 
 /* Load a manifest (JSON; paths relative to it). Keys: name (default: the
  * manifest's directory name), corpus, queries, similarity (required),
- * corpus_ids, query_ids, qrels, groundtruth, meta (any JSON object: model,
+ * corpus_ids, query_ids, qrels, groundtruth, hdf5 (an ann-benchmarks file
+ * instead of corpus, queries and groundtruth; similarity then defaults to
+ * its `distance` attribute), meta (any JSON object: model,
  * revision, prefixes, licence..., kept as meta_json), and the consistency
  * fields dim, n_corpus, n_queries. Validates every field: unknown keys (with a "did you
  * mean" hint), malformed JSON (file:line:column), dims of corpus vs queries,
  * counts vs id files, ground-truth rows and values. */
 int ecb_dataset_load_manifest(const char *path, ecb_dataset **out);
+
+/* HDF5 files in the ann-benchmarks layout (/train = corpus, /test =
+ * queries, /neighbors = ground truth, root attribute `distance`: angular ->
+ * cosine, euclidean -> l2, dot -> dot; jaccard/hamming are ECB_ENOTSUP).
+ * Vectors are read by blocks (hyperslabs), never whole. The dataset is
+ * named after the file (glove-100-angular.hdf5 -> glove-100-angular); ids
+ * are the row numbers. A manifest may also point to one with "hdf5" (then
+ * with ids, qrels, meta). Without libhdf5 at build time these fail with
+ * ECB_ENOTSUP saying so, and ecb_hdf5_available() is 0. */
+int ecb_hdf5_available(void);
+int ecb_dataset_load_hdf5(const char *path, ecb_dataset **out);
+/* The same from a file image in memory (tests, fuzzing); label names it. */
+int ecb_dataset_load_hdf5_image(const void *image, size_t size, const char *label,
+                                ecb_dataset **out);
 
 /* Synthetic collection (D5); the generative model is described at the top
  * of datasets/synthetic.c. The corpus is an ecb_vecs_generated source (rows

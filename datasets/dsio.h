@@ -1,13 +1,15 @@
 /*
  * Internal helpers of the datasets layer (not used outside datasets/):
- * reading a text input whole, and the NumPy header parser shared by the
- * vector and offset readers.
+ * opening data files, reading a text input whole, the NumPy header parser
+ * shared by the vector and offset readers, and the HDF5 reader's parts.
  */
 #ifndef ECB_DSIO_H
 #define ECB_DSIO_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "datasets/dataset.h"
 
 /* Opens a data file read-only, refusing anything but a regular file (a
  * FIFO would block open() or read() forever, a device like /dev/urandom
@@ -43,5 +45,18 @@ typedef struct ecb_npy_header {
  * The data size is not checked (the caller knows the element size). */
 int ecb_npy_parse_header(const char *path, const unsigned char *m, size_t size,
                          ecb_npy_header *out);
+
+/* The parts of an ann-benchmarks HDF5 file (datasets/hdf5.c). path names
+ * the file; with image != NULL the file is that in-memory image and path
+ * only labels it. On error everything is released. */
+typedef struct ecb_hdf5_parts {
+    ecb_vecs *train, *test;   /* corpus and queries, read by blocks */
+    int32_t *neighbors;       /* nb_rows x nb_k rows of train, or -1 */
+    size_t nb_rows, nb_k;
+    int has_sim;              /* the file's `distance` attribute was present */
+    ecb_ds_similarity sim;
+} ecb_hdf5_parts;
+int ecb_hdf5_open(const char *path, const void *image, size_t image_size, ecb_hdf5_parts *p);
+void ecb_hdf5_parts_free(ecb_hdf5_parts *p);
 
 #endif

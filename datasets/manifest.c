@@ -5,8 +5,10 @@
  * never starts on inconsistent data: unknown or duplicate keys, wrong types,
  * missing files, corpus/query dimensions, id counts against vector counts,
  * the optional consistency fields (dim, n_corpus, n_queries), qrels ids and
- * ground-truth rows. Also the ecb_dataset lifecycle shared with the
- * synthetic collection (ecb_dataset_finish / ecb_dataset_free).
+ * ground-truth rows. "hdf5" names an ann-benchmarks file instead of the
+ * corpus, queries and groundtruth (ecb_dataset_load_hdf5 loads one without
+ * a manifest). Also the ecb_dataset lifecycle shared with the synthetic
+ * collection (ecb_dataset_finish / ecb_dataset_free).
  *
  *   { "name": "cranfield", "corpus": "corpus.fvecs", "queries": "queries.fvecs",
  *     "corpus_ids": "corpus_ids.txt", "query_ids": "query_ids.txt",
@@ -113,7 +115,7 @@ int ecb_dataset_finish(ecb_dataset *d)
 
 static const char *const manifest_keys[] = {
     "name", "corpus", "queries", "corpus_ids", "query_ids", "qrels", "groundtruth",
-    "similarity", "dim", "n_corpus", "n_queries", "meta",
+    "similarity", "dim", "n_corpus", "n_queries", "meta", "hdf5",
 };
 #define N_MANIFEST_KEYS (sizeof manifest_keys / sizeof *manifest_keys)
 
@@ -217,6 +219,70 @@ static int load_ids(const char *mpath, const char *key, const char *rel, size_t 
     return rc;
 }
 
+/* Corpus, queries and ground truth from an HDF5 file (or image); given:
+ * the manifest's similarity, which must agree with the file's. */
+static int take_hdf5(ecb_dataset *d, const char *file, const void *image, size_t size,
+                     const ecb_ds_similarity *given)
+{
+    ecb_hdf5_parts p;
+    int rc = ecb_hdf5_open(file, image, size, &p);
+    if (rc) return rc;
+    if (given && p.has_sim && *given != p.sim)
+        rc = ecb_fail(ECB_EFORMAT, "\"similarity\" is %s, but %s's attribute 'distance' means %s",
+                      ecb_similarity_name(*given), file, ecb_similarity_name(p.sim));
+    else if (!given && !p.has_sim)
+        rc = ecb_fail(ECB_EFORMAT, "%s has no attribute 'distance' (angular, euclidean or dot): "
+                      "give the similarity in a manifest (\"similarity\")", file);
+    if (rc) {
+        ecb_hdf5_parts_free(&p);
+        return rc;
+    }
+    d->sim = given ? *given : p.sim;
+    d->corpus = p.train;
+    d->queries = p.test;
+    d->gt = p.neighbors;
+    d->gt_k = p.nb_k;
+    return 0;
+}
+
+static int load_hdf5(const char *label, const void *image, size_t size, ecb_dataset **out)
+{
+    *out = NULL;
+    ecb_dataset *d = ecb_calloc(1, sizeof *d);
+    if (!d) return ECB_ENOMEM;
+    /* named after the file: glove-100-angular.hdf5 -> glove-100-angular */
+    const char *base = strrchr(label, '/');
+    base = base ? base + 1 : label;
+    d->name = ecb_strdup(base);
+    d->source = ecb_strdup(label);
+    int rc = !d->name || !d->source ? ECB_ENOMEM : 0;
+    char *dot = d->name ? strrchr(d->name, '.') : NULL;
+    if (dot && dot != d->name) *dot = '\0';
+    if (!rc) rc = take_hdf5(d, label, image, size, NULL);
+    if (!rc) rc = ecb_dataset_finish(d);
+    if (rc) {
+        ecb_dataset_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+int ecb_dataset_load_hdf5(const char *path, ecb_dataset **out)
+{
+    return load_hdf5(path, NULL, 0, out);
+}
+
+int ecb_dataset_load_hdf5_image(const void *image, size_t size, const char *label,
+                                ecb_dataset **out)
+{
+    if (!image) {
+        *out = NULL;
+        return ecb_fail(ECB_EINVAL, "%s: no HDF5 image", label);
+    }
+    return load_hdf5(label, image, size, out);
+}
+
 int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
 {
     *out = NULL;
@@ -273,28 +339,37 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
             }
     }
 
-    const char *name, *corpus, *queries, *cids, *qids, *qrels, *gt, *sim;
+    const char *name, *corpus, *queries, *cids, *qids, *qrels, *gt, *sim, *h5;
     size_t dim = 0, n_corpus = 0, n_queries = 0;
     int has_dim, has_nc, has_nq;
+    if ((rc = get_string(path, root, "hdf5", 0, &h5))) goto out;
+    /* an HDF5 file brings the vectors, the ground truth and (usually) the
+     * similarity */
     if ((rc = get_string(path, root, "name", 0, &name)) ||
-        (rc = get_string(path, root, "corpus", 1, &corpus)) ||
-        (rc = get_string(path, root, "queries", 1, &queries)) ||
+        (rc = get_string(path, root, "corpus", !h5, &corpus)) ||
+        (rc = get_string(path, root, "queries", !h5, &queries)) ||
         (rc = get_string(path, root, "corpus_ids", 0, &cids)) ||
         (rc = get_string(path, root, "query_ids", 0, &qids)) ||
         (rc = get_string(path, root, "qrels", 0, &qrels)) ||
         (rc = get_string(path, root, "groundtruth", 0, &gt)) ||
-        (rc = get_string(path, root, "similarity", 1, &sim)) ||
+        (rc = get_string(path, root, "similarity", !h5, &sim)) ||
         (rc = get_count(path, root, "dim", &dim, &has_dim)) ||
         (rc = get_count(path, root, "n_corpus", &n_corpus, &has_nc)) ||
         (rc = get_count(path, root, "n_queries", &n_queries, &has_nq)))
         goto out;
+    if (h5 && (corpus || queries || gt)) {
+        rc = ecb_fail(ECB_EFORMAT, "%s: key \"%s\": not with \"hdf5\", whose /train, /test and "
+                      "/neighbors are the corpus, queries and ground truth", path,
+                      corpus ? "corpus" : queries ? "queries" : "groundtruth");
+        goto out;
+    }
 
     d = ecb_calloc(1, sizeof *d);
     if (!d) {
         rc = ECB_ENOMEM;
         goto out;
     }
-    if ((rc = ecb_similarity_parse(sim, &d->sim))) {
+    if (sim && (rc = ecb_similarity_parse(sim, &d->sim))) {
         rc = wrap(rc, path, "similarity");
         goto out;
     }
@@ -321,9 +396,22 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
         rc = ECB_ENOMEM;
         goto out;
     }
-    if ((rc = open_vecs(path, "corpus", corpus, &d->corpus)) ||
-        (rc = open_vecs(path, "queries", queries, &d->queries)))
+    if (h5) {
+        char *p = ecb_path_join_rel(path, h5);
+        if (!p) {
+            rc = ECB_ENOMEM;
+            goto out;
+        }
+        rc = take_hdf5(d, p, NULL, 0, sim ? &d->sim : NULL);
+        free(p);
+        if (rc) {
+            rc = wrap(rc, path, "hdf5");
+            goto out;
+        }
+    } else if ((rc = open_vecs(path, "corpus", corpus, &d->corpus)) ||
+               (rc = open_vecs(path, "queries", queries, &d->queries))) {
         goto out;
+    }
     size_t nc = ecb_vecs_count(d->corpus), nq = ecb_vecs_count(d->queries);
     size_t dc = ecb_vecs_dim(d->corpus), dq = ecb_vecs_dim(d->queries);
     if (dc != dq) {

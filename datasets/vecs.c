@@ -27,7 +27,7 @@
 /* Dimensions above this are rejected as corrupt headers, not allocated. */
 #define VECS_MAX_DIM ((size_t)1 << 20)
 
-typedef enum { SRC_FILE, SRC_MEMORY, SRC_GENERATED, SRC_SUBSET } src_kind;
+typedef enum { SRC_FILE, SRC_MEMORY, SRC_GENERATED, SRC_SUBSET, SRC_READER } src_kind;
 typedef enum { EL_F32, EL_F16, EL_U8, EL_I8 } elem_kind;
 
 struct ecb_vecs {
@@ -53,6 +53,9 @@ struct ecb_vecs {
     /* SRC_SUBSET */
     ecb_vecs *parent;
     size_t *rows;
+    /* SRC_READER */
+    ecb_vecs_reader reader;
+    void *reader_ctx;
 };
 
 static size_t elem_size(elem_kind e) { return e == EL_F32 ? 4 : e == EL_F16 ? 2 : 1; }
@@ -102,6 +105,9 @@ void ecb_vecs_free(ecb_vecs *v)
     case SRC_SUBSET:
         ecb_vecs_free(v->parent);
         free(v->rows);
+        break;
+    case SRC_READER:
+        if (v->reader.free) v->reader.free(v->reader_ctx);
         break;
     }
     free(v->path);
@@ -305,6 +311,26 @@ int ecb_vecs_generated(size_t n, size_t dim, ecb_vecs_gen_fn gen, const void *ct
     return 0;
 }
 
+int ecb_vecs_from_reader(size_t n, size_t dim, const char *label, const ecb_vecs_reader *ops,
+                         void *ctx, ecb_vecs **out)
+{
+    *out = NULL;
+    if (!ops || !ops->read || dim == 0) {
+        if (ops && ops->free) ops->free(ctx);
+        return ecb_fail(ECB_EINVAL, "ecb_vecs_from_reader: expected a read function and dim >= "
+                        "1, got %s and dim %zu", ops && ops->read ? "one" : "none", dim);
+    }
+    ecb_vecs *v = vecs_new(SRC_READER, label, n, dim);
+    if (!v) {
+        if (ops->free) ops->free(ctx);
+        return ECB_ENOMEM;
+    }
+    v->reader = *ops;
+    v->reader_ctx = ctx;
+    *out = v;
+    return 0;
+}
+
 int ecb_vecs_subset(ecb_vecs *parent, const size_t *rows, size_t n, ecb_vecs **out)
 {
     *out = NULL;
@@ -364,6 +390,11 @@ static int read_row(const ecb_vecs *v, size_t row, float *out)
     case SRC_MEMORY: memcpy(out, v->data + row * d, d * sizeof *out); break;
     case SRC_GENERATED: v->gen(v->ctx, row, out); break;
     case SRC_SUBSET: return read_row(v->parent, v->rows[row], out);
+    case SRC_READER: {
+        int rc = v->reader.read(v->reader_ctx, row, 1, out);
+        if (rc) return rc;
+        break;
+    }
     }
     return check_finite(v, row, out);
 }
@@ -373,6 +404,26 @@ int ecb_vecs_read(const ecb_vecs *v, size_t start, size_t count, float *out)
     if (start > v->n || count > v->n - start)
         return ecb_fail(ECB_ERANGE, "%s: read of rows [%zu, %zu) out of range, %zu rows", v->path,
                         start, start + count, v->n);
+    if (v->kind == SRC_READER) {
+        /* one call per block: a reader's per-call cost (an HDF5 hyperslab
+         * read) would dominate row by row */
+        int rc = count ? v->reader.read(v->reader_ctx, start, count, out) : 0;
+        for (size_t i = 0; i < count && !rc; i++)
+            rc = check_finite(v, start + i, out + i * v->dim);
+        return rc;
+    }
+    if (v->kind == SRC_SUBSET) {
+        /* runs of consecutive parent rows (a whole identity subset) go to
+         * the parent as one block */
+        for (size_t i = 0; i < count;) {
+            size_t r0 = v->rows[start + i], l = 1;
+            while (i + l < count && v->rows[start + i + l] == r0 + l) l++;
+            int rc = ecb_vecs_read(v->parent, r0, l, out + i * v->dim);
+            if (rc) return rc;
+            i += l;
+        }
+        return 0;
+    }
     for (size_t i = 0; i < count; i++) {
         int rc = read_row(v, start + i, out + i * v->dim);
         if (rc) return rc;
