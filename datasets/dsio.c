@@ -61,7 +61,7 @@ int ecb_ds_open_regular(const char *path, const char *what, int *fd_out, size_t 
 
 /* ---- text files ------------------------------------------------------- */
 
-int ecb_ds_read_text(const char *path, const char *what, size_t max_bytes, char **buf_out,
+int ecb_ds_read_file(const char *path, const char *what, size_t max_bytes, char **buf_out,
                      size_t *len_out)
 {
     *buf_out = NULL;
@@ -110,13 +110,21 @@ int ecb_ds_read_text(const char *path, const char *what, size_t max_bytes, char 
         return rc;
     }
     b[n] = '\0';
-    if (n >= 3 && memcmp(b, ECB_UTF8_BOM, 3) == 0) {
-        memmove(b, b + 3, n - 3 + 1);
-        n -= 3;
-    }
     *buf_out = b;
     *len_out = n;
     return 0;
+}
+
+int ecb_ds_read_text(const char *path, const char *what, size_t max_bytes, char **buf_out,
+                     size_t *len_out)
+{
+    int rc = ecb_ds_read_file(path, what, max_bytes, buf_out, len_out);
+    char *b = *buf_out;
+    if (!rc && *len_out >= 3 && memcmp(b, ECB_UTF8_BOM, 3) == 0) {
+        memmove(b, b + 3, *len_out - 3 + 1);
+        *len_out -= 3;
+    }
+    return rc;
 }
 
 /* ---- .npy header ------------------------------------------------------- */
@@ -283,6 +291,53 @@ static int npy_dict(npy_lex *x, ecb_npy_header *h)
     npy_ws(x);
     if (x->s[x->i]) return npy_err(x, "only padding after the dict");
     return 0;
+}
+
+int ecb_npy_load_1d(const char *path, const char *what, const char *const *descrs,
+                    void **data, size_t *n)
+{
+    *data = NULL;
+    *n = 0;
+    char *buf;
+    size_t len;
+    int rc = ecb_ds_read_file(path, what, (size_t)1 << 34, &buf, &len);
+    if (rc) return rc;
+    ecb_npy_header h;
+    if ((rc = ecb_npy_parse_header(path, (const unsigned char *)buf, len, &h))) goto out;
+    size_t k = 0;
+    while (descrs[k] && strcmp(descrs[k], h.descr)) k++;
+    if (!descrs[k]) {
+        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'descr': expected '%s'%s%s%s (%s), got '%s'",
+                      path, descrs[0], descrs[1] ? " or '" : "", descrs[1] ? descrs[1] : "",
+                      descrs[1] ? "'" : "", what, h.descr);
+        goto out;
+    }
+    if (h.ndim != 1) {
+        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'shape': expected 1 dimension (one value "
+                      "per entry), got %zu", path, h.ndim);
+        goto out;
+    }
+    size_t esz = (size_t)strtoul(h.descr + 2, NULL, 10), cnt = (size_t)h.shape[0], bytes;
+    if (h.shape[0] > SIZE_MAX / esz || !ecb_mul_ok(cnt, esz, &bytes) ||
+        h.data_off + bytes != len) {
+        rc = ecb_fail(ECB_EFORMAT, "%s: shape (%llu,) of %s needs %llu bytes of data after the "
+                      "%zu-byte header, file has %zu", path, (unsigned long long)h.shape[0],
+                      h.descr, (unsigned long long)h.shape[0] * esz, h.data_off, len);
+        goto out;
+    }
+    void *d = ecb_malloc(bytes ? bytes : 1);
+    if (!d) {
+        rc = ECB_ENOMEM;
+        goto out;
+    }
+    memcpy(d, buf + h.data_off, bytes);
+    *data = d;
+    *n = cnt;
+    /* index k of descrs picked: callers convert by it */
+    rc = (int)k;
+out:
+    free(buf);
+    return rc;
 }
 
 int ecb_npy_parse_header(const char *path, const unsigned char *m, size_t size,

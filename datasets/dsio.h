@@ -18,6 +18,10 @@
  * check happens without blocking (O_NONBLOCK, then fstat). */
 int ecb_ds_open_regular(const char *path, const char *what, int *fd, size_t *size);
 
+/* Reads a whole file (binary) into a NUL-terminated buffer. */
+int ecb_ds_read_file(const char *path, const char *what, size_t max_bytes, char **buf,
+                     size_t *len);
+
 /* Reads a text input (what: "manifest", "ids", "qrels"; named in errors)
  * into a NUL-terminated buffer, without a leading UTF-8 byte-order mark:
  * editors on Windows write one, and it would otherwise become part of the
@@ -45,6 +49,25 @@ typedef struct ecb_npy_header {
  * The data size is not checked (the caller knows the element size). */
 int ecb_npy_parse_header(const char *path, const unsigned char *m, size_t size,
                          ecb_npy_header *out);
+
+/* Loads a small 1-D .npy (offsets, weights) into memory: descrs is a
+ * NULL-terminated list of accepted dtypes such as "<i8" (the digits are the
+ * element size); what
+ * names the input in errors. Returns the index in descrs of the file's
+ * dtype (>= 0), or a negative code. *data is malloc'd, *n values. */
+int ecb_npy_load_1d(const char *path, const char *what, const char *const *descrs,
+                    void **data, size_t *n);
+
+/* The multi-vector keys of a manifest (datasets/multivec.c): paths
+ * relative to the manifest, NULL when absent. */
+typedef struct ecb_mv_keys {
+    const char *corpus_tokens, *corpus_offsets, *queries_tokens, *query_offsets, *weights;
+    size_t n_corpus_tokens, n_query_tokens;
+    int has_nct, has_nqt;
+} ecb_mv_keys;
+/* Opens both token files and offsets (and the weights), validating them
+ * and the token-count checks; errors name the manifest and the key. */
+int ecb_mv_load(const char *manifest, const ecb_mv_keys *k, ecb_mvdata **out);
 
 /* The parts of an ann-benchmarks HDF5 file (datasets/hdf5.c). path names
  * the file; with image != NULL the file is that in-memory image and path

@@ -46,13 +46,29 @@ int ecb_similarity_parse(const char *s, ecb_ds_similarity *out)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+size_t ecb_dataset_n_corpus(const ecb_dataset *d)
+{
+    return d->mv ? d->mv->corpus.n_items : ecb_vecs_count(d->corpus);
+}
+
+size_t ecb_dataset_n_queries(const ecb_dataset *d)
+{
+    return d->mv ? d->mv->queries.n_items : ecb_vecs_count(d->queries);
+}
+
+size_t ecb_dataset_dim(const ecb_dataset *d)
+{
+    return d->mv ? ecb_vecs_dim(d->mv->corpus.tokens) : ecb_vecs_dim(d->corpus);
+}
+
 void ecb_dataset_free(ecb_dataset *d)
 {
     if (!d) return;
     free(d->name);
     free(d->source);
-    ecb_ids_free(d->doc_ids, ecb_vecs_count(d->corpus));
-    ecb_ids_free(d->query_ids, ecb_vecs_count(d->queries));
+    ecb_ids_free(d->doc_ids, ecb_dataset_n_corpus(d));
+    ecb_ids_free(d->query_ids, ecb_dataset_n_queries(d));
+    ecb_mvdata_free(d->mv);
     ecb_vecs_free(d->corpus);
     ecb_vecs_free(d->queries);
     free(d->doc_id_rank);
@@ -90,7 +106,7 @@ static int cmp_id_ref(const void *a, const void *b)
 
 int ecb_dataset_finish(ecb_dataset *d)
 {
-    size_t n = ecb_vecs_count(d->corpus), nq = ecb_vecs_count(d->queries);
+    size_t n = ecb_dataset_n_corpus(d), nq = ecb_dataset_n_queries(d);
     int rc;
     if (!d->doc_ids && (rc = default_ids(n, &d->doc_ids))) return rc;
     if (!d->query_ids && (rc = default_ids(nq, &d->query_ids))) return rc;
@@ -115,7 +131,9 @@ int ecb_dataset_finish(ecb_dataset *d)
 
 static const char *const manifest_keys[] = {
     "name", "corpus", "queries", "corpus_ids", "query_ids", "qrels", "groundtruth",
-    "similarity", "dim", "n_corpus", "n_queries", "meta", "hdf5",
+    "similarity", "dim", "n_corpus", "n_queries", "meta", "hdf5", "scoring", "corpus_tokens",
+    "corpus_offsets", "queries_tokens", "query_offsets", "corpus_token_weights",
+    "n_corpus_tokens", "n_query_tokens",
 };
 #define N_MANIFEST_KEYS (sizeof manifest_keys / sizeof *manifest_keys)
 
@@ -212,8 +230,8 @@ static int load_ids(const char *mpath, const char *key, const char *rel, size_t 
     if (n != want) {
         ecb_ids_free(*out, n);
         *out = NULL;
-        rc = ecb_fail(ECB_EFORMAT, "%s: \"%s\": %s has %zu ids, expected %zu (one per %s "
-                      "vector)", mpath, key, p, n, want, what);
+        rc = ecb_fail(ECB_EFORMAT, "%s: \"%s\": %s has %zu ids, expected %zu (one per %s)",
+                      mpath, key, p, n, want, what);
     }
     free(p);
     return rc;
@@ -285,6 +303,57 @@ int ecb_dataset_load_hdf5_image(const void *image, size_t size, const char *labe
 
 int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
 {
+    return ecb_dataset_load_manifest_ex(path, 0, out);
+}
+
+/* The multi-vector keys and "scoring": which kind of dataset the manifest
+ * describes, and that it does not mix the kinds. *mv is set when it is
+ * multi-vector. */
+static int get_mv_keys(const char *path, const cJSON *root, unsigned flags, ecb_mv_keys *k,
+                       int *mv)
+{
+    static const char *const mv_only[] = {"corpus_tokens", "corpus_offsets", "queries_tokens",
+                                          "query_offsets", "corpus_token_weights",
+                                          "n_corpus_tokens", "n_query_tokens"};
+    static const char *const sv_only[] = {"corpus", "queries", "groundtruth", "hdf5"};
+    memset(k, 0, sizeof *k);
+    *mv = 0;
+    const char *scoring;
+    int rc = get_string(path, root, "scoring", 0, &scoring);
+    if (rc) return rc;
+    if (scoring && strcmp(scoring, "maxsim"))
+        return ecb_fail(ECB_EFORMAT, "%s: key \"scoring\": expected \"maxsim\" (multi-vector "
+                        "late interaction; omit it for single vectors), got \"%s\"", path,
+                        scoring);
+    *mv = scoring != NULL;
+    for (size_t i = 0; i < sizeof mv_only / sizeof *mv_only && !*mv; i++)
+        if (cJSON_GetObjectItemCaseSensitive(root, mv_only[i]))
+            return ecb_fail(ECB_EFORMAT, "%s: key \"%s\" describes a multi-vector dataset: add "
+                            "\"scoring\": \"maxsim\"", path, mv_only[i]);
+    if (!*mv) return 0;
+    for (size_t i = 0; i < sizeof sv_only / sizeof *sv_only; i++)
+        if (cJSON_GetObjectItemCaseSensitive(root, sv_only[i]))
+            return ecb_fail(ECB_EFORMAT, "%s: key \"%s\": not with \"scoring\": \"maxsim\" "
+                            "(a multi-vector dataset has corpus_tokens, queries_tokens and "
+                            "their offsets%s)", path, sv_only[i],
+                            !strcmp(sv_only[i], "groundtruth") ? "; exact MaxSim is computed"
+                                                               : "");
+    if (!(flags & ECB_DS_MULTIVECTOR))
+        return ecb_fail(ECB_ENOTSUP, "%s: a multi-vector dataset (\"scoring\": \"maxsim\"): "
+                        "this command does not score MaxSim", path);
+    if ((rc = get_string(path, root, "corpus_tokens", 1, &k->corpus_tokens)) ||
+        (rc = get_string(path, root, "corpus_offsets", 1, &k->corpus_offsets)) ||
+        (rc = get_string(path, root, "queries_tokens", 1, &k->queries_tokens)) ||
+        (rc = get_string(path, root, "query_offsets", 1, &k->query_offsets)) ||
+        (rc = get_string(path, root, "corpus_token_weights", 0, &k->weights)) ||
+        (rc = get_count(path, root, "n_corpus_tokens", &k->n_corpus_tokens, &k->has_nct)) ||
+        (rc = get_count(path, root, "n_query_tokens", &k->n_query_tokens, &k->has_nqt)))
+        return rc;
+    return 0;
+}
+
+int ecb_dataset_load_manifest_ex(const char *path, unsigned flags, ecb_dataset **out)
+{
     *out = NULL;
     size_t len = 0;
     char *text = NULL;
@@ -341,13 +410,15 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
 
     const char *name, *corpus, *queries, *cids, *qids, *qrels, *gt, *sim, *h5;
     size_t dim = 0, n_corpus = 0, n_queries = 0;
-    int has_dim, has_nc, has_nq;
+    int has_dim, has_nc, has_nq, mv;
+    ecb_mv_keys mk;
+    if ((rc = get_mv_keys(path, root, flags, &mk, &mv))) goto out;
     if ((rc = get_string(path, root, "hdf5", 0, &h5))) goto out;
     /* an HDF5 file brings the vectors, the ground truth and (usually) the
      * similarity */
     if ((rc = get_string(path, root, "name", 0, &name)) ||
-        (rc = get_string(path, root, "corpus", !h5, &corpus)) ||
-        (rc = get_string(path, root, "queries", !h5, &queries)) ||
+        (rc = get_string(path, root, "corpus", !h5 && !mv, &corpus)) ||
+        (rc = get_string(path, root, "queries", !h5 && !mv, &queries)) ||
         (rc = get_string(path, root, "corpus_ids", 0, &cids)) ||
         (rc = get_string(path, root, "query_ids", 0, &qids)) ||
         (rc = get_string(path, root, "qrels", 0, &qrels)) ||
@@ -396,7 +467,9 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
         rc = ECB_ENOMEM;
         goto out;
     }
-    if (h5) {
+    if (mv) {
+        if ((rc = ecb_mv_load(path, &mk, &d->mv))) goto out;
+    } else if (h5) {
         char *p = ecb_path_join_rel(path, h5);
         if (!p) {
             rc = ECB_ENOMEM;
@@ -412,8 +485,12 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
                (rc = open_vecs(path, "queries", queries, &d->queries))) {
         goto out;
     }
-    size_t nc = ecb_vecs_count(d->corpus), nq = ecb_vecs_count(d->queries);
-    size_t dc = ecb_vecs_dim(d->corpus), dq = ecb_vecs_dim(d->queries);
+    size_t nc = ecb_dataset_n_corpus(d), nq = ecb_dataset_n_queries(d);
+    size_t dc = ecb_dataset_dim(d), dq = mv ? dc : ecb_vecs_dim(d->queries);
+    /* what the counts are counted in, for the messages below */
+    const char *cwhat = mv ? ecb_vecs_path(d->mv->corpus.tokens) : ecb_vecs_path(d->corpus);
+    const char *qwhat = mv ? ecb_vecs_path(d->mv->queries.tokens) : ecb_vecs_path(d->queries);
+    const char *unit = mv ? "items (documents or queries, by its offsets)" : "vectors";
     if (dc != dq) {
         rc = ecb_fail(ECB_EFORMAT, "%s: dimension mismatch: corpus %s has dim %zu, queries %s "
                       "have dim %zu", path, ecb_vecs_path(d->corpus), dc,
@@ -421,22 +498,26 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
         goto out;
     }
     if (has_dim && dim != dc) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: \"dim\" is %zu but %s has dim %zu", path, dim,
-                      ecb_vecs_path(d->corpus), dc);
+        rc = ecb_fail(ECB_EFORMAT, "%s: \"dim\" is %zu but %s has dim %zu", path, dim, cwhat,
+                      dc);
         goto out;
     }
     if (has_nc && n_corpus != nc) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: \"n_corpus\" is %zu but %s has %zu vectors", path,
-                      n_corpus, ecb_vecs_path(d->corpus), nc);
+        rc = ecb_fail(ECB_EFORMAT, "%s: \"n_corpus\" is %zu but %s has %zu %s", path,
+                      n_corpus, cwhat, nc, unit);
         goto out;
     }
     if (has_nq && n_queries != nq) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: \"n_queries\" is %zu but %s has %zu vectors", path,
-                      n_queries, ecb_vecs_path(d->queries), nq);
+        rc = ecb_fail(ECB_EFORMAT, "%s: \"n_queries\" is %zu but %s has %zu %s", path,
+                      n_queries, qwhat, nq, unit);
         goto out;
     }
-    if (cids && (rc = load_ids(path, "corpus_ids", cids, nc, "corpus", &d->doc_ids))) goto out;
-    if (qids && (rc = load_ids(path, "query_ids", qids, nq, "query", &d->query_ids))) goto out;
+    if (cids && (rc = load_ids(path, "corpus_ids", cids, nc, mv ? "document" : "corpus vector",
+                               &d->doc_ids)))
+        goto out;
+    if (qids && (rc = load_ids(path, "query_ids", qids, nq, mv ? "query" : "query vector",
+                               &d->query_ids)))
+        goto out;
     if (qrels && (!cids || !qids))
         ecb_log(ECB_LOG_WARN, "%s: qrels without %s: those ids default to the row numbers "
                 "0..n-1, which must be what the qrels use", path,

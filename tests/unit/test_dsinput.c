@@ -50,25 +50,12 @@ static void assert_msg(const char *needle)
 
 /* ---- .npy header ---------------------------------------------------------- */
 
-/* Writes a version-1 .npy with this header text (padded with spaces and a
- * newline, as NumPy does) and data bytes for rows x 4 float32. */
+/* A version-1 .npy with this header text and data bytes for rows x 4 values of esz bytes. */
 static const char *write_npy(const char *name, const char *hdr, size_t rows, size_t esz)
 {
     static char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    size_t hl = strlen(hdr), pad = 64 - (10 + hl + 1) % 64;
-    if (pad == 64) pad = 0;
-    size_t total = hl + pad + 1;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(total & 0xff),
-                             (unsigned char)(total >> 8)};
-    fwrite(pre, 1, 10, f);
-    fputs(hdr, f);
-    for (size_t i = 0; i < pad; i++) fputc(' ', f);
-    fputc('\n', f);
-    for (size_t i = 0; i < rows * 4 * esz; i++) fputc(0, f);
-    fclose(f);
+    assert_int_equal(tu_write_npy(path, hdr, NULL, rows * 4 * esz), 0);
     return path;
 }
 
@@ -413,9 +400,6 @@ int main(void)
         cmocka_unit_test(test_not_regular),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[4300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    free(dir);
+    tu_rmtree(dir);
     return rc;
 }

@@ -214,9 +214,6 @@ int main(void)
         cmocka_unit_test_setup(test_template_not_a_method, setup),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[4300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
-    free(tmp);
+    tu_rmtree(tmp);
     return rc;
 }
