@@ -67,7 +67,7 @@ const ecb_param ecb_synth_mv_param_table[] = {
      .def.u = 8, .min = 1, .max = 256, .help = "most tokens of a query"},
     {"seed", ECB_PARAM_INT, offsetof(ecb_synth_mv_params, seed), .def.i = 42, .min = 0,
      .max = 9007199254740992.0, .help = "generator seed"},
-    {NULL},
+    {0},
 };
 
 void ecb_synth_mv_defaults(ecb_synth_mv_params *p)
