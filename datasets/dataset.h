@@ -30,6 +30,18 @@ int ecb_vecs_from_memory(float *data, size_t n, size_t dim, ecb_vecs **out);
 typedef void (*ecb_vecs_gen_fn)(const void *ctx, size_t row, float *out);
 int ecb_vecs_generated(size_t n, size_t dim, ecb_vecs_gen_fn gen, const void *ctx,
                        void (*ctx_free)(void *), ecb_vecs **out);
+/* A source read through callbacks (the HDF5 reader): read(ctx, start,
+ * count, out) fills rows [start, start+count) as float32 (count*dim) and
+ * returns 0 or a negative code with ecb_fail; it must be thread-safe.
+ * free(ctx) (optional) runs when the source is freed, or at once when
+ * this call fails (the source owns ctx either way). label names the
+ * source in errors (e.g. "file.hdf5:/train"). Rows are checked finite. */
+typedef struct ecb_vecs_reader {
+    int (*read)(void *ctx, size_t start, size_t count, float *out);
+    void (*free)(void *ctx);
+} ecb_vecs_reader;
+int ecb_vecs_from_reader(size_t n, size_t dim, const char *label, const ecb_vecs_reader *ops,
+                         void *ctx, ecb_vecs **out);
 /* A view of rows (subset) of another source: rows[i] is the parent row;
  * keeps parent alive (reference counted). rows is copied. */
 int ecb_vecs_subset(ecb_vecs *parent, const size_t *rows, size_t n, ecb_vecs **out);
@@ -92,6 +104,31 @@ int ecb_qrels_load(const char *path, char *const *query_ids, size_t nq,
                    char *const *doc_ids, size_t nd, ecb_qrels **out);
 void ecb_qrels_free(ecb_qrels *q);
 
+/* ---- multi-vector (late interaction) ------------------------------------- */
+/* One side of a multi-vector dataset (ColBERT / ColPali style): every token
+ * vector of every item (document or query), item after item, and the item
+ * boundaries. Item i owns token rows [offsets[i], offsets[i+1]) of tokens;
+ * offsets[0] = 0, offsets strictly increase (no item is empty: the MaxSim
+ * of an empty item is undefined), offsets[n_items] = ecb_vecs_count(tokens).
+ * A token is scored like a single vector: MaxSim(q, d) = sum over q's
+ * tokens of the max over d's tokens of the token score. */
+typedef struct ecb_mv_side {
+    ecb_vecs *tokens;   /* n_tokens x dim, read by blocks like any ecb_vecs (memory-mapped) */
+    int64_t *offsets;   /* n_items + 1 prefix offsets (malloc'd) */
+    size_t n_items;
+    float *weights;     /* one salience per token (n_tokens, finite), or NULL; corpus side only
+                           (corpus_token_weights: attention mass, IDF, ...; token pruning) */
+} ecb_mv_side;
+
+typedef struct ecb_mvdata {
+    ecb_mv_side corpus, queries; /* same dim */
+} ecb_mvdata;
+void ecb_mvdata_free(ecb_mvdata *m); /* accepts NULL */
+/* Offsets of n_off - 1 items over n_tokens tokens: 0 first, strictly
+ * increasing, n_tokens last (ECB_EFORMAT naming the index otherwise); what
+ * prefixes the message. For anything that builds offsets (token pruning). */
+int ecb_mv_check_offsets(const char *what, const int64_t *off, size_t n_off, size_t n_tokens);
+
 /* ---- datasets ------------------------------------------------------------- */
 typedef struct ecb_dataset {
     char *name;
@@ -105,15 +142,54 @@ typedef struct ecb_dataset {
     ecb_qrels *qrels;      /* NULL when the dataset has none */
     int32_t *gt;           /* ground truth rows (nq x gt_k), or NULL */
     size_t gt_k;
+    char *meta_json;       /* the manifest's free-form "meta" object as compact JSON text
+                              (cJSON_PrintUnformatted), or NULL when absent */
+    ecb_mvdata *mv;        /* multi-vector dataset ("scoring": "maxsim"): the token sides;
+                              corpus and queries are then NULL, and doc_ids, query_ids,
+                              qrels, doc_id_rank are per document / query (item). NULL for
+                              single-vector datasets. */
 } ecb_dataset;
+
+/* Documents, queries and dimension of either kind of dataset. */
+size_t ecb_dataset_n_corpus(const ecb_dataset *d);
+size_t ecb_dataset_n_queries(const ecb_dataset *d);
+size_t ecb_dataset_dim(const ecb_dataset *d);
 
 /* Load a manifest (JSON; paths relative to it). Keys: name (default: the
  * manifest's directory name), corpus, queries, similarity (required),
- * corpus_ids, query_ids, qrels, groundtruth, and the consistency fields dim,
- * n_corpus, n_queries. Validates every field: unknown keys (with a "did you
+ * corpus_ids, query_ids, qrels, groundtruth, hdf5 (an ann-benchmarks file
+ * instead of corpus, queries and groundtruth; similarity then defaults to
+ * its `distance` attribute), meta (any JSON object: model,
+ * revision, prefixes, licence..., kept as meta_json), and the consistency
+ * fields dim, n_corpus, n_queries. Validates every field: unknown keys (with a "did you
  * mean" hint), malformed JSON (file:line:column), dims of corpus vs queries,
  * counts vs id files, ground-truth rows and values. */
 int ecb_dataset_load_manifest(const char *path, ecb_dataset **out);
+/* The same; flags ECB_DS_MULTIVECTOR also accepts multi-vector manifests
+ * (without it they are ECB_ENOTSUP: a caller that cannot score MaxSim must
+ * not receive one). Multi-vector keys: "scoring": "maxsim" (required),
+ * corpus_tokens, queries_tokens (any vector format), corpus_offsets,
+ * query_offsets (.npy int64, 1-D, n + 1 prefix offsets), optional
+ * corpus_token_weights (.npy float32/float16, 1-D, one per corpus token),
+ * the checks n_corpus_tokens, n_query_tokens (and dim, n_corpus = documents,
+ * n_queries), with ids, qrels, similarity, name and meta as for single
+ * vectors; corpus, queries, groundtruth and hdf5 do not apply. */
+#define ECB_DS_MULTIVECTOR 1u
+int ecb_dataset_load_manifest_ex(const char *path, unsigned flags, ecb_dataset **out);
+
+/* HDF5 files in the ann-benchmarks layout (/train = corpus, /test =
+ * queries, /neighbors = ground truth, root attribute `distance`: angular ->
+ * cosine, euclidean -> l2, dot -> dot; jaccard/hamming are ECB_ENOTSUP).
+ * Vectors are read by blocks (hyperslabs), never whole. The dataset is
+ * named after the file (glove-100-angular.hdf5 -> glove-100-angular); ids
+ * are the row numbers. A manifest may also point to one with "hdf5" (then
+ * with ids, qrels, meta). Without libhdf5 at build time these fail with
+ * ECB_ENOTSUP saying so, and ecb_hdf5_available() is 0. */
+int ecb_hdf5_available(void);
+int ecb_dataset_load_hdf5(const char *path, ecb_dataset **out);
+/* The same from a file image in memory (tests, fuzzing); label names it. */
+int ecb_dataset_load_hdf5_image(const void *image, size_t size, const char *label,
+                                ecb_dataset **out);
 
 /* Synthetic collection (D5); the generative model is described at the top
  * of datasets/synthetic.c. The corpus is an ecb_vecs_generated source (rows
@@ -129,6 +205,20 @@ typedef struct ecb_synth_params {
 } ecb_synth_params;
 void ecb_synth_defaults(ecb_synth_params *p);
 int ecb_dataset_synthetic(const ecb_synth_params *p, ecb_dataset **out);
+
+/* Synthetic multi-vector collection (late interaction; the model is at the
+ * top of datasets/synthetic_mv.c): documents of min_tokens..max_tokens
+ * unit token vectors, queries of min_query_tokens..max_query_tokens, graded
+ * qrels from shared latent terms; similarity dot; d->mv set, kept in memory. */
+typedef struct ecb_synth_mv_params {
+    size_t docs, queries, dim;
+    size_t topics; /* 0 = docs / 20 */
+    size_t min_tokens, max_tokens, min_query_tokens, max_query_tokens;
+    uint64_t seed;
+} ecb_synth_mv_params;
+void ecb_synth_mv_defaults(ecb_synth_mv_params *p);
+int ecb_dataset_synthetic_mv(const ecb_synth_mv_params *p, ecb_dataset **out);
+extern const ecb_param ecb_synth_mv_param_table[];
 
 /* Fill doc_ids/query_ids with "0".."n-1" when absent and compute doc_id_rank. */
 int ecb_dataset_finish(ecb_dataset *d);

@@ -23,49 +23,7 @@
 #include <string.h>
 
 #include "datasets/dataset.h"
-
-/* ---- whole-file reading -------------------------------------------------- */
-
-/* Reads path into a NUL-terminated buffer. Embedded NUL bytes are found by
- * the line parsers (they compare line lengths). */
-static int slurp(const char *path, char **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ecb_fail(errno == ENOENT ? ECB_ENOTFOUND : ECB_EIO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = ecb_malloc(cap);
-    if (!b) {
-        fclose(f);
-        return ECB_ENOMEM;
-    }
-    for (;;) {
-        if (cap - n < 2) {
-            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                fclose(f);
-                return ecb_fail(ECB_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t r = fread(b + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(b);
-        return ecb_fail(ECB_EIO, "%s: read error", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return 0;
-}
+#include "datasets/dsio.h"
 
 /* Splits the buffer in place into lines: returns the next line (without
  * its '\n') or NULL at the end; *pos advances. */
@@ -156,6 +114,24 @@ static int id_map_build(id_map *m, char *const *keys, size_t n, const char *what
     return 0;
 }
 
+/* Ids end up in TREC run files (`qid Q0 docid rank score tag`), which
+ * separate fields by whitespace: an id containing whitespace would make
+ * every run file that names it unreadable. A byte-order mark anywhere but
+ * the start of the file (stripped there) means concatenated files. */
+static int check_id(const char *path, size_t line, const char *what, const char *id)
+{
+    size_t ws = strcspn(id, " \t\r\n\v\f");
+    if (id[ws])
+        return ecb_fail(ECB_EFORMAT, "%s:%zu: %s '%s' contains whitespace (byte %zu); ids are "
+                        "written to TREC run files, whose fields are separated by whitespace",
+                        path, line, what, id, ws + 1);
+    if (strstr(id, ECB_UTF8_BOM))
+        return ecb_fail(ECB_EFORMAT, "%s:%zu: %s contains a UTF-8 byte-order mark (U+FEFF); "
+                        "only the start of a file may carry one (concatenated files?)", path,
+                        line, what);
+    return 0;
+}
+
 /* ---- ids ------------------------------------------------------------------ */
 
 void ecb_ids_free(char **ids, size_t n)
@@ -171,7 +147,7 @@ int ecb_ids_load(const char *path, char ***ids_out, size_t *n_out)
     *n_out = 0;
     char *buf;
     size_t len;
-    int rc = slurp(path, &buf, &len);
+    int rc = ecb_ds_read_text(path, "id file", 0, &buf, &len);
     if (rc) return rc;
     size_t cap = 1024, n = 0, pos = 0, line = 0, ll;
     char **ids = ecb_malloc_array(cap, sizeof *ids);
@@ -192,6 +168,7 @@ int ecb_ids_load(const char *path, char ***ids_out, size_t *n_out)
             rc = ecb_fail(ECB_EFORMAT, "%s:%zu: empty line, expected one id per line", path, line);
             goto fail;
         }
+        if ((rc = check_id(path, line, "id", s))) goto fail;
         if (n == cap) {
             cap *= 2;
             char **ni = realloc(ids, cap * sizeof *ids);
@@ -304,7 +281,7 @@ int ecb_qrels_load(const char *path, char *const *query_ids, size_t nq, char *co
     *out = NULL;
     char *buf;
     size_t len;
-    int rc = slurp(path, &buf, &len);
+    int rc = ecb_ds_read_text(path, "qrels file", 0, &buf, &len);
     if (rc) return rc;
     id_map qmap = {0}, dmap = {0};
     qentry *ent = NULL;
@@ -373,6 +350,9 @@ int ecb_qrels_load(const char *path, char *const *query_ids, size_t nq, char *co
             }
             qid = f[0], docid = f[1], grade = f[2];
         }
+        if ((rc = check_id(path, line, "query id", qid)) ||
+            (rc = check_id(path, line, "document id", docid)))
+            goto out;
         int rel = 0;
         if ((rc = parse_grade(path, line, grade, &rel))) goto out;
         qr->n_lines++;

@@ -5,13 +5,16 @@
  * never starts on inconsistent data: unknown or duplicate keys, wrong types,
  * missing files, corpus/query dimensions, id counts against vector counts,
  * the optional consistency fields (dim, n_corpus, n_queries), qrels ids and
- * ground-truth rows. Also the ecb_dataset lifecycle shared with the
- * synthetic collection (ecb_dataset_finish / ecb_dataset_free).
+ * ground-truth rows. "hdf5" names an ann-benchmarks file instead of the
+ * corpus, queries and groundtruth (ecb_dataset_load_hdf5 loads one without
+ * a manifest). Also the ecb_dataset lifecycle shared with the synthetic
+ * collection (ecb_dataset_finish / ecb_dataset_free).
  *
  *   { "name": "cranfield", "corpus": "corpus.fvecs", "queries": "queries.fvecs",
  *     "corpus_ids": "corpus_ids.txt", "query_ids": "query_ids.txt",
  *     "qrels": "qrels.trec", "groundtruth": "gt.ivecs", "similarity": "cosine",
- *     "dim": 256, "n_corpus": 1398, "n_queries": 225 }
+ *     "dim": 256, "n_corpus": 1398, "n_queries": 225,
+ *     "meta": {"model": "lsa-256", "licence": "..."} }
  */
 #include <errno.h>
 #include <math.h>
@@ -22,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "datasets/dataset.h"
+#include "datasets/dsio.h"
 
 static const char *const sim_names[] = {"cosine", "dot", "l2"};
 
@@ -42,18 +46,35 @@ int ecb_similarity_parse(const char *s, ecb_ds_similarity *out)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+size_t ecb_dataset_n_corpus(const ecb_dataset *d)
+{
+    return d->mv ? d->mv->corpus.n_items : ecb_vecs_count(d->corpus);
+}
+
+size_t ecb_dataset_n_queries(const ecb_dataset *d)
+{
+    return d->mv ? d->mv->queries.n_items : ecb_vecs_count(d->queries);
+}
+
+size_t ecb_dataset_dim(const ecb_dataset *d)
+{
+    return d->mv ? ecb_vecs_dim(d->mv->corpus.tokens) : ecb_vecs_dim(d->corpus);
+}
+
 void ecb_dataset_free(ecb_dataset *d)
 {
     if (!d) return;
     free(d->name);
     free(d->source);
-    ecb_ids_free(d->doc_ids, ecb_vecs_count(d->corpus));
-    ecb_ids_free(d->query_ids, ecb_vecs_count(d->queries));
+    ecb_ids_free(d->doc_ids, ecb_dataset_n_corpus(d));
+    ecb_ids_free(d->query_ids, ecb_dataset_n_queries(d));
+    ecb_mvdata_free(d->mv);
     ecb_vecs_free(d->corpus);
     ecb_vecs_free(d->queries);
     free(d->doc_id_rank);
     ecb_qrels_free(d->qrels);
     free(d->gt);
+    free(d->meta_json);
     free(d);
 }
 
@@ -85,7 +106,7 @@ static int cmp_id_ref(const void *a, const void *b)
 
 int ecb_dataset_finish(ecb_dataset *d)
 {
-    size_t n = ecb_vecs_count(d->corpus), nq = ecb_vecs_count(d->queries);
+    size_t n = ecb_dataset_n_corpus(d), nq = ecb_dataset_n_queries(d);
     int rc;
     if (!d->doc_ids && (rc = default_ids(n, &d->doc_ids))) return rc;
     if (!d->query_ids && (rc = default_ids(nq, &d->query_ids))) return rc;
@@ -110,7 +131,9 @@ int ecb_dataset_finish(ecb_dataset *d)
 
 static const char *const manifest_keys[] = {
     "name", "corpus", "queries", "corpus_ids", "query_ids", "qrels", "groundtruth",
-    "similarity", "dim", "n_corpus", "n_queries",
+    "similarity", "dim", "n_corpus", "n_queries", "meta", "hdf5", "scoring", "corpus_tokens",
+    "corpus_offsets", "queries_tokens", "query_offsets", "corpus_token_weights",
+    "n_corpus_tokens", "n_query_tokens",
 };
 #define N_MANIFEST_KEYS (sizeof manifest_keys / sizeof *manifest_keys)
 
@@ -167,40 +190,6 @@ static void line_col(const char *buf, const char *at, size_t *line, size_t *col)
     }
 }
 
-static int read_text(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ecb_fail(errno == ENOENT ? ECB_ENOTFOUND : ECB_EIO, "%s: cannot open manifest: "
-                        "%s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 4096) {
-            if (cap > ((size_t)64 << 20)) {
-                free(buf);
-                fclose(f);
-                return ecb_fail(ECB_EFORMAT, "%s: manifest larger than 64 MiB", path);
-            }
-            char *nb = realloc(buf, cap = cap * 2 + 8192);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return ecb_fail(ECB_ENOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (!r) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 static char *default_name(const char *path)
 {
     /* The manifest's directory names the dataset (data/siftsmall/manifest.json). */
@@ -241,19 +230,134 @@ static int load_ids(const char *mpath, const char *key, const char *rel, size_t 
     if (n != want) {
         ecb_ids_free(*out, n);
         *out = NULL;
-        rc = ecb_fail(ECB_EFORMAT, "%s: \"%s\": %s has %zu ids, expected %zu (one per %s "
-                      "vector)", mpath, key, p, n, want, what);
+        rc = ecb_fail(ECB_EFORMAT, "%s: \"%s\": %s has %zu ids, expected %zu (one per %s)",
+                      mpath, key, p, n, want, what);
     }
     free(p);
     return rc;
 }
 
+/* Corpus, queries and ground truth from an HDF5 file (or image); given:
+ * the manifest's similarity, which must agree with the file's. */
+static int take_hdf5(ecb_dataset *d, const char *file, const void *image, size_t size,
+                     const ecb_ds_similarity *given)
+{
+    ecb_hdf5_parts p;
+    int rc = ecb_hdf5_open(file, image, size, &p);
+    if (rc) return rc;
+    if (given && p.has_sim && *given != p.sim)
+        rc = ecb_fail(ECB_EFORMAT, "\"similarity\" is %s, but %s's attribute 'distance' means %s",
+                      ecb_similarity_name(*given), file, ecb_similarity_name(p.sim));
+    else if (!given && !p.has_sim)
+        rc = ecb_fail(ECB_EFORMAT, "%s has no attribute 'distance' (angular, euclidean or dot): "
+                      "give the similarity in a manifest (\"similarity\")", file);
+    if (rc) {
+        ecb_hdf5_parts_free(&p);
+        return rc;
+    }
+    d->sim = given ? *given : p.sim;
+    d->corpus = p.train;
+    d->queries = p.test;
+    d->gt = p.neighbors;
+    d->gt_k = p.nb_k;
+    return 0;
+}
+
+static int load_hdf5(const char *label, const void *image, size_t size, ecb_dataset **out)
+{
+    *out = NULL;
+    ecb_dataset *d = ecb_calloc(1, sizeof *d);
+    if (!d) return ECB_ENOMEM;
+    /* named after the file: glove-100-angular.hdf5 -> glove-100-angular */
+    const char *base = strrchr(label, '/');
+    base = base ? base + 1 : label;
+    d->name = ecb_strdup(base);
+    d->source = ecb_strdup(label);
+    int rc = !d->name || !d->source ? ECB_ENOMEM : 0;
+    char *dot = d->name ? strrchr(d->name, '.') : NULL;
+    if (dot && dot != d->name) *dot = '\0';
+    if (!rc) rc = take_hdf5(d, label, image, size, NULL);
+    if (!rc) rc = ecb_dataset_finish(d);
+    if (rc) {
+        ecb_dataset_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+int ecb_dataset_load_hdf5(const char *path, ecb_dataset **out)
+{
+    return load_hdf5(path, NULL, 0, out);
+}
+
+int ecb_dataset_load_hdf5_image(const void *image, size_t size, const char *label,
+                                ecb_dataset **out)
+{
+    if (!image) {
+        *out = NULL;
+        return ecb_fail(ECB_EINVAL, "%s: no HDF5 image", label);
+    }
+    return load_hdf5(label, image, size, out);
+}
+
 int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
+{
+    return ecb_dataset_load_manifest_ex(path, 0, out);
+}
+
+/* The multi-vector keys and "scoring": which kind of dataset the manifest
+ * describes, and that it does not mix the kinds. *mv is set when it is
+ * multi-vector. */
+static int get_mv_keys(const char *path, const cJSON *root, unsigned flags, ecb_mv_keys *k,
+                       int *mv)
+{
+    static const char *const mv_only[] = {"corpus_tokens", "corpus_offsets", "queries_tokens",
+                                          "query_offsets", "corpus_token_weights",
+                                          "n_corpus_tokens", "n_query_tokens"};
+    static const char *const sv_only[] = {"corpus", "queries", "groundtruth", "hdf5"};
+    memset(k, 0, sizeof *k);
+    *mv = 0;
+    const char *scoring;
+    int rc = get_string(path, root, "scoring", 0, &scoring);
+    if (rc) return rc;
+    if (scoring && strcmp(scoring, "maxsim"))
+        return ecb_fail(ECB_EFORMAT, "%s: key \"scoring\": expected \"maxsim\" (multi-vector "
+                        "late interaction; omit it for single vectors), got \"%s\"", path,
+                        scoring);
+    *mv = scoring != NULL;
+    for (size_t i = 0; i < sizeof mv_only / sizeof *mv_only && !*mv; i++)
+        if (cJSON_GetObjectItemCaseSensitive(root, mv_only[i]))
+            return ecb_fail(ECB_EFORMAT, "%s: key \"%s\" describes a multi-vector dataset: add "
+                            "\"scoring\": \"maxsim\"", path, mv_only[i]);
+    if (!*mv) return 0;
+    for (size_t i = 0; i < sizeof sv_only / sizeof *sv_only; i++)
+        if (cJSON_GetObjectItemCaseSensitive(root, sv_only[i]))
+            return ecb_fail(ECB_EFORMAT, "%s: key \"%s\": not with \"scoring\": \"maxsim\" "
+                            "(a multi-vector dataset has corpus_tokens, queries_tokens and "
+                            "their offsets%s)", path, sv_only[i],
+                            !strcmp(sv_only[i], "groundtruth") ? "; exact MaxSim is computed"
+                                                               : "");
+    if (!(flags & ECB_DS_MULTIVECTOR))
+        return ecb_fail(ECB_ENOTSUP, "%s: a multi-vector dataset (\"scoring\": \"maxsim\"): "
+                        "this command does not score MaxSim", path);
+    if ((rc = get_string(path, root, "corpus_tokens", 1, &k->corpus_tokens)) ||
+        (rc = get_string(path, root, "corpus_offsets", 1, &k->corpus_offsets)) ||
+        (rc = get_string(path, root, "queries_tokens", 1, &k->queries_tokens)) ||
+        (rc = get_string(path, root, "query_offsets", 1, &k->query_offsets)) ||
+        (rc = get_string(path, root, "corpus_token_weights", 0, &k->weights)) ||
+        (rc = get_count(path, root, "n_corpus_tokens", &k->n_corpus_tokens, &k->has_nct)) ||
+        (rc = get_count(path, root, "n_query_tokens", &k->n_query_tokens, &k->has_nqt)))
+        return rc;
+    return 0;
+}
+
+int ecb_dataset_load_manifest_ex(const char *path, unsigned flags, ecb_dataset **out)
 {
     *out = NULL;
     size_t len = 0;
     char *text = NULL;
-    int rc = read_text(path, &text, &len);
+    int rc = ecb_ds_read_text(path, "manifest", (size_t)64 << 20, &text, &len);
     if (rc) return rc;
     if (strlen(text) != len) {
         size_t line, col;
@@ -289,9 +393,12 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
             const char *hint = ecb_did_you_mean(c->string, manifest_keys, N_MANIFEST_KEYS);
             char h[96] = "";
             if (hint) snprintf(h, sizeof h, " (did you mean \"%s\"?)", hint);
-            rc = ecb_fail(ECB_EFORMAT, "%s: unknown key \"%s\"%s; known keys: name, corpus, "
-                          "queries, corpus_ids, query_ids, qrels, groundtruth, similarity, dim, "
-                          "n_corpus, n_queries", path, c->string, h);
+            char known[512] = "";
+            for (size_t j = 0, off = 0; j < N_MANIFEST_KEYS && off < sizeof known; j++)
+                off += (size_t)snprintf(known + off, sizeof known - off, "%s%s", j ? ", " : "",
+                                        manifest_keys[j]);
+            rc = ecb_fail(ECB_EFORMAT, "%s: unknown key \"%s\"%s; known keys: %s", path,
+                          c->string, h, known);
             goto out;
         }
         for (const cJSON *e = root->child; e != c; e = e->next)
@@ -301,30 +408,58 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
             }
     }
 
-    const char *name, *corpus, *queries, *cids, *qids, *qrels, *gt, *sim;
+    const char *name, *corpus, *queries, *cids, *qids, *qrels, *gt, *sim, *h5;
     size_t dim = 0, n_corpus = 0, n_queries = 0;
-    int has_dim, has_nc, has_nq;
+    int has_dim, has_nc, has_nq, mv;
+    ecb_mv_keys mk;
+    if ((rc = get_mv_keys(path, root, flags, &mk, &mv))) goto out;
+    if ((rc = get_string(path, root, "hdf5", 0, &h5))) goto out;
+    /* an HDF5 file brings the vectors, the ground truth and (usually) the
+     * similarity */
     if ((rc = get_string(path, root, "name", 0, &name)) ||
-        (rc = get_string(path, root, "corpus", 1, &corpus)) ||
-        (rc = get_string(path, root, "queries", 1, &queries)) ||
+        (rc = get_string(path, root, "corpus", !h5 && !mv, &corpus)) ||
+        (rc = get_string(path, root, "queries", !h5 && !mv, &queries)) ||
         (rc = get_string(path, root, "corpus_ids", 0, &cids)) ||
         (rc = get_string(path, root, "query_ids", 0, &qids)) ||
         (rc = get_string(path, root, "qrels", 0, &qrels)) ||
         (rc = get_string(path, root, "groundtruth", 0, &gt)) ||
-        (rc = get_string(path, root, "similarity", 1, &sim)) ||
+        (rc = get_string(path, root, "similarity", !h5, &sim)) ||
         (rc = get_count(path, root, "dim", &dim, &has_dim)) ||
         (rc = get_count(path, root, "n_corpus", &n_corpus, &has_nc)) ||
         (rc = get_count(path, root, "n_queries", &n_queries, &has_nq)))
         goto out;
+    if (h5 && (corpus || queries || gt)) {
+        rc = ecb_fail(ECB_EFORMAT, "%s: key \"%s\": not with \"hdf5\", whose /train, /test and "
+                      "/neighbors are the corpus, queries and ground truth", path,
+                      corpus ? "corpus" : queries ? "queries" : "groundtruth");
+        goto out;
+    }
 
     d = ecb_calloc(1, sizeof *d);
     if (!d) {
         rc = ECB_ENOMEM;
         goto out;
     }
-    if ((rc = ecb_similarity_parse(sim, &d->sim))) {
+    if (sim && (rc = ecb_similarity_parse(sim, &d->sim))) {
         rc = wrap(rc, path, "similarity");
         goto out;
+    }
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "meta");
+    if (meta) {
+        /* Free-form (model, revision, prefixes, licence...): only its shape
+         * is checked; the run's manifest.json and the report show it. */
+        if (!cJSON_IsObject(meta)) {
+            rc = ecb_fail(ECB_EFORMAT, "%s: key \"meta\": expected a JSON object (e.g. "
+                          "{\"model\": \"...\", \"revision\": \"...\"}), got %s", path,
+                          cJSON_IsString(meta) ? "a string" : cJSON_IsArray(meta) ? "an array"
+                          : cJSON_IsNull(meta) ? "null" : cJSON_IsBool(meta) ? "a boolean"
+                          : "a number");
+            goto out;
+        }
+        if (!(d->meta_json = cJSON_PrintUnformatted(meta))) {
+            rc = ecb_fail(ECB_ENOMEM, "%s: out of memory copying \"meta\"", path);
+            goto out;
+        }
     }
     d->name = name ? ecb_strdup(name) : default_name(path);
     d->source = ecb_strdup(path);
@@ -332,11 +467,30 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
         rc = ECB_ENOMEM;
         goto out;
     }
-    if ((rc = open_vecs(path, "corpus", corpus, &d->corpus)) ||
-        (rc = open_vecs(path, "queries", queries, &d->queries)))
+    if (mv) {
+        if ((rc = ecb_mv_load(path, &mk, &d->mv))) goto out;
+    } else if (h5) {
+        char *p = ecb_path_join_rel(path, h5);
+        if (!p) {
+            rc = ECB_ENOMEM;
+            goto out;
+        }
+        rc = take_hdf5(d, p, NULL, 0, sim ? &d->sim : NULL);
+        free(p);
+        if (rc) {
+            rc = wrap(rc, path, "hdf5");
+            goto out;
+        }
+    } else if ((rc = open_vecs(path, "corpus", corpus, &d->corpus)) ||
+               (rc = open_vecs(path, "queries", queries, &d->queries))) {
         goto out;
-    size_t nc = ecb_vecs_count(d->corpus), nq = ecb_vecs_count(d->queries);
-    size_t dc = ecb_vecs_dim(d->corpus), dq = ecb_vecs_dim(d->queries);
+    }
+    size_t nc = ecb_dataset_n_corpus(d), nq = ecb_dataset_n_queries(d);
+    size_t dc = ecb_dataset_dim(d), dq = mv ? dc : ecb_vecs_dim(d->queries);
+    /* what the counts are counted in, for the messages below */
+    const char *cwhat = mv ? ecb_vecs_path(d->mv->corpus.tokens) : ecb_vecs_path(d->corpus);
+    const char *qwhat = mv ? ecb_vecs_path(d->mv->queries.tokens) : ecb_vecs_path(d->queries);
+    const char *unit = mv ? "items (documents or queries, by its offsets)" : "vectors";
     if (dc != dq) {
         rc = ecb_fail(ECB_EFORMAT, "%s: dimension mismatch: corpus %s has dim %zu, queries %s "
                       "have dim %zu", path, ecb_vecs_path(d->corpus), dc,
@@ -344,22 +498,26 @@ int ecb_dataset_load_manifest(const char *path, ecb_dataset **out)
         goto out;
     }
     if (has_dim && dim != dc) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: \"dim\" is %zu but %s has dim %zu", path, dim,
-                      ecb_vecs_path(d->corpus), dc);
+        rc = ecb_fail(ECB_EFORMAT, "%s: \"dim\" is %zu but %s has dim %zu", path, dim, cwhat,
+                      dc);
         goto out;
     }
     if (has_nc && n_corpus != nc) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: \"n_corpus\" is %zu but %s has %zu vectors", path,
-                      n_corpus, ecb_vecs_path(d->corpus), nc);
+        rc = ecb_fail(ECB_EFORMAT, "%s: \"n_corpus\" is %zu but %s has %zu %s", path,
+                      n_corpus, cwhat, nc, unit);
         goto out;
     }
     if (has_nq && n_queries != nq) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: \"n_queries\" is %zu but %s has %zu vectors", path,
-                      n_queries, ecb_vecs_path(d->queries), nq);
+        rc = ecb_fail(ECB_EFORMAT, "%s: \"n_queries\" is %zu but %s has %zu %s", path,
+                      n_queries, qwhat, nq, unit);
         goto out;
     }
-    if (cids && (rc = load_ids(path, "corpus_ids", cids, nc, "corpus", &d->doc_ids))) goto out;
-    if (qids && (rc = load_ids(path, "query_ids", qids, nq, "query", &d->query_ids))) goto out;
+    if (cids && (rc = load_ids(path, "corpus_ids", cids, nc, mv ? "document" : "corpus vector",
+                               &d->doc_ids)))
+        goto out;
+    if (qids && (rc = load_ids(path, "query_ids", qids, nq, mv ? "query" : "query vector",
+                               &d->query_ids)))
+        goto out;
     if (qrels && (!cids || !qids))
         ecb_log(ECB_LOG_WARN, "%s: qrels without %s: those ids default to the row numbers "
                 "0..n-1, which must be what the qrels use", path,

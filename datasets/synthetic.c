@@ -79,7 +79,7 @@ const ecb_param ecb_synth_param_table[] = {
      .max = 4, .help = "spectrum decay exponent: variance of principal axis j ~ (j+1)^-decay"},
     {"seed", ECB_PARAM_INT, offsetof(ecb_synth_params, seed), .def.i = 42, .min = 0,
      .max = 9007199254740991.0, .help = "generator seed: same seed, same bytes"},
-    {NULL},
+    {0},
 };
 
 void ecb_synth_defaults(ecb_synth_params *p)

@@ -21,12 +21,13 @@
 #include <unistd.h>
 
 #include "datasets/dataset.h"
+#include "datasets/dsio.h"
 #include "ecbench/ecbmath.h"
 
 /* Dimensions above this are rejected as corrupt headers, not allocated. */
 #define VECS_MAX_DIM ((size_t)1 << 20)
 
-typedef enum { SRC_FILE, SRC_MEMORY, SRC_GENERATED, SRC_SUBSET } src_kind;
+typedef enum { SRC_FILE, SRC_MEMORY, SRC_GENERATED, SRC_SUBSET, SRC_READER } src_kind;
 typedef enum { EL_F32, EL_F16, EL_U8, EL_I8 } elem_kind;
 
 struct ecb_vecs {
@@ -52,6 +53,9 @@ struct ecb_vecs {
     /* SRC_SUBSET */
     ecb_vecs *parent;
     size_t *rows;
+    /* SRC_READER */
+    ecb_vecs_reader reader;
+    void *reader_ctx;
 };
 
 static size_t elem_size(elem_kind e) { return e == EL_F32 ? 4 : e == EL_F16 ? 2 : 1; }
@@ -102,6 +106,9 @@ void ecb_vecs_free(ecb_vecs *v)
         ecb_vecs_free(v->parent);
         free(v->rows);
         break;
+    case SRC_READER:
+        if (v->reader.free) v->reader.free(v->reader_ctx);
+        break;
     }
     free(v->path);
     free(v);
@@ -122,36 +129,26 @@ static const char *file_ext(const char *path)
 
 /* Map the whole file read-only. Empty files are rejected here: nothing
  * downstream has a use for a vector file without vectors. */
-static int map_file(const char *path, int *fd_out, unsigned char **map, size_t *size)
+static int map_file(const char *path, const char *what, int *fd_out, unsigned char **map,
+                    size_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ecb_fail(errno == ENOENT ? ECB_ENOTFOUND : ECB_EIO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return ecb_fail(ECB_EIO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ecb_fail(ECB_EINVAL, "%s: not a regular file", path);
-    }
-    if (st.st_size == 0) {
+    int fd;
+    size_t fsize;
+    int rc = ecb_ds_open_regular(path, what, &fd, &fsize);
+    if (rc) return rc;
+    if (fsize == 0) {
         close(fd);
         return ecb_fail(ECB_EFORMAT, "%s: file is empty (expected a header and vectors)", path);
     }
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *m = mmap(NULL, fsize, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) {
         int e = errno;
         close(fd);
-        return ecb_fail(ECB_EIO, "%s: cannot mmap %lld bytes: %s", path, (long long)st.st_size,
-                        strerror(e));
+        return ecb_fail(ECB_EIO, "%s: cannot mmap %zu bytes: %s", path, fsize, strerror(e));
     }
     *fd_out = fd;
     *map = m;
-    *size = (size_t)st.st_size;
+    *size = fsize;
     return 0;
 }
 
@@ -213,137 +210,41 @@ static int parse_bin(ecb_vecs *v, size_t esz)
     return 0;
 }
 
-/* Find 'key' in a NumPy header dict and return a pointer after its ':'. */
-static const char *npy_field(const char *h, const char *key)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, "'%s'", key);
-    const char *k = strstr(h, pat);
-    if (!k) {
-        snprintf(pat, sizeof pat, "\"%s\"", key);
-        k = strstr(h, pat);
-    }
-    if (!k) return NULL;
-    k += strlen(pat);
-    while (*k == ' ') k++;
-    if (*k != ':') return NULL;
-    k++;
-    while (*k == ' ') k++;
-    return k;
-}
-
 static int parse_npy(ecb_vecs *v)
 {
     const char *p = v->path;
-    const unsigned char *m = v->map;
-    if (v->map_size < 10 || memcmp(m, "\x93NUMPY", 6) != 0)
-        return ecb_fail(ECB_EFORMAT, "%s: magic: expected \"\\x93NUMPY\", not found (not a .npy "
-                        "file)", p);
-    unsigned major = m[6];
-    size_t hlen, hoff;
-    if (major == 1) {
-        hlen = (size_t)m[8] | (size_t)m[9] << 8;
-        hoff = 10;
-    } else if (major == 2 || major == 3) {
-        if (v->map_size < 12)
-            return ecb_fail(ECB_EFORMAT, "%s: truncated header (%zu bytes)", p, v->map_size);
-        hlen = rd_u32(m + 8);
-        hoff = 12;
-    } else {
-        return ecb_fail(ECB_EFORMAT, "%s: version: expected 1, 2 or 3, got %u.%u", p, major,
-                        m[7]);
-    }
-    if (hlen > v->map_size - hoff || hlen > 65536)
-        return ecb_fail(ECB_EFORMAT, "%s: header length %zu exceeds the file (%zu bytes)", p,
-                        hlen, v->map_size);
-    char *h = ecb_malloc(hlen + 1);
-    if (!h) return ECB_ENOMEM;
-    memcpy(h, m + hoff, hlen);
-    h[hlen] = '\0';
-    if (strlen(h) != hlen) {
-        free(h);
-        return ecb_fail(ECB_EFORMAT, "%s: header contains a NUL byte", p);
-    }
-    int rc = 0;
-    const char *d = npy_field(h, "descr"), *f = npy_field(h, "fortran_order"),
-               *s = npy_field(h, "shape");
-    if (!d || !f || !s) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header: expected the keys 'descr', 'fortran_order' and "
-                      "'shape', missing '%s' in %s", p, !d ? "descr" : !f ? "fortran_order" :
-                      "shape", h);
-        goto out;
-    }
-    char q = *d;
-    char descr[16] = "";
-    if ((q == '\'' || q == '"') && strchr(d + 1, q) && (size_t)(strchr(d + 1, q) - d - 1) < 16) {
-        memcpy(descr, d + 1, (size_t)(strchr(d + 1, q) - d - 1));
-    } else {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'descr': expected a dtype string such as "
-                      "'<f4', got %.20s", p, d);
-        goto out;
-    }
-    if (strcmp(descr, "<f4") == 0) {
+    ecb_npy_header h;
+    int rc = ecb_npy_parse_header(p, v->map, v->map_size, &h);
+    if (rc) return rc;
+    if (strcmp(h.descr, "<f4") == 0) {
         v->elem = EL_F32;
-    } else if (strcmp(descr, "<f2") == 0) {
+    } else if (strcmp(h.descr, "<f2") == 0) {
         v->elem = EL_F16;
     } else {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'descr': expected '<f4' (float32) or '<f2' "
-                      "(float16, little-endian), got '%s'", p, descr);
-        goto out;
+        return ecb_fail(ECB_EFORMAT, "%s: header field 'descr': expected '<f4' (float32) or "
+                        "'<f2' (float16, little-endian), got '%s'", p, h.descr);
     }
-    if (strncmp(f, "False", 5) != 0) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'fortran_order': expected False (C order), "
-                      "got %.*s", p, (int)strcspn(f, ",}"), f);
-        goto out;
-    }
-    if (*s != '(') {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'shape': expected a tuple, got %.20s", p, s);
-        goto out;
-    }
-    unsigned long long dims[3];
-    size_t nd = 0;
-    const char *c = s + 1;
-    for (;;) {
-        while (*c == ' ') c++;
-        if (*c == ')') break;
-        char *end;
-        errno = 0;
-        unsigned long long x = strtoull(c, &end, 10);
-        if (end == c || errno || *c == '-' || nd == 3) {
-            rc = ecb_fail(ECB_EFORMAT, "%s: header field 'shape': expected (rows, dim), got %.40s",
-                          p, s);
-            goto out;
-        }
-        dims[nd++] = x;
-        c = end;
-        while (*c == ' ') c++;
-        if (*c == ',') c++;
-    }
-    if (nd != 2) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'shape': expected 2 dimensions (rows, dim), "
-                      "got %zu", p, nd);
-        goto out;
-    }
-    if (dims[0] == 0 || dims[1] == 0 || dims[1] > VECS_MAX_DIM || dims[0] > ((size_t)1 << 40)) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: header field 'shape': (%llu, %llu) out of range (rows "
-                      "1..2^40, dim 1..%zu)", p, dims[0], dims[1], VECS_MAX_DIM);
-        goto out;
-    }
-    size_t esz = elem_size(v->elem), off = hoff + hlen;
-    size_t want = off + (size_t)dims[0] * (size_t)dims[1] * esz;
-    if (want != v->map_size) {
-        rc = ecb_fail(ECB_EFORMAT, "%s: %s: shape (%llu, %llu) of %s needs %zu bytes with the "
-                      "header, file has %zu bytes", p, want > v->map_size ? "truncated" :
-                      "trailing bytes", dims[0], dims[1], descr, want, v->map_size);
-        goto out;
-    }
-    v->n = (size_t)dims[0];
-    v->dim = (size_t)dims[1];
-    v->data_off = off;
+    if (h.fortran_order)
+        return ecb_fail(ECB_EFORMAT, "%s: header field 'fortran_order': expected False (C "
+                        "order), got True", p);
+    if (h.ndim != 2)
+        return ecb_fail(ECB_EFORMAT, "%s: header field 'shape': expected 2 dimensions (rows, "
+                        "dim), got %zu", p, h.ndim);
+    unsigned long long rows = h.shape[0], dim = h.shape[1];
+    if (rows == 0 || dim == 0 || dim > VECS_MAX_DIM || rows > ((size_t)1 << 40))
+        return ecb_fail(ECB_EFORMAT, "%s: header field 'shape': (%llu, %llu) out of range (rows "
+                        "1..2^40, dim 1..%zu)", p, rows, dim, VECS_MAX_DIM);
+    size_t esz = elem_size(v->elem);
+    size_t want = h.data_off + (size_t)rows * (size_t)dim * esz;
+    if (want != v->map_size)
+        return ecb_fail(ECB_EFORMAT, "%s: %s: shape (%llu, %llu) of %s needs %zu bytes with the "
+                        "header, file has %zu bytes", p, want > v->map_size ? "truncated" :
+                        "trailing bytes", rows, dim, h.descr, want, v->map_size);
+    v->n = (size_t)rows;
+    v->dim = (size_t)dim;
+    v->data_off = h.data_off;
     v->row_stride = v->dim * esz;
-out:
-    free(h);
-    return rc;
+    return 0;
 }
 
 int ecb_vecs_open(const char *path, ecb_vecs **out)
@@ -369,7 +270,7 @@ int ecb_vecs_open(const char *path, ecb_vecs **out)
     ecb_vecs *v = vecs_new(SRC_FILE, path, 0, 0);
     if (!v) return ECB_ENOMEM;
     v->elem = elem;
-    rc = map_file(path, &v->fd, &v->map, &v->map_size);
+    rc = map_file(path, "vector file", &v->fd, &v->map, &v->map_size);
     if (rc) goto fail;
     if (fmt == F_TEXMEX) rc = parse_texmex(v, elem_size(elem));
     else if (fmt == F_BIN) rc = parse_bin(v, elem_size(elem));
@@ -406,6 +307,26 @@ int ecb_vecs_generated(size_t n, size_t dim, ecb_vecs_gen_fn gen, const void *ct
     v->gen = gen;
     v->ctx = ctx;
     v->ctx_free = ctx_free;
+    *out = v;
+    return 0;
+}
+
+int ecb_vecs_from_reader(size_t n, size_t dim, const char *label, const ecb_vecs_reader *ops,
+                         void *ctx, ecb_vecs **out)
+{
+    *out = NULL;
+    if (!ops || !ops->read || dim == 0) {
+        if (ops && ops->free) ops->free(ctx);
+        return ecb_fail(ECB_EINVAL, "ecb_vecs_from_reader: expected a read function and dim >= "
+                        "1, got %s and dim %zu", ops && ops->read ? "one" : "none", dim);
+    }
+    ecb_vecs *v = vecs_new(SRC_READER, label, n, dim);
+    if (!v) {
+        if (ops->free) ops->free(ctx);
+        return ECB_ENOMEM;
+    }
+    v->reader = *ops;
+    v->reader_ctx = ctx;
     *out = v;
     return 0;
 }
@@ -469,6 +390,11 @@ static int read_row(const ecb_vecs *v, size_t row, float *out)
     case SRC_MEMORY: memcpy(out, v->data + row * d, d * sizeof *out); break;
     case SRC_GENERATED: v->gen(v->ctx, row, out); break;
     case SRC_SUBSET: return read_row(v->parent, v->rows[row], out);
+    case SRC_READER: {
+        int rc = v->reader.read(v->reader_ctx, row, 1, out);
+        if (rc) return rc;
+        break;
+    }
     }
     return check_finite(v, row, out);
 }
@@ -478,6 +404,26 @@ int ecb_vecs_read(const ecb_vecs *v, size_t start, size_t count, float *out)
     if (start > v->n || count > v->n - start)
         return ecb_fail(ECB_ERANGE, "%s: read of rows [%zu, %zu) out of range, %zu rows", v->path,
                         start, start + count, v->n);
+    if (v->kind == SRC_READER) {
+        /* one call per block: a reader's per-call cost (an HDF5 hyperslab
+         * read) would dominate row by row */
+        int rc = count ? v->reader.read(v->reader_ctx, start, count, out) : 0;
+        for (size_t i = 0; i < count && !rc; i++)
+            rc = check_finite(v, start + i, out + i * v->dim);
+        return rc;
+    }
+    if (v->kind == SRC_SUBSET) {
+        /* runs of consecutive parent rows (a whole identity subset) go to
+         * the parent as one block */
+        for (size_t i = 0; i < count;) {
+            size_t r0 = v->rows[start + i], l = 1;
+            while (i + l < count && v->rows[start + i + l] == r0 + l) l++;
+            int rc = ecb_vecs_read(v->parent, r0, l, out + i * v->dim);
+            if (rc) return rc;
+            i += l;
+        }
+        return 0;
+    }
     for (size_t i = 0; i < count; i++) {
         int rc = read_row(v, start + i, out + i * v->dim);
         if (rc) return rc;
@@ -559,7 +505,7 @@ int ecb_ivecs_load(const char *path, int32_t **data, size_t *n, size_t *k)
     memset(&tmp, 0, sizeof tmp);
     tmp.path = (char *)path;
     tmp.fd = -1;
-    int rc = map_file(path, &tmp.fd, &tmp.map, &tmp.map_size);
+    int rc = map_file(path, "ground-truth file", &tmp.fd, &tmp.map, &tmp.map_size);
     if (rc) return rc;
     rc = texmex ? parse_texmex(&tmp, 4) : parse_bin(&tmp, 4);
     if (rc) goto out;

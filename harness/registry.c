@@ -3,13 +3,24 @@
  * dlopen(RTLD_NOW | RTLD_LOCAL) so unresolved symbols fail at load, one
  * entry symbol named after the file stem, every rejection naming the path,
  * the field, the expected and the actual value.
+ *
+ * Where plugins may come from is checked as ssh checks its keys: a plugin
+ * runs with the user's rights, so a directory (or any ancestor without the
+ * sticky bit) or plugin file that anyone may write is refused, unless the
+ * user opts in with ECBENCH_ALLOW_INSECURE_PLUGINS=1. A directory named in
+ * ECBENCH_METHODS_PATH must exist: a typo there would otherwise run the
+ * sweep without the plugins the user meant. `libfoo.so` (meson's and
+ * CMake's default name) is the method foo; files whose stem starts with
+ * '_' (methods/_template.c) are examples, loaded only by explicit path.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/install.h"
@@ -98,6 +109,14 @@ static const char *missing_hook(const ecb_method_vtable *v)
     return NULL;
 }
 
+static int insecure_allowed(void)
+{
+    const char *e = getenv("ECBENCH_ALLOW_INSECURE_PLUGINS");
+    return e && strcmp(e, "1") == 0;
+}
+
+#define OPT_IN_HINT "or set ECBENCH_ALLOW_INSECURE_PLUGINS=1 to load it anyway"
+
 int ecb_plugin_open(const char *path, ecb_plugin *p)
 {
     memset(p, 0, sizeof *p);
@@ -109,14 +128,36 @@ int ecb_plugin_open(const char *path, ecb_plugin *p)
     char *dot = strrchr(p->stem, '.');
     if (dot) *dot = '\0';
 
+    struct stat st;
+    if (stat(path, &st) != 0) return reject(p, "%s: cannot stat: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return reject(p, "%s: not a regular file", path);
+    if (st.st_mode & S_IWOTH) {
+        if (!insecure_allowed())
+            return reject(p, "%s: the plugin file is world-writable (mode %04o): anyone could "
+                          "replace the code ecbench runs; fix with chmod o-w '%s', "
+                          OPT_IN_HINT, path, (unsigned)(st.st_mode & 07777), path);
+        ecb_log(ECB_LOG_WARN, "%s: loading a world-writable plugin because "
+                "ECBENCH_ALLOW_INSECURE_PLUGINS=1", path);
+    }
     p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!p->dl) return reject(p, "%s: cannot load: %s", path, dlerror());
-    char sym[300];
-    snprintf(sym, sizeof sym, "ecb_method_%s", p->stem);
-    ecb_method_entry_fn fn;
-    *(void **)&fn = dlsym(p->dl, sym);
-    if (!fn) return reject(p, "%s: missing entry symbol %s (the symbol is named after the file)",
-                           path, sym);
+    /* libfoo.so is foo (build systems add the prefix), unless the library
+     * really exports ecb_method_libfoo. */
+    char sym[300], alt[310] = "";
+    ecb_method_entry_fn fn = NULL;
+    int lib = strncmp(p->stem, "lib", 3) == 0 && p->stem[3];
+    if (lib) {
+        snprintf(sym, sizeof sym, "ecb_method_%s", p->stem + 3);
+        *(void **)&fn = dlsym(p->dl, sym);
+        if (fn) memmove(p->stem, p->stem + 3, strlen(p->stem + 3) + 1);
+        else snprintf(alt, sizeof alt, "%s or ", sym);
+    }
+    if (!fn) {
+        snprintf(sym, sizeof sym, "ecb_method_%s", p->stem);
+        *(void **)&fn = dlsym(p->dl, sym);
+    }
+    if (!fn) return reject(p, "%s: missing entry symbol %s%s (the symbol is named after the "
+                           "file, without a 'lib' prefix)", path, alt, sym);
     const ecb_method_vtable *v = fn();
     if (!v) return reject(p, "%s: %s() returned NULL", path, sym);
     if (v->abi_version < ECB_METHOD_ABI_MIN || v->abi_version > ECB_METHOD_ABI_VERSION)
@@ -181,23 +222,65 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Refuses a directory others can write plugins into: dir itself
+ * world-writable, or an ancestor world-writable without the sticky bit
+ * (anyone could rename dir away and put their own in its place; /tmp's
+ * sticky bit forbids that). Missing: ECB_ENOTFOUND. */
+static int check_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return ecb_fail(errno == ENOENT ? ECB_ENOTFOUND : ECB_EIO, "plugin directory %s: %s",
+                        dir, errno == ENOENT ? "does not exist" : strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return ecb_fail(ECB_EINVAL, "plugin directory %s: not a directory", dir);
+    char *real = realpath(dir, NULL);
+    if (!real) return ecb_fail(ECB_EIO, "plugin directory %s: %s", dir, strerror(errno));
+    int rc = 0;
+    for (int self = 1;; self = 0) {
+        const char *at = real[0] ? real : "/";
+        if (stat(at, &st) == 0 && (st.st_mode & S_IWOTH) && (self || !(st.st_mode & S_ISVTX))) {
+            if (!insecure_allowed()) {
+                rc = ecb_fail(ECB_EINVAL, "plugin directory %s: %s%s is world-writable%s (mode "
+                              "%04o): anyone could plant code that ecbench would run; fix with "
+                              "chmod o-w '%s', " OPT_IN_HINT, dir, self ? "" : "its ancestor ",
+                              self ? "it" : at, self ? "" : " without the sticky bit",
+                              (unsigned)(st.st_mode & 07777), at);
+                break;
+            }
+            ecb_log(ECB_LOG_WARN, "plugin directory %s: loading although %s is world-writable, "
+                    "because ECBENCH_ALLOW_INSECURE_PLUGINS=1", dir, at);
+        }
+        char *slash = strrchr(real, '/');
+        if (!slash || !real[0]) break;
+        *slash = '\0';
+    }
+    free(real);
+    return rc;
+}
+
 static int add_dir(ecb_registry *r, const char *dir)
 {
+    int rc = check_dir(dir);
+    if (rc) return rc;
     DIR *d = opendir(dir);
-    if (!d) return 0; /* a missing directory simply holds no plugins */
+    if (!d) return ecb_fail(ECB_EIO, "plugin directory %s: cannot open: %s", dir, strerror(errno));
     char **names = NULL;
     size_t nn = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t l = strlen(e->d_name);
         if (l < 4 || strcmp(e->d_name + l - 3, ".so") != 0) continue;
+        /* _template.so (and lib_template.so) are examples, not methods */
+        if (e->d_name[0] == '_' || strncmp(e->d_name, "lib_", 4) == 0) continue;
         if (nn == cap) {
             cap = cap ? cap * 2 : 16;
             char **nx = realloc(names, cap * sizeof *names);
             if (!nx) break;
             names = nx;
         }
-        names[nn++] = ecb_strdup(e->d_name);
+        if (!(names[nn] = ecb_strdup(e->d_name))) break;
+        nn++;
     }
     closedir(d);
     qsort(names, nn, sizeof *names, cmp_str); /* deterministic order */
@@ -223,17 +306,33 @@ static int add_dir(ecb_registry *r, const char *dir)
     return 0;
 }
 
-int ecb_registry_load_dirs(const char *const *dirs, size_t ndirs, ecb_registry **out)
+/* Every directory of dirs must exist; the first `optional` (ecbench's own
+ * directory) may be missing. */
+static int load_dirs(const char *const *dirs, size_t ndirs, size_t optional, ecb_registry **out)
 {
+    *out = NULL;
     ecb_registry *r = ecb_calloc(1, sizeof *r);
     if (!r) return ECB_ENOMEM;
-    for (size_t i = 0; i < ndirs; i++) add_dir(r, dirs[i]);
+    for (size_t i = 0; i < ndirs; i++) {
+        int rc = add_dir(r, dirs[i]);
+        if (rc == ECB_ENOTFOUND && i < optional) continue;
+        if (rc) {
+            ecb_registry_free(r);
+            return rc;
+        }
+    }
     *out = r;
     return 0;
 }
 
+int ecb_registry_load_dirs(const char *const *dirs, size_t ndirs, ecb_registry **out)
+{
+    return load_dirs(dirs, ndirs, 0, out);
+}
+
 int ecb_registry_load_default(ecb_registry **out)
 {
+    *out = NULL;
     const char *dirs[64];
     size_t n = 0;
     /* ecbench's own plugins, found relative to the executable (installed
@@ -244,12 +343,26 @@ int ecb_registry_load_default(ecb_registry **out)
     int have_own = ecb_install_dir(ECB_DIR_METHODS, own, sizeof own) == 0;
     if (have_own) dirs[n++] = own;
     else ecb_clear_error();
-    char *env = getenv("ECBENCH_METHODS_PATH") ? ecb_strdup(getenv("ECBENCH_METHODS_PATH")) : NULL;
-    for (char *tok = env ? strtok(env, ":") : NULL; tok && n < 64; tok = strtok(NULL, ":")) {
+    size_t optional = n;
+    const char *envv = getenv("ECBENCH_METHODS_PATH");
+    char *env = envv ? ecb_strdup(envv) : NULL;
+    if (envv && !env) return ECB_ENOMEM;
+    for (char *tok = env ? strtok(env, ":") : NULL; tok; tok = strtok(NULL, ":")) {
         char real[4096]; /* naming ecbench's own directory again loads it once */
-        if (*tok && !(have_own && realpath(tok, real) && strcmp(real, own) == 0)) dirs[n++] = tok;
+        if (have_own && realpath(tok, real) && strcmp(real, own) == 0) continue;
+        if (n == sizeof dirs / sizeof *dirs) {
+            free(env);
+            return ecb_fail(ECB_ERANGE, "ECBENCH_METHODS_PATH: more than %zu directories",
+                            sizeof dirs / sizeof *dirs - optional);
+        }
+        dirs[n++] = tok;
     }
-    int rc = ecb_registry_load_dirs(dirs, n, out);
+    int rc = load_dirs(dirs, n, optional, out);
+    if (rc && envv) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", ecb_last_error());
+        rc = ecb_fail(rc, "%s (ECBENCH_METHODS_PATH=%s)", msg, envv);
+    }
     free(env);
     return rc;
 }

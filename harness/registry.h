@@ -25,12 +25,20 @@ typedef struct ecb_registry {
 
 /* Load from the default directories: ecbench's own plugin directory, found
  * relative to the executable (<libdir>/ecbench/methods of an installed
- * tree, or the build tree's methods/ when run from it; common/install.h),
- * then every directory of ECBENCH_METHODS_PATH (colon-separated). */
+ * tree, or the build tree's methods/ when run from it; common/install.h;
+ * none is not an error), then every directory of ECBENCH_METHODS_PATH
+ * (colon-separated; each must exist). Files whose name starts with '_' or
+ * 'lib_' are skipped (templates); libfoo.so is the method foo. A
+ * world-writable directory, or an ancestor world-writable without the
+ * sticky bit, is an error (ECB_EINVAL) unless
+ * ECBENCH_ALLOW_INSECURE_PLUGINS=1. On error *out is NULL. */
 int ecb_registry_load_default(ecb_registry **out);
+/* The same over an explicit list; every directory must exist. */
 int ecb_registry_load_dirs(const char *const *dirs, size_t ndirs, ecb_registry **out);
-/* Validate one file; on rejection, p->rejected is set and reason filled;
- * returns 0 unless out of memory. */
+/* Validate one file (any name: the conformance test loads _template.so
+ * this way); a world-writable file is rejected unless opted in as above.
+ * On rejection, p->rejected is set and reason filled; returns 0 unless out
+ * of memory. p->stem is the method name the file must declare. */
 int ecb_plugin_open(const char *path, ecb_plugin *p);
 /* A usable plugin by name, or NULL with an error naming what exists (or
  * why the plugin of that name was rejected). */

@@ -3,11 +3,14 @@
 # usage: scripts/deps.sh [--test]   (--test adds what the test suite needs)
 set -eu
 # libopenmpi-dev + openmpi-bin: scale-out (DESIGN D11); the build works without them (-Dmpi=auto).
-pkgs="gcc meson ninja-build pkg-config libopenblas-dev liblapacke-dev libcjson-dev libcsv-dev gnuplot-nox libopenmpi-dev openmpi-bin"
+# libhdf5-dev is optional for the build (meson -Dhdf5=auto): it adds the
+# ann-benchmarks HDF5 reader.
+pkgs="gcc meson ninja-build pkg-config libopenblas-dev liblapacke-dev libcjson-dev libcsv-dev gnuplot-nox libopenmpi-dev openmpi-bin libhdf5-dev"
 if [ "${1:-}" = "--test" ]; then
   # texlive-latex-base: pdflatex compiles the LaTeX tables in the tests (~45 s to install);
-  # chromium: headless, loads report.html in the tests (~85 s to install)
-  pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev binutils texlive-latex-base chromium"
+  # chromium: headless, loads report.html in the tests (~85 s to install);
+  # python3-h5py builds the HDF5 test files (cross-check only, never used by ecbench)
+  pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev binutils texlive-latex-base chromium python3-h5py"
 fi
 missing=""
 for p in $pkgs; do

@@ -56,3 +56,27 @@ int tu_write_file(const char *path, const char *text)
     fclose(f);
     return 0;
 }
+
+int tu_write_npy(const char *path, const char *hdr, const void *data, size_t bytes)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t hl = strlen(hdr), pad = (64 - (10 + hl + 1) % 64) % 64, total = hl + pad + 1;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(total & 0xff),
+                             (unsigned char)(total >> 8)};
+    fwrite(pre, 1, 10, f);
+    fputs(hdr, f);
+    for (size_t i = 0; i < pad; i++) fputc(' ', f);
+    fputc('\n', f);
+    for (size_t i = 0; i < bytes; i++) fputc(data ? ((const unsigned char *)data)[i] : 0, f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+void tu_rmtree(char *dir)
+{
+    if (!dir) return;
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    free(dir);
+}

@@ -24,5 +24,10 @@ const char *tu_methods_dir(void);
 char *tu_tmpdir(void);
 /* Write a string to a file; returns 0. */
 int tu_write_file(const char *path, const char *text);
+/* Write a version-1 .npy: the header dict text hdr (padded as NumPy pads
+ * it), then bytes of data (zeros when data is NULL); returns 0. */
+int tu_write_npy(const char *path, const char *hdr, const void *data, size_t bytes);
+/* rm -rf dir (a tu_tmpdir() at the end of a test program); frees dir. */
+void tu_rmtree(char *dir);
 
 #endif
