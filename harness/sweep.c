@@ -1,7 +1,10 @@
 /*
  * The sweep loop: datasets, resume, lock, isolation, rows, manifest. What
  * one cell does is harness/cell.c; the chain it builds is harness/chain.c;
- * the row layout is harness/results.c.
+ * the row layout is harness/results.c. Over 600 lines because the loop has
+ * three drivers that share its resume and row-writing path (one process,
+ * --part i/n, cells over MPI ranks; the messages are in harness/mpi.c);
+ * splitting the drivers out would expose run_ctx to three files.
  */
 #include <errno.h>
 #include <signal.h>
@@ -300,6 +303,16 @@ static int write_manifest(const run_ctx *c, const char *started, int finished,
     cJSON_AddItemToObject(m, "config", cJSON_Duplicate(c->cfg->json, 1));
     cJSON_AddStringToObject(m, "config_path", c->cfg->path);
     cJSON_AddItemToObject(m, "environment", ecb_environment_json(c->cfg->threads));
+    /* each dataset's free-form "meta" (model, revision, licence...) as given */
+    cJSON *dsl = cJSON_AddArrayToObject(m, "datasets");
+    for (size_t i = 0; c->full && i < c->cfg->n_datasets; i++) {
+        if (!c->full[i]) continue;
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "name", c->full[i]->name ? c->full[i]->name : "");
+        cJSON *meta = c->full[i]->meta_json ? cJSON_Parse(c->full[i]->meta_json) : NULL;
+        if (meta) cJSON_AddItemToObject(d, "meta", meta);
+        cJSON_AddItemToArray(dsl, d);
+    }
     cJSON_AddStringToObject(m, "started", started);
     if (finished) {
         char ts[64];

@@ -4,7 +4,9 @@
  * Nearest Neighbor Search") and its multi-bit extension (Gao, Gou, Xu, Yang,
  * Long, Wong, SIGMOD 2025, "Practical and Asymptotically Optimal Quantization
  * of High-Dimensional Vectors in Euclidean Space for ANN Search", a.k.a.
- * extended RaBitQ). Written from the papers' descriptions.
+ * extended RaBitQ). Written from the papers' descriptions. (One method per
+ * file: the estimator, the multi-bit grid search and the scans take it past
+ * 600 lines.)
  *
  * Encoding of x: pick the centroid c (the training mean, or the nearest of
  * `centroids` k-means centroids), rotate o' = P^T (x - c) with a Haar-random

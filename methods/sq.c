@@ -1,6 +1,8 @@
 /*
  * sq: scalar quantization, `bits` (1-8) bits per dimension, bit-packed, so a
- * vector takes exactly ceil(bits*dim/8) bytes.
+ * vector takes exactly ceil(bits*dim/8) bytes. (One method per file, as the
+ * layout requires: its three calibrations and the AVX2 scan tiles make it
+ * longer than 600 lines.)
  *
  * Calibration (fitted in train() on the corpus sample only):
  *  - minmax: L = 2^bits equal-width cells over [min, max];

@@ -359,6 +359,26 @@ int ecb_report_markdown(ecb_report *R)
             fprintf(md, " |\n");
         }
     }
+    /* what each dataset's manifest says about itself ("meta": model, revision...) */
+    const cJSON *dsl = R->man.json ? cJSON_GetObjectItemCaseSensitive(R->man.json, "datasets") : NULL;
+    int any_meta = 0;
+    for (const cJSON *d = cJSON_IsArray(dsl) ? dsl->child : NULL; d; d = d->next) {
+        const cJSON *meta = cJSON_GetObjectItemCaseSensitive(d, "meta");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(d, "name");
+        if (!cJSON_IsObject(meta) || !cJSON_IsString(name)) continue;
+        if (!any_meta++) fprintf(md, "\n## Datasets\n\n| dataset | key | value |\n|---|---|---|\n");
+        for (const cJSON *it = meta->child; it; it = it->next) {
+            char val[400];
+            json_brief(it, val, sizeof val);
+            fprintf(md, "| ");
+            ecb_md_escape(md, name->valuestring);
+            fprintf(md, " | ");
+            ecb_md_escape(md, it->string ? it->string : "");
+            fprintf(md, " | ");
+            ecb_md_escape(md, val);
+            fprintf(md, " |\n");
+        }
+    }
     fprintf(md, "\n## Environment\n\n");
     if (R->man.environment) {
         fprintf(md, "| key | value |\n|---|---|\n");
