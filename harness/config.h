@@ -153,6 +153,10 @@ int ecb_config_check_dataset(const ecb_config *cfg, size_t di, size_t n_corpus);
  * earlier results. 0, or an error (out of memory, a search too large). */
 int ecb_config_resolve_budgets(ecb_config *cfg, size_t di, size_t dim, ecb_similarity sim,
                                size_t n_corpus);
+/* The same for every dataset, from the shapes a run recorded in its
+ * manifest.json ("datasets": [{"dim", "n_corpus", "similarity"}, ...]),
+ * for tools that read no data (`ecbench merge`). where names the file. */
+int ecb_config_resolve_budgets_recorded(ecb_config *cfg, const cJSON *datasets, const char *where);
 
 /* The chooser behind it: sets the parameters of chain (transforms then a
  * quantizer, created at input dimension dim) that are size-determining

@@ -369,3 +369,31 @@ int ecb_config_resolve_budgets(ecb_config *cfg, size_t di, size_t dim, ecb_simil
     memo_clear(&memo);
     return rc;
 }
+
+int ecb_config_resolve_budgets_recorded(ecb_config *cfg, const cJSON *datasets, const char *where)
+{
+    int any = 0;
+    for (size_t i = 0; i < cfg->n_cells; i++) any |= cfg->cells[i].budget_pending;
+    if (!any) return 0;
+    size_t n = cJSON_IsArray(datasets) ? (size_t)cJSON_GetArraySize(datasets) : 0;
+    if (n != cfg->n_datasets)
+        return ecb_fail(ECB_EFORMAT, "%s: $.datasets: expected the shapes of the config's %zu "
+                        "dataset(s) for its budget cells, got %zu (a run of an older ecbench?)",
+                        where, cfg->n_datasets, n);
+    int rc = 0;
+    size_t i = 0;
+    for (const cJSON *d = datasets->child; d && !rc; d = d->next, i++) {
+        const cJSON *dim = cJSON_GetObjectItemCaseSensitive(d, "dim");
+        const cJSON *nc = cJSON_GetObjectItemCaseSensitive(d, "n_corpus");
+        const cJSON *sim = cJSON_GetObjectItemCaseSensitive(d, "similarity");
+        if (!cJSON_IsNumber(dim) || !(dim->valuedouble >= 1 && dim->valuedouble <= 1e9) ||
+            !cJSON_IsNumber(nc) || !(nc->valuedouble >= 1 && nc->valuedouble <= 1e15) ||
+            !cJSON_IsString(sim))
+            return ecb_fail(ECB_EFORMAT, "%s: $.datasets[%zu]: expected \"dim\", \"n_corpus\" "
+                            "(positive integers) and \"similarity\"", where, i);
+        rc = ecb_config_resolve_budgets(cfg, i, (size_t)dim->valuedouble,
+                                        strcmp(sim->valuestring, "l2") ? ECB_SIM_DOT : ECB_SIM_L2,
+                                        (size_t)nc->valuedouble);
+    }
+    return rc;
+}

@@ -376,6 +376,10 @@ int ecb_merge(const ecb_merge_opts *o)
         cJSON *cj = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(s[0].man, "config"), 1);
         rc = mp && cj ? ecb_config_from_json(cj, path, reg, &cfg) : ECB_ENOMEM;
         if (rc) rc = ecb_fail(rc, "merge: %s: its config: %s", s[0].dir, ecb_last_error());
+        /* budget cells' ids hash the setting chosen for the data's shape */
+        if (!rc)
+            rc = ecb_config_resolve_budgets_recorded(
+                cfg, cJSON_GetObjectItemCaseSensitive(s[0].man, "datasets"), mp);
         free(mp);
     }
     if (!rc) rc = ecb_table_new((const char *const *)s[0].res->head, s[0].res->ncols, &res);

@@ -341,6 +341,11 @@ static int plan_group(plan_ctx *p, size_t first, size_t last, const ds_size *sz)
     const char *prev = NULL;
     for (size_t i = first; i < last; i++) {
         const ecb_cell *cell = &cfg->cells[i];
+        if (cell->skip_reason) { /* nothing fits its budget */
+            fprintf(p->f, "  %-36s %-10s  skipped: %s\n", cell->label_col, ecb_mode_name(cell->mode),
+                    cell->skip_reason);
+            continue;
+        }
         int rc = 0;
         const chain_rate *cr = chain_rate_of(p->cal, cfg, cell, d, sim, &rc);
         if (!cr) {
@@ -396,6 +401,7 @@ int ecb_plan(const ecb_plan_opts *o)
         rc = dataset_size(&cfg->datasets[i], &sizes[i]);
         if (!cfg->datasets[i].name && !rc) /* (a manifest's name is in the file) */
             cfg->datasets[i].name = ecb_strdup(cfg->datasets[i].manifest);
+        if (!rc) rc = ecb_config_resolve_budgets(cfg, i, sizes[i].dim, sizes[i].sim, sizes[i].n);
     }
     if (!rc && !(cal.chains = ecb_calloc(nz(cfg->n_cells), sizeof *cal.chains))) rc = ECB_ENOMEM;
     if (rc) goto out;

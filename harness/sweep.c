@@ -311,6 +311,12 @@ static int write_manifest(const run_ctx *c, const char *started, int finished,
         cJSON_AddStringToObject(d, "name", c->full[i]->name ? c->full[i]->name : "");
         cJSON *meta = c->full[i]->meta_json ? cJSON_Parse(c->full[i]->meta_json) : NULL;
         if (meta) cJSON_AddItemToObject(d, "meta", meta);
+        /* the shape budget cells were resolved against: `merge` resolves them
+         * again from it (ecb_config_resolve_budgets_recorded) */
+        static const char *const sims[] = {"cosine", "dot", "l2"};
+        cJSON_AddNumberToObject(d, "dim", (double)ecb_vecs_dim(c->full[i]->corpus));
+        cJSON_AddNumberToObject(d, "n_corpus", (double)ecb_vecs_count(c->full[i]->corpus));
+        cJSON_AddStringToObject(d, "similarity", sims[c->full[i]->sim]);
         cJSON_AddItemToArray(dsl, d);
     }
     cJSON_AddStringToObject(m, "started", started);

@@ -8,7 +8,8 @@
 # rabitq, intq, osq, resbin: a second run over their whole grid) and, for a
 # long range (lsh, itq, kmeans, truncate, pca, rp), against the next value
 # (a third run). Then the same config again resumes with nothing to do (the
-# chosen cells' ids are stable), and the report builds.
+# chosen cells' ids are stable), the report builds, two --part runs merge
+# into the same rows, and plan names the cells nothing fits.
 set -u
 : "${ECBENCH:?}" "${ECB_SOURCE_DIR:?}"
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not found"; exit 77; }
@@ -35,6 +36,8 @@ grid = [{"method": "sq", "params": {"bits": list(range(1, 9))}},
 g = dict(schema_version=1, name="grid", datasets=ds, methods=grid, modes=["asymmetric"],
          k=[10], threads=1, latency_queries=1)
 json.dump(g, open(tmp + "/grid.json", "w"))
+c["methods"] = [m for m in c["methods"] if m.get("method") in ("float32", "sq")]
+json.dump(c, open(tmp + "/sq.json", "w"))  # for plan: its calibration takes a while a chain
 PY
 
 "$ECBENCH" run "$tmp/b.json" --quiet 2> "$tmp/log" || { cat "$tmp/log"; fail "budgets.json run failed"; }
@@ -126,4 +129,13 @@ PY
 # the same config again: every chosen cell's id is found, nothing re-runs
 "$ECBENCH" run "$tmp/b.json" --no-report 2> "$tmp/log2" || fail "second run failed"
 grep -q "(106 already done)" "$tmp/log2" || { cat "$tmp/log2"; fail "the second run did not resume every cell"; }
-echo "ok: budget rows fit and are the largest; the run resumes"
+# in two parts and merged (merge reads no data: it resolves the budget cells
+# from the shapes the runs recorded), the same rows; plan shows the choices
+"$ECBENCH" run "$tmp/b.json" --part 1/2 -o "$tmp/p1" --quiet --no-report || fail "part 1 failed"
+"$ECBENCH" run "$tmp/b.json" --part 2/2 -o "$tmp/p2" --quiet --no-report || fail "part 2 failed"
+"$ECBENCH" merge "$tmp/m" "$tmp/p1" "$tmp/p2" --quiet 2> "$tmp/log3" || { cat "$tmp/log3"; fail "merge failed"; }
+ids() { cut -d, -f1,4,5,6 "$1" | sort; }
+[ "$(ids "$tmp/m/results.csv")" = "$(ids "$tmp/out/results.csv")" ] || fail "merged parts differ from one run"
+"$ECBENCH" plan "$tmp/sq.json" --calibrate 0.02 > "$tmp/plan" 2>&1 || { cat "$tmp/plan"; fail "plan failed"; }
+grep -q "sq@64x .*skipped: no setting of sq fits 64x = 2 B per vector" "$tmp/plan" || fail "plan: sq@64x"
+echo "ok: budget rows fit and are the largest; the run resumes; parts merge; plan skips what fits nothing"

@@ -694,6 +694,39 @@ static void test_budget_cells(void **state)
     ecb_config_free(a);
 }
 
+/* `merge` resolves budget cells from the shapes a run recorded. */
+static void test_budget_recorded(void **state)
+{
+    (void)state;
+    if (!ecb_registry_find(reg, "pq")) TU_SKIP("plugins not built in ECBENCH_METHODS_DIR");
+    const char *json = BC("{\"method\": \"pq\", \"budget\": \"32B\"}", "");
+    ecb_config *a, *b;
+    assert_int_equal(load(json, &a), 0);
+    assert_int_equal(load(json, &b), 0);
+    assert_int_equal(ecb_config_resolve_budgets(a, 0, 128, ECB_SIM_DOT, 1000000), 0);
+    cJSON *ds = cJSON_Parse("[{\"name\": \"x\", \"dim\": 128, \"n_corpus\": 1000000, "
+                            "\"similarity\": \"cosine\"}]");
+    assert_int_equal(ecb_config_resolve_budgets_recorded(b, ds, "m.json"), 0);
+    for (size_t i = 0; i < a->n_cells; i++) assert_string_equal(a->cells[i].id, b->cells[i].id);
+    cJSON_Delete(ds);
+    ecb_config_free(b);
+    assert_int_equal(load(json, &b), 0);
+    assert_int_equal(ecb_config_resolve_budgets_recorded(b, NULL, "m.json"), ECB_EFORMAT);
+    assert_string_equal(ecb_last_error(), "m.json: $.datasets: expected the shapes of the config's 1 "
+                        "dataset(s) for its budget cells, got 0 (a run of an older ecbench?)");
+    ds = cJSON_Parse("[{\"name\": \"x\", \"dim\": 0, \"n_corpus\": 10, \"similarity\": \"l2\"}]");
+    assert_int_equal(ecb_config_resolve_budgets_recorded(b, ds, "m.json"), ECB_EFORMAT);
+    assert_string_equal(ecb_last_error(), "m.json: $.datasets[0]: expected \"dim\", \"n_corpus\" "
+                        "(positive integers) and \"similarity\"");
+    cJSON_Delete(ds);
+    ecb_config_free(b);
+    ecb_config_free(a);
+    /* without budget cells nothing is needed */
+    assert_int_equal(load(BC("{\"method\": \"float32\"}", ""), &a), 0);
+    assert_int_equal(ecb_config_resolve_budgets_recorded(a, NULL, "m.json"), 0);
+    ecb_config_free(a);
+}
+
 /* A budget written wrong: every problem at once, with its path. */
 static void test_budget_errors(void **state)
 {
@@ -766,6 +799,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sizes_before_train, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_budget_cells, setup_reg, teardown_reg),
         cmocka_unit_test_setup_teardown(test_budget_errors, setup_reg, teardown_reg),
+        cmocka_unit_test_setup_teardown(test_budget_recorded, setup_reg, teardown_reg),
     };
     if (getenv("TB_ONLY")) cmocka_set_test_filter(getenv("TB_ONLY"));
     return cmocka_run_group_tests(tests, NULL, NULL);
