@@ -285,15 +285,8 @@ void ecb_table_filter(ecb_table *t, const unsigned char *keep)
 int ecb_csv_trim_partial(const char *path, int *trimmed)
 {
     *trimmed = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ecb_fail(ECB_EIO, "%s: cannot open: %s", path, strerror(errno));
     ecb_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    int rc = 0;
-    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) rc = ecb_buf_put(&b, chunk, n);
-    if (!rc && ferror(f)) rc = ecb_fail(ECB_EIO, "%s: read error", path);
-    fclose(f);
+    int rc = ecb_read_file(path, &b);
     /* A newline ends a record only outside quotes; a doubled quote toggles
      * twice, so parity is enough. */
     size_t end = 0;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/ecb.h"
 #include "common/fileio.h"
 
@@ -38,6 +39,19 @@ int ecb_append_atomic(const char *path, const char *data, size_t n)
     if (close(fd) != 0 && !e) e = -errno;
     if (e) return ecb_fail(ECB_EIO, "%s: append of %zu bytes failed: %s", path, n, strerror(-e));
     return 0;
+}
+
+int ecb_read_file(const char *path, ecb_buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return ecb_fail(ECB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) rc = ecb_buf_put(out, chunk, n);
+    if (!rc && ferror(f)) rc = ecb_fail(ECB_EIO, "%s: read error", path);
+    fclose(f);
+    return rc;
 }
 
 int ecb_write_file_atomic(const char *path, const char *data, size_t n)

@@ -9,6 +9,9 @@
  * leaves whole rows only. A short write (disk full) is truncated back to
  * the old size and reported. */
 int ecb_append_atomic(const char *path, const char *data, size_t n);
+/* Append the whole of path to out (out may already hold text). */
+struct ecb_buf;
+int ecb_read_file(const char *path, struct ecb_buf *out);
 /* Replace a file's contents atomically: path.tmp.<pid>, fsync, rename. On
  * any failure the temporary is removed and the old file is left intact. */
 int ecb_write_file_atomic(const char *path, const char *data, size_t n);

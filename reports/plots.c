@@ -67,15 +67,8 @@ static int find_templates(ecb_report *R)
 
 static int copy_file(const char *src, const char *dst)
 {
-    FILE *in = fopen(src, "rb");
-    if (!in) return ecb_fail(ECB_EIO, "%s: cannot open: %s", src, strerror(errno));
     ecb_buf b = {0};
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while (!rc && (n = fread(chunk, 1, sizeof chunk, in)) > 0) rc = ecb_buf_put(&b, chunk, n);
-    if (!rc && ferror(in)) rc = ecb_fail(ECB_EIO, "%s: read error", src);
-    fclose(in);
+    int rc = ecb_read_file(src, &b);
     if (!rc) rc = ecb_write_file_atomic(dst, b.p ? b.p : "", b.len);
     ecb_buf_free(&b);
     return rc;
