@@ -128,6 +128,13 @@ void ecb_mvdata_free(ecb_mvdata *m); /* accepts NULL */
  * increasing, n_tokens last (ECB_EFORMAT naming the index otherwise); what
  * prefixes the message. For anything that builds offsets (token pruning). */
 int ecb_mv_check_offsets(const char *what, const int64_t *off, size_t n_off, size_t n_tokens);
+/* The multi-vector part of a nested subset (datasets/subset.c): documents
+ * rows[0..k) of full, in that order, with their tokens and weights; the
+ * queries shared. */
+int ecb_mv_subset(const ecb_mvdata *full, const size_t *rows, size_t k, ecb_mvdata **out);
+/* Token files of up to 2^26 floats per side are read once into memory as
+ * float32 (MaxSim reads them again and again); larger ones keep streaming. */
+int ecb_mvdata_keep_in_memory(ecb_mvdata *m);
 
 /* ---- datasets ------------------------------------------------------------- */
 typedef struct ecb_dataset {

@@ -165,3 +165,70 @@ fail:
     ecb_mvdata_free(m);
     return rc;
 }
+
+/* ---- evaluation helpers (the harness's multi-vector path) ---------------- */
+
+int ecb_mv_subset(const ecb_mvdata *full, const size_t *rows, size_t k, ecb_mvdata **out)
+{
+    const ecb_mv_side *fc = &full->corpus;
+    ecb_mvdata *m = ecb_calloc(1, sizeof *m);
+    if (!m) return ECB_ENOMEM;
+    ecb_mv_side *c = &m->corpus, *q = &m->queries;
+    c->n_items = k;
+    c->offsets = ecb_malloc_array(k + 1, sizeof *c->offsets);
+    q->n_items = full->queries.n_items;
+    q->offsets = ecb_malloc_array(q->n_items + 1, sizeof *q->offsets);
+    int rc = c->offsets && q->offsets ? 0 : ECB_ENOMEM;
+    size_t nt = 0;
+    for (size_t i = 0; !rc && i < k; i++) {
+        c->offsets[i] = (int64_t)nt;
+        nt += (size_t)(fc->offsets[rows[i] + 1] - fc->offsets[rows[i]]);
+    }
+    size_t *trow = rc ? NULL : ecb_malloc_array(nt ? nt : 1, sizeof *trow);
+    if (!rc && !trow) rc = ECB_ENOMEM;
+    if (!rc && fc->weights && !(c->weights = ecb_malloc_array(nt ? nt : 1, sizeof *c->weights)))
+        rc = ECB_ENOMEM;
+    for (size_t i = 0, t = 0; !rc && i < k; i++)
+        for (int64_t r = fc->offsets[rows[i]]; r < fc->offsets[rows[i] + 1]; r++, t++) {
+            trow[t] = (size_t)r;
+            if (c->weights) c->weights[t] = fc->weights[r];
+        }
+    if (!rc) {
+        c->offsets[k] = (int64_t)nt;
+        memcpy(q->offsets, full->queries.offsets, (q->n_items + 1) * sizeof *q->offsets);
+        q->tokens = ecb_vecs_ref(full->queries.tokens);
+        rc = ecb_vecs_subset(fc->tokens, trow, nt, &c->tokens);
+    }
+    free(trow);
+    if (rc) ecb_mvdata_free(m);
+    else *out = m;
+    return rc;
+}
+
+/* MaxSim reads the tokens again and again (a block scan per cell,
+ * candidate documents in any order): a side of up to MV_IN_MEMORY floats is
+ * read once as float32 instead of being converted on every read (float16
+ * files); larger ones stay memory-mapped and stream. */
+#define MV_IN_MEMORY ((size_t)1 << 26)
+static int side_in_memory(ecb_mv_side *s)
+{
+    size_t n = ecb_vecs_count(s->tokens), d = ecb_vecs_dim(s->tokens);
+    if (n > MV_IN_MEMORY / (d ? d : 1)) return 0;
+    float *x = ecb_malloc_array(n * d > 0 ? n * d : 1, sizeof *x);
+    ecb_vecs *v = NULL;
+    int rc = x ? ecb_vecs_read(s->tokens, 0, n, x) : ECB_ENOMEM;
+    if (!rc) rc = ecb_vecs_from_memory(x, n, d, &v);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    ecb_vecs_free(s->tokens);
+    s->tokens = v;
+    return 0;
+}
+
+int ecb_mvdata_keep_in_memory(ecb_mvdata *m)
+{
+    int rc = side_in_memory(&m->corpus);
+    return rc ? rc : side_in_memory(&m->queries);
+}

@@ -64,9 +64,13 @@ static int fill_subset(const ecb_dataset *full, const size_t *rows, size_t k, co
     d->source = ecb_strdup(full->source ? full->source : "");
     d->sim = full->sim;
     if (!d->name || !d->source) return ECB_ENOMEM;
-    if ((rc = ecb_vecs_subset(full->corpus, rows, k, &d->corpus))) return rc;
-    d->queries = ecb_vecs_ref(full->queries);
-    size_t nq = ecb_vecs_count(full->queries);
+    if (full->mv) { /* multi-vector: the documents' tokens (ecb_mv_subset) */
+        if ((rc = ecb_mv_subset(full->mv, rows, k, &d->mv))) return rc;
+    } else {
+        if ((rc = ecb_vecs_subset(full->corpus, rows, k, &d->corpus))) return rc;
+        d->queries = ecb_vecs_ref(full->queries);
+    }
+    size_t nq = ecb_dataset_n_queries(full);
     d->doc_ids = ecb_calloc(nz(k), sizeof *d->doc_ids);
     d->query_ids = ecb_calloc(nz(nq), sizeof *d->query_ids);
     if (!d->doc_ids || !d->query_ids) return ECB_ENOMEM;
@@ -80,7 +84,7 @@ static int fill_subset(const ecb_dataset *full, const size_t *rows, size_t k, co
 
 int ecb_dataset_subset(const ecb_dataset *full, size_t size, uint64_t seed, ecb_dataset **out)
 {
-    size_t n = ecb_vecs_count(full->corpus);
+    size_t n = ecb_dataset_n_corpus(full);
     if (size > n)
         return ecb_fail(ECB_EINVAL, "%s: corpus size %zu is larger than the corpus (%zu vectors)",
                         full->name, size, n);

@@ -21,6 +21,10 @@
  *   qrels       s gets grade 3; a document sharing at least 60 % of the
  *               query's distinct terms gets 2, at least 30 % (and one) gets
  *               1; two documents of other topics are judged 0.
+ *   saliences   one weight per document token (corpus_token_weights, for
+ *               token pruning), from its own stream so the tokens do not
+ *               depend on it: stop-word terms 0.1-0.3, focus terms 0.6-1.0,
+ *               other topical terms 0.4-0.8 (uniform).
  * Tokens are unit vectors and the similarity is dot (= cosine per token),
  * as for normalised ColBERT embeddings. Everything is generated at
  * creation and kept in memory (tokens x dim floats: 2,000 documents of 28
@@ -46,7 +50,7 @@
 #define A_TOK 0.35
 #define A_QTOK 0.5
 
-enum { S_VOCAB = 1, S_DOCS, S_QUERIES, S_PICK, S_ZERO };
+enum { S_VOCAB = 1, S_DOCS, S_QUERIES, S_PICK, S_ZERO, S_WEIGHT };
 
 const ecb_param ecb_synth_mv_param_table[] = {
     {"docs", ECB_PARAM_SIZE, offsetof(ecb_synth_mv_params, docs), .def.u = 2000, .min = 10,
@@ -126,6 +130,7 @@ static size_t uniform_in(ecb_rng *r, size_t lo, size_t hi)
 /* Documents: token vectors, offsets, each token's term id, topics, focus. */
 typedef struct {
     float *tok;
+    float *w;      /* per token salience */
     int64_t *off;
     uint32_t *term;
     size_t *topic_a, *topic_b, *focus; /* focus: docs x FOCUS term ids */
@@ -166,6 +171,17 @@ static int make_docs(const ecb_synth_mv_params *p, size_t topics, const vocab *v
                     ecb_rng_below(&r, TERMS);
             D->term[k] = (uint32_t)t;
             unit_noisy(&r, v->terms + t * dim, A_TOK, dim, D->tok + k * dim);
+        }
+    ecb_rng wr;
+    ecb_rng_seed2(&wr, p->seed, S_WEIGHT);
+    if (!(D->w = ecb_malloc_array(nt ? nt : 1, sizeof *D->w))) return ECB_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = (size_t)D->off[i]; k < (size_t)D->off[i + 1]; k++) {
+            size_t t = D->term[k], f = 0;
+            while (f < FOCUS && D->focus[i * FOCUS + f] != t) f++;
+            double lo = t >= topics * TERMS ? 0.1 : f < FOCUS ? 0.6 : 0.4;
+            double span = t >= topics * TERMS ? 0.2 : 0.4;
+            D->w[k] = (float)(lo + span * ecb_rng_uniform(&wr));
         }
     return 0;
 }
@@ -289,6 +305,8 @@ int ecb_dataset_synthetic_mv(const ecb_synth_mv_params *p, ecb_dataset **out)
     c->n_items = p->docs;
     c->offsets = D.off;
     D.off = NULL;
+    c->weights = D.w;
+    D.w = NULL;
     q->n_items = p->queries;
     q->offsets = qoff;
     qoff = NULL;
@@ -302,6 +320,7 @@ int ecb_dataset_synthetic_mv(const ecb_synth_mv_params *p, ecb_dataset **out)
 out:
     free(v.terms);
     free(D.tok);
+    free(D.w);
     free(D.off);
     free(D.term);
     free(D.topic_a);

@@ -1,4 +1,6 @@
-/* Measuring one cell: chain, sample, search, rescoring, latency, metrics. */
+/* Measuring one cell: chain, sample, search, rescoring, latency, metrics
+ * (multi-vector datasets: harness/cell_mv.c, with the pieces shared here;
+ * the chain cache's small API for it puts this file just over 600 lines). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "harness/cell.h"
 #include "harness/chain.h"
 #include "harness/env.h"
+#include "harness/maxsim.h"
 #include "harness/metrics.h"
 #include "harness/search.h"
 
@@ -26,6 +29,8 @@ struct ecb_chain_cache {
     char key[8192];
     const ecb_evalset *es;
     double train_s, encode_vps;
+    void *extra;                /* stored with inst (multi-vector: its token index) */
+    void (*extra_free)(void *);
 };
 
 int ecb_chain_cache_create(ecb_chain_cache **out)
@@ -37,16 +42,43 @@ int ecb_chain_cache_create(ecb_chain_cache **out)
 void ecb_chain_cache_destroy(ecb_chain_cache *c)
 {
     if (!c) return;
-    ecb_chain_inst_destroy(c->inst);
+    ecb_chain_cache_drop(c);
     free(c);
 }
 
-static void cache_clear(ecb_chain_cache *c)
+void ecb_chain_cache_drop(ecb_chain_cache *c)
 {
     ecb_chain_inst_destroy(c->inst);
+    if (c->extra_free) c->extra_free(c->extra);
     c->inst = NULL;
+    c->extra = NULL;
+    c->extra_free = NULL;
     c->key[0] = '\0';
     c->es = NULL;
+}
+
+ecb_chain_inst *ecb_chain_cache_find(ecb_chain_cache *c, const char *key, const ecb_evalset *es,
+                                     double *train_s, double *encode_vps, void **extra)
+{
+    if (!c || !c->inst || c->es != es || strcmp(c->key, key) != 0) return NULL;
+    *train_s = c->train_s;
+    *encode_vps = c->encode_vps;
+    if (extra) *extra = c->extra;
+    return c->inst;
+}
+
+void ecb_chain_cache_put(ecb_chain_cache *c, const char *key, const ecb_evalset *es,
+                         ecb_chain_inst *b, double train_s, double encode_vps, void *extra,
+                         void (*extra_free)(void *))
+{
+    ecb_chain_cache_drop(c);
+    c->inst = b;
+    snprintf(c->key, sizeof c->key, "%s", key);
+    c->es = es;
+    c->train_s = train_s;
+    c->encode_vps = encode_vps;
+    c->extra = extra;
+    c->extra_free = extra_free;
 }
 
 int ecb_cell_identity(const ecb_config *cfg, const ecb_cell *cell, const ecb_evalset *es,
@@ -69,7 +101,7 @@ int ecb_cell_identity(const ecb_config *cfg, const ecb_cell *cell, const ecb_eva
     r->nm = (size_t)ECB_M_COUNT * cfg->nk;
     r->seed = cfg->seed;
     if (es) {
-        r->corpus_size = r->n_corpus = (double)ecb_vecs_count(es->ds->corpus);
+        r->corpus_size = r->n_corpus = (double)ecb_dataset_n_corpus(es->ds);
         r->n_queries = (double)es->nq;
         r->dim = (double)es->dim;
     } else
@@ -129,7 +161,7 @@ static int build_chain(measure *m)
         m->res->encode_vps = cache->encode_vps;
         return 0;
     }
-    if (cache) cache_clear(cache);
+    if (cache) ecb_chain_cache_drop(cache);
     int rc = ecb_chain_inst_create(&m->cell->chain, m->es->dim, ecb_evalset_method_sim(m->es),
                                    cfg->seed, m->threads, &m->b);
     if (rc) return rc;
@@ -473,10 +505,20 @@ static int measure_all(measure *m)
 
 /* Costs derived from the measured sizes. A rescored cell stores its codes
  * and the second representation: its total bytes per vector and its ratio
- * count both (aux bytes stay their own column, amortised by budgets). */
+ * count both (aux bytes stay their own column, amortised by budgets).
+ * Multi-vector (tokens_kept set): the codes' bytes and bits_per_dim (per
+ * stored token coordinate) are measured, bytes per vector are per document
+ * and the ratio is against the float32 copy of every corpus token. */
 static void derive_costs(ecb_cell_result *r)
 {
     double second = r->rescore_bytes > 0 ? r->rescore_bytes : 0;
+    if (r->tokens_kept == r->tokens_kept) {
+        double code = r->index_bytes - r->aux;
+        r->index_bytes += second;
+        r->total_bpv = r->n_corpus > 0 ? r->bpv + second / r->n_corpus : r->bpv;
+        r->ratio = code + second > 0 ? 4.0 * r->dim * r->corpus_tokens / (code + second) : NAN;
+        return;
+    }
     r->index_bytes = r->bpv * r->n_corpus + r->aux + second;
     r->total_bpv = r->n_corpus > 0 ? r->bpv + second / r->n_corpus : r->bpv;
     r->ratio = r->total_bpv > 0 ? 4.0 * r->dim / r->total_bpv : NAN;
@@ -519,8 +561,12 @@ void ecb_cell_measure_with(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_ce
         ecb_cell_result_release(res);
         ecb_cell_identity(cfg, cell, ctx->es, res);
         res->peak_rss_mb = rss;
-        /* an allocation that failed (e.g. at memory_limit_mb) is an oom */
-        ecb_cell_result_set_error(res, rc == ECB_ENOMEM ? ECB_CELL_OOM : ECB_CELL_ERROR, msg);
+        /* an allocation that failed (e.g. at memory_limit_mb) is an oom; a
+         * plugin refusing what its parameters cannot do (ECB_ENOTSUP, e.g.
+         * kmeans hamming=true in asymmetric mode) is a skip with its reason */
+        ecb_cell_result_set_error(res, rc == ECB_ENOMEM    ? ECB_CELL_OOM
+                                       : rc == ECB_ENOTSUP ? ECB_CELL_SKIPPED
+                                                           : ECB_CELL_ERROR, msg);
         return;
     }
     derive_costs(res);
@@ -537,13 +583,17 @@ static int measure_local(void *arg, ecb_cell_result *res)
     const local_arg *a = arg;
     const ecb_cell_ctx *ctx = a->ctx;
     const ecb_config *cfg = ctx->cfg;
+    const ecb_rescore *rsc = &cfg->rescores[a->cell->rescore];
+    if (ecb_chain_selects(&a->cell->chain) || (rsc->factor && ecb_chain_selects(&rsc->with)))
+        return ecb_fail(ECB_ENOTSUP, "token selection (%s) needs a multi-vector dataset; %s has one "
+                        "vector per document", a->cell->method_col, ctx->es->ds->name);
     measure m = {.ctx = ctx, .cell = a->cell, .es = ctx->es, .res = res,
                  .n = ecb_vecs_count(ctx->es->ds->corpus), .maxk = cfg->ks[cfg->nk - 1],
                  .threads = a->cell->threads};
     int rc = measure_all(&m);
     if (rc && m.b && !m.owns_b && ctx->cache) {
         /* a failing cell never leaves a possibly inconsistent chain behind */
-        cache_clear(ctx->cache);
+        ecb_chain_cache_drop(ctx->cache);
         m.b = NULL;
     }
     if (m.owns_b) ecb_chain_inst_destroy(m.b);
@@ -553,8 +603,14 @@ static int measure_local(void *arg, ecb_cell_result *res)
     return rc;
 }
 
+static int measure_mv(void *arg, ecb_cell_result *res)
+{
+    const local_arg *a = arg;
+    return ecb_cell_measure_mv(a->ctx, a->cell, res);
+}
+
 void ecb_cell_measure(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_result *res)
 {
     local_arg a = {ctx, cell};
-    ecb_cell_measure_with(ctx, cell, res, measure_local, &a);
+    ecb_cell_measure_with(ctx, cell, res, ctx->es->ds->mv ? measure_mv : measure_local, &a);
 }

@@ -19,6 +19,16 @@
 typedef struct ecb_chain_cache ecb_chain_cache;
 int ecb_chain_cache_create(ecb_chain_cache **out);
 void ecb_chain_cache_destroy(ecb_chain_cache *c); /* accepts NULL */
+/* The cached chain for the chain label key on es, or NULL; *extra gets what
+ * was stored with it (the multi-vector path keeps its token index there). */
+ecb_chain_inst *ecb_chain_cache_find(ecb_chain_cache *c, const char *key, const ecb_evalset *es,
+                                     double *train_s, double *encode_vps, void **extra);
+/* The cache takes b and extra (freed by extra_free, may be NULL), dropping
+ * what it held. */
+void ecb_chain_cache_put(ecb_chain_cache *c, const char *key, const ecb_evalset *es,
+                         ecb_chain_inst *b, double train_s, double encode_vps, void *extra,
+                         void (*extra_free)(void *));
+void ecb_chain_cache_drop(ecb_chain_cache *c); /* after a failed cell */
 
 typedef struct ecb_cell_ctx {
     const ecb_config *cfg;
@@ -94,5 +104,8 @@ typedef int (*ecb_cell_body)(void *arg, ecb_cell_result *res);
  * row), the error row of a failing body, the derived costs. */
 void ecb_cell_measure_with(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_result *res,
                            ecb_cell_body body, void *arg);
+/* The measurement body of a multi-vector (MaxSim) dataset
+ * (harness/cell_mv.c); ecb_cell_measure chooses it when es->ds->mv. */
+int ecb_cell_measure_mv(const ecb_cell_ctx *ctx, const ecb_cell *cell, ecb_cell_result *res);
 
 #endif

@@ -24,6 +24,7 @@
 #include "harness/checkplugin.h"
 #include "harness/elfsyms.h"
 #include "harness/host.h"
+#include "harness/maxsim.h"
 #include "harness/params.h"
 
 /* Dimensions tried, in order, until the default parameters are accepted. */
@@ -248,6 +249,11 @@ static void check_transform(checker *c, ecb_similarity sim)
     int rc = c->vt->transform(a.m, x, 0, y1);
     report(c, "transform n = 0", rc == 0 ? ECB_CHECK_PASS : ECB_CHECK_FAIL, "zero rows %s",
            rc == 0 ? "succeed" : "failed");
+    if (c->vt->flags & ECB_METHOD_SELECT) { /* multi-vector token selection (maxsim_check.c) */
+        char sd[512];
+        rc = ecb_select_check(a.m, x, sd, sizeof sd);
+        report(c, "select", rc ? ECB_CHECK_FAIL : ECB_CHECK_PASS, "%s", sd);
+    }
     goto done;
 oom:
     report(c, "memory", ECB_CHECK_FAIL, "out of memory for the test data");
@@ -330,6 +336,9 @@ static void check_mode(checker *c, const inst *a, ecb_mode mode, const float *q,
     int rc = c->vt->score(a->m, mode, p1, 1, codes + (n - 1) * cs, 1, s_one);
     report(c, "n = 1", rc == 0 && isfinite(s_one[0]) ? ECB_CHECK_PASS : ECB_CHECK_FAIL,
            "one code scored%s", rc ? ": failed" : "");
+    char msd[512]; /* multi-vector: MaxSim built from these scores (maxsim_check.c) */
+    rc = ecb_maxsim_check(a->m, mode, q, nq, codes, n, cs, msd, sizeof msd);
+    report(c, "maxsim", rc ? ECB_CHECK_FAIL : ECB_CHECK_PASS, "%s", msd);
 done:
     free(pq);
     free(p1);

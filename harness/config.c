@@ -38,10 +38,25 @@ static void parse_dataset_source(const cJSON *o, const char *file, const char *j
         return;
     }
     char key[1024];
-    if (b) {
+    if (b && cJSON_IsString(b) && strcmp(b->valuestring, "synthetic-multivector") == 0) {
+        /* multi-vector collection (datasets/multivec.c) */
+        char where[128];
+        snprintf(where, sizeof where, "%s: %s.params", file, jpath);
+        ecb_synth_mv_defaults(&d->mvsynth);
+        if (ecb_params_fill_all(ecb_synth_mv_param_table, p, &d->mvsynth, where,
+                                "synthetic-multivector", pr))
+            return;
+        d->builtin = 2;
+        char ps[512], dn[128];
+        ecb_params_format(ecb_synth_mv_param_table, &d->mvsynth, ",", 0, ps, sizeof ps);
+        snprintf(key, sizeof key, "synthetic-multivector(%s)", ps);
+        snprintf(dn, sizeof dn, "synthetic-mv-%zux%zu", d->mvsynth.docs, d->mvsynth.dim);
+        d->name = ecb_strdup(nm ? nm->valuestring : dn);
+    } else if (b) {
         if (!cJSON_IsString(b) || strcmp(b->valuestring, "synthetic") != 0) {
-            ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.builtin: expected \"synthetic\", got %s", file,
-                            jpath, cJSON_IsString(b) ? b->valuestring : ecb_cfg_json_type(b));
+            ecb_cfg_problem(pr, ECB_EINVAL, "%s: %s.builtin: expected \"synthetic\" or "
+                            "\"synthetic-multivector\", got %s", file, jpath,
+                            cJSON_IsString(b) ? b->valuestring : ecb_cfg_json_type(b));
             return;
         }
         char where[128];

@@ -39,8 +39,9 @@ typedef struct ecb_rescore {
 typedef struct ecb_dataset_spec {
     char *name;           /* display name */
     char *key;            /* canonical identity for cell ids */
-    int builtin;          /* 1: synthetic */
+    int builtin;          /* 1: synthetic, 2: synthetic-multivector */
     ecb_synth_params synth;
+    ecb_synth_mv_params mvsynth;
     char *manifest;       /* resolved path */
     size_t *corpus_sizes; /* nested subsets; 0 entry = full corpus */
     size_t n_corpus_sizes;

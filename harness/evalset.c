@@ -6,6 +6,7 @@
 
 #include "common/ecb.h"
 #include "harness/evalset.h"
+#include "harness/maxsim.h"
 
 static size_t nz(size_t v) { return v ? v : 1; }
 
@@ -38,13 +39,17 @@ void ecb_evalset_release(ecb_evalset *e)
 
 static int read_queries(ecb_evalset *e)
 {
-    e->nq = ecb_vecs_count(e->ds->queries);
-    e->dim = ecb_vecs_dim(e->ds->queries);
-    e->queries = ecb_malloc_array(nz(e->nq * e->dim), sizeof(float));
+    /* multi-vector: every query token (MaxSim scores token by token) */
+    const ecb_vecs *src = e->ds->mv ? e->ds->mv->queries.tokens : e->ds->queries;
+    size_t rows = ecb_vecs_count(src);
+    e->nq = ecb_dataset_n_queries(e->ds);
+    e->dim = ecb_vecs_dim(src);
+    if (e->ds->mv) e->qoff = e->ds->mv->queries.offsets;
+    e->queries = ecb_malloc_array(nz(rows * e->dim), sizeof(float));
     if (!e->queries) return ECB_ENOMEM;
-    int rc = ecb_vecs_read(e->ds->queries, 0, e->nq, e->queries);
+    int rc = ecb_vecs_read(src, 0, rows, e->queries);
     if (rc) return rc;
-    if (e->ds->sim == ECB_DS_COSINE) ecb_normalize_rows(e->queries, e->nq, e->dim);
+    if (e->ds->sim == ECB_DS_COSINE) ecb_normalize_rows(e->queries, rows, e->dim);
     return 0;
 }
 
@@ -69,13 +74,13 @@ int ecb_evalset_prepare(const ecb_dataset *full, size_t corpus_size, uint64_t se
                         ecb_evalset *e)
 {
     memset(e, 0, sizeof *e);
-    size_t n = ecb_vecs_count(full->corpus);
+    size_t n = ecb_dataset_n_corpus(full);
     int whole = !corpus_size || corpus_size == n;
     /* the full corpus goes through the same path (identity subset) */
     int rc = ecb_dataset_subset(full, whole ? n : corpus_size, seed, &e->ds);
     if (!rc) rc = read_queries(e);
     if (rc) { ecb_evalset_release(e); return rc; }
-    size_t nc = ecb_vecs_count(e->ds->corpus);
+    size_t nc = ecb_dataset_n_corpus(e->ds);
     e->K = maxk < nc ? maxk : nc;
     return 0;
 }
@@ -85,14 +90,16 @@ int ecb_evalset_build(const ecb_dataset *full, size_t corpus_size, uint64_t seed
 {
     int rc = ecb_evalset_prepare(full, corpus_size, seed, maxk, e);
     if (rc) return rc;
-    size_t n = ecb_vecs_count(full->corpus), nc = ecb_vecs_count(e->ds->corpus);
+    size_t n = ecb_dataset_n_corpus(full), nc = ecb_dataset_n_corpus(e->ds);
     int whole = !corpus_size || corpus_size == n;
     double t0 = ecb_now();
-    rc = ecb_groundtruth(e->ds, nz(e->K), ecb_cache_dir(), so, &e->gt);
+    rc = e->ds->mv ? ecb_maxsim_groundtruth(e->ds, e->queries, nz(e->K), so, &e->gt)
+                   : ecb_groundtruth(e->ds, nz(e->K), ecb_cache_dir(), so, &e->gt);
     if (rc) { ecb_evalset_release(e); return rc; }
     if (!quiet)
-        ecb_log(ECB_LOG_INFO, "%s: exact float32 top-%zu for %zu queries over %zu vectors (%.2f s)",
-                e->ds->name, e->K, e->nq, nc, ecb_now() - t0);
+        ecb_log(ECB_LOG_INFO, "%s: exact float32 %stop-%zu for %zu queries over %zu %s (%.2f s)",
+                e->ds->name, e->ds->mv ? "MaxSim " : "", e->K, e->nq, nc,
+                e->ds->mv ? "documents" : "vectors", ecb_now() - t0);
     if (full->gt && whole && full->gt_k && e->K) crosscheck(full, e);
     return 0;
 }

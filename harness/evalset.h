@@ -13,10 +13,12 @@
 
 typedef struct ecb_evalset {
     ecb_dataset *ds;   /* the (sub)set evaluated */
-    float *queries;    /* nq x dim, normalised when cosine */
+    float *queries;    /* nq x dim, normalised when cosine (multi-vector: every query token) */
     size_t nq, dim;
-    ecb_topk gt;       /* exact top-K with exact scores */
+    ecb_topk gt;       /* exact top-K with exact scores (multi-vector: exact MaxSim) */
     size_t K;          /* min(max k, corpus rows) */
+    const int64_t *qoff; /* multi-vector: query i owns tokens [qoff[i], qoff[i+1]) of
+                            queries (ds->mv->queries.offsets); NULL for single-vector data */
 } ecb_evalset;
 
 /* corpus_size 0 = the full corpus. quiet: no log line. */

@@ -57,7 +57,7 @@ int ecb_units_build(const ecb_config *cfg, ecb_dataset *const *full, ecb_units *
     for (size_t i = 0; i < cfg->n_cells; i++) {
         const ecb_cell *c = &cfg->cells[i];
         const ecb_dataset *d = full[c->dataset];
-        size_t n = ecb_vecs_count(d->corpus);
+        size_t n = ecb_dataset_n_corpus(d);
         size_t rows = c->corpus_size && c->corpus_size < n ? c->corpus_size : n;
         size_t g = 0;
         while (g < u->ngroups &&
@@ -67,8 +67,8 @@ int ecb_units_build(const ecb_config *cfg, ecb_dataset *const *full, ecb_units *
             ecb_unit_group *G = &u->groups[u->ngroups++];
             G->dataset = c->dataset;
             G->corpus_size = rows;
-            G->dim = ecb_vecs_dim(d->corpus);
-            G->nq = ecb_vecs_count(d->queries);
+            G->dim = ecb_dataset_dim(d);
+            G->nq = ecb_dataset_n_queries(d);
             G->gt_cost = ecb_groundtruth_cost(rows, G->dim, G->nq);
         }
         const ecb_unit_group *G = &u->groups[g];

@@ -105,6 +105,7 @@ static const char *missing_hook(const ecb_method_vtable *v)
     }
     if (v->flags & ECB_METHOD_NEEDS_TRAIN) NEED(train);
     if (v->flags & ECB_METHOD_DECODE) NEED(decode);
+    if (v->flags & ECB_METHOD_SELECT) NEED(select);
 #undef NEED
     return NULL;
 }
@@ -189,6 +190,9 @@ int ecb_plugin_open(const char *path, ecb_plugin *p)
         !(p->vt.flags & (ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC)))
         return reject(p, "%s: flags: expected ECB_METHOD_SYMMETRIC and/or ASYMMETRIC, got 0x%x",
                       path, p->vt.flags);
+    if ((p->vt.flags & ECB_METHOD_SELECT) && !(p->vt.flags & ECB_METHOD_TRANSFORM))
+        return reject(p, "%s: flags: ECB_METHOD_SELECT needs ECB_METHOD_TRANSFORM, got 0x%x", path,
+                      p->vt.flags);
     if (p->vt.params && p->vt.params_size == 0 && p->vt.params[0].name)
         return reject(p, "%s: params_size: expected > 0 with a parameter table, got 0", path);
     if (ecb_params_validate(p->vt.params, path) != 0) return reject(p, "%s", ecb_last_error());

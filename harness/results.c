@@ -39,8 +39,20 @@ static const column columns[] = {
     NUM("qps", qps), NUM("peak_rss_mb", peak_rss_mb),
     {"seed", C_SEED, offsetof(ecb_cell_result, seed)}, {"status", C_STATUS, 0},
     TXT("error", error),
+    /* appended for multi-vector datasets (empty for single-vector ones) */
+    SZ("corpus_tokens", corpus_tokens), SZ("tokens_kept", tokens_kept),
 };
 #define NCOLUMNS (sizeof columns / sizeof *columns)
+/* Columns appended after the first layout: a results.csv written without
+ * them still reads (the values are then empty). */
+#define N_APPENDED 2
+
+/* Columns of the table's layout: all, or those of the first layout. */
+static size_t layout_columns(const ecb_table *t)
+{
+    return t->ncols && strcmp(t->head[t->ncols - 1], columns[NCOLUMNS - 1].name) == 0
+               ? NCOLUMNS : NCOLUMNS - N_APPENDED;
+}
 
 static const char *const status_names[ECB_CELL_STATUS_COUNT] = {
     "ok", "skipped", "error", "crashed", "timeout", "oom"};
@@ -111,13 +123,18 @@ static int metric_header(ecb_buf *b, const size_t *ks, size_t nk)
     return 0;
 }
 
-int ecb_results_header(ecb_buf *b, const size_t *ks, size_t nk)
+static int header_n(ecb_buf *b, const size_t *ks, size_t nk, size_t ncol)
 {
     int rc = 0;
-    for (size_t i = 0; !rc && i < NCOLUMNS; i++)
+    for (size_t i = 0; !rc && i < ncol; i++)
         rc = columns[i].type == C_METRICS ? metric_header(b, ks, nk)
                                           : ecb_csv_field(b, columns[i].name, i == 0);
     return rc ? rc : ecb_buf_put(b, "\n", 1);
+}
+
+int ecb_results_header(ecb_buf *b, const size_t *ks, size_t nk)
+{
+    return header_n(b, ks, nk, NCOLUMNS);
 }
 
 int ecb_per_query_header(ecb_buf *b, const size_t *ks, size_t nk)
@@ -185,7 +202,7 @@ static int check_layout(const ecb_table *t, int per_query, size_t **ks_out, size
     int rc = header_ks(t, &ks, &nk);
     if (rc) return rc;
     ecb_buf want = {0};
-    rc = per_query ? ecb_per_query_header(&want, ks, nk) : ecb_results_header(&want, ks, nk);
+    rc = per_query ? ecb_per_query_header(&want, ks, nk) : header_n(&want, ks, nk, layout_columns(t));
     ecb_buf got = {0};
     for (size_t c = 0; !rc && c < t->ncols; c++) rc = ecb_csv_field(&got, t->head[c], c == 0);
     if (!rc) rc = ecb_buf_put(&got, "\n", 1);
@@ -258,13 +275,13 @@ static double parse_num(const char *s)
 int ecb_results_row(const ecb_table *t, size_t r, ecb_cell_result *out)
 {
     ecb_cell_result_init(out);
-    size_t nm = t->ncols - (NCOLUMNS - 1);
+    size_t ncol = layout_columns(t), nm = t->ncols - (ncol - 1);
     const char *const *f = (const char *const *)t->cell + r * t->ncols;
     size_t c = 0;
     out->nm = nm;
     out->mean = ecb_malloc_array(nm ? nm : 1, sizeof *out->mean);
     if (!out->mean) return ECB_ENOMEM;
-    for (size_t i = 0; i < NCOLUMNS; i++) {
+    for (size_t i = 0; i < ncol; i++) {
         const column *col = &columns[i];
         switch (col->type) {
         case C_TEXT:

@@ -43,6 +43,7 @@ typedef struct ecb_cell_result {
     double n_skipped, mse, cosine, bpv, aux, index_bytes, rescore_bytes, total_bpv, ratio, bits_per_dim;
     double train_s, encode_vps, p50, p95, p99, qps, peak_rss_mb;
     uint64_t seed;
+    double corpus_tokens, tokens_kept; /* multi-vector: the corpus's tokens and those stored */
     size_t nq;              /* per-query rows (0 unless ok) */
     char **qids;            /* nq */
     double *perq;           /* nq x nm */

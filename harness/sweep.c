@@ -126,11 +126,18 @@ static int load_datasets(run_ctx *c)
     if (!c->full) return ECB_ENOMEM;
     for (size_t i = 0; i < cfg->n_datasets; i++) {
         ecb_dataset_spec *sp = &cfg->datasets[i];
-        int rc = sp->builtin ? ecb_dataset_synthetic(&sp->synth, &c->full[i])
-                             : ecb_dataset_load_manifest(sp->manifest, &c->full[i]);
+        int rc = sp->builtin == 2 ? ecb_dataset_synthetic_mv(&sp->mvsynth, &c->full[i])
+                 : sp->builtin  ? ecb_dataset_synthetic(&sp->synth, &c->full[i])
+                                : ecb_dataset_load_manifest_ex(sp->manifest, ECB_DS_MULTIVECTOR,
+                                                               &c->full[i]);
         /* a sharded corpus is generated slice by slice on its ranks */
-        if (!rc && sp->builtin && !(sp->shards && ecb_mpi_size() > 1))
+        if (!rc && sp->builtin == 1 && !(sp->shards && ecb_mpi_size() > 1))
             rc = keep_generated_in_memory(c->full[i]);
+        /* MaxSim reads tokens again and again: small token files once, as floats */
+        if (!rc && c->full[i]->mv) rc = ecb_mvdata_keep_in_memory(c->full[i]->mv);
+        if (!rc && c->full[i]->mv && sp->shards)
+            rc = ecb_fail(ECB_ENOTSUP, "%s: dataset %s is multi-vector (MaxSim): \"shards\" is not "
+                          "supported for it yet; drop \"shards\"", cfg->path, c->full[i]->name);
         if (rc) return rc;
         if (!sp->name) sp->name = ecb_strdup(c->full[i]->name);
         else {
@@ -178,7 +185,7 @@ static int validate_cells(run_ctx *c)
     const ecb_config *cfg = c->cfg;
     ecb_problems pr = {0};
     for (size_t i = 0; i < cfg->n_datasets; i++)
-        add_problem(&pr, ecb_config_check_dataset(cfg, i, ecb_vecs_count(c->full[i]->corpus)));
+        add_problem(&pr, ecb_config_check_dataset(cfg, i, ecb_dataset_n_corpus(c->full[i])));
     for (size_t i = 0; i < cfg->n_cells && pr.n < 64; i++) {
         const ecb_cell *cell = &cfg->cells[i];
         if (cell->skip_reason) continue; /* nothing fits its budget: a skipped row */
@@ -187,7 +194,7 @@ static int validate_cells(run_ctx *c)
             continue; /* same chain, other mode: already checked */
         const ecb_dataset *d = c->full[cell->dataset];
         ecb_similarity sim = d->sim == ECB_DS_L2 ? ECB_SIM_L2 : ECB_SIM_DOT;
-        size_t dim = ecb_vecs_dim(d->corpus);
+        size_t dim = ecb_dataset_dim(d);
         ecb_chain_inst *b = NULL;
         int rc = ecb_chain_inst_create(&cell->chain, dim, sim, cfg->seed, 1, &b);
         ecb_chain_inst_destroy(b);
@@ -672,9 +679,9 @@ static int resolve_budgets(run_ctx *c)
     int rc = 0;
     for (size_t i = 0; i < cfg->n_datasets && !rc; i++) {
         const ecb_dataset *d = c->full[i];
-        rc = ecb_config_resolve_budgets(cfg, i, ecb_vecs_dim(d->corpus),
+        rc = ecb_config_resolve_budgets(cfg, i, ecb_dataset_dim(d),
                                         d->sim == ECB_DS_L2 ? ECB_SIM_L2 : ECB_SIM_DOT,
-                                        ecb_vecs_count(d->corpus));
+                                        ecb_dataset_n_corpus(d));
     }
     return rc;
 }

@@ -2,7 +2,9 @@
  * kmeans: vector quantization with one codebook over whole vectors (Lloyd
  * 1982; the m = 1 case of product quantization): each vector is stored as
  * the id of its nearest of k centroids, 1 byte when k <= 256, else 2 bytes
- * (little-endian), so k <= 65536.
+ * (little-endian), so k <= 65536. The id needs only ceil(log2 k) bits
+ * (code_bits): multi-vector corpora store their tokens' ids back to back at
+ * that width, as HPC-ColPali does (k = 1024: 10 bits per token).
  *
  * Scoring (higher is better), by a per-query table of k scores:
  *  - asymmetric: q.c_j for DOT, -||q - c_j||^2 for L2 (one sgemm for a
@@ -10,6 +12,12 @@
  *    table lookup.
  *  - symmetric: centroid to centroid, i.e. the same table built from the
  *    centroid the query is encoded to.
+ *  - hamming=true (symmetric only; HPC-ColPali's binary mode): minus the
+ *    Hamming distance between the query's and the document's id strings.
+ *    The ids are k-means' own numbering, so beyond "same centroid" (distance
+ *    0) the distance says little about the centroids' similarity: that is
+ *    the method as published. Asymmetric mode is refused (ECB_ENOTSUP: the
+ *    harness records the cell as skipped).
  * aux_bytes: the k x dim codebook (floats). The centroid norms kept for L2
  * are derived from it and not counted.
  *
@@ -32,13 +40,15 @@ struct km_params {
     int init;
     size_t iters;
     size_t train_size;
+    int hamming;
 };
 
 static const char *const km_init_names[] = {"auto", "kmeans++", "random", NULL};
 
 static const ecb_param km_params_table[] = {
     {"k", ECB_PARAM_SIZE, offsetof(struct km_params, k), .def.u = 256, .min = 2, .max = 65536,
-     .help = "number of centroids (codes are 1 byte up to 256, else 2 bytes)"},
+     .help = "number of centroids: ids of ceil(log2 k) bits, held in 1 byte up to 256, else 2 "
+             "(multi-vector tokens are stored packed)"},
     {"init", ECB_PARAM_ENUM, offsetof(struct km_params, init), .def.b = 0,
      .enum_values = km_init_names,
      .help = "k-means initialisation; auto = kmeans++ for k <= 1024, else random"},
@@ -46,6 +56,9 @@ static const ecb_param km_params_table[] = {
      .max = 10000, .help = "k-means (Lloyd) iterations"},
     {"train_size", ECB_PARAM_SIZE, offsetof(struct km_params, train_size), .def.u = 0, .min = 0,
      .max = 1e12, .help = "training vectors drawn from the sample; 0 = min(256*k, 100000)"},
+    {"hamming", ECB_PARAM_BOOL, offsetof(struct km_params, hamming), .def.b = 0,
+     .help = "symmetric scoring by the Hamming distance of the ceil(log2 k)-bit id strings "
+             "(HPC-ColPali); asymmetric mode is then refused"},
     {NULL},
 };
 
@@ -149,6 +162,14 @@ static int km_train(ecb_method *m, const float *x, size_t n)
 
 static size_t km_code_size(const ecb_method *m) { return ((const km_state *)m)->code_size; }
 
+/* ceil(log2 k): ids 0..k-1 fit, the bits above are zero. */
+static size_t km_code_bits(const ecb_method *m)
+{
+    size_t k = ((const km_state *)m)->p.k, b = 0;
+    while (((size_t)1 << b) < k) b++;
+    return b;
+}
+
 static size_t km_aux_bytes(const ecb_method *m)
 {
     return ((const km_state *)m)->p.k * m->dim * sizeof(float);
@@ -172,8 +193,9 @@ static int km_decode(const ecb_method *m, const uint8_t *codes, size_t n, float 
 
 static size_t km_query_size(const ecb_method *m, ecb_mode mode)
 {
-    (void)mode;
-    return ((const km_state *)m)->p.k * sizeof(float);
+    const km_state *s = (const km_state *)m;
+    if (s->p.hamming && mode == ECB_MODE_SYMMETRIC) return s->code_size; /* the query's id */
+    return s->p.k * sizeof(float);
 }
 
 static int km_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t nq, void *out)
@@ -181,6 +203,13 @@ static int km_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
     const km_state *s = (const km_state *)m;
     const size_t d = m->dim, k = s->p.k;
     if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "kmeans: prepare() before train()");
+    if (s->p.hamming) {
+        if (mode != ECB_MODE_SYMMETRIC)
+            return m->host->fail(m->host, ECB_ENOTSUP, "kmeans: hamming=true compares id strings, "
+                                 "so the query is encoded too: symmetric mode only");
+        int rc = ecb_pq_encode(&s->pq, q, nq, out, s->code_size);
+        return rc ? m->host->fail(m->host, rc, "kmeans: encoding %zu queries failed", nq) : 0;
+    }
     float *lut = out, *rec = NULL;
     uint8_t *codes = NULL;
     int rc = 0;
@@ -213,9 +242,19 @@ out:
 static int km_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
                     const uint8_t *codes, size_t n, float *scores)
 {
-    (void)mode;
     const km_state *s = (const km_state *)m;
     const size_t k = s->p.k;
+    if (s->p.hamming && mode == ECB_MODE_SYMMETRIC) {
+        uint32_t *dist = malloc((n ? n : 1) * sizeof *dist);
+        if (!dist) return m->host->fail(m->host, ECB_ENOMEM, "kmeans: out of memory");
+        for (size_t i = 0; i < nq; i++) {
+            ecb_hamming_1xn((const uint8_t *)prepared + i * s->code_size, codes, n, s->code_size,
+                            dist);
+            for (size_t j = 0; j < n; j++) scores[i * n + j] = -(float)dist[j];
+        }
+        free(dist);
+        return 0;
+    }
     for (size_t i = 0; i < nq; i++)
         ecb_lut_scan((const float *)prepared + i * k, 1, s->pq.nbits, codes, s->code_size, n,
                      scores + i * n);
@@ -229,7 +268,8 @@ static const ecb_method_vtable km_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
     .name = "kmeans",
-    .summary = "vector quantization: one k-means codebook, 1- or 2-byte centroid ids",
+    .summary = "vector quantization: one k-means codebook, centroid ids of ceil(log2 k) bits, "
+               "optional Hamming scoring",
     .flags = ECB_METHOD_NEEDS_TRAIN | ECB_METHOD_SYMMETRIC | ECB_METHOD_ASYMMETRIC |
              ECB_METHOD_DECODE,
     .params = km_params_table,
@@ -245,6 +285,7 @@ static const ecb_method_vtable km_vtable = {
     .prepare = km_prepare,
     .score = km_score,
     .size_params = km_size_params,
+    .code_bits = km_code_bits,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_kmeans(void) { return &km_vtable; }

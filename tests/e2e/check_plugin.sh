@@ -92,7 +92,7 @@ check "$tmp/nondet.so" 1 'FAIL  dot: encode deterministic' 'FAIL  l2: encode det
   'PASS  dot/asymmetric: batch split'
 check "$tmp/blockdep.so" 1 'FAIL  dot/asymmetric: block split: codes \[1001, 3000) scored alone: [1-9]' \
   'FAIL  l2/asymmetric: block split' 'PASS  dot: encode deterministic'
-check "$tmp/searchflag.so" 1 'FAIL  load: .*flags: expected only bits of 0x1f (ABI v1), got 0x24' \
+check "$tmp/searchflag.so" 1 'FAIL  load: .*flags: expected only bits of 0x5f (ABI v1), got 0x24' \
   '^verdict: FAIL: searchflag.so: 1 of 1 checks failed'
 
 plugdir=${ECB_TEST_PLUGINS_DIR:-$ECB_BUILD_DIR/tests/plugins}

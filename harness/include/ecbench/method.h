@@ -59,6 +59,9 @@
  *    reserved_search                        must be NULL (see below)
  *    param_conds (appended within v1)       O
  *    size_params (appended within v1)       O
+ *    code_bits (appended within v1)         O (pure)
+ *    select (appended within v1)            R with SELECT (which needs TRANSFORM);
+ *                                           concurrent
  *  A quantizer sets ECB_METHOD_SYMMETRIC and/or ECB_METHOD_ASYMMETRIC; a
  *  mode it does not set is never requested (the runner records such cells
  *  as skipped).
@@ -197,9 +200,12 @@ enum {
     ECB_METHOD_DECODE = 1u << 3,      /* decode() reconstructs vectors */
     ECB_METHOD_TRANSFORM = 1u << 4,   /* float->float stage: out_dim+transform */
     /* 1u << 5 was ECB_METHOD_SEARCH (see reserved_search): never reuse it. */
+    ECB_METHOD_SELECT = 1u << 6,      /* appended within v1: a TRANSFORM that selects the
+                                       * tokens of multi-vector documents (select) */
 };
-/* Every flag ABI v1 defines; a plugin setting any other bit is rejected. */
-#define ECB_METHOD_FLAGS_V1 0x1fu
+/* Every flag ABI v1 defines; a plugin setting any other bit is rejected
+ * (so a host older than a flag refuses a plugin that needs it). */
+#define ECB_METHOD_FLAGS_V1 0x5fu
 
 struct ecb_method_vtable {
     /* ABI fields first, never moved. */
@@ -286,6 +292,23 @@ struct ecb_method_vtable {
      * exact right after create(), before train(). NULL: the host tries
      * every such parameter whose value changes the cost. */
     const char *const *size_params;
+
+    /* O, pure: bits of information per code when fewer than 8*code_size.
+     * The code then holds them in its first code_bits bits (bit b in byte
+     * b/8 at position b%8, as ecb_code_pack), the other bits zero, and the
+     * host stores the tokens of multi-vector documents back to back at this
+     * width (e.g. kmeans ids at ceil(log2 k) bits). NULL or 0: 8*code_size. */
+    size_t (*code_bits)(const ecb_method *m);
+
+    /* R with ECB_METHOD_SELECT (a TRANSFORM); concurrent. For one multi-vector
+     * document of n tokens x (n*dim floats, this stage's input) with
+     * saliences w (n floats: the dataset's token weights, or the token
+     * norms when it has none), write the indices of the kept tokens in
+     * increasing order to keep (n entries, caller-owned) and their number,
+     * 1..n, to *kept. The host stores only the kept tokens; queries keep all
+     * theirs. Cells of single-vector datasets with such a stage are skipped. */
+    int (*select)(const ecb_method *m, const float *x, const float *w, size_t n, size_t *keep,
+                  size_t *kept);
 };
 
 /* The one symbol a plugin exports. */
