@@ -317,43 +317,46 @@ double ecb_percentile(double *v, size_t n, double p)
     return v[lo] + (v[hi] - v[lo]) * (pos - (double)lo);
 }
 
-/* Latency: queries one at a time on one thread (prepare + scan + rescore),
- * the first latency_queries of them; on a large corpus each is a full scan,
- * so timing stops once ECB_LATENCY_BUDGET_S have been spent and at least
- * ECB_LATENCY_MIN_QUERIES were timed (README, results.csv). */
-static int latency(measure *m)
+int ecb_cell_latency(const ecb_config *cfg, size_t nq, int (*one)(void *ctx, size_t q),
+                     void *ctx, ecb_cell_result *res)
 {
-    const ecb_config *cfg = m->ctx->cfg;
-    const ecb_rescore *rs = &cfg->rescores[m->cell->rescore];
-    size_t nl = m->es->nq < cfg->latency_queries ? m->es->nq : cfg->latency_queries;
-    double *lat = ecb_calloc(nz(nl), sizeof *lat);
+    size_t nl = nq < cfg->latency_queries ? nq : cfg->latency_queries;
+    double *lat = ecb_calloc(nz(nl), sizeof *lat), spent = 0;
     if (!lat) return ECB_ENOMEM;
     int rc = 0;
-    double spent = 0;
     for (size_t q = 0; q < nl && !rc; q++) {
         if (spent > ECB_LATENCY_BUDGET_S && q >= ECB_LATENCY_MIN_QUERIES) {
             nl = q;
             break;
         }
-        ecb_topk t1 = {0};
-        uint8_t *p1 = NULL;
-        size_t qs1;
         double a = ecb_now();
-        rc = ecb_chain_inst_prepare(m->b, m->cell->mode, m->es->queries + q * m->es->dim, 1, &p1,
-                                    &qs1);
-        if (!rc) rc = search(m, p1, 1, 1, &t1);
-        if (!rc && rs->factor) rc = rescore_one(m, q, t1.scores, t1.ids, t1.count[0], 0);
+        rc = one(ctx, q);
         lat[q] = (ecb_now() - a) * 1000.0;
         spent += lat[q] / 1000.0;
-        free(p1);
-        ecb_topk_release(&t1);
     }
     if (!rc) {
-        m->res->p50 = ecb_percentile(lat, nl, 50);
-        m->res->p95 = ecb_percentile(lat, nl, 95);
-        m->res->p99 = ecb_percentile(lat, nl, 99);
+        res->p50 = ecb_percentile(lat, nl, 50);
+        res->p95 = ecb_percentile(lat, nl, 95);
+        res->p99 = ecb_percentile(lat, nl, 99);
     }
     free(lat);
+    return rc;
+}
+
+/* One query on one thread: prepare + scan + rescore. */
+static int latency_one(void *arg, size_t q)
+{
+    measure *m = arg;
+    ecb_topk t1 = {0};
+    uint8_t *p1 = NULL;
+    size_t qs1;
+    int rc = ecb_chain_inst_prepare(m->b, m->cell->mode, m->es->queries + q * m->es->dim, 1, &p1,
+                                    &qs1);
+    if (!rc) rc = search(m, p1, 1, 1, &t1);
+    if (!rc && m->ctx->cfg->rescores[m->cell->rescore].factor)
+        rc = rescore_one(m, q, t1.scores, t1.ids, t1.count[0], 0);
+    free(p1);
+    ecb_topk_release(&t1);
     return rc;
 }
 
@@ -494,7 +497,7 @@ static int measure_all(measure *m)
                                  &m->rs, &m->res->rescore_bytes)))
         return rc;
     if ((rc = batch(m))) return rc;
-    if ((rc = latency(m))) return rc;
+    if ((rc = ecb_cell_latency(m->ctx->cfg, m->es->nq, latency_one, m, m->res))) return rc;
     if ((rc = ecb_cell_evaluate(m->ctx->cfg, m->es, &m->top, NULL, m->threads, m->res)))
         return rc;
     if (m->ctx->trec_dir &&

@@ -87,6 +87,11 @@ void ecb_rescorer_release(ecb_rescorer *r);
  * scan). */
 #define ECB_LATENCY_BUDGET_S 2.0
 #define ECB_LATENCY_MIN_QUERIES 20
+/* Single-query latency (p50/p95/p99 of res) over the first
+ * latency_queries of nq queries, one(ctx, q) timed per query, within that
+ * budget. */
+int ecb_cell_latency(const ecb_config *cfg, size_t nq, int (*one)(void *ctx, size_t q),
+                     void *ctx, ecb_cell_result *res);
 /* Linear-interpolated percentile p (0-100) of v[0..n) (sorts v). */
 double ecb_percentile(double *v, size_t n, double p);
 /* Qrels metrics and kNN recall of the ranked lists top (its first max k

@@ -245,39 +245,20 @@ static int batch(mvm *m)
     return rc;
 }
 
-/* Latency: one query at a time on one thread, within the latency budget. */
-static int latency(mvm *m)
+/* Latency of one query on one thread (prepare + MaxSim + rescore). */
+static int latency_one(void *arg, size_t q)
 {
-    const ecb_config *cfg = m->ctx->cfg;
-    const ecb_rescore *rs = &cfg->rescores[m->cell->rescore];
-    size_t nl = m->es->nq < cfg->latency_queries ? m->es->nq : cfg->latency_queries;
-    double *lat = ecb_calloc(nz(nl), sizeof *lat), spent = 0;
-    if (!lat) return ECB_ENOMEM;
-    int rc = 0;
-    for (size_t q = 0; q < nl && !rc; q++) {
-        if (spent > ECB_LATENCY_BUDGET_S && q >= ECB_LATENCY_MIN_QUERIES) {
-            nl = q;
-            break;
-        }
-        ecb_topk t1 = {0};
-        uint8_t *p1 = NULL;
-        size_t rows;
-        const float *qv = query_tokens(m->es, q, &rows);
-        double a = ecb_now();
-        rc = prepare(m, qv, rows, &p1);
-        if (!rc) rc = search(m, p1, q, 1, 1, &t1);
-        if (!rc && rs->factor) rc = rescore_one(m, q, t1.scores, t1.ids, t1.count[0]);
-        lat[q] = (ecb_now() - a) * 1000.0;
-        spent += lat[q] / 1000.0;
-        free(p1);
-        ecb_topk_release(&t1);
-    }
-    if (!rc) {
-        m->res->p50 = ecb_percentile(lat, nl, 50);
-        m->res->p95 = ecb_percentile(lat, nl, 95);
-        m->res->p99 = ecb_percentile(lat, nl, 99);
-    }
-    free(lat);
+    mvm *m = arg;
+    ecb_topk t1 = {0};
+    uint8_t *p1 = NULL;
+    size_t rows;
+    const float *qv = query_tokens(m->es, q, &rows);
+    int rc = prepare(m, qv, rows, &p1);
+    if (!rc) rc = search(m, p1, q, 1, 1, &t1);
+    if (!rc && m->ctx->cfg->rescores[m->cell->rescore].factor)
+        rc = rescore_one(m, q, t1.scores, t1.ids, t1.count[0]);
+    free(p1);
+    ecb_topk_release(&t1);
     return rc;
 }
 
@@ -319,7 +300,7 @@ static int measure_all(mvm *m)
     m->k1 = ecb_cell_k1(m->ctx->cfg, m->cell, m->n);
     if ((rc = build_rescorer(m))) return rc;
     if ((rc = batch(m))) return rc;
-    if ((rc = latency(m))) return rc;
+    if ((rc = ecb_cell_latency(m->ctx->cfg, m->es->nq, latency_one, m, m->res))) return rc;
     if ((rc = evaluate(m))) return rc;
     if (m->ctx->trec_dir &&
         (rc = ecb_cell_write_trec(m->ctx->trec_dir, m->es, m->cell, &m->top, m->maxk)))
