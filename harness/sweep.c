@@ -321,8 +321,8 @@ static int write_manifest(const run_ctx *c, const char *started, int finished,
         /* the shape budget cells were resolved against: `merge` resolves them
          * again from it (ecb_config_resolve_budgets_recorded) */
         static const char *const sims[] = {"cosine", "dot", "l2"};
-        cJSON_AddNumberToObject(d, "dim", (double)ecb_vecs_dim(c->full[i]->corpus));
-        cJSON_AddNumberToObject(d, "n_corpus", (double)ecb_vecs_count(c->full[i]->corpus));
+        cJSON_AddNumberToObject(d, "dim", (double)ecb_dataset_dim(c->full[i]));
+        cJSON_AddNumberToObject(d, "n_corpus", (double)ecb_dataset_n_corpus(c->full[i]));
         cJSON_AddStringToObject(d, "similarity", sims[c->full[i]->sim]);
         cJSON_AddItemToArray(dsl, d);
     }
