@@ -94,7 +94,11 @@ void ecb_progress_start(ecb_progress *p, const char *desc)
     snprintf(p->desc, sizeof p->desc, "%s", desc);
     p->t_cell = ecb_now();
     p->last_log = p->t_cell;
-    if (!p->quiet && p->tty) draw(p, 0);
+    if (p->quiet) return;
+    if (p->tty) draw(p, 0);
+    else /* a log says which cell runs, so a hang or a kill names its cell */
+        fprintf(stderr, "ecbench: [%zu/%zu] running: %s\n", p->resumed + p->done + 1, p->total,
+                p->desc);
 }
 
 void ecb_progress_tick(ecb_progress *p, double elapsed_s)
@@ -145,5 +149,9 @@ void ecb_progress_remote(ecb_progress *p, const char *desc, double cell_s, size_
     p->t_cell = ecb_now() - cell_s;
     p->parallel = parallel;
     ecb_progress_done(p, status, error);
-    if (!p->quiet && p->tty) draw(p, 0);
+    if (p->quiet) return;
+    if (p->tty) draw(p, 0);
+    else /* a log says which cell runs, so a hang or a kill names its cell */
+        fprintf(stderr, "ecbench: [%zu/%zu] running: %s\n", p->resumed + p->done + 1, p->total,
+                p->desc);
 }

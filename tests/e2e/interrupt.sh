@@ -3,6 +3,9 @@
 # the running cell finish; a second one stops at once (exit 130) even in the
 # middle of a long cell; a Ctrl-C to the whole process group also ends an
 # isolated cell's child (no orphan keeps computing).
+# No fixed sleeps decide the outcome: the first cell (opq with 10,000
+# alternations) runs far longer than any wait here, so it is still running
+# whatever the machine's load, and every wait polls for the event it needs.
 set -u
 : "${ECBENCH:?}"
 tmp=$(mktemp -d) || exit 1
@@ -12,11 +15,11 @@ export ECBENCH_CACHE_DIR=$tmp/cache
 cat > "$tmp/slow.json" <<'JSON'
 {"schema_version": 1, "name": "slow",
  "datasets": [{"builtin": "synthetic", "params": {"n": 20000, "dim": 128, "queries": 50, "seed": 3}}],
- "methods": [{"method": "opq", "params": {"m": 64}}, {"method": "float32"}],
+ "methods": [{"method": "opq", "params": {"m": 64, "iters": 10000}}, {"method": "float32"}],
  "modes": ["asymmetric"], "k": [10], "threads": 1, "seed": 5, "latency_queries": 5ISO}
 JSON
-started() { # wait for the progress line of the first cell
-  for _ in $(seq 1 100); do grep -q '\[1/2\]' "$1" && return 0; sleep 0.1; done; return 1
+waitfor() { # waitfor PATTERN FILE: poll up to 120 s
+  for _ in $(seq 1 1200); do grep -q "$1" "$2" && return 0; sleep 0.1; done; return 1
 }
 for iso in in-process isolated; do
   extra=""; [ $iso = isolated ] && extra=', "isolate": true'
@@ -24,13 +27,12 @@ for iso in in-process isolated; do
   # a new session, so that the test can signal the whole group as a terminal would
   setsid "$ECBENCH" run "$tmp/c.json" -o "$tmp/out-$iso" --no-report > "$tmp/log" 2>&1 &
   pid=$!
-  sleep 0.5
-  started "$tmp/log" || true
-  sleep 1
+  # the first cell's progress line: the cell is running (its handler is set)
+  waitfor '\[1/2\] running' "$tmp/log" || { cat "$tmp/log"; fail "$iso: the first cell never started"; }
   kill -INT -- -"$pid" 2>/dev/null || kill -INT "$pid"
-  sleep 1
+  waitfor "send it again to stop now" "$tmp/log" || fail "$iso: the first SIGINT said nothing"
+  sleep 0.5
   kill -0 "$pid" 2>/dev/null || fail "$iso: the first SIGINT stopped the run (it should finish the cell)"
-  grep -q "send it again to stop now" "$tmp/log" || fail "$iso: the first SIGINT said nothing"
   t0=$(date +%s)
   kill -INT -- -"$pid" 2>/dev/null || kill -INT "$pid"
   wait "$pid"
