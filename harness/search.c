@@ -2,14 +2,15 @@
  * Exact and code-based top-k search in the one ranking order of DESIGN D4.
  *
  * Layout of a search: the corpus is cut into a fixed grid of blocks of
- * block_rows rows; worker threads take blocks (ecb_parallel_for), score
- * every query block against them (sgemm for float32, the method's score()
- * for codes) into a block_queries x block_rows buffer, and push candidates
- * into their own per-query bounded heaps. The heaps are merged at the end.
- * Memory is the block buffers plus threads x nq x k heap entries: never an
- * n x nq matrix. Because the block grid does not depend on the thread count,
- * every (query, row) score comes from the same BLAS call shape whichever
- * thread computes it, and the result is the same for any thread count.
+ * block_rows rows, the queries into a fixed grid of query blocks; worker
+ * threads take (corpus block, query block) units (ecb_parallel_for), score
+ * them (sgemm for float32, the method's score() for codes) into a query
+ * block x block_rows buffer, and push candidates into their own per-query
+ * bounded heaps. The heaps are merged at the end. Memory is the block
+ * buffers plus threads x nq x k heap entries: never an n x nq matrix.
+ * Because the grids do not depend on the thread count, every (query, row)
+ * score comes from the same BLAS call shape whichever thread computes it,
+ * and the result is the same for any thread count.
  *
  * OpenBLAS is set to one thread for the duration of the call (restored
  * afterwards): the workers are the parallelism, and OpenBLAS's threaded
@@ -120,12 +121,45 @@ void ecb_normalize_rows(float *x, size_t n, size_t dim)
 
 /* ---- the blocked, threaded scan ------------------------------------------- */
 
+/* The work unit is a (corpus block, query block) pair, so that a small
+ * corpus (one or two blocks) still keeps every worker busy (issue 13, item
+ * 8). What a unit computes must not depend on how the queries are cut:
+ *  - the corpus blocks are the caller's block_rows grid, unchanged (a
+ *    method's score() may round differently for another row count, and the
+ *    MPI shards are cut on this grid);
+ *  - query blocks subdivide the block_queries grid into multiples of
+ *    QUERY_GRANULE queries. OpenBLAS's sgemm (Haswell/Zen kernels) takes
+ *    the queries 12 at a time and a score depends on the query's place in
+ *    those 12 (and on the call's query count when it is not a multiple of
+ *    12): cut at multiples of 12 from the same origin, every query keeps its
+ *    place, and every score its bits. test_search.c (query_split_bits)
+ *    checks this on the machine's BLAS, for exact search and for each
+ *    sgemm-based cast.
+ * The grid depends on the shape (n, nq, block sizes, code size) only, never
+ * on the thread count. */
+enum { QUERY_GRANULE = 12 };
+/* Units wanted per search: enough for the workers of a 2-16 core machine to
+ * finish together on a corpus of one or two blocks. */
+enum { MIN_UNITS = 16 };
+/* Score buffer of a code scan (query block x corpus block floats): kept
+ * about this size when the queries allow it, so that a cheap kernel's
+ * scores are read back from cache by the heaps (issue 13, item 7). */
+enum { SCORE_BUFFER_BYTES = 256 * 1024 };
+/* Codes of at most this many bytes are "cheap" (popcount, LUT, small SQ):
+ * their scan is bound by the score buffer's traffic, not by the kernel. */
+enum { CHEAP_CODE_BYTES = 64 };
+
+typedef struct qblock {
+    size_t q0, nq;
+} qblock;
+
 typedef struct scan_worker {
     ecb_topk heaps;
-    float *xbuf, *sbuf; /* scratch, allocated on the worker's first block */
+    float *xbuf, *sbuf; /* scratch, allocated on the worker's first unit */
     double *xn;
+    size_t xblock;      /* corpus block held in xbuf (exact search), or SIZE_MAX */
     int rc;
-    size_t task;        /* block of the worker's failure, when rc != 0 */
+    size_t task;        /* unit of the worker's failure, when rc != 0 */
     char msg[1024];
 } scan_worker;
 
@@ -144,7 +178,9 @@ typedef struct scan_job {
 
     size_t n, d, nq, k;
     const uint32_t *id_rank;
-    size_t block_rows, block_queries, nblocks;
+    size_t block_rows, nblocks;
+    qblock *qb;         /* the query grid, nqb blocks in query order */
+    size_t nqb, max_qb;
     scan_worker *w; /* one per worker of ecb_parallel_for */
 } scan_job;
 
@@ -179,7 +215,7 @@ static int offer_block(const scan_job *j, ecb_topk *h, const float *sc, size_t l
 }
 
 /* The error message is per thread: keep it with the worker, so that the
- * calling thread can report the failure of the lowest failing block. */
+ * calling thread can report the failure of the lowest failing unit. */
 static int worker_fail(scan_worker *w, size_t task, int rc)
 {
     w->rc = rc;
@@ -190,7 +226,7 @@ static int worker_fail(scan_worker *w, size_t task, int rc)
 
 static int scan_alloc(const scan_job *j, scan_worker *w)
 {
-    size_t bq = j->block_queries < j->nq ? j->block_queries : j->nq;
+    size_t bq = j->max_qb;
     size_t rows = j->corpus ? ecb_gemm_rows_padded(j->block_rows) : j->block_rows;
     size_t sz;
     if (!ecb_mul_ok(bq, rows, &sz) || (j->corpus && !ecb_mul_ok(rows, j->d, &sz)))
@@ -203,62 +239,104 @@ static int scan_alloc(const scan_job *j, scan_worker *w)
     return 0;
 }
 
-/* Task b of ecb_parallel_for: score corpus block b against every query
- * block and offer the scores to the worker's heaps. */
-static int scan_block(void *arg, size_t b, size_t worker)
+/* Exact search: corpus block b into the worker's xbuf (padded with zero
+ * rows, normalised for cosine, norms for l2), unless it is there already:
+ * units go corpus block by corpus block, so a worker mostly reads each
+ * block once. */
+static int load_block(const scan_job *j, scan_worker *w, size_t b, size_t r0, size_t nb,
+                      size_t ldc)
+{
+    if (w->xblock == b) return 0;
+    w->xblock = SIZE_MAX;
+    int rc = ecb_vecs_read(j->corpus, r0, nb, w->xbuf);
+    if (rc) return rc;
+    memset(w->xbuf + nb * j->d, 0, (ldc - nb) * j->d * sizeof *w->xbuf);
+    if (j->sim == ECB_DS_COSINE) ecb_normalize_rows(w->xbuf, nb, j->d);
+    if (j->sim == ECB_DS_L2)
+        for (size_t r = 0; r < nb; r++) w->xn[r] = sumsq(w->xbuf + r * j->d, j->d);
+    w->xblock = b;
+    return 0;
+}
+
+/* Task t of ecb_parallel_for: unit (corpus block t / nqb, query block
+ * t % nqb), scored and offered to the worker's heaps. */
+static int scan_unit(void *arg, size_t t, size_t worker)
 {
     scan_job *j = arg;
     scan_worker *w = &j->w[worker];
     int rc;
-    if (!w->sbuf && (rc = scan_alloc(j, w)) != 0) return worker_fail(w, b, rc);
-    float *xbuf = w->xbuf, *sbuf = w->sbuf;
-    double *xn = w->xn;
-    size_t bq = j->block_queries < j->nq ? j->block_queries : j->nq;
+    if (!w->sbuf && (rc = scan_alloc(j, w)) != 0) return worker_fail(w, t, rc);
+    size_t b = t / j->nqb;
+    size_t q0 = j->qb[t % j->nqb].q0, nqb = j->qb[t % j->nqb].nq;
     size_t r0 = b * j->block_rows;
     size_t nb = j->n - r0 < j->block_rows ? j->n - r0 : j->block_rows;
+    float *sbuf = w->sbuf;
     /* exact scores: the block padded with zero rows (ecb_gemm_rows_padded) */
     size_t ldc = j->corpus ? ecb_gemm_rows_padded(nb) : nb;
     if (j->corpus) {
-        if ((rc = ecb_vecs_read(j->corpus, r0, nb, xbuf)) != 0) return worker_fail(w, b, rc);
-        memset(xbuf + nb * j->d, 0, (ldc - nb) * j->d * sizeof *xbuf);
-        if (j->sim == ECB_DS_COSINE) ecb_normalize_rows(xbuf, nb, j->d);
+        if ((rc = load_block(j, w, b, r0, nb, ldc)) != 0) return worker_fail(w, t, rc);
+        float alpha = j->sim == ECB_DS_L2 ? 2.0f : 1.0f;
+        rc = ecb_gemm_nt(nqb, ldc, j->d, alpha, j->q + q0 * j->d, j->d, w->xbuf, j->d, 0.0f,
+                         sbuf, ldc);
+        if (rc) {
+            ecb_fail(rc, "exact search: block %zu x %zu x %zu exceeds BLAS int range", nqb, ldc,
+                     j->d);
+            return worker_fail(w, t, rc);
+        }
         if (j->sim == ECB_DS_L2) {
-            for (size_t r = 0; r < nb; r++) xn[r] = sumsq(xbuf + r * j->d, j->d);
-        }
-    }
-    for (size_t q0 = 0; q0 < j->nq; q0 += bq) {
-        size_t nqb = j->nq - q0 < bq ? j->nq - q0 : bq;
-        if (j->corpus) {
-            float alpha = j->sim == ECB_DS_L2 ? 2.0f : 1.0f;
-            rc = ecb_gemm_nt(nqb, ldc, j->d, alpha, j->q + q0 * j->d, j->d, xbuf, j->d, 0.0f,
-                             sbuf, ldc);
-            if (rc) {
-                ecb_fail(rc, "exact search: block %zu x %zu x %zu exceeds BLAS int range", nqb,
-                         ldc, j->d);
-                return worker_fail(w, b, rc);
+            /* -|q-x|^2 = 2 q.x - |x|^2 - |q|^2, norms in double */
+            const double *xn = w->xn;
+            for (size_t qi = 0; qi < nqb; qi++) {
+                float *row = sbuf + qi * ldc;
+                double qq = j->qn[q0 + qi];
+                for (size_t r = 0; r < nb; r++) row[r] = (float)((double)row[r] - xn[r] - qq);
             }
-            if (j->sim == ECB_DS_L2) {
-                /* -|q-x|^2 = 2 q.x - |x|^2 - |q|^2, norms in double */
-                for (size_t qi = 0; qi < nqb; qi++) {
-                    float *row = sbuf + qi * ldc;
-                    double qq = j->qn[q0 + qi];
-                    for (size_t r = 0; r < nb; r++) row[r] = (float)((double)row[r] - xn[r] - qq);
-                }
-            }
-        } else {
-            rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
-                                 j->codes + r0 * j->csize, nb, sbuf);
-            if (rc) return worker_fail(w, b, rc > 0 ? ECB_EINTERNAL : rc);
         }
-        if ((rc = offer_block(j, &w->heaps, sbuf, ldc, q0, nqb, r0, nb)) != 0)
-            return worker_fail(w, b, rc);
+    } else {
+        rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
+                             j->codes + r0 * j->csize, nb, sbuf);
+        if (rc) return worker_fail(w, t, rc > 0 ? ECB_EINTERNAL : rc);
     }
+    if ((rc = offer_block(j, &w->heaps, sbuf, ldc, q0, nqb, r0, nb)) != 0)
+        return worker_fail(w, t, rc);
+    return 0;
+}
+
+/* The query grid: every block_queries group (the grid's origin) cut into
+ * blocks of a multiple of QUERY_GRANULE queries, small enough for MIN_UNITS
+ * units in all and, for cheap codes, a score buffer of about
+ * SCORE_BUFFER_BYTES; large enough (4 granules) that an sgemm-based score
+ * does not pack its corpus block for a handful of queries. */
+static int query_grid(scan_job *j, size_t block_queries)
+{
+    size_t group = block_queries < j->nq ? block_queries : j->nq;
+    size_t want = (MIN_UNITS + j->nblocks - 1) / j->nblocks; /* query blocks wanted */
+    size_t qb = (group + want - 1) / want;
+    int cheap = !j->corpus && j->csize <= CHEAP_CODE_BYTES;
+    size_t floor_q = cheap ? QUERY_GRANULE : 4 * QUERY_GRANULE;
+    if (cheap) {
+        size_t fit = SCORE_BUFFER_BYTES / sizeof(float) / j->block_rows;
+        if (fit < qb) qb = fit;
+    }
+    if (qb < floor_q) qb = floor_q;
+    qb = (qb + QUERY_GRANULE - 1) / QUERY_GRANULE * QUERY_GRANULE;
+    if (qb > group) qb = group;
+    size_t per_group = (group + qb - 1) / qb;
+    size_t cnt = (j->nq + group - 1) / group * per_group;
+    if (!(j->qb = ecb_malloc_array(cnt, sizeof *j->qb))) return ECB_ENOMEM;
+    j->nqb = 0;
+    for (size_t g0 = 0; g0 < j->nq; g0 += group) {
+        size_t g1 = j->nq - g0 < group ? j->nq : g0 + group;
+        for (size_t q0 = g0; q0 < g1; q0 += qb)
+            j->qb[j->nqb++] = (qblock){q0, g1 - q0 < qb ? g1 - q0 : qb};
+    }
+    j->max_qb = qb;
     return 0;
 }
 
 /* Run the scan with o->threads workers and merge into out. Heaps are per
  * worker and merged in the one ranking order, a total order: the top-k is
- * the same whichever worker scanned which block. */
+ * the same whichever worker scanned which unit. */
 static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
 {
     int rc = ecb_topk_alloc(out, j->nq, j->k);
@@ -266,17 +344,28 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
     if (j->k == 0 || j->nq == 0 || j->n == 0) return 0;
     /* no buffer larger than the data it holds */
     j->block_rows = o->block_rows < j->n ? o->block_rows : j->n;
-    j->block_queries = o->block_queries;
     j->nblocks = (j->n + j->block_rows - 1) / j->block_rows;
+    if ((rc = query_grid(j, o->block_queries)) != 0) {
+        ecb_topk_release(out);
+        return rc;
+    }
+    size_t units;
+    if (!ecb_mul_ok(j->nblocks, j->nqb, &units)) {
+        free(j->qb);
+        ecb_topk_release(out);
+        return ecb_fail(ECB_ENOMEM, "search: %zu x %zu units overflow", j->nblocks, j->nqb);
+    }
 
-    size_t nt = o->threads < j->nblocks ? o->threads : j->nblocks;
+    size_t nt = o->threads < units ? o->threads : units;
     if (nt < 1) nt = 1;
     scan_worker *w = ecb_calloc(nt, sizeof *w);
     if (!w) {
+        free(j->qb);
         ecb_topk_release(out);
         return ECB_ENOMEM;
     }
     j->w = w;
+    for (size_t t = 0; t < nt; t++) w[t].xblock = SIZE_MAX;
     /* worker 0 fills out directly; the others merge into it */
     w[0].heaps = *out;
     for (size_t t = 1; t < nt; t++)
@@ -287,10 +376,10 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
      * and in the last, short one (and with 1 or 2 workers). */
     int prev_blas = openblas_get_num_threads();
     if (prev_blas != 1) openblas_set_num_threads(1);
-    rc = ecb_parallel_for(j->nblocks, nt, scan_block, j);
+    rc = ecb_parallel_for(units, nt, scan_unit, j);
     if (prev_blas != 1) openblas_set_num_threads(prev_blas);
     if (rc) {
-        /* the failure ecb_parallel_for reports is the lowest failing block */
+        /* the failure ecb_parallel_for reports is the lowest failing unit */
         size_t first = SIZE_MAX, fw = 0;
         for (size_t t = 0; t < nt; t++)
             if (w[t].rc && w[t].task < first) {
@@ -317,6 +406,8 @@ done:
         free(w[t].xn);
     }
     free(w);
+    free(j->qb);
+    j->qb = NULL;
     if (rc) ecb_topk_release(out);
     return rc;
 }

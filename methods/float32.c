@@ -58,18 +58,12 @@ static int f32_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_
     return 0;
 }
 
-/* Codes are the floats themselves: widening is a copy of the block. */
-static void f32_widen(const void *ctx, const uint8_t *codes, size_t rows, float *out)
-{
-    const ecb_method *m = ctx;
-    memcpy(out, codes, rows * m->dim * sizeof(float));
-}
-
 static int f32_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
                      const uint8_t *codes, size_t n, float *scores)
 {
     (void)mode;
-    int rc = ecb_scores_decoded(m, f32_widen, m->sim == ECB_SIM_L2, prepared, nq, codes,
+    /* codes are the floats themselves: no widening, sgemm reads them in place */
+    int rc = ecb_scores_decoded(m, NULL, m->sim == ECB_SIM_L2, prepared, nq, codes,
                                 m->dim * sizeof(float), n, m->dim, scores);
     if (rc)
         return m->host->fail(m->host, rc, "float32: %s scoring %zu x %zu x %zu",

@@ -1,10 +1,50 @@
 /* Exact scores of float queries against codes that widen to float vectors
  * (float32/16, bfloat16, float8): decode a block that stays in cache, one
- * sgemm, and for L2 the norm terms in double. Shared by the cast methods. */
+ * sgemm, and for L2 the norm terms in double. Shared by the cast methods.
+ *
+ * Where the time goes, and why the loops are shaped so (issue 13, items 1-2):
+ *  - float32 codes (widen NULL) are handed to sgemm where they lie: copying
+ *    them first cost more than the product for a single query. Only the
+ *    last block, when it must be padded, is copied.
+ *  - the L2 terms are subtracted block by block, row by row, while the
+ *    block's scores are in cache (the column-wise walk over the whole
+ *    nq x n matrix took three times the sgemm's time).
+ * The arithmetic is the one it always was, in the same order: sgemm on
+ * 64-row padded tiles, each norm a sequential double sum (eight rows at a
+ * time, each with its own accumulator), then (s - |x|^2) - |q|^2 in float.
+ * So scores are bit-identical to the earlier, slower loops.
+ *
+ * A single query still goes through sgemm (which packs the block): a
+ * dot-product kernel rounds differently from OpenBLAS's sgemm (which splits
+ * the sum at its K blocking), so rescoring, which scores one query at a
+ * time, would change its numbers.
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ecbench/ecbmath.h"
+
+enum { TILE = 64 }; /* == ecb_gemm_rows_padded's multiple */
+
+/* out[j] = (float) sum_t x[j*d+t]^2 in double, summed in t order for each
+ * row (as one sequential loop would): eight rows at a time so that eight
+ * independent sums hide the add latency. */
+static void norms(const float *x, size_t c, size_t d, float *out)
+{
+    size_t j = 0;
+    for (; j + 8 <= c; j += 8) {
+        double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        const float *r = x + j * d;
+        for (size_t t = 0; t < d; t++)
+            for (size_t u = 0; u < 8; u++) a[u] += (double)r[u * d + t] * r[u * d + t];
+        for (size_t u = 0; u < 8; u++) out[j + u] = (float)a[u];
+    }
+    for (; j < c; j++) {
+        double a = 0;
+        for (size_t t = 0; t < d; t++) a += (double)x[j * d + t] * x[j * d + t];
+        out[j] = (float)a;
+    }
+}
 
 int ecb_scores_decoded(const void *ctx, ecb_widen_fn widen, int l2, const float *q, size_t nq,
                        const uint8_t *codes, size_t code_size, size_t n, size_t d, float *scores)
@@ -14,48 +54,62 @@ int ecb_scores_decoded(const void *ctx, ecb_widen_fn widen, int l2, const float 
      * whole multiples of the padding, so that only the last block is padded
      * (ecb_gemm_rows_padded: a code's score must not depend on its row). */
     size_t bs = d ? 131072 / d : n;
-    bs = bs < 64 ? 64 : bs / 64 * 64;
+    bs = bs < TILE ? TILE : bs / TILE * TILE;
     if (bs > n) bs = ecb_gemm_rows_padded(n);
-    float *tmp = malloc(bs * d * sizeof *tmp + 1);
-    float *last = NULL; /* nq x padded scores of a partial block */
-    if (!tmp) return ECB_ENOMEM;
-    int rc = 0;
-    for (size_t j0 = 0; j0 < n; j0 += bs) {
-        size_t c = n - j0 < bs ? n - j0 : bs, cp = ecb_gemm_rows_padded(c);
-        widen(ctx, codes + j0 * code_size, c, tmp);
-        float *out = scores + j0;
-        size_t ldc = n;
-        if (cp != c) {
-            memset(tmp + c * d, 0, (cp - c) * d * sizeof *tmp);
-            if (!(last = malloc(nq * cp * sizeof *last))) {
-                rc = ECB_ENOMEM;
-                break;
-            }
-            out = last;
-            ldc = cp;
-        }
-        if (ecb_gemm_nt(nq, cp, d, l2 ? 2.0f : 1.0f, q, d, tmp, d, 0.0f, out, ldc)) {
-            rc = ECB_ERANGE;
-            break;
-        }
-        if (last)
-            for (size_t i = 0; i < nq; i++)
-                memcpy(scores + i * n + j0, last + i * cp, c * sizeof *scores);
-        /* -||q-x||^2 = 2 q.x - ||x||^2 - ||q||^2: true squared distances */
-        if (l2)
-            for (size_t j = 0; j < c; j++) {
-                double xx = 0;
-                for (size_t t = 0; t < d; t++) xx += (double)tmp[j * d + t] * tmp[j * d + t];
-                for (size_t i = 0; i < nq; i++) scores[i * n + j0 + j] -= (float)xx;
-            }
-    }
-    free(tmp);
-    free(last);
-    if (rc == 0 && l2)
+    /* Only the last block can be padded; it is scored by one sgemm of its
+     * padded row count, as it always was: OpenBLAS's rounding depends on the
+     * row count of the call, not only on a row's tile (tests/unit/
+     * test_search.c, scores_decoded_shapes). */
+    size_t nlast = n % bs, plast = nlast % TILE ? ecb_gemm_rows_padded(nlast) : 0;
+    /* scratch: the decoded block (float32: the padded last block only), the
+     * padded block's nq x plast scores, the block's norms, the queries' norms */
+    size_t xrows = widen ? bs : plast;
+    size_t nf = xrows * d + nq * plast + (l2 ? bs + nq : 0);
+    float *buf = malloc(nf * sizeof *buf + 1);
+    if (!buf) return ECB_ENOMEM;
+    float *xb = buf, *last = xb + xrows * d;
+    float *xn = last + nq * plast, *qn = xn + (l2 ? bs : 0);
+    if (l2)
         for (size_t i = 0; i < nq; i++) {
             double qq = 0;
             for (size_t t = 0; t < d; t++) qq += (double)q[i * d + t] * q[i * d + t];
-            for (size_t j = 0; j < n; j++) scores[i * n + j] -= (float)qq;
+            qn[i] = (float)qq;
         }
+    float alpha = l2 ? 2.0f : 1.0f;
+    int rc = 0;
+    for (size_t j0 = 0; j0 < n; j0 += bs) {
+        size_t c = n - j0 < bs ? n - j0 : bs, cp = ecb_gemm_rows_padded(c);
+        const float *x; /* the block's c rows */
+        if (widen) {
+            widen(ctx, codes + j0 * code_size, c, xb);
+            x = xb;
+        } else if (cp != c) {
+            memcpy(xb, codes + j0 * code_size, c * d * sizeof *xb);
+            x = xb;
+        } else {
+            x = (const float *)(const void *)(codes + j0 * code_size);
+        }
+        if (cp != c) {
+            memset(xb + c * d, 0, (cp - c) * d * sizeof *xb);
+            if (ecb_gemm_nt(nq, cp, d, alpha, q, d, x, d, 0.0f, last, cp)) {
+                rc = ECB_ERANGE;
+                break;
+            }
+            for (size_t i = 0; i < nq; i++)
+                memcpy(scores + i * n + j0, last + i * cp, c * sizeof *scores);
+        } else if (ecb_gemm_nt(nq, c, d, alpha, q, d, x, d, 0.0f, scores + j0, n)) {
+            rc = ECB_ERANGE;
+            break;
+        }
+        /* -||q-x||^2 = 2 q.x - ||x||^2 - ||q||^2: true squared distances */
+        if (l2) {
+            norms(x, c, d, xn);
+            for (size_t i = 0; i < nq; i++) {
+                float *row = scores + i * n + j0, qq = qn[i];
+                for (size_t j = 0; j < c; j++) row[j] = (row[j] - xn[j]) - qq;
+            }
+        }
+    }
+    free(buf);
     return rc;
 }

@@ -325,10 +325,11 @@ void ecb_half_decode(const uint8_t *h, size_t n, float *x);
 /* widen(ctx, codes, rows, out): decode rows codes into rows x d floats. */
 typedef void (*ecb_widen_fn)(const void *ctx, const uint8_t *codes, size_t rows, float *out);
 /* scores[i*n + j] = q_i . x_j, or -||q_i - x_j||^2 when l2, with x_j the
- * widened code j (code_size bytes each). A code's score does not depend on
- * its position among the n (blocks padded by ecb_gemm_rows_padded) when
- * BLAS runs one thread, as in the harness's scan. Returns 0, ECB_ENOMEM,
- * ECB_ERANGE. */
+ * widened code j (code_size bytes each; widen NULL: the codes are float32
+ * rows already, code_size = 4*d, read in place). A code's score does not
+ * depend on its position among the n (blocks padded by
+ * ecb_gemm_rows_padded) when BLAS runs one thread, as in the harness's
+ * scan. Returns 0, ECB_ENOMEM, ECB_ERANGE. */
 int ecb_scores_decoded(const void *ctx, ecb_widen_fn widen, int l2, const float *q, size_t nq,
                        const uint8_t *codes, size_t code_size, size_t n, size_t d, float *scores);
 
