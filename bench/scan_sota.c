@@ -28,6 +28,8 @@
 #include "harness/host.h"
 #include "harness/registry.h"
 
+#include "bench_plugins.h"
+
 extern char *openblas_get_corename(void);
 extern void openblas_set_num_threads(int);
 
@@ -63,60 +65,11 @@ static const scan_case cases[] = {
     {"binary(median) asym", "binary", {"threshold"}, {"median"}, ECB_MODE_ASYMMETRIC},
 };
 
-static int set_param(const ecb_param *tab, void *buf, const char *name, const char *val)
-{
-    for (const ecb_param *p = tab; p && p->name; p++) {
-        if (strcmp(p->name, name)) continue;
-        char *f = (char *)buf + p->offset;
-        switch (p->type) {
-        case ECB_PARAM_SIZE: { size_t v = strtoull(val, NULL, 10); memcpy(f, &v, sizeof v); return 0; }
-        case ECB_PARAM_INT: { int64_t v = strtoll(val, NULL, 10); memcpy(f, &v, sizeof v); return 0; }
-        case ECB_PARAM_DOUBLE: { double v = strtod(val, NULL); memcpy(f, &v, sizeof v); return 0; }
-        case ECB_PARAM_BOOL: { int v = atoi(val); memcpy(f, &v, sizeof v); return 0; }
-        case ECB_PARAM_ENUM:
-            for (int i = 0; p->enum_values && p->enum_values[i]; i++)
-                if (!strcmp(p->enum_values[i], val)) { memcpy(f, &i, sizeof i); return 0; }
-            return -1;
-        default: return -1;
-        }
-    }
-    return -1;
-}
-
-static void set_defaults(const ecb_param *tab, void *buf)
-{
-    for (const ecb_param *p = tab; p && p->name; p++) {
-        char *f = (char *)buf + p->offset;
-        switch (p->type) {
-        case ECB_PARAM_SIZE: memcpy(f, &p->def.u, sizeof p->def.u); break;
-        case ECB_PARAM_INT: memcpy(f, &p->def.i, sizeof p->def.i); break;
-        case ECB_PARAM_DOUBLE: memcpy(f, &p->def.d, sizeof p->def.d); break;
-        default: memcpy(f, &p->def.b, sizeof p->def.b); break;
-        }
-    }
-}
-
 static double cpu_now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static float *clustered(size_t n, size_t d, uint64_t seed)
-{
-    float *x = malloc(n * d * sizeof *x), *c = malloc(32 * d * sizeof *c);
-    if (!x || !c) { free(x); free(c); return NULL; }
-    ecb_rng r;
-    ecb_rng_seed(&r, seed);
-    for (size_t i = 0; i < 32 * d; i++) c[i] = (float)ecb_rng_normal(&r);
-    for (size_t i = 0; i < n; i++) {
-        size_t k = ecb_rng_below(&r, 32);
-        for (size_t t = 0; t < d; t++)
-            x[i * d + t] = c[k * d + t] + 0.7f * (float)ecb_rng_normal(&r);
-    }
-    free(c);
-    return x;
 }
 
 int main(int argc, char **argv)
@@ -142,15 +95,7 @@ int main(int argc, char **argv)
     }
     if (!n || !nq || !d || !block || !reps) { fprintf(stderr, "sizes must be > 0\n"); return 2; }
     char dirbuf[PATH_MAX];
-    if (!mdir) {
-        /* build/bench/bench_scan_sota -> build/methods */
-        char exe[PATH_MAX];
-        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (len <= 0) { fprintf(stderr, "cannot locate the executable; pass --methods\n"); return 2; }
-        exe[len] = 0;
-        snprintf(dirbuf, sizeof dirbuf, "%s/../methods", dirname(exe));
-        mdir = dirbuf;
-    }
+    if (!(mdir = bench_methods_dir(mdir, dirbuf, sizeof dirbuf))) return 2;
     openblas_set_num_threads(1);
     ecb_registry *reg = NULL;
     if (ecb_registry_load_dirs(&mdir, 1, &reg)) {
@@ -158,7 +103,7 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t ntrain = n < 10000 ? n : 10000;
-    float *x = clustered(n, d, 1), *q = clustered(nq, d, 2);
+    float *x = bench_clustered(n, d, 1), *q = bench_clustered(nq, d, 2);
     float *scores = malloc(nq * block * sizeof(float));
     if (!x || !q || !scores) { fprintf(stderr, "out of memory\n"); return 1; }
     printf("# scan_sota: n=%zu nq=%zu dim=%zu block=%zu sim=%s reps=%zu | OpenBLAS core %s, "
@@ -174,9 +119,9 @@ int main(int argc, char **argv)
         if (!pl) { printf("%-40s (not built: %s)\n", sc->label, ecb_last_error()); continue; }
         const ecb_method_vtable *vt = &pl->vt;
         void *params = calloc(1, vt->params_size ? vt->params_size : 1);
-        set_defaults(vt->params, params);
+        bench_set_defaults(vt->params, params);
         for (int k = 0; k < 2 && sc->pname[k]; k++)
-            if (set_param(vt->params, params, sc->pname[k], sc->pval[k]))
+            if (bench_set_param(vt->params, params, sc->pname[k], sc->pval[k]))
                 fprintf(stderr, "%s: cannot set %s=%s\n", sc->label, sc->pname[k], sc->pval[k]);
         ecb_host host;
         ecb_host_init(&host, 42, 1);

@@ -10,11 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #include "testutil.h"
 
@@ -192,22 +188,10 @@ static void kmeans_fingerprint(const char *path)
 static int run_cpu_child(const char *value, const char *out)
 {
     (void)ecb_cpu(); /* this process keeps its own level */
-    char self[4096];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(len > 0);
-    self[len] = '\0';
-    char *old = getenv("ECBENCH_CPU") ? strdup(getenv("ECBENCH_CPU")) : NULL;
-    setenv("ECBENCH_CPU", value, 1);
-    char *argv[] = {self, "cpu-child", (char *)value, (char *)out, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, self, NULL, NULL, argv, environ);
-    if (old) setenv("ECBENCH_CPU", old, 1);
-    else unsetenv("ECBENCH_CPU");
-    free(old);
-    assert_int_equal(rc, 0);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    char *args[] = {"cpu-child", (char *)value, (char *)out, NULL};
+    int rc = tu_run_self_env("ECBENCH_CPU", value, args);
+    assert_true(rc >= 0);
+    return rc;
 }
 
 /* In the child: the level asked for is the one in force, and the k-means

@@ -20,14 +20,7 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static float *rand_mat(size_t n, size_t d, uint64_t seed)
-{
-    ecb_rng r;
-    ecb_rng_seed(&r, seed);
-    float *x = malloc(n * d * sizeof *x);
-    for (size_t i = 0; i < n * d; i++) x[i] = (float)ecb_rng_normal(&r);
-    return x;
-}
+static float *rand_mat(size_t n, size_t d, uint64_t seed) { return tu_randn(n, d, seed); }
 
 static ecb_vecs *vecs_copy(const float *x, size_t n, size_t d)
 {

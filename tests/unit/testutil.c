@@ -1,7 +1,12 @@
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ecbench/ecbmath.h"
 
 #include "testutil.h"
 
@@ -79,4 +84,40 @@ void tu_rmtree(char *dir)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
     free(dir);
+}
+
+float *tu_randn(size_t n, size_t d, uint64_t seed)
+{
+    ecb_rng r;
+    ecb_rng_seed(&r, seed);
+    float *x = malloc(n * d * sizeof *x);
+    for (size_t i = 0; x && i < n * d; i++) x[i] = (float)ecb_rng_normal(&r);
+    return x;
+}
+
+extern char **environ;
+
+int tu_run_self_env(const char *name, const char *value, char *const args[])
+{
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return -1;
+    self[len] = '\0';
+    size_t na = 0;
+    while (args[na]) na++;
+    char **argv = calloc(na + 2, sizeof *argv);
+    if (!argv) return -1;
+    argv[0] = self;
+    for (size_t i = 0; i < na; i++) argv[i + 1] = args[i];
+    char *old = getenv(name) ? strdup(getenv(name)) : NULL;
+    setenv(name, value, 1);
+    pid_t pid;
+    int rc = posix_spawn(&pid, self, NULL, NULL, argv, environ);
+    if (old) setenv(name, old, 1);
+    else unsetenv(name);
+    free(old);
+    free(argv);
+    int st;
+    if (rc != 0 || waitpid(pid, &st, 0) != pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

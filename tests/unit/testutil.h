@@ -29,5 +29,12 @@ int tu_write_file(const char *path, const char *text);
 int tu_write_npy(const char *path, const char *hdr, const void *data, size_t bytes);
 /* rm -rf dir (a tu_tmpdir() at the end of a test program); frees dir. */
 void tu_rmtree(char *dir);
+/* n x d standard normal floats (ecb_rng seeded with seed), malloc'ed. */
+float *tu_randn(size_t n, size_t d, uint64_t seed);
+/* Run this test binary again with the arguments args (NULL-terminated,
+ * after argv[0]) and the environment variable name=value added to the
+ * inherited environment (which keeps, e.g., OPENBLAS_CORETYPE). Returns the
+ * child's exit status, 128 + signal when it was killed, or -1. */
+int tu_run_self_env(const char *name, const char *value, char *const args[]);
 
 #endif
