@@ -422,15 +422,18 @@ static int team_run(scan_job *j, size_t units, size_t nt)
 /* The query grid: every block_queries group (the grid's origin) cut into
  * blocks of a multiple of QUERY_GRANULE queries, small enough for MIN_UNITS
  * units in all and, for cheap codes, a score buffer of about
- * SCORE_BUFFER_BYTES; large enough (4 granules) that an sgemm-based score
- * does not pack its corpus block for a handful of queries. */
+ * SCORE_BUFFER_BYTES; large enough (4 granules, 8 for exact search) that
+ * an sgemm-based score does not pack its corpus block for a handful of
+ * queries. */
 static int query_grid(scan_job *j, size_t block_queries)
 {
     size_t group = block_queries < j->nq ? block_queries : j->nq;
     size_t want = (MIN_UNITS + j->nblocks - 1) / j->nblocks; /* query blocks wanted */
     size_t qb = (group + want - 1) / want;
     int cheap = !j->corpus && j->csize <= CHEAP_CODE_BYTES;
-    size_t floor_q = cheap ? QUERY_GRANULE : 4 * QUERY_GRANULE;
+    /* exact search packs a corpus block of block_rows x dim floats per
+     * sgemm: fewer than 96 queries per pack cost more than the split gains */
+    size_t floor_q = cheap ? QUERY_GRANULE : j->corpus ? 8 * QUERY_GRANULE : 4 * QUERY_GRANULE;
     if (cheap) {
         size_t fit = SCORE_BUFFER_BYTES / sizeof(float) / j->block_rows;
         if (fit < qb) qb = fit;

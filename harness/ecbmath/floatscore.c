@@ -11,8 +11,9 @@
  *    nq x n matrix took three times the sgemm's time).
  * The arithmetic is the one it always was, in the same order: sgemm on
  * 64-row padded tiles, each norm a sequential double sum (eight rows at a
- * time, each with its own accumulator), then (s - |x|^2) - |q|^2 in float.
- * So scores are bit-identical to the earlier, slower loops.
+ * time, each with its own accumulator; with AVX2 (ecb_cpu), sixteen rows in
+ * vector lanes), then (s - |x|^2) - |q|^2 in float. So scores are
+ * bit-identical to the earlier, slower loops, at every CPU level.
  *
  * A single query still goes through sgemm (which packs the block): a
  * dot-product kernel rounds differently from OpenBLAS's sgemm (which splits
@@ -45,6 +46,52 @@ static void norms(const float *x, size_t c, size_t d, float *out)
         out[j] = (float)a;
     }
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ECB_NORMS_AVX2 1
+
+/* The same sums, sixteen rows at a time: four rows per vector of doubles
+ * (lane = row, so each row's sum still runs in t order), the rows' floats
+ * transposed four by four. A square of a float is exact in double, so
+ * multiply-then-add and FMA agree; the order of the adds is the contract. */
+__attribute__((target("avx2"))) static void norms_avx2(const float *x, size_t c, size_t d,
+                                                       float *out)
+{
+    size_t j = 0;
+    for (; j + 16 <= c; j += 16) {
+        const float *r = x + j * d;
+        __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                          _mm256_setzero_pd()};
+        size_t t = 0;
+        for (; t + 4 <= d; t += 4)
+            for (size_t g = 0; g < 4; g++) {
+                const float *p = r + 4 * g * d + t;
+                __m128 a0 = _mm_loadu_ps(p), a1 = _mm_loadu_ps(p + d);
+                __m128 a2 = _mm_loadu_ps(p + 2 * d), a3 = _mm_loadu_ps(p + 3 * d);
+                _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+                __m256d v = _mm256_cvtps_pd(a0);
+                acc[g] = _mm256_add_pd(acc[g], _mm256_mul_pd(v, v));
+                v = _mm256_cvtps_pd(a1);
+                acc[g] = _mm256_add_pd(acc[g], _mm256_mul_pd(v, v));
+                v = _mm256_cvtps_pd(a2);
+                acc[g] = _mm256_add_pd(acc[g], _mm256_mul_pd(v, v));
+                v = _mm256_cvtps_pd(a3);
+                acc[g] = _mm256_add_pd(acc[g], _mm256_mul_pd(v, v));
+            }
+        for (; t < d; t++)
+            for (size_t g = 0; g < 4; g++) {
+                const float *p = r + 4 * g * d + t;
+                __m256d v = _mm256_cvtps_pd(_mm_setr_ps(p[0], p[d], p[2 * d], p[3 * d]));
+                acc[g] = _mm256_add_pd(acc[g], _mm256_mul_pd(v, v));
+            }
+        for (size_t g = 0; g < 4; g++) _mm_storeu_ps(out + j + 4 * g, _mm256_cvtpd_ps(acc[g]));
+    }
+    norms(x + j * d, c - j, d, out + j);
+}
+#else
+#define ECB_NORMS_AVX2 0
+#endif
 
 int ecb_scores_decoded(const void *ctx, ecb_widen_fn widen, int l2, const float *q, size_t nq,
                        const uint8_t *codes, size_t code_size, size_t n, size_t d, float *scores)
@@ -103,7 +150,11 @@ int ecb_scores_decoded(const void *ctx, ecb_widen_fn widen, int l2, const float 
         }
         /* -||q-x||^2 = 2 q.x - ||x||^2 - ||q||^2: true squared distances */
         if (l2) {
-            norms(x, c, d, xn);
+#if ECB_NORMS_AVX2
+            if (ecb_cpu()->avx2) norms_avx2(x, c, d, xn);
+            else
+#endif
+                norms(x, c, d, xn);
             for (size_t i = 0; i < nq; i++) {
                 float *row = scores + i * n + j0, qq = qn[i];
                 for (size_t j = 0; j < c; j++) row[j] = (row[j] - xn[j]) - qq;
