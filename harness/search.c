@@ -136,13 +136,15 @@ void ecb_normalize_rows(float *x, size_t n, size_t dim)
  *    12): cut at multiples of 12 from the same origin, every query keeps its
  *    place, and every score its bits. test_search.c (query_split_bits)
  *    checks this on the machine's BLAS, for exact search and for each
- *    sgemm-based cast.
+ *    sgemm-based cast. (Cutting the corpus block instead would change
+ *    bits: the same row scores differently in calls of 128 and 256 rows.)
  * The grid depends on the shape (n, nq, block sizes, code size) only, never
  * on the thread count. */
 enum { QUERY_GRANULE = 12 };
-/* Units wanted per search: enough for the workers of a 2-16 core machine to
- * finish together on a corpus of one or two blocks. */
-enum { MIN_UNITS = 16 };
+/* Units wanted per search: enough for 2-4 workers to finish together on a
+ * corpus of one or two blocks, few enough that the repeated packing above
+ * stays small. */
+enum { MIN_UNITS = 8 };
 /* Score buffer of a code scan (query block x corpus block floats): kept
  * about this size when the queries allow it, so that a cheap kernel's
  * scores are read back from cache by the heaps (issue 13, item 7). */
@@ -422,18 +424,19 @@ static int team_run(scan_job *j, size_t units, size_t nt)
 /* The query grid: every block_queries group (the grid's origin) cut into
  * blocks of a multiple of QUERY_GRANULE queries, small enough for MIN_UNITS
  * units in all and, for cheap codes, a score buffer of about
- * SCORE_BUFFER_BYTES; large enough (4 granules, 8 for exact search) that
- * an sgemm-based score does not pack its corpus block for a handful of
- * queries. */
+ * SCORE_BUFFER_BYTES; large enough (4 granules) that an sgemm-based score
+ * does not pack its corpus block for a handful of queries: each sgemm packs
+ * the whole block again, about the cost of five queries (bench: siftsmall,
+ * 100 queries in blocks of 100 / 48 / 24 / 12: 1 / 1.15 / 1.23 / 1.60 x the
+ * time), which is also why a 100-query exact search on one corpus block
+ * cannot reach twice the speed on 2 threads. */
 static int query_grid(scan_job *j, size_t block_queries)
 {
     size_t group = block_queries < j->nq ? block_queries : j->nq;
     size_t want = (MIN_UNITS + j->nblocks - 1) / j->nblocks; /* query blocks wanted */
     size_t qb = (group + want - 1) / want;
     int cheap = !j->corpus && j->csize <= CHEAP_CODE_BYTES;
-    /* exact search packs a corpus block of block_rows x dim floats per
-     * sgemm: fewer than 96 queries per pack cost more than the split gains */
-    size_t floor_q = cheap ? QUERY_GRANULE : j->corpus ? 8 * QUERY_GRANULE : 4 * QUERY_GRANULE;
+    size_t floor_q = cheap ? QUERY_GRANULE : 4 * QUERY_GRANULE;
     if (cheap) {
         size_t fit = SCORE_BUFFER_BYTES / sizeof(float) / j->block_rows;
         if (fit < qb) qb = fit;
