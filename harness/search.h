@@ -32,12 +32,14 @@ void ecb_topk_release(ecb_topk *t); /* accepts zeroed */
 
 /* Zero fields take the defaults. OpenBLAS runs at one thread during the
  * call (the workers use the cores; its threaded sgemm would round
- * differently). Per worker memory: block_rows*dim + block_queries*
- * block_rows floats, plus nq*k heap entries. */
+ * differently). The work unit is (corpus block, query block): query blocks
+ * cut each block_queries group at multiples of 12 queries, a cut that
+ * changes no score (search.c). Per worker memory: block_rows*dim +
+ * block_queries*block_rows floats at most, plus nq*k heap entries. */
 typedef struct ecb_search_opts {
     size_t threads;     /* worker threads (>= 1) */
-    size_t block_rows;  /* corpus rows per block (memory bound) */
-    size_t block_queries; /* queries per block */
+    size_t block_rows;  /* corpus rows per block (memory bound; scores depend on it) */
+    size_t block_queries; /* queries per group, the query grid's origin (at most per unit) */
 } ecb_search_opts;
 void ecb_search_opts_default(ecb_search_opts *o);
 
@@ -54,8 +56,8 @@ int ecb_exact_scores(const ecb_vecs *corpus, ecb_ds_similarity sim, const float 
                      const int64_t *rows, size_t n, float *out);
 
 /* Generic search over codes: score() in blocks of block_rows codes, one
- * heap per query, threads split the corpus and merge. prepared is nq
- * prepared queries of query_size(mode) bytes. */
+ * heap per query, threads split the (corpus block, query block) units and
+ * merge. prepared is nq prepared queries of query_size(mode) bytes. */
 int ecb_search_codes(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
                      const uint8_t *codes, size_t n, size_t k, const uint32_t *id_rank,
                      const ecb_search_opts *o, ecb_topk *out);
