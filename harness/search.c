@@ -3,7 +3,7 @@
  *
  * Layout of a search: the corpus is cut into a fixed grid of blocks of
  * block_rows rows, the queries into a fixed grid of query blocks; worker
- * threads take (corpus block, query block) units (team_run below), score
+ * threads take (corpus block, query block) units (ecb_team_for), score
  * them (sgemm for float32, the method's score() for codes) into a query
  * block x block_rows buffer, and push candidates into their own per-query
  * bounded heaps. The heaps are merged at the end. Memory is the block
@@ -21,8 +21,6 @@
  * identical documents score identically, so ties go by id.
  */
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +30,7 @@
 
 #include "ecbench/ecbmath.h"
 #include "harness/search.h"
+#include "harness/team.h"
 
 int ecb_topk_alloc(ecb_topk *t, size_t nq, size_t k)
 {
@@ -185,7 +184,7 @@ typedef struct scan_job {
     size_t block_rows, nblocks;
     qblock *qb;         /* the query grid, nqb blocks in query order */
     size_t nqb, max_qb;
-    scan_worker *w; /* one per worker of team_run */
+    scan_worker *w; /* one per worker of ecb_team_for */
 } scan_job;
 
 /* Push one block of scores (nqb x nb, row per query) into the heaps.
@@ -306,130 +305,15 @@ static int scan_unit(void *arg, size_t t, size_t worker)
     return 0;
 }
 
-/* ---- the workers: a fan-out that never waits for a late thread ---------
- *
- * ecb_parallel_for joins its threads: on a loaded machine a new thread may
- * not run for milliseconds, and the calling thread, having done every unit
- * itself, then waits for a thread that has nothing left to do, so 2 threads
- * were slower than 1 on a scan of a millisecond (issue 13, item 8). Here the
- * caller waits only for units that were started; a thread that arrives late
- * finds none left and exits on its own (detached). What it may touch after
- * the caller has returned is only the team, which the last one out frees.
- * Units are claimed in increasing order and the lowest failing unit is the
- * one reported, as with ecb_parallel_for. */
-typedef struct scan_team {
-    scan_job *job;
-    size_t units;
-    atomic_size_t next, done, refs;
-    atomic_size_t fail_task; /* lowest failing unit, or SIZE_MAX */
-    pthread_mutex_t lock;    /* guards fail_rc, and the wake-up of the caller */
-    pthread_cond_t all_done;
-    int fail_rc;
-} scan_team;
-
-typedef struct team_member {
-    scan_team *team;
-    size_t worker;
-} team_member;
-
-static void team_release(scan_team *t)
-{
-    if (atomic_fetch_sub(&t->refs, 1) != 1) return;
-    pthread_mutex_destroy(&t->lock);
-    pthread_cond_destroy(&t->all_done);
-    free(t);
-}
-
-static void team_work(scan_team *t, size_t worker)
-{
-    for (;;) {
-        size_t u = atomic_fetch_add(&t->next, 1);
-        if (u >= t->units) return;
-        if (u > atomic_load(&t->fail_task)) {
-            /* skipped after a lower failure; still counts as finished */
-        } else {
-            int rc = scan_unit(t->job, u, worker);
-            if (rc) {
-                pthread_mutex_lock(&t->lock);
-                if (u < atomic_load(&t->fail_task)) {
-                    atomic_store(&t->fail_task, u);
-                    t->fail_rc = rc;
-                }
-                pthread_mutex_unlock(&t->lock);
-            }
-        }
-        if (atomic_fetch_add(&t->done, 1) + 1 == t->units) {
-            pthread_mutex_lock(&t->lock);
-            pthread_cond_signal(&t->all_done);
-            pthread_mutex_unlock(&t->lock);
-        }
-    }
-}
-
-static void *team_thread(void *arg)
-{
-    team_member m = *(team_member *)arg;
-    free(arg);
-    team_work(m.team, m.worker);
-    team_release(m.team);
-    return NULL;
-}
-
-/* Run every unit of j on up to nt threads (the caller is worker 0). */
-static int team_run(scan_job *j, size_t units, size_t nt)
-{
-    if (nt <= 1) {
-        for (size_t u = 0; u < units; u++) {
-            int rc = scan_unit(j, u, 0);
-            if (rc) return rc;
-        }
-        return 0;
-    }
-    scan_team *t = ecb_calloc(1, sizeof *t);
-    if (!t) return ECB_ENOMEM;
-    t->job = j;
-    t->units = units;
-    atomic_init(&t->next, 0);
-    atomic_init(&t->done, 0);
-    atomic_init(&t->refs, 1);
-    atomic_init(&t->fail_task, SIZE_MAX);
-    pthread_mutex_init(&t->lock, NULL);
-    pthread_cond_init(&t->all_done, NULL);
-    pthread_attr_t attr;
-    int detached = pthread_attr_init(&attr) == 0 &&
-                   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0;
-    for (size_t w = 1; detached && w < nt; w++) {
-        team_member *m = malloc(sizeof *m);
-        if (!m) break;
-        *m = (team_member){t, w};
-        atomic_fetch_add(&t->refs, 1);
-        pthread_t tid;
-        if (pthread_create(&tid, &attr, team_thread, m) != 0) {
-            /* fewer threads, same result */
-            atomic_fetch_sub(&t->refs, 1);
-            free(m);
-            break;
-        }
-    }
-    pthread_attr_destroy(&attr);
-    team_work(t, 0);
-    pthread_mutex_lock(&t->lock);
-    while (atomic_load(&t->done) < units) pthread_cond_wait(&t->all_done, &t->lock);
-    int rc = t->fail_rc;
-    pthread_mutex_unlock(&t->lock);
-    team_release(t);
-    return rc;
-}
-
 /* The query grid: every block_queries group (the grid's origin) cut into
- * blocks of a multiple of QUERY_GRANULE queries, small enough for MIN_UNITS
+ * blocks of a multiple of QUERY_GRANULE queries (the group's last block
+ * takes the rest, up to one and a half blocks), small enough for MIN_UNITS
  * units in all and, for cheap codes, a score buffer of about
  * SCORE_BUFFER_BYTES; large enough (4 granules) that an sgemm-based score
  * does not pack its corpus block for a handful of queries: each sgemm packs
  * the whole block again, about the cost of five queries (bench: siftsmall,
  * 100 queries in blocks of 100 / 48 / 24 / 12: 1 / 1.15 / 1.23 / 1.60 x the
- * time), which is also why a 100-query exact search on one corpus block
- * cannot reach twice the speed on 2 threads. */
+ * time), which is also why there are few units, no smaller than needed. */
 static int query_grid(scan_job *j, size_t block_queries)
 {
     size_t group = block_queries < j->nq ? block_queries : j->nq;
@@ -448,12 +332,20 @@ static int query_grid(scan_job *j, size_t block_queries)
     size_t cnt = (j->nq + group - 1) / group * per_group;
     if (!(j->qb = ecb_malloc_array(cnt, sizeof *j->qb))) return ECB_ENOMEM;
     j->nqb = 0;
+    j->max_qb = 0;
     for (size_t g0 = 0; g0 < j->nq; g0 += group) {
-        size_t g1 = j->nq - g0 < group ? j->nq : g0 + group;
+        size_t g1 = j->nq - g0 < group ? j->nq : g0 + group, first = j->nqb;
         for (size_t q0 = g0; q0 < g1; q0 += qb)
             j->qb[j->nqb++] = (qblock){q0, g1 - q0 < qb ? g1 - q0 : qb};
+        /* a short tail joins the block before it (100 queries: 48 + 52, not
+         * 48 + 48 + 4, which would leave one of 2 workers a third more) */
+        if (j->nqb - first >= 2 && 2 * j->qb[j->nqb - 1].nq < qb) {
+            j->qb[j->nqb - 2].nq += j->qb[j->nqb - 1].nq;
+            j->nqb--;
+        }
+        for (size_t i = first; i < j->nqb; i++)
+            if (j->qb[i].nq > j->max_qb) j->max_qb = j->qb[i].nq;
     }
-    j->max_qb = qb;
     return 0;
 }
 
@@ -499,10 +391,10 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
      * and in the last, short one (and with 1 or 2 workers). */
     int prev_blas = openblas_get_num_threads();
     if (prev_blas != 1) openblas_set_num_threads(1);
-    rc = team_run(j, units, nt);
+    rc = ecb_team_for(units, nt, scan_unit, j);
     if (prev_blas != 1) openblas_set_num_threads(prev_blas);
     if (rc) {
-        /* the failure team_run reports is the lowest failing unit */
+        /* the failure ecb_team_for reports is the lowest failing unit */
         size_t first = SIZE_MAX, fw = 0;
         for (size_t t = 0; t < nt; t++)
             if (w[t].rc && w[t].task < first) {
