@@ -75,6 +75,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <immintrin.h>
+
 #include "ecbench/ecbmath.h"
 #include "ecbench/method.h"
 
@@ -110,12 +112,19 @@ typedef struct {
     float *cent;        /* K x d, original space */
     float *rcent;       /* K x d, rot^T c_k */
     double *cnorm2;     /* ||c_k||^2 */
+    float *cdiff;       /* K x d, rot^T (c_k - c_0): the per-centroid LUT correction */
+    double *csum;       /* sum of rot^T (c_k - c_0) */
+    int avx2;           /* the AVX2 kernels (ecb_cpu(), read once in create) */
 } rq_state;
 
-/* Prepared asymmetric query: d floats P^T q, then per centroid
- * sum(P^T (q - c_k)), the query-only score constant and ||q - c_k||. The
- * lookup tables of q' = P^T q - P^T c_k are built in score(). */
-#define RQ_QA_EXTRA 3
+/* Prepared asymmetric query: RQ_QA_HEAD doubles (the table's step delta and
+ * the score's query-only offset), RQ_QA_PER_K per centroid (score constant,
+ * ||q - c_k||), then the lookup table (rq_build_qlut). */
+#define RQ_QA_HEAD 2
+#define RQ_QA_PER_K 2
+/* Fewest queries per score() call for which transposing the codes for the
+ * AVX2 kernel pays (the portable kernel reads them in place). */
+#define RQ_SIMD_MIN_Q 2
 /* Prepared symmetric query, per centroid: 3 floats (query multiplier, score
  * constant, sum of grid indices) then the B bit planes, padded to 4 bytes. */
 #define RQ_QS_HEAD 3
@@ -146,6 +155,7 @@ static int rq_create(const ecb_host *host, const void *params, size_t dim,
     s->idb = s->K == 1 ? 0 : 1;
     s->plane_off = s->nf * sizeof(float) + s->idb;
     s->code_size = s->plane_off + s->B * s->G;
+    s->avx2 = ecb_cpu()->avx2;
     *out = &s->base;
     return 0;
 }
@@ -158,32 +168,120 @@ static void rq_destroy(ecb_method *m)
     free(s->cent);
     free(s->rcent);
     free(s->cnorm2);
+    free(s->cdiff);
+    free(s->csum);
     free(s);
 }
 
 #define RQ_BLOCK 256
-
-/* y = rot^T x for nb rows: y_i = sum_t x_it rot[t][:], accumulated in a
- * fixed order of t (rot^T is as Haar-random as rot). Not sgemm: OpenBLAS
- * rounds a row differently depending on its position in the block
- * (measured: 30-60% of rows differ in the last bit between a batch and
- * single-row calls), and a code must not depend on which other vectors were
- * encoded with it. The inner loop is a plain axpy, which vectorizes. */
-static void rq_rotate(const rq_state *s, const float *x, size_t nb, float *y)
+/* y = x rot for nb rows: o' = rot^T x per row (rot^T is as Haar-random as
+ * rot), every y_ij accumulated as ((x_i0 r_0j) + x_i1 r_1j) + ... in float,
+ * a multiply then an add (no FMA), in increasing t. Not sgemm: OpenBLAS
+ * rounds a row differently with its position in the call (measured on
+ * Debian's 0.3.21 here: rows 0-5, 6-11 and 12-15 of a 16-row call fall in
+ * three rounding classes at d = 32, and 0-15 / 16-31 at d = 768, whatever
+ * the thread count), and a code must not depend on which other vectors were
+ * encoded with it. This fixed order is that guarantee, and the one the codes
+ * have always had. The AVX2 kernel keeps a 4-row x 24-column tile of sums in
+ * registers (the portable loop streams every row through memory for each
+ * t: ~6k vectors/s at d = 768); both do the same float operations in the
+ * same order, so the codes are bit for bit those of the portable loop. */
+static void rq_rot_portable(const float *x, size_t nb, const float *rot, size_t d, size_t j0,
+                            float *y)
 {
-    size_t d = s->base.dim;
     for (size_t i0 = 0; i0 < nb; i0 += 16) {
         size_t i1 = nb - i0 < 16 ? nb : i0 + 16;
-        memset(y + i0 * d, 0, (i1 - i0) * d * sizeof(float));
+        for (size_t i = i0; i < i1; i++)
+            for (size_t j = j0; j < d; j++) y[i * d + j] = 0.0f;
         for (size_t t = 0; t < d; t++) {
-            const float *r = s->rot + t * d;
+            const float *r = rot + t * d;
             for (size_t i = i0; i < i1; i++) {
                 float xv = x[i * d + t];
                 float *yi = y + i * d;
-                for (size_t j = 0; j < d; j++) yi[j] += xv * r[j];
+                for (size_t j = j0; j < d; j++) yi[j] += xv * r[j];
             }
         }
     }
+}
+
+__attribute__((target("avx2"))) static void rq_rot_avx2(const float *x, size_t nb,
+                                                        const float *rot, size_t d, float *y)
+{
+    size_t jv = d / 8 * 8;
+    size_t i0 = 0;
+    for (; i0 + 4 <= nb; i0 += 4) {
+        const float *x0 = x + i0 * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+        size_t j0 = 0;
+        for (; j0 + 24 <= jv; j0 += 24) {
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00,
+                   a12 = a00, a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+            for (size_t t = 0; t < d; t++) {
+                const float *r = rot + t * d + j0;
+                __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + 8),
+                       r2 = _mm256_loadu_ps(r + 16);
+                __m256 b = _mm256_broadcast_ss(x0 + t);
+                a00 = _mm256_add_ps(a00, _mm256_mul_ps(b, r0));
+                a01 = _mm256_add_ps(a01, _mm256_mul_ps(b, r1));
+                a02 = _mm256_add_ps(a02, _mm256_mul_ps(b, r2));
+                b = _mm256_broadcast_ss(x1 + t);
+                a10 = _mm256_add_ps(a10, _mm256_mul_ps(b, r0));
+                a11 = _mm256_add_ps(a11, _mm256_mul_ps(b, r1));
+                a12 = _mm256_add_ps(a12, _mm256_mul_ps(b, r2));
+                b = _mm256_broadcast_ss(x2 + t);
+                a20 = _mm256_add_ps(a20, _mm256_mul_ps(b, r0));
+                a21 = _mm256_add_ps(a21, _mm256_mul_ps(b, r1));
+                a22 = _mm256_add_ps(a22, _mm256_mul_ps(b, r2));
+                b = _mm256_broadcast_ss(x3 + t);
+                a30 = _mm256_add_ps(a30, _mm256_mul_ps(b, r0));
+                a31 = _mm256_add_ps(a31, _mm256_mul_ps(b, r1));
+                a32 = _mm256_add_ps(a32, _mm256_mul_ps(b, r2));
+            }
+            float *y0 = y + i0 * d + j0;
+            _mm256_storeu_ps(y0, a00); _mm256_storeu_ps(y0 + 8, a01); _mm256_storeu_ps(y0 + 16, a02);
+            y0 += d;
+            _mm256_storeu_ps(y0, a10); _mm256_storeu_ps(y0 + 8, a11); _mm256_storeu_ps(y0 + 16, a12);
+            y0 += d;
+            _mm256_storeu_ps(y0, a20); _mm256_storeu_ps(y0 + 8, a21); _mm256_storeu_ps(y0 + 16, a22);
+            y0 += d;
+            _mm256_storeu_ps(y0, a30); _mm256_storeu_ps(y0 + 8, a31); _mm256_storeu_ps(y0 + 16, a32);
+        }
+        for (; j0 < jv; j0 += 8) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (size_t t = 0; t < d; t++) {
+                __m256 r0 = _mm256_loadu_ps(rot + t * d + j0);
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_broadcast_ss(x0 + t), r0));
+                a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_broadcast_ss(x1 + t), r0));
+                a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_broadcast_ss(x2 + t), r0));
+                a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_broadcast_ss(x3 + t), r0));
+            }
+            _mm256_storeu_ps(y + i0 * d + j0, a0);
+            _mm256_storeu_ps(y + (i0 + 1) * d + j0, a1);
+            _mm256_storeu_ps(y + (i0 + 2) * d + j0, a2);
+            _mm256_storeu_ps(y + (i0 + 3) * d + j0, a3);
+        }
+    }
+    for (; i0 < nb; i0++) {
+        const float *x0 = x + i0 * d;
+        for (size_t j0 = 0; j0 < jv; j0 += 8) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (size_t t = 0; t < d; t++)
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_broadcast_ss(x0 + t),
+                                                     _mm256_loadu_ps(rot + t * d + j0)));
+            _mm256_storeu_ps(y + i0 * d + j0, a0);
+        }
+    }
+}
+
+static void rq_rotate(const rq_state *s, const float *x, size_t nb, float *y)
+{
+    size_t d = s->base.dim;
+    if (!s->avx2) {
+        rq_rot_portable(x, nb, s->rot, d, 0, y);
+        return;
+    }
+    rq_rot_avx2(x, nb, s->rot, d, y);
+    /* the last d % 8 columns: the same operations, one at a time */
+    if (d % 8) rq_rot_portable(x, nb, s->rot, d, d / 8 * 8, y);
 }
 
 /* Nearest centroid in the rotated space (rotation preserves distances). */
@@ -210,12 +308,14 @@ static int rq_train(ecb_method *m, const float *x, size_t n)
     if (n < K)
         return h->fail(h, ECB_EINVAL, "rabitq: training sample has %zu vectors, needs >= "
                        "centroids=%zu", n, K);
-    free(s->rot); free(s->cent); free(s->rcent); free(s->cnorm2);
+    free(s->rot); free(s->cent); free(s->rcent); free(s->cnorm2); free(s->cdiff); free(s->csum);
     s->rot = malloc(d * d * sizeof(float));
     s->cent = malloc(K * d * sizeof(float));
     s->rcent = malloc(K * d * sizeof(float));
     s->cnorm2 = malloc(K * sizeof(double));
-    if (!s->rot || !s->cent || !s->rcent || !s->cnorm2)
+    s->cdiff = malloc(K * d * sizeof(float));
+    s->csum = malloc(K * sizeof(double));
+    if (!s->rot || !s->cent || !s->rcent || !s->cnorm2 || !s->cdiff || !s->csum)
         return h->fail(h, ECB_ENOMEM, "rabitq: out of memory for d=%zu centroids=%zu", d, K);
     int rc;
     if (K == 1) {
@@ -235,9 +335,14 @@ static int rq_train(ecb_method *m, const float *x, size_t n)
     if (rc) return h->fail(h, rc, "rabitq: random rotation of size %zu failed", d);
     rq_rotate(s, s->cent, K, s->rcent);
     for (size_t k = 0; k < K; k++) {
-        double a = 0;
-        for (size_t t = 0; t < d; t++) a += (double)s->cent[k * d + t] * s->cent[k * d + t];
+        double a = 0, c = 0;
+        for (size_t t = 0; t < d; t++) {
+            a += (double)s->cent[k * d + t] * s->cent[k * d + t];
+            s->cdiff[k * d + t] = s->rcent[k * d + t] - s->rcent[t];
+            c += s->cdiff[k * d + t];
+        }
         s->cnorm2[k] = a;
+        s->csum[k] = c;
     }
     s->trained = 1;
     return 0;
@@ -435,11 +540,15 @@ static size_t rq_qs_stride(const rq_state *s)
     return (RQ_QS_HEAD * sizeof(float) + s->B * s->G + 3) / 4 * 4;
 }
 
+/* Bytes of the asymmetric query's lookup table: 2G groups of 4 dimensions,
+ * each 16 low bytes then 16 high bytes of its 16 uint16 entries. */
+static size_t rq_lut_bytes(const rq_state *s) { return 2 * s->G * 32; }
+
 static size_t rq_query_size(const ecb_method *m, ecb_mode mode)
 {
     const rq_state *s = (const rq_state *)m;
     if (mode == ECB_MODE_SYMMETRIC) return s->K * rq_qs_stride(s);
-    return (m->dim + s->K * RQ_QA_EXTRA) * sizeof(float);
+    return (RQ_QA_HEAD + RQ_QA_PER_K * s->K) * sizeof(double) + rq_lut_bytes(s);
 }
 
 /* Score-space constant of a query for centroid k: everything that does not
@@ -457,44 +566,107 @@ static double rq_qconst(const rq_state *s, size_t k, const float *y, double *qc_
     return s->base.sim == ECB_SIM_L2 ? -n2 : cq - s->cnorm2[k];
 }
 
+/* Largest LUT entry: 1 bit, 8-bit entries (FAISS's fast-scan precision: the
+ * rounding error is ~5% of the 1-bit estimator's own at any d); more bits,
+ * 16-bit entries, since the top plane's rounding is scaled by 2^(B-1) and
+ * would rival the estimator's error at B = 4. Also keeps a plane's sum,
+ * 2G entries, within uint32. */
+static uint32_t rq_lut_max(const rq_state *s)
+{
+    if (s->B == 1) return 255;
+    uint64_t m = UINT32_MAX / (2 * s->G);
+    return m < 65535 ? (uint32_t)m : 65535;
+}
+
+/* The query's lookup table over groups of 4 rotated dimensions of
+ * v = q' - c'_0 (zero past d): entry [g][x] approximates the sum of v over
+ * the set bits of nibble x, as neg_g + delta * Q with Q an integer in
+ * [0, M], one delta for all groups. Writes the table and *delta; returns
+ * sum_g neg_g. */
+static double rq_build_qlut(const double *v, size_t G, uint32_t M, uint8_t *lut, double *delta)
+{
+    double maxr = 0, neg = 0;
+    for (size_t g = 0; g < 2 * G; g++) {
+        double r = 0;
+        for (size_t j = 0; j < 4; j++) r += fabs(v[4 * g + j]);
+        if (r > maxr) maxr = r;
+    }
+    double dl = maxr > 0 ? maxr / M : 1.0;
+    for (size_t g = 0; g < 2 * G; g++) {
+        const double *a = v + 4 * g;
+        double ng = 0;
+        for (size_t j = 0; j < 4; j++) ng += a[j] < 0 ? a[j] : 0.0;
+        uint8_t *L = lut + 32 * g;
+        for (unsigned x = 0; x < 16; x++) {
+            double t = 0;
+            for (unsigned j = 0; j < 4; j++)
+                if (x >> j & 1) t += a[j];
+            double qv = floor((t - ng) / dl + 0.5);
+            uint32_t qi = qv <= 0 ? 0 : qv >= M ? M : (uint32_t)qv;
+            L[x] = (uint8_t)(qi & 255);
+            L[16 + x] = (uint8_t)(qi >> 8);
+        }
+        neg += ng;
+    }
+    *delta = dl;
+    return neg;
+}
+
 static int rq_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t nq, void *out)
 {
     const rq_state *s = (const rq_state *)m;
     const ecb_host *h = m->host;
-    size_t d = m->dim, K = s->K;
+    size_t d = m->dim, K = s->K, G = s->G;
     if (!s->trained) return h->fail(h, ECB_EINVAL, "rabitq: prepare before train");
-    float *y = malloc(d * sizeof(float));
+    size_t nb0 = nq < RQ_BLOCK ? nq : RQ_BLOCK;
+    float *y = malloc((nb0 ? nb0 : 1) * d * sizeof(float));
     float *u = malloc(d * sizeof(float));
+    double *v = calloc(8 * G, sizeof(double));
     uint8_t *idx = malloc(d);
     rq_work w;
     int have_w = mode == ECB_MODE_SYMMETRIC ? !rq_work_alloc(&w, d, s->B) : 1;
-    if (!y || !u || !idx || !have_w) {
-        free(y); free(u); free(idx);
+    if (!y || !u || !v || !idx || !have_w) {
+        free(y); free(u); free(v); free(idx);
         if (have_w && mode == ECB_MODE_SYMMETRIC) rq_work_free(&w);
         return h->fail(h, ECB_ENOMEM, "rabitq: out of memory preparing queries");
     }
     int rc = 0;
     size_t qsz = rq_query_size(m, mode);
-    for (size_t i = 0; i < nq && !rc; i++) {
-        rq_rotate(s, q + i * d, 1, y);
-        uint8_t *o = (uint8_t *)out + i * qsz;
-        if (mode == ECB_MODE_ASYMMETRIC) memcpy(o, y, d * sizeof(float));
-        for (size_t k = 0; k < K; k++) {
-            double qn;
-            double qc = rq_qconst(s, k, y, &qn);
+    double cB = ((1u << s->B) - 1) * 0.5;
+    for (size_t i0 = 0; i0 < nq && !rc; i0 += RQ_BLOCK) {
+        size_t nb = nq - i0 < RQ_BLOCK ? nq - i0 : RQ_BLOCK;
+        rq_rotate(s, q + i0 * d, nb, y);
+        for (size_t i = i0; i < i0 + nb; i++) {
+            const float *yi = y + (i - i0) * d;
+            uint8_t *o = (uint8_t *)out + i * qsz;
             if (mode == ECB_MODE_ASYMMETRIC) {
-                float *f = (float *)(void *)o + d + k * RQ_QA_EXTRA;
-                double sum = 0;
-                for (size_t t = 0; t < d; t++) sum += y[t] - s->rcent[k * d + t];
-                f[0] = (float)sum;
-                f[1] = (float)qc;
-                f[2] = (float)qn;
-            } else {
+                double hd[RQ_QA_HEAD], sum = 0, qc, qn;
+                for (size_t t = 0; t < d; t++) {
+                    v[t] = (double)yi[t] - s->rcent[t];
+                    sum += v[t];
+                }
+                double neg = rq_build_qlut(v, G, rq_lut_max(s),
+                                           o + (RQ_QA_HEAD + RQ_QA_PER_K * K) * sizeof(double),
+                                           &hd[0]);
+                hd[1] = (double)((1u << s->B) - 1) * neg - cB * sum;
+                memcpy(o, hd, sizeof hd);
+                for (size_t k = 0; k < K; k++) {
+                    double e[RQ_QA_PER_K];
+                    qc = rq_qconst(s, k, yi, &qn);
+                    e[0] = qc;
+                    e[1] = qn;
+                    memcpy(o + (RQ_QA_HEAD + RQ_QA_PER_K * k) * sizeof(double), e, sizeof e);
+                }
+                continue;
+            }
+            for (size_t k = 0; k < K; k++) {
+                double qn;
+                double qc = rq_qconst(s, k, yi, &qn);
                 uint8_t *e = o + k * rq_qs_stride(s);
                 double ip = 0, yn2;
                 if (qn > 0) {
                     for (size_t t = 0; t < d; t++)
-                        u[t] = (float)(((double)y[t] - s->rcent[k * d + t]) / qn);
+                        u[t] = (float)(((double)yi[t] - s->rcent[k * d + t]) / qn);
                     ip = rq_quantize(u, d, s->B, &w, idx, &yn2);
                 } else {
                     memset(idx, 0, d);
@@ -508,21 +680,9 @@ static int rq_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
             }
         }
     }
-    free(y); free(u); free(idx);
+    free(y); free(u); free(v); free(idx);
     if (mode == ECB_MODE_SYMMETRIC) rq_work_free(&w);
     return rc;
-}
-
-/* lut[g*256 + v] = sum of q[8g + j] over the set bits j of byte v. */
-static void rq_build_lut(const float *q, size_t d, size_t G, float *lut)
-{
-    for (size_t g = 0; g < G; g++) {
-        float *T = lut + g * 256;
-        float qq[8];
-        for (size_t j = 0; j < 8; j++) qq[j] = 8 * g + j < d ? q[8 * g + j] : 0.0f;
-        T[0] = 0.0f;
-        for (unsigned v = 1; v < 256; v++) T[v] = T[v & (v - 1)] + qq[__builtin_ctz(v)];
-    }
 }
 
 static inline size_t rq_cid(const rq_state *s, const uint8_t *c)
@@ -530,41 +690,193 @@ static inline size_t rq_cid(const rq_state *s, const uint8_t *c)
     return s->idb ? c[s->nf * 4] : 0;
 }
 
+/* ---- the asymmetric fast scan ------------------------------------------- */
+/* S = sum_b 2^b sum_g lut[g][nibble g of plane b]: exact integers, so the
+ * portable and the AVX2 kernels agree bit for bit, whatever the split. */
+
+/* Portable: one code, planes in place. */
+static uint64_t rq_scan1(const uint8_t *lut, const uint8_t *pl, size_t G, size_t B)
+{
+    uint64_t S = 0;
+    for (size_t b = 0; b < B; b++) {
+        const uint8_t *p = pl + b * G;
+        uint32_t lo = 0, hi = 0;
+        for (size_t g = 0; g < G; g++) {
+            const uint8_t *L = lut + 64 * g;
+            unsigned x0 = p[g] & 15, x1 = p[g] >> 4;
+            lo += (uint32_t)L[x0] + L[32 + x1];
+            hi += (uint32_t)L[16 + x0] + L[48 + x1];
+        }
+        S += ((uint64_t)lo + ((uint64_t)hi << 8)) << b;
+    }
+    return S;
+}
+
+/* Codes per block of the AVX2 kernel (one byte per code in a register) and
+ * blocks per tile (the codes transposed once per score() call and scanned
+ * by every query while in cache). */
+#define RQ_BW 32
+#define RQ_TILE_BLOCKS 8
+
+/* Transpose up to RQ_BW codes' planes (W = B*G bytes each) into
+ * t[w * RQ_BW + j] = byte w of code j; missing codes are zero. */
+static void rq_transpose(const uint8_t *codes, size_t cs, size_t off, size_t nc, size_t W,
+                         uint8_t *t)
+{
+    if (nc < RQ_BW) memset(t, 0, W * RQ_BW);
+    for (size_t j = 0; j < nc; j++) {
+        const uint8_t *c = codes + j * cs + off;
+        for (size_t w = 0; w < W; w++) t[w * RQ_BW + j] = c[w];
+    }
+}
+
+/* AVX2: RQ_BW transposed codes against one table, the 16 nibble entries
+ * of a group in both halves of a register and looked up 32 codes at a time
+ * (pshufb), as FAISS's PQ/RaBitQ fast scan does. Byte sums go into 16-bit
+ * lanes (even and odd codes apart) and are widened to 32 bits every 128
+ * bytes, before 2 x 128 bytes of at most 255 could overflow. wide = 0: the
+ * high bytes are all zero (1 bit) and are skipped. */
+__attribute__((target("avx2"))) static void rq_scan_avx2(const uint8_t *lut, const uint8_t *t,
+                                                         size_t G, size_t B, int wide,
+                                                         uint64_t *S)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m8 = _mm256_set1_epi16(0x00ff);
+    for (size_t j = 0; j < RQ_BW; j++) S[j] = 0;
+    for (size_t b = 0; b < B; b++) {
+        __m256i tl[4], th[4];
+        for (int r = 0; r < 4; r++) tl[r] = th[r] = _mm256_setzero_si256();
+        for (size_t g0 = 0; g0 < G; g0 += 128) {
+            size_t g1 = G - g0 < 128 ? G : g0 + 128;
+            __m256i ae = _mm256_setzero_si256(), ao = ae, he = ae, ho = ae;
+            for (size_t g = g0; g < g1; g++) {
+                __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(t + (b * G + g) * RQ_BW));
+                __m256i x0 = _mm256_and_si256(c, m4);
+                __m256i x1 = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
+                const uint8_t *L = lut + 64 * g;
+                __m256i l0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)L));
+                __m256i l1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(L + 32)));
+                __m256i r0 = _mm256_shuffle_epi8(l0, x0), r1 = _mm256_shuffle_epi8(l1, x1);
+                ae = _mm256_add_epi16(ae, _mm256_add_epi16(_mm256_and_si256(r0, m8), _mm256_and_si256(r1, m8)));
+                ao = _mm256_add_epi16(ao, _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
+                if (wide) {
+                    __m256i h0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(L + 16)));
+                    __m256i h1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(L + 48)));
+                    __m256i s0 = _mm256_shuffle_epi8(h0, x0), s1 = _mm256_shuffle_epi8(h1, x1);
+                    he = _mm256_add_epi16(he, _mm256_add_epi16(_mm256_and_si256(s0, m8), _mm256_and_si256(s1, m8)));
+                    ho = _mm256_add_epi16(ho, _mm256_add_epi16(_mm256_srli_epi16(s0, 8), _mm256_srli_epi16(s1, 8)));
+                }
+            }
+            const __m256i acc[4] = {ae, ao, he, ho};
+            for (int r = 0; r < 4; r++) {
+                __m256i lo = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(acc[r]));
+                __m256i hi = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(acc[r], 1));
+                __m256i *dst = r < 2 ? tl : th;
+                int e = (r & 1) * 2;
+                dst[e] = _mm256_add_epi32(dst[e], lo);
+                dst[e + 1] = _mm256_add_epi32(dst[e + 1], hi);
+            }
+        }
+        /* tl[0]: even codes 0..14, tl[1]: even 16..30, tl[2], tl[3]: the odd ones */
+        uint32_t vl[4][8], vh[4][8];
+        for (int r = 0; r < 4; r++) {
+            _mm256_storeu_si256((__m256i *)(void *)vl[r], tl[r]);
+            _mm256_storeu_si256((__m256i *)(void *)vh[r], th[r]);
+        }
+        for (size_t k = 0; k < 8; k++)
+            for (int r = 0; r < 4; r++) {
+                size_t j = 2 * k + (r >> 1) + 16 * (size_t)(r & 1);
+                S[j] += ((uint64_t)vl[r][k] + ((uint64_t)vh[r][k] << 8)) << b;
+            }
+    }
+}
+
+/* The integer sums of one query's table against nc (<= RQ_BW) codes. */
+static void rq_scan_block(const rq_state *s, int simd, const uint8_t *lut, const uint8_t *t,
+                          const uint8_t *codes, size_t nc, int wide, uint64_t *S)
+{
+    if (simd) {
+        rq_scan_avx2(lut, t, s->G, s->B, wide, S);
+        return;
+    }
+    for (size_t j = 0; j < nc; j++)
+        S[j] = rq_scan1(lut, codes + j * s->code_size + s->plane_off, s->G, s->B);
+}
+
+/* <grid indices of code c, rot^T (c_k - c_0)>: the document's share of the
+ * table's reference shift to centroid 0, once per code and score() call. */
+static double rq_cdiff_dot(const rq_state *s, const uint8_t *c, size_t k)
+{
+    size_t d = s->base.dim, G = s->G;
+    const uint8_t *pl = c + s->plane_off;
+    const float *cd = s->cdiff + k * d;
+    double a = 0;
+    for (size_t t = 0; t < d; t++) {
+        unsigned x = 0;
+        for (size_t b = 0; b < s->B; b++) x |= (unsigned)(pl[b * G + t / 8] >> (t % 8) & 1) << b;
+        a += x * (double)cd[t];
+    }
+    return a;
+}
+
+/* Scores, with S the scan's sum and ip the estimate of <y, q' - c'_k>:
+ *   ip = delta S + hd[1] + cB sum(c'_k - c'_0) - <idx, c'_k - c'_0>
+ *   score = add + mul ip + qconst_k (+ eps ||q - c_k|| err). */
 static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
                          const uint8_t *codes, size_t n, float *scores)
 {
-    size_t d = s->base.dim, G = s->G, B = s->B, K = s->K, cs = s->code_size;
-    size_t qstride = d + K * RQ_QA_EXTRA;
-    float *lut = malloc((K * G * 256 + d) * sizeof(float));
-    if (!lut) return s->base.host->fail(s->base.host, ECB_ENOMEM, "rabitq: out of memory "
-                                        "for %zu lookup tables", K);
-    float *qk = lut + K * G * 256;
-    float cB = (float)(((1u << B) - 1) * 0.5);
-    float eps = (float)s->p.rerank_bound;
-    for (size_t i = 0; i < nq; i++) {
-        const float *pq = (const float *)prepared + i * qstride;
-        for (size_t k = 0; k < K; k++) {
-            for (size_t t = 0; t < d; t++) qk[t] = pq[t] - s->rcent[k * d + t];
-            rq_build_lut(qk, d, G, lut + k * G * 256);
-        }
-        float *sc = scores + i * n;
-        for (size_t j = 0; j < n; j++) {
-            const uint8_t *c = codes + j * cs;
-            float f[3];
-            memcpy(f, c, s->nf * sizeof(float));
+    size_t K = s->K, cs = s->code_size, W = s->B * s->G;
+    size_t qsz = rq_query_size(&s->base, ECB_MODE_ASYMMETRIC);
+    size_t hdr = (RQ_QA_HEAD + RQ_QA_PER_K * K) * sizeof(double);
+    int simd = s->avx2 && nq >= RQ_SIMD_MIN_Q, wide = rq_lut_max(s) > 255;
+    double cB = ((1u << s->B) - 1) * 0.5, eps = s->p.rerank_bound;
+    const size_t T = RQ_BW * RQ_TILE_BLOCKS;
+    uint8_t *tb = simd ? malloc(RQ_TILE_BLOCKS * W * RQ_BW) : NULL;
+    float(*f)[3] = malloc(T * sizeof *f);
+    double *corr = malloc(T * sizeof(double));
+    uint8_t *kid = malloc(T);
+    uint64_t S[RQ_BW];
+    if ((simd && !tb) || !f || !corr || !kid) {
+        free(tb); free(f); free(corr); free(kid);
+        return s->base.host->fail(s->base.host, ECB_ENOMEM, "rabitq: out of memory scanning");
+    }
+    for (size_t j0 = 0; j0 < n; j0 += T) {
+        size_t nt = n - j0 < T ? n - j0 : T;
+        for (size_t j = 0; j < nt; j++) {
+            const uint8_t *c = codes + (j0 + j) * cs;
+            f[j][2] = 0.0f;
+            memcpy(f[j], c, s->nf * sizeof(float));
             size_t k = rq_cid(s, c);
-            const float *L = lut + k * G * 256;
-            const float *qe = pq + d + k * RQ_QA_EXTRA;
-            const uint8_t *pl = c + s->plane_off;
-            float acc = 0.0f;
-            for (size_t b = 0; b < B; b++) acc += ecb_lut_sum8(L, pl + b * G, G) * (float)(1u << b);
-            float ip = acc - cB * qe[0];
-            float v = f[1] + f[0] * ip + qe[1];
-            if (eps > 0) v += eps * qe[2] * f[2];
-            sc[j] = v;
+            kid[j] = (uint8_t)k;
+            corr[j] = k ? cB * s->csum[k] - rq_cdiff_dot(s, c, k) : 0.0;
+        }
+        if (simd)
+            for (size_t bl = 0; bl * RQ_BW < nt; bl++) {
+                size_t nc = nt - bl * RQ_BW < RQ_BW ? nt - bl * RQ_BW : RQ_BW;
+                rq_transpose(codes + (j0 + bl * RQ_BW) * cs, cs, s->plane_off, nc, W,
+                             tb + bl * W * RQ_BW);
+            }
+        for (size_t i = 0; i < nq; i++) {
+            const uint8_t *pq = (const uint8_t *)prepared + i * qsz;
+            double hd[RQ_QA_HEAD];
+            memcpy(hd, pq, sizeof hd);
+            float *sc = scores + i * n + j0;
+            for (size_t bl = 0; bl * RQ_BW < nt; bl++) {
+                size_t nc = nt - bl * RQ_BW < RQ_BW ? nt - bl * RQ_BW : RQ_BW;
+                rq_scan_block(s, simd, pq + hdr, simd ? tb + bl * W * RQ_BW : NULL,
+                              codes + (j0 + bl * RQ_BW) * cs, nc, wide, S);
+                for (size_t jj = 0; jj < nc; jj++) {
+                    size_t j = bl * RQ_BW + jj;
+                    double e[RQ_QA_PER_K];
+                    memcpy(e, pq + (RQ_QA_HEAD + RQ_QA_PER_K * kid[j]) * sizeof(double), sizeof e);
+                    double ip = hd[0] * (double)S[jj] + hd[1] + corr[j];
+                    double v = (double)f[j][1] + (double)f[j][0] * ip + e[0];
+                    if (eps > 0) v += eps * e[1] * (double)f[j][2];
+                    sc[j] = (float)v;
+                }
+            }
         }
     }
-    free(lut);
+    free(tb); free(f); free(corr); free(kid);
     return 0;
 }
 
