@@ -741,10 +741,13 @@ __attribute__((target("avx2"))) static void rq_scan_avx2(const uint8_t *lut, con
                                                          uint64_t *S)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f), m8 = _mm256_set1_epi16(0x00ff);
-    for (size_t j = 0; j < RQ_BW; j++) S[j] = 0;
+    /* 32-bit sums over all planes, plane b shifted by b (at most
+     * (2^B - 1) * 2G * 255 < 2^32): [0] even codes 0..14, [1] even 16..30,
+     * [2], [3] the odd ones; tl the low bytes of the entries, th the high */
+    __m256i tl[4], th[4];
+    for (int r = 0; r < 4; r++) tl[r] = th[r] = _mm256_setzero_si256();
     for (size_t b = 0; b < B; b++) {
-        __m256i tl[4], th[4];
-        for (int r = 0; r < 4; r++) tl[r] = th[r] = _mm256_setzero_si256();
+        const __m128i sh = _mm_cvtsi32_si128((int)b);
         for (size_t g0 = 0; g0 < G; g0 += 128) {
             size_t g1 = G - g0 < 128 ? G : g0 + 128;
             __m256i ae = _mm256_setzero_si256(), ao = ae, he = ae, ho = ae;
@@ -767,27 +770,26 @@ __attribute__((target("avx2"))) static void rq_scan_avx2(const uint8_t *lut, con
                 }
             }
             const __m256i acc[4] = {ae, ao, he, ho};
-            for (int r = 0; r < 4; r++) {
-                __m256i lo = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(acc[r]));
-                __m256i hi = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(acc[r], 1));
+            for (int r = 0; r < (wide ? 4 : 2); r++) {
+                __m256i lo = _mm256_sll_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(acc[r])), sh);
+                __m256i hi = _mm256_sll_epi32(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(acc[r], 1)), sh);
                 __m256i *dst = r < 2 ? tl : th;
                 int e = (r & 1) * 2;
                 dst[e] = _mm256_add_epi32(dst[e], lo);
                 dst[e + 1] = _mm256_add_epi32(dst[e + 1], hi);
             }
         }
-        /* tl[0]: even codes 0..14, tl[1]: even 16..30, tl[2], tl[3]: the odd ones */
-        uint32_t vl[4][8], vh[4][8];
-        for (int r = 0; r < 4; r++) {
-            _mm256_storeu_si256((__m256i *)(void *)vl[r], tl[r]);
-            _mm256_storeu_si256((__m256i *)(void *)vh[r], th[r]);
-        }
-        for (size_t k = 0; k < 8; k++)
-            for (int r = 0; r < 4; r++) {
-                size_t j = 2 * k + (r >> 1) + 16 * (size_t)(r & 1);
-                S[j] += ((uint64_t)vl[r][k] + ((uint64_t)vh[r][k] << 8)) << b;
-            }
     }
+    uint32_t vl[4][8], vh[4][8];
+    for (int r = 0; r < 4; r++) {
+        _mm256_storeu_si256((__m256i *)(void *)vl[r], tl[r]);
+        _mm256_storeu_si256((__m256i *)(void *)vh[r], th[r]);
+    }
+    for (size_t k = 0; k < 8; k++)
+        for (int r = 0; r < 4; r++) {
+            size_t j = 2 * k + (size_t)(r & 1) * 16 + (size_t)(r >> 1);
+            S[j] = (uint64_t)vl[r][k] + ((uint64_t)vh[r][k] << 8);
+        }
 }
 
 /* The integer sums of one query's table against nc (<= RQ_BW) codes. */
@@ -864,6 +866,16 @@ static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
                 size_t nc = nt - bl * RQ_BW < RQ_BW ? nt - bl * RQ_BW : RQ_BW;
                 rq_scan_block(s, simd, pq + hdr, simd ? tb + bl * W * RQ_BW : NULL,
                               codes + (j0 + bl * RQ_BW) * cs, nc, wide, S);
+                if (K == 1 && !(eps > 0)) {
+                    double e0;
+                    memcpy(&e0, pq + RQ_QA_HEAD * sizeof(double), sizeof e0);
+                    for (size_t jj = 0; jj < nc; jj++) {
+                        size_t j = bl * RQ_BW + jj;
+                        double ip = hd[0] * (double)S[jj] + hd[1];
+                        sc[j] = (float)((double)f[j][1] + (double)f[j][0] * ip + e0);
+                    }
+                    continue;
+                }
                 for (size_t jj = 0; jj < nc; jj++) {
                     size_t j = bl * RQ_BW + jj;
                     double e[RQ_QA_PER_K];
