@@ -15,7 +15,7 @@
  *           product; l2: METRIC_L2.
  *   training: the first NTRAIN base rows (ecbench: NTRAIN rows sampled with
  *           its seed); FAISS subsamples inside k-means by its own rule.
- *   encode: index.add() of all base rows (binary: fvecs2bitvecs + add).
+ *   encode: index.add() of all base rows (binary: sign bits + add).
  *   qps:    nq / wall seconds of one search() of all queries, k = 10, the
  *           median of REPS passes (binary: query sign bits + search).
  *   recall10: ecbench's kNN recall@10 (harness/metrics.c ecb_knn_recall): a
@@ -27,6 +27,10 @@
  *           few queries. Methods it touches (flat, pca, pq*, opq16) run with
  *           the default and with 20; each column keeps the stronger value,
  *           and both training times are printed.
+ *   rabitq*: FAISS's RandomRotationMatrix in front (ecbench's rabitq rotates);
+ *           IndexRaBitQ keeps FAISS's default qb (4-bit query) unless
+ *           VS_FAISS_RABITQ_QB says otherwise (qb = 0, a float query like
+ *           ecbench's, is FAISS's slow reference path); FastScan its own 8.
  *   threads: omp_set_num_threads and openblas_set_num_threads (Debian's
  *           OpenBLAS is the pthreads build, which ignores OpenMP's count).
  */
@@ -41,7 +45,6 @@
 #include <faiss/VectorTransform.h>
 #include <faiss/index_factory.h>
 #include <faiss/utils/distances.h>
-#include <faiss/utils/hamming.h>
 
 #include <omp.h>
 
@@ -183,6 +186,22 @@ Result run_float(const Data &D, faiss::Index *idx, int reps)
     return r;
 }
 
+/* Bit j = x_j > 0, ecbench binary's threshold=zero rule, packed LSB first
+ * like faiss::fvecs2bitvecs (which sets x_j >= 0: on non-negative data such
+ * as SIFT its codes are all ones and the comparison would be meaningless). */
+void sign_bits(const float *x, uint8_t *b, size_t d, size_t n)
+{
+    size_t nb = (d + 7) / 8;
+#pragma omp parallel for if (n > 1000)
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * d;
+        uint8_t *bi = b + i * nb;
+        memset(bi, 0, nb);
+        for (size_t j = 0; j < d; j++)
+            if (xi[j] > 0) bi[j >> 3] |= (uint8_t)(1u << (j & 7));
+    }
+}
+
 Result run_binary(const Data &D, int reps)
 {
     Result r;
@@ -191,7 +210,7 @@ Result run_binary(const Data &D, int reps)
     r.train_s = 0; /* sign bits: nothing to learn */
     double t0 = now();
     std::vector<uint8_t> codes(D.n * nb);
-    faiss::fvecs2bitvecs(D.xb.data(), codes.data(), D.d, D.n);
+    sign_bits(D.xb.data(), codes.data(), D.d, D.n);
     idx.add((faiss::idx_t)D.n, codes.data());
     r.encode_vps = (double)D.n / (now() - t0);
     std::vector<int32_t> dist(D.nq * K);
@@ -200,7 +219,7 @@ Result run_binary(const Data &D, int reps)
     std::vector<double> ts;
     for (int i = 0; i < reps; i++) {
         t0 = now();
-        faiss::fvecs2bitvecs(D.xq.data(), qc.data(), D.d, D.nq);
+        sign_bits(D.xq.data(), qc.data(), D.d, D.nq);
         idx.search((faiss::idx_t)D.nq, qc.data(), K, dist.data(), ids.data());
         ts.push_back(now() - t0);
     }
@@ -239,7 +258,7 @@ std::unique_ptr<faiss::Index> make(const Data &D, const std::string &m)
             rq = new faiss::IndexRaBitQFastScan(d, mt, 32, bits);
         } else {
             auto *r = new faiss::IndexRaBitQ(d, mt, bits);
-            r->qb = 0; /* float query, as ecbench's asymmetric mode */
+            if (const char *qb = getenv("VS_FAISS_RABITQ_QB")) r->qb = (uint8_t)atoi(qb);
             rq = r;
         }
         auto *rr = new faiss::RandomRotationMatrix((int)D.d, (int)D.d);
