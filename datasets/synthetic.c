@@ -36,7 +36,11 @@
  * dim). Identical bytes for identical parameters with the same build (the
  * code is ISO C: no FP contraction).
  * Limits: dim <= 4096 (stack buffers); queries <= n; clusters <= n/10.
- * Generation costs ~23 us per 768-dim row on one core (1M x 768: ~25 s).
+ * Generation per 768-dim row, one core (CPU time, machine shared, load ~8):
+ * 5.1 us with the AVX-512 build of the row code, 7.0 AVX2, 8.2 portable, the
+ * first scalar code 10.1; every level writes the same bytes (test_synthetic
+ * checks each against golden hashes). Over 600 lines: the model, its
+ * per-row code in three builds and the queries/qrels belong together.
  * Measured at the quickstart size (n=20000, dim=128, 200 queries, seed 42;
  * numpy cross-check): exact cosine nDCG@10 0.703, Recall@100 0.886; mean
  * cosine of random pairs 0.31; binary codes with Hamming scoring: zero
@@ -49,6 +53,7 @@
 #include <string.h>
 
 #include "datasets/dataset.h"
+#include "ecbench/ecbmath.h"
 
 #define SYNTH_VERSION 1u
 #define SYNTH_MAX_DIM 4096
@@ -113,13 +118,55 @@ static uint64_t draw(uint64_t key, uint64_t k) { return mix64(key + k * 0x632be5
 static double unif(uint64_t key, uint64_t k) { return (double)(draw(key, k) >> 11) * 0x1p-53; }
 
 /* Approximately N(0,1): Irwin-Hall of 4 uniforms from one 64-bit draw,
- * rescaled to unit variance. Cheap enough for 10^9 values. */
-static float gauss(uint64_t key, uint64_t k)
+ * rescaled to unit variance. Cheap enough for 10^9 values. The four 16-bit
+ * fields are summed as integers: their sum in double is exact either way. */
+static inline float gauss_of(uint64_t r)
 {
-    uint64_t r = draw(key, k);
-    double s = (double)(r & 0xffff) + (double)((r >> 16) & 0xffff) +
-               (double)((r >> 32) & 0xffff) + (double)(r >> 48);
-    return (float)((s * (1.0 / 65536.0) - 2.0) * 1.7320508075688772);
+    uint64_t s = (r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48);
+    return (float)(((double)s * (1.0 / 65536.0) - 2.0) * 1.7320508075688772);
+}
+
+static float gauss(uint64_t key, uint64_t k) { return gauss_of(draw(key, k)); }
+
+/* g[j] = gauss(key, j), j < n. */
+static void gauss_fill_generic(uint64_t key, size_t n, float *g)
+{
+    for (size_t j = 0; j < n; j++) g[j] = gauss(key, j);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SYNTH_X86 1
+#endif
+
+/* gauss_fill_generic eight lanes at a time, in GCC vector types, built into
+ * the AVX-512 row code below. The hash is integer arithmetic (exact); the
+ * sum is below 2^18, so converting it through int32 is exact; then the same
+ * IEEE double operations in the same order and one rounding to float, as
+ * the scalar code does. */
+typedef uint64_t u64x8 __attribute__((vector_size(64)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+typedef double f64x8 __attribute__((vector_size(64)));
+typedef float f32x8 __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) void gauss_fill_vec(uint64_t key, size_t n, float *g)
+{
+    const uint64_t step = 0x632be59bd9b4e019ull;
+    u64x8 x;
+    for (int l = 0; l < 8; l++) x[l] = key + (uint64_t)l * step;
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        u64x8 r = x + 0x9e3779b97f4a7c15ull;
+        r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ull;
+        r = (r ^ (r >> 27)) * 0x94d049bb133111ebull;
+        r = r ^ (r >> 31);
+        u64x8 sum = (r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48);
+        f64x8 v = __builtin_convertvector(__builtin_convertvector(sum, i32x8), f64x8);
+        v = (v * (1.0 / 65536.0) - 2.0) * 1.7320508075688772;
+        f32x8 f = __builtin_convertvector(v, f32x8);
+        memcpy(g + j, &f, sizeof f);
+        x += 8 * step;
+    }
+    for (; j < n; j++) g[j] = gauss(key, j);
 }
 
 /* ---- model ----------------------------------------------------------------- */
@@ -132,6 +179,8 @@ typedef struct {
     float *mean;    /* dim, observed coordinates */
     float *rot1, *rot2; /* block-orthogonal layers: nblk blocks, row-major */
     size_t *perm1, *perm2;
+    uint32_t *inv1, *inv2; /* inverse permutations: y[i] = (B x)[inv[i]] */
+    int avx2;       /* rows through the row code built for: 0 portable, 1 AVX2, 2 AVX-512 */
 } synth;
 
 static size_t doc_topic(const synth *s, size_t row)
@@ -146,64 +195,145 @@ static size_t topic_cluster(const synth *s, size_t t)
     return c < s->n_clusters ? c : s->n_clusters - 1;
 }
 
+/* The per-row work below is written once (always inlined, avx2 a
+ * constant at each call site) and compiled twice: portable and AVX2 (the
+ * loops vectorise 8 wide). Both give the same bits: no FMA (ISO C turns
+ * contraction off, and the AVX2 target has no FMA), every float operation
+ * in the same order. */
+#define SYNTH_INLINE static inline __attribute__((always_inline))
+
 /* out += a * s (.) g for stream key. */
+SYNTH_INLINE void add_component_k(const synth *s, uint64_t key, double a, float *out, int avx2)
+{
+    float g[SYNTH_MAX_DIM];
+    float af = (float)a;
+    size_t d = s->p.dim;
+    /* AVX2 has no 64-bit lane product (GCC would go scalar): only the
+     * AVX-512 build takes the vector hash */
+    if (avx2 == 2) gauss_fill_vec(key, d, g);
+    else gauss_fill_generic(key, d, g);
+    for (size_t j = 0; j < d; j++) out[j] += af * s->scale[j] * g[j];
+    (void)avx2;
+}
+
 static void add_component(const synth *s, uint64_t key, double a, float *out)
 {
-    float af = (float)a;
-    for (size_t j = 0; j < s->p.dim; j++) out[j] += af * s->scale[j] * gauss(key, j);
+    add_component_k(s, key, a, out, 0);
 }
 
 /* Latent z (spectral coordinates) of a document without its own part. */
-static void topic_latent(const synth *s, size_t topic, float *z)
+SYNTH_INLINE void topic_latent_k(const synth *s, size_t topic, float *z, int avx2)
 {
     const float *c = s->centres + topic_cluster(s, topic) * s->p.dim;
     memcpy(z, c, s->p.dim * sizeof *z);
-    add_component(s, key3(s->p.seed, TAG_OFFSET, topic), A_T, z);
+    add_component_k(s, key3(s->p.seed, TAG_OFFSET, topic), A_T, z, avx2);
 }
 
-static void doc_latent(const synth *s, size_t row, float *z)
+static void topic_latent(const synth *s, size_t topic, float *z) { topic_latent_k(s, topic, z, 0); }
+
+SYNTH_INLINE void doc_latent_k(const synth *s, size_t row, float *z, int avx2)
 {
-    topic_latent(s, doc_topic(s, row), z);
-    add_component(s, key3(s->p.seed, TAG_DOC, row), A_D, z);
+    topic_latent_k(s, doc_topic(s, row), z, avx2);
+    add_component_k(s, key3(s->p.seed, TAG_DOC, row), A_D, z, avx2);
 }
 
-/* One block-orthogonal layer then a permutation: y = P (B x). Blocks are
- * stored transposed so the inner loop runs over outputs (vectorisable);
- * float accumulation over BLOCK terms is plenty for synthetic data. */
-static void apply_layer(const synth *s, const float *rot, const size_t *perm, const float *x,
-                        float *y)
+static void doc_latent(const synth *s, size_t row, float *z) { doc_latent_k(s, row, z, 0); }
+
+/* One block-orthogonal layer: tmp = B x; the layer's permutation y = P tmp
+ * is left to the caller (a gather through the inverse permutation, which
+ * vectorises where the scatter y[perm[j]] = tmp[j] does not). Blocks are stored
+ * transposed so the inner loop runs over outputs (vectorisable); float
+ * accumulation over BLOCK terms is plenty for synthetic data. Full blocks
+ * take constant-size loops (registers hold the accumulators), the last
+ * partial one the general loop: the same operations either way. */
+SYNTH_INLINE void apply_layer_k(const synth *s, const float *rot, const float *x, float *tmp)
 {
     size_t d = s->p.dim;
-    float tmp[SYNTH_MAX_DIM];
     for (size_t b0 = 0; b0 < d; b0 += BLOCK) {
         size_t bs = d - b0 < BLOCK ? d - b0 : BLOCK;
         const float *Bt = rot + b0 * BLOCK; /* bs x bs, Bt[k * bs + i] = B[i][k] */
         float acc[BLOCK] = {0};
-        for (size_t k = 0; k < bs; k++) {
-            float xk = x[b0 + k];
-            for (size_t i = 0; i < bs; i++) acc[i] += Bt[k * bs + i] * xk;
+        if (bs == BLOCK && d - b0 >= 2 * BLOCK) {
+            /* two blocks at once: twice the independent sums in flight
+             * (one block's are a chain of BLOCK dependent additions) */
+            const float *Bt2 = Bt + BLOCK * BLOCK;
+            float acc2[BLOCK] = {0};
+            for (size_t k = 0; k < BLOCK; k++) {
+                float xk = x[b0 + k], xk2 = x[b0 + BLOCK + k];
+                for (size_t i = 0; i < BLOCK; i++) {
+                    acc[i] += Bt[k * BLOCK + i] * xk;
+                    acc2[i] += Bt2[k * BLOCK + i] * xk2;
+                }
+            }
+            memcpy(tmp + b0 + BLOCK, acc2, BLOCK * sizeof *tmp);
+            memcpy(tmp + b0, acc, BLOCK * sizeof *tmp);
+            b0 += BLOCK;
+            continue;
         }
+        if (bs == BLOCK)
+            for (size_t k = 0; k < BLOCK; k++) {
+                float xk = x[b0 + k];
+                for (size_t i = 0; i < BLOCK; i++) acc[i] += Bt[k * BLOCK + i] * xk;
+            }
+        else
+            for (size_t k = 0; k < bs; k++) {
+                float xk = x[b0 + k];
+                for (size_t i = 0; i < bs; i++) acc[i] += Bt[k * bs + i] * xk;
+            }
         memcpy(tmp + b0, acc, bs * sizeof *tmp);
     }
-    for (size_t j = 0; j < d; j++) y[perm[j]] = tmp[j];
 }
 
 /* Observed vector from a latent plus observation noise (key). */
+SYNTH_INLINE void observe_k(const synth *s, float *z, uint64_t noise_key, float *out, int avx2)
+{
+    float t1[SYNTH_MAX_DIM], t2[SYNTH_MAX_DIM];
+    add_component_k(s, noise_key, A_O, z, avx2);
+    size_t d = s->p.dim;
+    apply_layer_k(s, s->rot1, z, t1);
+    for (size_t j = 0; j < d; j++) z[j] = t1[s->inv1[j]];
+    apply_layer_k(s, s->rot2, z, t2);
+    for (size_t j = 0; j < d; j++) out[j] = t2[s->inv2[j]] + s->mean[j];
+}
+
 static void observe(const synth *s, float *z, uint64_t noise_key, float *out)
 {
-    float tmp[SYNTH_MAX_DIM];
-    add_component(s, noise_key, A_O, z);
-    apply_layer(s, s->rot1, s->perm1, z, tmp);
-    apply_layer(s, s->rot2, s->perm2, tmp, out);
-    for (size_t j = 0; j < s->p.dim; j++) out[j] += s->mean[j];
+    observe_k(s, z, noise_key, out, 0);
 }
+
+SYNTH_INLINE void gen_row_k(const synth *s, size_t row, float *out, int avx2)
+{
+    float z[SYNTH_MAX_DIM];
+    doc_latent_k(s, row, z, avx2);
+    observe_k(s, z, key3(s->p.seed, TAG_NOISE, row), out, avx2);
+}
+
+static void gen_row_generic(const synth *s, size_t row, float *out) { gen_row_k(s, row, out, 0); }
+
+#ifdef SYNTH_X86
+__attribute__((target("avx2"))) static void gen_row_avx2(const synth *s, size_t row, float *out)
+{
+    gen_row_k(s, row, out, 1);
+}
+
+__attribute__((target("avx512f,avx512bw"))) static void gen_row_avx512(const synth *s, size_t row,
+                                                                     float *out)
+{
+    gen_row_k(s, row, out, 2);
+}
+#endif
 
 static void gen_row(const void *ctx, size_t row, float *out)
 {
     const synth *s = ctx;
-    float z[SYNTH_MAX_DIM];
-    doc_latent(s, row, z);
-    observe(s, z, key3(s->p.seed, TAG_NOISE, row), out);
+#ifdef SYNTH_X86
+    if (s->avx2) {
+        if (s->avx2 == 2) gen_row_avx512(s, row, out);
+        else gen_row_avx2(s, row, out);
+        return;
+    }
+#endif
+    gen_row_generic(s, row, out);
 }
 
 static void synth_free(void *ctx)
@@ -217,6 +347,8 @@ static void synth_free(void *ctx)
     free(s->rot2);
     free(s->perm1);
     free(s->perm2);
+    free(s->inv1);
+    free(s->inv2);
     free(s);
 }
 
@@ -260,6 +392,7 @@ static int synth_build(const ecb_synth_params *p, synth **out)
     synth *s = ecb_calloc(1, sizeof *s);
     if (!s) return ECB_ENOMEM;
     s->p = *p;
+    s->avx2 = ecb_cpu()->level >= ECB_CPU_AVX512 ? 2 : ecb_cpu()->level >= ECB_CPU_AVX2;
     size_t d = p->dim;
     s->n_topics = p->n / TOPIC_SIZE ? p->n / TOPIC_SIZE : 1;
     size_t c = p->clusters ? p->clusters : (size_t)(sqrt((double)p->n) / 2.0);
@@ -273,8 +406,10 @@ static int synth_build(const ecb_synth_params *p, synth **out)
     s->rot2 = ecb_malloc_array(d * BLOCK, sizeof *s->rot2);
     s->perm1 = ecb_malloc_array(d, sizeof *s->perm1);
     s->perm2 = ecb_malloc_array(d, sizeof *s->perm2);
+    s->inv1 = ecb_malloc_array(d, sizeof *s->inv1);
+    s->inv2 = ecb_malloc_array(d, sizeof *s->inv2);
     if (!s->scale || !s->centres || !s->mean || !s->rot1 || !s->rot2 || !s->perm1 ||
-        !s->perm2) {
+        !s->perm2 || !s->inv1 || !s->inv2) {
         synth_free(s);
         return ECB_ENOMEM;
     }
@@ -286,6 +421,10 @@ static int synth_build(const ecb_synth_params *p, synth **out)
         add_component(s, key3(p->seed, TAG_CENTRE, i), A_C, s->centres + i * d);
     make_layer(s, key3(p->seed, TAG_ROT, 1), s->rot1, s->perm1);
     make_layer(s, key3(p->seed, TAG_ROT, 2), s->rot2, s->perm2);
+    for (size_t j = 0; j < d; j++) {
+        s->inv1[s->perm1[j]] = (uint32_t)j;
+        s->inv2[s->perm2[j]] = (uint32_t)j;
+    }
     /* Mean: a random direction, squared norm MEAN_SHARE x the expected
      * centred squared norm (the spectrum sums to 1 per unit scale). */
     double var = A_C * A_C + A_T * A_T + A_D * A_D + A_O * A_O, nrm = 0;

@@ -3,11 +3,15 @@
  * another seed, other bytes), rows computable independently, the shape of
  * the data (common mean, decaying but not axis-aligned spectrum), qrels
  * sanity, and exact cosine retrieval scoring a realistic, imperfect nDCG@10.
+ * Golden: the corpus bytes equal those of the first (scalar) generator,
+ * whatever kernel level ECBENCH_CPU picks (each level in a child process,
+ * since the level is chosen once per process).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -240,13 +244,64 @@ static void test_qrels_sanity(void **state)
     ecb_dataset_free(d);
 }
 
+/* FNV-1a of every corpus byte of synthetic(n=3000, dim, 20 queries, seed 11),
+ * as the scalar generator of commit 6f3a394 wrote them. */
+static const struct {
+    size_t dim;
+    uint64_t fnv;
+} golden[] = {{33, 0xa7d03a6eeb77123aull}, {100, 0xa60fec635ad7df3full}, {768, 0x6ad3f73d58fb63a4ull}};
+
+static void print_golden(void)
+{
+    for (size_t i = 0; i < sizeof golden / sizeof *golden; i++) {
+        ecb_dataset *d = make(3000, golden[i].dim, 20, 1.0, 11);
+        float *x = read_all(d->corpus);
+        uint64_t h = 1469598103934665603ull;
+        const unsigned char *c = (const unsigned char *)x;
+        for (size_t k = 0; k < 3000 * golden[i].dim * sizeof *x; k++) h = (h ^ c[k]) * 1099511628211ull;
+        printf("%zu %016llx\n", golden[i].dim, (unsigned long long)h);
+        free(x);
+        ecb_dataset_free(d);
+    }
+}
+
+static void test_golden_every_kernel(void **state)
+{
+    (void)state;
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) TU_SKIP("no /proc/self/exe");
+    self[len] = '\0';
+    static const char *const levels[] = {"generic", "avx2", "avx512"};
+    for (size_t l = 0; l < 3; l++) {
+        char cmd[4300];
+        snprintf(cmd, sizeof cmd, "ECBENCH_CPU=%s ECB_TEST_SYNTH_GOLDEN=1 '%s'", levels[l], self);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        for (size_t i = 0; i < sizeof golden / sizeof *golden; i++) {
+            size_t dim = 0;
+            unsigned long long h = 0;
+            if (fscanf(f, "%zu %llx", &dim, &h) != 2) fail_msg("%s: no hash line %zu", levels[l], i);
+            if (dim != golden[i].dim || h != golden[i].fnv)
+                fail_msg("ECBENCH_CPU=%s: dim %zu: corpus hash %016llx, expected %016llx", levels[l],
+                         dim, h, (unsigned long long)golden[i].fnv);
+        }
+        assert_int_equal(pclose(f), 0);
+    }
+}
+
 int main(void)
 {
+    if (getenv("ECB_TEST_SYNTH_GOLDEN")) { /* the child of test_golden_every_kernel */
+        print_golden();
+        return 0;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_table),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_shape),
         cmocka_unit_test(test_qrels_sanity),
+        cmocka_unit_test(test_golden_every_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
