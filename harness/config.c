@@ -218,6 +218,8 @@ static void parse_scalars(ecb_config *c, const cJSON *json, ecb_problems *pr)
     }
     ecb_problems_add(pr, get_nonneg(json, "time_limit_s", "seconds", file, &c->time_limit_s));
     ecb_problems_add(pr, get_nonneg(json, "memory_limit_mb", "MiB", file, &c->memory_limit_mb));
+    /* issue 14: per MPI rank; shards a corpus and streams codes above it */
+    ecb_problems_add(pr, get_nonneg(json, "rank_memory_mb", "MiB", file, &c->rank_memory_mb));
     /* A limit holds only in a child process: written, it makes cells isolated. */
     static const char *const limits[] = {"time_limit_s", "memory_limit_mb"};
     for (size_t i = 0; i < 2; i++) {
@@ -359,7 +361,7 @@ int ecb_config_from_json(cJSON *json, const char *path, const ecb_registry *reg,
     static const char *const keys[] = {
         "schema_version", "name", "description", "datasets", "methods", "modes", "rescore", "k",
         "threads", "seed", "output", "train_size", "block_rows", "latency_queries", "isolate",
-        "time_limit_s", "memory_limit_mb", "budgets", "budget_metric", "baseline", "ci", NULL};
+        "time_limit_s", "memory_limit_mb", "rank_memory_mb", "budgets", "budget_metric", "baseline", "ci", NULL};
     const char *file = path ? path : "<config>";
     ecb_problems pr = {0};
     ecb_config *c = ecb_calloc(1, sizeof *c);

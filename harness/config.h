@@ -46,6 +46,7 @@ typedef struct ecb_dataset_spec {
     size_t *corpus_sizes; /* nested subsets; 0 entry = full corpus */
     size_t n_corpus_sizes;
     size_t shards;        /* "shards": corpus slices over MPI ranks (0: none) */
+    int shards_auto;      /* shards chosen at load time from rank_memory_mb */
 } ecb_dataset_spec;
 
 typedef struct ecb_cell {
@@ -116,6 +117,11 @@ typedef struct ecb_config {
     double time_limit_s;  /* per isolated cell: ECB_CONFIG_DEFAULT_TIME_LIMIT_S unless
                            * written; 0 (written) = none */
     double memory_limit_mb; /* per isolated cell, RLIMIT_AS; 0 = none */
+    /* Per MPI rank (or the one process), MiB; 0 = none. A dataset whose
+     * float32 corpus exceeds it is sharded over every rank when it has no
+     * "shards"; a sharded cell whose codes for a rank's slice exceed it
+     * streams them (harness/shard.h). */
+    double rank_memory_mb;
     ecb_cell *cells;
     size_t n_cells;
 } ecb_config;

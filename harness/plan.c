@@ -16,6 +16,7 @@
 #include "harness/progress.h"
 #include "harness/registry.h"
 #include "harness/search.h"
+#include "harness/shard.h"
 #include "harness/plan.h"
 
 static size_t nz(size_t v) { return v ? v : 1; }
@@ -287,6 +288,16 @@ static double mem_total_bytes(void)
     return pages > 0 && psz > 0 ? (double)pages * (double)psz : NAN;
 }
 
+/* The 1-minute load average, 0 when unknown. */
+static double load_average(void)
+{
+    double l = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l) != 1) l = 0;
+    if (f) fclose(f);
+    return l;
+}
+
 /* ---- the plan ----------------------------------------------------------------- */
 
 typedef struct {
@@ -296,6 +307,7 @@ typedef struct {
     size_t ranks, per_node;
     double slow;            /* ranks x threads over cores on a node, at least 1 */
     double total_s, peak_rank_bytes;
+    double cpu_rank_s;      /* CPU seconds per busiest rank (threads x its busy time) */
 } plan_ctx;
 
 /* One (dataset, corpus size) group: cells [first, last). */
@@ -306,7 +318,9 @@ static int plan_group(plan_ctx *p, size_t first, size_t last, const ds_size *sz)
     const ecb_dataset_spec *sp = &cfg->datasets[c0->dataset];
     size_t n = c0->corpus_size && c0->corpus_size < sz->n ? c0->corpus_size : sz->n;
     size_t d = sz->dim, nq = sz->nq, nl = nq < cfg->latency_queries ? nq : cfg->latency_queries;
-    int sharded = sp->shards && p->ranks > 1;
+    int automatic = 0;
+    size_t nsh = ecb_shard_count(cfg, c0->dataset, sz->n, d, p->ranks, &automatic);
+    int sharded = nsh && (p->ranks > 1 || automatic);
     size_t S = sharded ? p->ranks : 1, rows = (n + S - 1) / S;
     size_t workers = sharded || p->ranks == 1 ? 1 : p->ranks - 1;
     ecb_similarity sim = sz->sim;
@@ -314,9 +328,12 @@ static int plan_group(plan_ctx *p, size_t first, size_t last, const ds_size *sz)
     bytes_text((double)rows * (double)d * 4, b1, sizeof b1);
     fprintf(p->f, "\ndataset %s: %zu x %zu, %zu queries%s\n", sp->name ? sp->name : "?", n, d, nq,
             sz->generated ? " (generated on the fly)" : "");
+    char how[64];
+    if (automatic) snprintf(how, sizeof how, "automatically (rank_memory_mb %g)", cfg->rank_memory_mb);
+    else snprintf(how, sizeof how, "(\"shards\": %zu)", nsh);
     if (sharded)
-        fprintf(p->f, "  sharded (\"shards\": %zu) over %zu ranks: %zu rows per rank, float32 slice %s "
-                "per rank (%s)\n", sp->shards, S, rows, b1,
+        fprintf(p->f, "  sharded %s over %zu rank%s: %zu rows per rank, float32 slice %s "
+                "per rank (%s)\n", how, S, S > 1 ? "s" : "", rows, b1,
                 sz->generated ? (double)rows * d <= (double)(1u << 28) ? "generated, kept in memory"
                                                                       : "generated per read"
                               : "memory-mapped");
@@ -354,30 +371,39 @@ static int plan_group(plan_ctx *p, size_t first, size_t last, const ds_size *sz)
             continue;
         }
         const ecb_rescore *rs = &cfg->rescores[cell->rescore];
+        /* codes over rank_memory_mb: streamed chunk by chunk, encoded again
+         * for every cell (shard.h); the codes held are a chunk's */
+        int streamed = sharded && ecb_shard_streams(cfg, rows, cr->code_size);
         double bytes = (double)cr->code_size * (double)rows + (double)cr->aux;
+        if (streamed)
+            bytes = (double)cr->code_size * (double)ecb_shard_stream_rows(cfg, cr->code_size) +
+                    (double)cr->aux;
         size_t k1 = ecb_cell_k1(cfg, cell, n);
         if (rs->factor && rs->with_float32) bytes += (double)rows * d * 4; /* read at random */
         /* the chain is built once for a run of cells differing in mode or rescoring */
         double build = 0;
         if (!prev || strcmp(prev, cell->method_col) != 0 || i == first) {
             size_t ts = n < cfg->train_size ? n : cfg->train_size;
-            build = cr->train_s_per_row * (double)ts + (double)rows / cr->enc_rows_s +
-                    (gen_per_pass ? gen_s : 0);
+            build = cr->train_s_per_row * (double)ts;
         }
+        if (build > 0 || streamed) build += (double)rows / cr->enc_rows_s + (gen_per_pass ? gen_s : 0);
         prev = cell->method_col;
         double scan = (double)rows * (double)(nq + nl) / cr->scan_pairs_s;
         double resc = rs->factor ? 2.0 * (double)(nq + nl) * (double)k1 * d / (p->cal->gflops * 1e8)
                                  : 0;
         double cell_s = (build + scan + resc) * p->slow / (double)workers;
         group_s += cell_s;
+        p->cpu_rank_s += (build + scan + resc) * (double)cfg->threads / (double)workers;
         if (bytes > peak) peak = bytes;
         bytes_text(bytes, b1, sizeof b1);
         secs_text(cell_s * (double)workers, b3, sizeof b3);
-        fprintf(p->f, "  %-36.36s %-10s %-12.12s %12s %12.3g %10s\n", cell->label_col,
+        fprintf(p->f, "  %-36.36s %-10s %-12.12s %12s %12.3g %10s%s\n", cell->label_col,
                 ecb_mode_name(cell->mode), rs->label, b1,
-                2.0 * (double)n * (double)d * (double)(nq + nl), b3);
+                2.0 * (double)n * (double)d * (double)(nq + nl), b3,
+                streamed ? "  streamed" : "");
     }
     group_s += gt_s;
+    p->cpu_rank_s += gt_s / p->slow * (double)cfg->threads;
     peak += (double)n * 40.0;
     if (peak > p->peak_rank_bytes) p->peak_rank_bytes = peak;
     secs_text(group_s, b3, sizeof b3);
@@ -415,7 +441,9 @@ int ecb_plan(const ecb_plan_opts *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     double busy = (double)per_node * (double)cfg->threads;
     plan_ctx p = {f, cfg, &cal, ranks, per_node,
-                  cores > 0 && busy > (double)cores ? busy / (double)cores : 1.0, 0, 0};
+                  cores > 0 && busy > (double)cores ? busy / (double)cores : 1.0, 0, 0, 0};
+    /* other work on this machine now (before calibrating adds to it) */
+    double load = load_average();
     calibrate_sgemm(&cal, sizes[0].dim);
     for (size_t i = 0; i < cfg->n_datasets; i++)
         if (sizes[i].generated && !cal.gen_rows_s) calibrate_generator(&cal, sizes[i].dim);
@@ -444,10 +472,18 @@ int ecb_plan(const ecb_plan_opts *o)
     secs_text(p.total_s, t, sizeof t);
     bytes_text(p.peak_rank_bytes, pk, sizeof pk);
     double mt = mem_total_bytes();
-    fprintf(f, "\nsweep: est %s; largest cell per rank %s (codes + rescoring rows + ids)%s%s\n", t,
-            pk, !isnan(mt) && (double)per_node * p.peak_rank_bytes > mt ? "; DOES NOT FIT: "
-                                                                           : "; fits ",
+    fprintf(f, "\nsweep: est %s on idle nodes (%.0f CPU-s per rank); largest cell per rank %s "
+            "(codes + rescoring rows + ids)%s%s\n", t, p.cpu_rank_s, pk,
+            !isnan(mt) && (double)per_node * p.peak_rank_bytes > mt ? "; DOES NOT FIT: " : "; fits ",
             !isnan(mt) ? "this machine's RAM per node" : "");
+    /* a loaded machine: our per_node x threads runnable threads and `load`
+     * others share the cores evenly */
+    if (load > 0 && cores > 0) {
+        double loaded = fmax(1.0, (load + busy) / (double)cores);
+        secs_text(p.total_s * loaded / p.slow, t, sizeof t);
+        fprintf(f, "on this machine at its load average %.2f (other work sharing %ld cores): est %s\n",
+                load, cores, t);
+    }
     fprintf(f, "calibrated chains (train s/row, encode rows/s, scan pairs/s):\n");
     for (size_t i = 0; i < cal.nchains; i++)
         fprintf(f, "  %-48.48s d=%-5zu %10.3g %12.3g %12.3g\n", cal.chains[i].label,

@@ -44,6 +44,33 @@ size_t ecb_shard_align(const ecb_config *cfg)
     return a / gcd(a, b) * b;
 }
 
+static double budget_bytes(const ecb_config *cfg) { return cfg->rank_memory_mb * 1048576.0; }
+
+size_t ecb_shard_count(const ecb_config *cfg, size_t d, size_t n, size_t dim, size_t nranks,
+                       int *automatic)
+{
+    *automatic = 0;
+    if (cfg->datasets[d].shards) return cfg->datasets[d].shards;
+    if (cfg->rank_memory_mb > 0 && (double)n * (double)dim * 4.0 > budget_bytes(cfg)) {
+        *automatic = 1;
+        return nranks ? nranks : 1;
+    }
+    return 0;
+}
+
+int ecb_shard_streams(const ecb_config *cfg, size_t slice_rows, size_t code_size)
+{
+    return cfg->rank_memory_mb > 0 && (double)slice_rows * (double)code_size > budget_bytes(cfg);
+}
+
+size_t ecb_shard_stream_rows(const ecb_config *cfg, size_t code_size)
+{
+    size_t a = nz(ecb_shard_align(cfg)), units = nz((65536 + a - 1) / a);
+    double fit = budget_bytes(cfg) / 4.0 / ((double)a * (double)nz(code_size));
+    if (fit < (double)units) units = fit >= 1 ? (size_t)fit : 1;
+    return a * units;
+}
+
 void ecb_shard_range(size_t n, size_t slices, size_t align, size_t rank, size_t nranks,
                      size_t *lo, size_t *hi)
 {
@@ -270,6 +297,7 @@ typedef struct {
     ecb_rescorer rsc;       /* the rescoring representation of this slice */
     float *rs;              /* rescoring scores of one query's candidates */
     ecb_topk top;           /* rank 0: the merged lists */
+    int stream;             /* codes too large for rank_memory_mb: streamed */
 } smeasure;
 
 /* The training sample: each rank reads the sample rows it holds, every
@@ -322,6 +350,7 @@ static int build_chain(smeasure *m)
         m->b = sh->inst;
         m->res->train_s = sh->train_s;
         m->res->encode_vps = sh->encode_vps;
+        m->stream = sh->stream;
         return 0;
     }
     ecb_chain_inst_destroy(sh->inst);
@@ -334,8 +363,22 @@ static int build_chain(smeasure *m)
     if (!rc) rc = ecb_chain_inst_train(m->b, m->sample, m->ns);
     train = ecb_now() - t0;
     rc = ecb_mpi_agree_msg(rc);
+    /* the code size is known once trained (an encode of no rows sets it);
+     * every rank decides on the largest slice, so all take the same path */
+    ecb_vecs *none = NULL;
+    size_t zero = 0;
+    if (!rc) rc = ecb_vecs_subset(sh->local, &zero, 0, &none);
+    if (!rc) rc = ecb_chain_inst_encode(m->b, none, 0, 1, cfg->block_rows);
+    ecb_vecs_free(none);
+    double rows = (double)(sh->hi - sh->lo);
+    ecb_mpi_max_double(&rows);
+    m->stream = !rc && ecb_shard_streams(cfg, (size_t)rows, ecb_chain_inst_code_size(m->b));
+    if (m->stream && ecb_mpi_rank() == 0)
+        ecb_log(ECB_LOG_INFO, "%s: codes of %.0f rows x %zu bytes over rank_memory_mb %g: streamed "
+                "in chunks of %zu rows", key, rows, ecb_chain_inst_code_size(m->b),
+                cfg->rank_memory_mb, ecb_shard_stream_rows(cfg, ecb_chain_inst_code_size(m->b)));
     t0 = ecb_now();
-    if (!rc)
+    if (!rc && !m->stream)
         rc = ecb_chain_inst_encode(m->b, sh->local, m->es->ds->sim == ECB_DS_COSINE, m->threads,
                                    cfg->block_rows);
     enc = ecb_now() - t0;
@@ -344,12 +387,13 @@ static int build_chain(smeasure *m)
     ecb_mpi_max_double(&train);
     ecb_mpi_max_double(&enc);
     m->res->train_s = train;
-    m->res->encode_vps = enc > 0 ? (double)m->n / enc : NAN;
+    m->res->encode_vps = enc > 0 && !m->stream ? (double)m->n / enc : NAN; /* streamed: later */
     sh->inst = m->b;
     m->owns_b = 0;
     snprintf(sh->key, sizeof sh->key, "%s", key);
     sh->train_s = m->res->train_s;
     sh->encode_vps = m->res->encode_vps;
+    sh->stream = m->stream;
     return 0;
 }
 
@@ -413,45 +457,18 @@ static int batch(smeasure *m)
     return ecb_mpi_agree_msg(rc);
 }
 
-/* Latency: each rank times its part of each query alone on one thread;
- * rank 0 adds the slowest rank's time to its own merge of that query. */
-static int latency(smeasure *m)
+/* Rank 0 adds the slowest rank's time of each query (lat, nl of them, on
+ * every rank) to its own merge of that query's lists (lists: each rank's
+ * packed lists of queries [0, nl)): p50/p95/p99 into the result. */
+static int latency_merge(smeasure *m, double *lat, size_t nl, const ecb_buf *lists)
 {
-    const ecb_config *cfg = m->ctx->cfg;
-    const ecb_rescore *rs = &cfg->rescores[m->cell->rescore];
-    size_t nl = m->es->nq < cfg->latency_queries ? m->es->nq : cfg->latency_queries;
+    const ecb_rescore *rs = &m->ctx->cfg->rescores[m->cell->rescore];
     size_t S = (size_t)ecb_mpi_size();
-    double *lat = ecb_calloc(nz(nl), sizeof *lat);
-    ecb_buf lists = {0};
-    int rc = lat ? 0 : ECB_ENOMEM;
-    double spent = 0;
-    for (size_t q = 0; q < nl; q++) {
-        /* the same budget as one process; the slowest rank decides for all,
-         * and a rank that failed stops everyone (1e300) */
-        double all = rc ? 1e300 : spent;
-        ecb_mpi_max_double(&all);
-        if (all >= 1e300) break;
-        if (all > ECB_LATENCY_BUDGET_S && q >= ECB_LATENCY_MIN_QUERIES) {
-            nl = q;
-            break;
-        }
-        uint8_t *p1 = NULL;
-        size_t qs1;
-        double a = ecb_now();
-        rc = ecb_chain_inst_prepare(m->b, m->cell->mode, m->es->queries + q * m->es->dim, 1, &p1,
-                                    &qs1);
-        if (!rc) rc = scan_pack(m, p1, q, 1, 1, &lists);
-        lat[q] = (ecb_now() - a) * 1000.0;
-        spent += lat[q] / 1000.0;
-        free(p1);
-    }
-    rc = ecb_mpi_agree_msg(rc);
     char *all_lat = NULL, *all_lists = NULL;
-    size_t *counts = rc ? NULL : ecb_calloc(S, sizeof *counts);
-    if (!rc && !counts) rc = ECB_ENOMEM;
-    rc = ecb_mpi_agree_msg(rc);
+    size_t *counts = ecb_calloc(S, sizeof *counts);
+    int rc = ecb_mpi_agree_msg(counts ? 0 : ECB_ENOMEM);
     if (!rc) rc = ecb_mpi_gather(lat, nl * sizeof *lat, &all_lat, NULL);
-    if (!rc) rc = ecb_mpi_gather(lists.p ? lists.p : "", lists.len, &all_lists, counts);
+    if (!rc) rc = ecb_mpi_gather(lists->p ? lists->p : "", lists->len, &all_lists, counts);
     if (!rc && ecb_mpi_rank() == 0) {
         cursor *cur = ecb_calloc(S, sizeof *cur);
         cand *pool = ecb_malloc_array(nz(S * m->k1), sizeof *pool);
@@ -483,9 +500,205 @@ static int latency(smeasure *m)
     free(all_lat);
     free(all_lists);
     free(counts);
+    return ecb_mpi_agree_msg(rc);
+}
+
+
+/* Latency: each rank times its part of each query alone on one thread;
+ * rank 0 adds the slowest rank's time to its own merge of that query. */
+static int latency(smeasure *m)
+{
+    const ecb_config *cfg = m->ctx->cfg;
+    size_t nl = m->es->nq < cfg->latency_queries ? m->es->nq : cfg->latency_queries;
+    double *lat = ecb_calloc(nz(nl), sizeof *lat);
+    ecb_buf lists = {0};
+    int rc = lat ? 0 : ECB_ENOMEM;
+    double spent = 0;
+    for (size_t q = 0; q < nl; q++) {
+        /* the same budget as one process; the slowest rank decides for all,
+         * and a rank that failed stops everyone (1e300) */
+        double all = rc ? 1e300 : spent;
+        ecb_mpi_max_double(&all);
+        if (all >= 1e300) break;
+        if (all > ECB_LATENCY_BUDGET_S && q >= ECB_LATENCY_MIN_QUERIES) {
+            nl = q;
+            break;
+        }
+        uint8_t *p1 = NULL;
+        size_t qs1;
+        double a = ecb_now();
+        rc = ecb_chain_inst_prepare(m->b, m->cell->mode, m->es->queries + q * m->es->dim, 1, &p1,
+                                    &qs1);
+        if (!rc) rc = scan_pack(m, p1, q, 1, 1, &lists);
+        lat[q] = (ecb_now() - a) * 1000.0;
+        spent += lat[q] / 1000.0;
+        free(p1);
+    }
+    rc = ecb_mpi_agree_msg(rc);
+    if (!rc) rc = latency_merge(m, lat, nl, &lists);
     free(lat);
     ecb_buf_free(&lists);
-    return ecb_mpi_agree_msg(rc);
+    return rc;
+}
+
+/* ---- a streamed cell (codes over rank_memory_mb) ------------------------------ */
+
+/* The latency queries worth timing on the remaining chunks: the one-process
+ * rule (stop past ECB_LATENCY_BUDGET_S once ECB_LATENCY_MIN_QUERIES are
+ * timed) on each query's time so far scaled to the whole slice. */
+static size_t stream_timed(const double *lat_ms, size_t nl, double scale)
+{
+    double spent = 0;
+    for (size_t q = 0; q < nl; q++) {
+        if (spent > ECB_LATENCY_BUDGET_S && q >= ECB_LATENCY_MIN_QUERIES) return q;
+        spent += lat_ms[q] * scale / 1000.0;
+    }
+    return nl;
+}
+
+/* Offer a chunk's lists (ids from c0) to the running top-k heaps. */
+static void stream_offer(const ecb_topk *t, size_t c0, size_t k1, const uint32_t *id_rank,
+                         float *hs, int64_t *hid, size_t *hcnt)
+{
+    for (size_t q = 0; q < t->nq; q++)
+        for (size_t i = 0; i < t->count[q]; i++)
+            ecb_heap_push(hs + q * k1, hid + q * k1, &hcnt[q], k1, t->scores[q * t->k + i],
+                          t->ids[q * t->k + i] + (int64_t)c0, id_rank);
+}
+
+typedef struct {
+    uint8_t *prep, **prep1; /* every query; each latency query alone */
+    float *hs;              /* running top-k1 per query (heaps, then sorted) */
+    int64_t *hid;
+    size_t *hcnt;
+    double *lat;            /* ms per latency query */
+    double scan_s, enc_s;
+    size_t nl, timed;
+} stream_state;
+
+/* One chunk [c0, c0 + cnt) of the slice: encode, scan every query on the
+ * cell's threads, then each timed latency query alone on one thread. */
+static int stream_chunk_pass(smeasure *m, stream_state *st, size_t c0, size_t cnt,
+                             const ecb_search_opts *so, const ecb_search_opts *so1)
+{
+    const ecb_shard *sh = m->sh;
+    const uint32_t *id_rank = m->es->ds->doc_id_rank + sh->lo;
+    const ecb_method *qz;
+    size_t *rows = ecb_malloc_array(nz(cnt), sizeof *rows);
+    ecb_vecs *part = NULL;
+    ecb_topk t = {0};
+    int rc = rows ? 0 : ECB_ENOMEM;
+    for (size_t i = 0; !rc && i < cnt; i++) rows[i] = c0 + i;
+    if (!rc) rc = ecb_vecs_subset(sh->local, rows, cnt, &part);
+    free(rows);
+    double a = ecb_now();
+    if (!rc)
+        rc = ecb_chain_inst_encode(m->b, part, m->es->ds->sim == ECB_DS_COSINE, m->threads,
+                                   m->ctx->cfg->block_rows);
+    st->enc_s += ecb_now() - a;
+    ecb_vecs_free(part);
+    if (rc) return rc;
+    qz = ecb_chain_inst_quantizer(m->b);
+    const uint8_t *codes = ecb_chain_inst_codes(m->b);
+    a = ecb_now();
+    rc = ecb_search_codes(qz, m->cell->mode, st->prep, m->es->nq, codes, cnt, m->k1, id_rank + c0,
+                          so, &t);
+    if (!rc) stream_offer(&t, c0, m->k1, id_rank, st->hs, st->hid, st->hcnt);
+    st->scan_s += ecb_now() - a;
+    ecb_topk_release(&t);
+    for (size_t q = 0; !rc && q < st->timed; q++) {
+        a = ecb_now();
+        rc = ecb_search_codes(qz, m->cell->mode, st->prep1[q], 1, codes, cnt, m->k1, id_rank + c0,
+                              so1, &t);
+        st->lat[q] += (ecb_now() - a) * 1000.0;
+        ecb_topk_release(&t);
+    }
+    if (rc) rc = ecb_fail(rc, "%s: search: %s", ecb_chain_inst_vt(m->b)->name, ecb_last_error());
+    return rc;
+}
+
+/* Batch and latency in one pass over the slice, chunk by chunk; then
+ * rescoring, the gather and merge (batch) and latency_merge. */
+static int stream_measure(smeasure *m)
+{
+    const ecb_config *cfg = m->ctx->cfg;
+    const ecb_rescore *rs = &cfg->rescores[m->cell->rescore];
+    const ecb_shard *sh = m->sh;
+    size_t nq = m->es->nq, k1 = m->k1, ns = sh->hi - sh->lo, d = m->es->dim, qsize;
+    stream_state st = {0};
+    st.nl = nq < cfg->latency_queries ? nq : cfg->latency_queries;
+    st.timed = st.nl;
+    ecb_search_opts so, so1;
+    ecb_search_opts_default(&so);
+    so.threads = m->threads;
+    if (cfg->block_rows) so.block_rows = cfg->block_rows;
+    so1 = so;
+    so1.threads = 1;
+    ecb_buf b = {0}, lb = {0};
+    st.prep1 = ecb_calloc(nz(st.nl), sizeof *st.prep1);
+    st.lat = ecb_calloc(nz(st.nl), sizeof *st.lat);
+    st.hs = ecb_malloc_array(nz(nq * k1), sizeof *st.hs);
+    st.hid = ecb_malloc_array(nz(nq * k1), sizeof *st.hid);
+    st.hcnt = ecb_calloc(nz(nq), sizeof *st.hcnt);
+    int rc = st.prep1 && st.lat && st.hs && st.hid && st.hcnt ? 0 : ECB_ENOMEM;
+    double a = ecb_now();
+    if (!rc) rc = ecb_chain_inst_prepare(m->b, m->cell->mode, m->es->queries, nq, &st.prep, &qsize);
+    st.scan_s += ecb_now() - a;
+    for (size_t q = 0; !rc && q < st.nl; q++) {
+        a = ecb_now();
+        rc = ecb_chain_inst_prepare(m->b, m->cell->mode, m->es->queries + q * d, 1, &st.prep1[q],
+                                    &qsize);
+        st.lat[q] = (ecb_now() - a) * 1000.0;
+    }
+    size_t chunk = ecb_shard_stream_rows(cfg, ecb_chain_inst_code_size(m->b));
+    for (size_t c0 = 0; !rc && c0 < ns; c0 += chunk) {
+        size_t cnt = ns - c0 < chunk ? ns - c0 : chunk;
+        rc = stream_chunk_pass(m, &st, c0, cnt, &so, &so1);
+        if (c0 == 0) st.timed = stream_timed(st.lat, st.nl, (double)ns / (double)cnt);
+    }
+    const uint32_t *id_rank = m->es->ds->doc_id_rank + sh->lo;
+    a = ecb_now();
+    for (size_t q = 0; !rc && q < nq; q++) {
+        float *hs = st.hs + q * k1;
+        int64_t *hid = st.hid + q * k1;
+        double r0 = ecb_now();
+        ecb_heap_finish(hs, hid, st.hcnt[q], k1, id_rank);
+        if (rs->factor)
+            rc = ecb_rescorer_score(&m->rsc, m->es, sh->local, q, hid, st.hcnt[q], m->rs, 0);
+        if (q < st.timed) st.lat[q] += (ecb_now() - r0) * 1000.0;
+        if (!rc) rc = pack_list(&b, hs, rs->factor ? m->rs : NULL, hid, st.hcnt[q], sh->lo);
+        if (!rc && q < st.timed)
+            rc = pack_list(&lb, hs, rs->factor ? m->rs : NULL, hid, st.hcnt[q], sh->lo);
+    }
+    st.scan_s += ecb_now() - a;
+    rc = ecb_mpi_agree_msg(rc);
+    double timed = -(double)st.timed; /* the fewest timed queries over the ranks */
+    ecb_mpi_max_double(&timed);
+    ecb_mpi_max_double(&st.scan_s);
+    ecb_mpi_max_double(&st.enc_s);
+    if (!rc) {
+        ecb_mpi_barrier();
+        a = ecb_now();
+        rc = gather_merge(&b, nq, k1, m->es->ds->doc_id_rank, rs->factor != 0, &m->top);
+        double tb = st.scan_s + (ecb_now() - a);
+        m->res->qps = tb > 0 ? (double)nq / tb : NAN;
+        m->res->encode_vps = st.enc_s > 0 ? (double)m->n / st.enc_s : NAN;
+        m->sh->encode_vps = m->res->encode_vps;
+        rc = ecb_mpi_agree_msg(rc);
+    }
+    /* the lists of the queries only some ranks timed are dropped with them */
+    size_t nt = (size_t)-timed;
+    if (!rc) rc = latency_merge(m, st.lat, nt, &lb);
+    for (size_t q = 0; st.prep1 && q < st.nl; q++) free(st.prep1[q]);
+    free(st.prep1);
+    free(st.prep);
+    free(st.lat);
+    free(st.hs);
+    free(st.hid);
+    free(st.hcnt);
+    ecb_buf_free(&b);
+    ecb_buf_free(&lb);
+    return rc;
 }
 
 /* kNN recall needs the exact scores of the retrieved rows: rank 0 sends the
@@ -545,8 +758,12 @@ static int measure_all(smeasure *m)
     ecb_cell_chain_columns(m->b, m->sample, m->ns, m->res);
     m->k1 = ecb_cell_k1(m->ctx->cfg, m->cell, m->n);
     if ((rc = build_rescorer(m))) return rc;
-    if ((rc = batch(m))) return rc;
-    if ((rc = latency(m))) return rc;
+    if (m->stream) {
+        if ((rc = stream_measure(m))) return rc;
+    } else {
+        if ((rc = batch(m))) return rc;
+        if ((rc = latency(m))) return rc;
+    }
     return evaluate(m);
 }
 

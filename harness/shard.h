@@ -26,6 +26,21 @@
  *   index_bytes  as in one process (codes of all rows + aux + the rescoring
  *                representation): the total over the ranks; each rank also
  *                holds its own copy of aux_bytes
+ *
+ * A per-rank memory budget (the config's "rank_memory_mb") shards a
+ * dataset without "shards" over every rank when its float32 corpus exceeds
+ * the budget (also in one process: one slice), and makes a cell stream
+ * when its codes for the largest slice would exceed it: each rank encodes,
+ * scans and drops its slice chunk by chunk (whole alignment units, so the
+ * same blocks as a held index: the same scores, bit for bit), timing the
+ * latency queries on each chunk alone. A streamed cell's columns:
+ *   encode_vps   corpus rows / the slowest rank's summed chunk encoding
+ *                (a generated corpus: generation included, as when held)
+ *   qps          queries / (the slowest rank's prepare + chunk scans +
+ *                rescoring, + rank 0's gather and merge after a barrier)
+ *   query_p*_ms  per query: the slowest rank's prepare + its one-thread
+ *                scans of every chunk + rescoring, plus rank 0's merge
+ *   index_bytes  unchanged: the size of the index had it been held
  */
 #ifndef ECB_SHARD_H
 #define ECB_SHARD_H
@@ -47,7 +62,20 @@ typedef struct ecb_shard {
     ecb_chain_inst *inst;
     char key[8192];
     double train_s, encode_vps;
+    int stream;            /* that chain's cells stream their codes */
 } ecb_shard;
+
+/* The shard count of dataset d of n rows x dim on nranks ranks: its
+ * "shards", else nranks when rank_memory_mb is set and n x dim float32
+ * exceeds it (*automatic = 1), else 0 (not sharded). */
+size_t ecb_shard_count(const ecb_config *cfg, size_t d, size_t n, size_t dim, size_t nranks,
+                       int *automatic);
+/* 1 when codes of code_size bytes for slice_rows rows exceed the budget. */
+int ecb_shard_streams(const ecb_config *cfg, size_t slice_rows, size_t code_size);
+/* Rows per streamed chunk: whole alignment units (the blocks of a held
+ * index), about 65,536 rows, fewer when their codes would pass a quarter
+ * of the budget (at least one unit). */
+size_t ecb_shard_stream_rows(const ecb_config *cfg, size_t code_size);
 
 /* Rows per alignment unit: a multiple of every block size the scans and
  * the encoder use for this config. */

@@ -68,10 +68,12 @@ static char *path_in(const char *dir, const char *name)
 /* ---- datasets --------------------------------------------------------------- */
 
 /* A cell whose corpus is sliced over the MPI ranks (one process holds a
- * sharded corpus whole: the same numbers). */
+ * sharded corpus whole: the same numbers), or sharded by rank_memory_mb
+ * (then one process too: one slice, codes streamed above the budget). */
 static int is_sharded(const run_ctx *c, const ecb_cell *cell)
 {
-    return c->cfg->datasets[cell->dataset].shards > 0 && ecb_mpi_size() > 1;
+    const ecb_dataset_spec *sp = &c->cfg->datasets[cell->dataset];
+    return sp->shards > 0 && (ecb_mpi_size() > 1 || sp->shards_auto);
 }
 
 /* The evaluation set of a cell, built once per (dataset, corpus size); a
@@ -130,8 +132,19 @@ static int load_datasets(run_ctx *c)
                  : sp->builtin  ? ecb_dataset_synthetic(&sp->synth, &c->full[i])
                                 : ecb_dataset_load_manifest_ex(sp->manifest, ECB_DS_MULTIVECTOR,
                                                                &c->full[i]);
+        /* over rank_memory_mb: sharded over every rank (shard.h) */
+        if (!rc && !sp->shards && cfg->rank_memory_mb > 0 && !c->full[i]->mv) {
+            ecb_vecs *v = c->full[i]->corpus;
+            size_t s = ecb_shard_count(cfg, i, ecb_vecs_count(v), ecb_vecs_dim(v),
+                                       (size_t)ecb_mpi_size(), &sp->shards_auto);
+            if (sp->shards_auto) sp->shards = s;
+            if (sp->shards_auto && ecb_mpi_rank() == 0 && !c->opts->quiet)
+                ecb_log(ECB_LOG_INFO, "dataset %s: float32 corpus %zu x %zu over rank_memory_mb "
+                        "%g: sharded over %zu rank%s", c->full[i]->name, ecb_vecs_count(v),
+                        ecb_vecs_dim(v), cfg->rank_memory_mb, s, s > 1 ? "s" : "");
+        }
         /* a sharded corpus is generated slice by slice on its ranks */
-        if (!rc && sp->builtin == 1 && !(sp->shards && ecb_mpi_size() > 1))
+        if (!rc && sp->builtin == 1 && !(sp->shards && (ecb_mpi_size() > 1 || sp->shards_auto)))
             rc = keep_generated_in_memory(c->full[i]);
         /* MaxSim reads tokens again and again: small token files once, as floats */
         if (!rc && c->full[i]->mv) rc = ecb_mvdata_keep_in_memory(c->full[i]->mv);
@@ -472,7 +485,10 @@ static void measure_cell(run_ctx *c, const ecb_cell *cell, ecb_progress *pg, con
     int drc = ensure_evalset(c, cell);
     if (desc) ecb_progress_start(pg, desc);
     if (drc) data_error_row(c, cell, res);
-    else if (cell_wants_isolation(c->cfg, cell)) run_isolated(c, cell, pg, res);
+    else if (is_sharded(c, cell)) { /* one process sharded by rank_memory_mb: one slice */
+        ecb_cell_ctx cc = {c->cfg, &c->cur, c->trec_dir, NULL};
+        ecb_shard_measure(&cc, &c->shard, cell, res);
+    } else if (cell_wants_isolation(c->cfg, cell)) run_isolated(c, cell, pg, res);
     else run_in_process(c, cell, res);
 }
 
@@ -655,10 +671,11 @@ static int select_cells(run_ctx *c)
         if (c->mine[i] && is_sharded(c, &cfg->cells[i]) && cell_wants_isolation(cfg, &cfg->cells[i]))
             rc = ecb_fail(ECB_EINVAL, "%s: dataset %s is sharded over MPI ranks, so its cells cannot "
                           "run isolated (isolate, time_limit_s, memory_limit_mb or a plugin from "
-                          "ECBENCH_METHODS_PATH); drop those, or \"shards\"", cfg->path,
-                          cfg->datasets[cfg->cells[i].dataset].name);
+                          "ECBENCH_METHODS_PATH); drop those, or \"shards\" / rank_memory_mb",
+                          cfg->path, cfg->datasets[cfg->cells[i].dataset].name);
     for (size_t d = 0; !rc && d < cfg->n_datasets; d++)
-        if (cfg->datasets[d].shards && ecb_mpi_size() == 1 && ecb_mpi_rank() == 0 && !c->opts->quiet)
+        if (cfg->datasets[d].shards && !cfg->datasets[d].shards_auto && ecb_mpi_size() == 1 &&
+            ecb_mpi_rank() == 0 && !c->opts->quiet)
             ecb_log(ECB_LOG_INFO, "dataset %s: \"shards\": %zu takes effect under an MPI launcher; "
                     "one process holds the whole corpus (same numbers)", cfg->datasets[d].name,
                     cfg->datasets[d].shards);

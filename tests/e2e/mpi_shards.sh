@@ -10,10 +10,7 @@ set -u
 : "${ECBENCH:?}" "${ECB_BUILD_DIR:?}"
 . "$ECB_SOURCE_DIR/tests/e2e/mpi.inc"
 . "$ECB_SOURCE_DIR/tests/e2e/quality.inc"
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-export ECBENCH_CACHE_DIR=$tmp/cache ECBENCH_METHODS_PATH=
+mpi_test_dir
 # 6000 rows in blocks of 512: 12 blocks in 6 slices of 2
 cat > "$tmp/sweep.json" <<'JSON'
 {"schema_version": 1, "name": "mpi-shards",

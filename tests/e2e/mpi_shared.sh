@@ -14,10 +14,7 @@ set -u
 . "$ECB_SOURCE_DIR/tests/e2e/quality.inc"
 man=${ECB_SHARED_DATA:-$ECB_SOURCE_DIR/../shared/data}/cranfield/manifest.json
 [ -f "$man" ] || { echo "SKIP: $man not found"; exit 77; }
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-export ECBENCH_CACHE_DIR=$tmp/cache ECBENCH_METHODS_PATH=
+mpi_test_dir
 for sh in cells shards; do
   extra=""
   [ $sh = shards ] && extra=', "shards": 6'
