@@ -3,9 +3,10 @@
 # results.csv quality columns and a byte-identical per_query.csv as one
 # process, for every method of configs/ci/small.json plus rabitq, opq and a
 # pipeline (synthetic set; ../shared/data/cranfield: mpi_cells_shared.sh).
-# A rank killed with SIGKILL mid-sweep, then a re-run on other rank counts,
-# ends with every row once; a crashing plugin on a worker rank is that
-# cell's crashed row; the progress lines count the cells of all ranks.
+# A worker rank killed with SIGKILL in the middle of a cell, then re-runs on
+# 3 ranks and 1, end with every row once and the same numbers; a crashing
+# plugin on a worker rank is that cell's crashed row; the progress lines
+# count the cells of all ranks.
 set -u
 : "${ECBENCH:?}" "${ECB_BUILD_DIR:?}"
 . "$ECB_SOURCE_DIR/tests/e2e/mpi.inc"
@@ -45,33 +46,68 @@ for n in 2 3; do
   echo "ok: mpirun -np $n = one process ($total cells: quality columns, per_query.csv byte for byte)"
 done
 
-# SIGKILL of a worker rank mid-sweep: the job stops; re-runs on 3 ranks and
-# then 1 resume; every row once, same numbers
-mpirun_n 3 run "$tmp/sweep.json" -o "$tmp/kill" --quiet --no-report > "$tmp/klog" 2>&1 &
-mp=$!
-n=0
-while [ "$(rows "$tmp/kill")" -lt 6 ] && [ $n -lt 3000 ] && kill -0 $mp 2>/dev/null; do sleep 0.05; n=$((n + 1)); done
-victim=
-for p in $(pgrep -f "run $tmp/sweep.json -o $tmp/kill"); do
-  tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -q '^OMPI_COMM_WORLD_RANK=1$' && victim=$p
-done
-[ -n "$victim" ] || fail "no rank 1 process found under mpirun"
-kill -9 "$victim"
-wait $mp
-rc=$?
-mp=
-killed_at=$(rows "$tmp/kill")
-[ $rc -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
-[ "$killed_at" -lt "$total" ] || fail "the killed sweep finished anyway ($killed_at rows)"
-mpirun_n 3 run "$tmp/sweep.json" -o "$tmp/kill" --no-report > "$tmp/rlog" 2>&1 || { tail "$tmp/rlog"; fail "MPI re-run failed"; }
-grep -q "already done" "$tmp/rlog" || fail "the MPI re-run did not resume"
-"$ECBENCH" run "$tmp/sweep.json" -o "$tmp/kill" --quiet --no-report || fail "single-process re-run failed"
-[ "$(rows "$tmp/kill")" -eq "$total" ] || fail "after kill + re-run: $(rows "$tmp/kill") rows, expected $total"
-quality "$tmp/kill/results.csv" > "$tmp/kill.q"
-cmp -s "$tmp/ref.q" "$tmp/kill.q" || fail "after kill + re-run: quality columns differ"
-sort "$tmp/ref/per_query.csv" > "$tmp/a"; sort "$tmp/kill/per_query.csv" > "$tmp/b"
-cmp -s "$tmp/a" "$tmp/b" || fail "after kill + re-run: per_query.csv rows differ"
-echo "ok: rank 1 killed at $killed_at rows; re-run on 3 ranks resumed; every row once"
+# SIGKILL of a worker rank in the middle of a cell, then re-runs: every row
+# once, the same numbers. The signal that a cell is running is the rank's
+# isolated child process (every cell is isolated here), and fault_hang's
+# cell never ends in the first run, so the sweep cannot finish before the
+# kill whatever the machine's speed. The re-runs (3 ranks, then 1) have a
+# 2 s time limit: fault_hang's row becomes a timeout, as in the reference.
+plugdir=${ECB_TEST_PLUGINS_DIR:-$ECB_BUILD_DIR/tests/plugins}
+if [ -f "$plugdir/fault_hang.so" ]; then
+  cat > "$tmp/kill2.json" <<'JSON'
+{"schema_version": 1, "name": "mpi-kill",
+ "datasets": [{"builtin": "synthetic", "params": {"n": 3000, "dim": 32, "queries": 50, "seed": 7}}],
+ "methods": [{"method": "float32"}, {"method": "sq", "params": {"bits": [8, 4]}}, {"method": "fault_hang"},
+             {"method": "binary"}, {"method": "pq", "params": {"m": 8, "nbits": 6}}],
+ "modes": ["symmetric", "asymmetric"], "k": [10, 50], "threads": 1, "seed": 42,
+ "latency_queries": 10, "isolate": true, "time_limit_s": 2}
+JSON
+  sed 's/"time_limit_s": 2/"time_limit_s": 120/' "$tmp/kill2.json" > "$tmp/kill120.json"
+  export ECBENCH_METHODS_PATH=$plugdir
+  "$ECBENCH" run "$tmp/kill2.json" -o "$tmp/kref" --quiet --no-report 2> /dev/null
+  ktotal=$(rows "$tmp/kref")
+  [ "$ktotal" -eq 12 ] || fail "kill reference: $ktotal rows, expected 12"
+  mpirun_n 3 run "$tmp/kill120.json" -o "$tmp/kill" --quiet --no-report > "$tmp/klog" 2>&1 &
+  mp=$!
+  victim=; n=0
+  while [ -z "$victim" ] && [ $n -lt 2400 ] && kill -0 $mp 2>/dev/null; do
+    for p in $(pgrep -f "run $tmp/kill120.json -o $tmp/kill"); do
+      r=$(tr '\0' '\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+      # a worker rank with a cell running: its isolated child exists
+      [ -n "$r" ] && [ "$r" != 0 ] && [ -n "$(pgrep -P "$p")" ] && victim=$p
+    done
+    [ -n "$victim" ] || { sleep 0.05; n=$((n + 1)); }
+  done
+  [ -n "$victim" ] || { cat "$tmp/klog"; fail "no worker rank with a running cell found under mpirun"; }
+  kill -9 "$victim"
+  wait $mp
+  rc=$?
+  mp=
+  killed_at=$(rows "$tmp/kill")
+  [ $rc -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
+  [ "$killed_at" -lt "$ktotal" ] || fail "the killed sweep finished anyway ($killed_at rows)"
+  sleep 0.5
+  left=$(pgrep -f "run $tmp/kill120.json" | wc -l)
+  [ "$left" -eq 0 ] || fail "$left process(es) of the killed job still running"
+  mpirun_n 3 run "$tmp/kill2.json" -o "$tmp/kill" --no-report > "$tmp/rlog" 2>&1
+  rc=$?
+  [ $rc -eq 1 ] || { tail "$tmp/rlog"; fail "MPI re-run: exit $rc, expected 1 (fault_hang's timeout)"; }
+  grep -q "($killed_at already done)" "$tmp/rlog" || { tail "$tmp/rlog"; fail "the MPI re-run did not resume the $killed_at rows"; }
+  "$ECBENCH" run "$tmp/kill2.json" -o "$tmp/kill" --no-report > "$tmp/slog" 2>&1
+  # (a timed-out cell is run again on every resume: fault_hang's 2 rows)
+  grep -q "($((ktotal - 2)) already done)" "$tmp/slog" || { cat "$tmp/slog"; fail "single-process re-run: expected $((ktotal - 2)) rows resumed"; }
+  [ "$(rows "$tmp/kill")" -eq "$ktotal" ] || fail "after kill + re-runs: $(rows "$tmp/kill") rows, expected $ktotal"
+  dups=$("$ECB_BUILD_DIR/tests/tools/csvget" "$tmp/kill/results.csv" cell_id | sort | uniq -d | wc -l)
+  [ "$dups" -eq 0 ] || fail "after kill + re-runs: $dups cell id(s) twice"
+  quality "$tmp/kref/results.csv" > "$tmp/kref.q"; quality "$tmp/kill/results.csv" > "$tmp/kill.q"
+  cmp -s "$tmp/kref.q" "$tmp/kill.q" || { diff "$tmp/kref.q" "$tmp/kill.q" | head; fail "after kill + re-runs: quality columns differ"; }
+  sort "$tmp/kref/per_query.csv" > "$tmp/a"; sort "$tmp/kill/per_query.csv" > "$tmp/b"
+  cmp -s "$tmp/a" "$tmp/b" || fail "after kill + re-runs: per_query.csv rows differ"
+  echo "ok: a worker rank killed mid-cell at $killed_at rows; re-runs on 3 ranks and 1 resumed; every row once, same numbers"
+  export ECBENCH_METHODS_PATH=
+else
+  echo "note: $plugdir/fault_hang.so not built; SIGKILL mid-cell under MPI not checked"
+fi
 
 # a plugin that crashes, isolated inside a worker rank: its cell's row only
 plugdir=${ECB_TEST_PLUGINS_DIR:-$ECB_BUILD_DIR/tests/plugins}
