@@ -476,9 +476,9 @@ int ecb_plan(const ecb_plan_opts *o)
             "(codes + rescoring rows + ids)%s%s\n", t, p.cpu_rank_s, pk,
             !isnan(mt) && (double)per_node * p.peak_rank_bytes > mt ? "; DOES NOT FIT: " : "; fits ",
             !isnan(mt) ? "this machine's RAM per node" : "");
-    /* a loaded machine: our per_node x threads runnable threads and `load`
-     * others share the cores evenly */
-    if (load > 0 && cores > 0) {
+    /* all ranks on this machine, and it is loaded: our per_node x threads
+     * runnable threads and `load` others share its cores evenly */
+    if (load > 0 && cores > 0 && per_node == ranks) {
         double loaded = fmax(1.0, (load + busy) / (double)cores);
         secs_text(p.total_s * loaded / p.slow, t, sizeof t);
         fprintf(f, "on this machine at its load average %.2f (other work sharing %ld cores): est %s\n",

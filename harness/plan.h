@@ -10,11 +10,16 @@
  * from the synthetic parameters or the manifests (their n_corpus / dim /
  * n_queries, else the vector files' headers).
  *
- * The model: a sharded dataset (`"shards"`) has every rank hold
- * ceil(rows / ranks) rows and work on them at once; other datasets' cells
- * are spread over ranks - 1 workers (one process: all on it). Ranks on one
- * node share its cores: with more ranks x threads than cores, times grow
- * by that ratio (--ranks-per-node; nodes are assumed like this machine).
+ * The model: a sharded dataset (`"shards"`, or automatic under
+ * "rank_memory_mb") has every rank hold ceil(rows / ranks) rows and work on
+ * them at once (a cell whose codes pass the budget streams them: encoded
+ * again per cell, a chunk held); other datasets' cells are spread over
+ * ranks - 1 workers (one process: all on it). Ranks on one node share its
+ * cores: with more ranks x threads than cores (oversubscription), wall
+ * time is the per-rank CPU time x ranks x threads / cores (--ranks-per-node;
+ * nodes are assumed like this machine, idle). With every rank on this
+ * machine, a second estimate counts its 1-minute load average as other
+ * runnable threads sharing the cores: x (load + ranks x threads) / cores.
  * Message transfer is not modelled.
  */
 #ifndef ECB_PLAN_H
