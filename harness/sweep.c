@@ -148,6 +148,10 @@ static int load_datasets(run_ctx *c)
             rc = keep_generated_in_memory(c->full[i]);
         /* MaxSim reads tokens again and again: small token files once, as floats */
         if (!rc && c->full[i]->mv) rc = ecb_mvdata_keep_in_memory(c->full[i]->mv);
+        if (!rc && c->full[i]->mv && cfg->rank_memory_mb > 0) /* honoured or refused */
+            rc = ecb_fail(ECB_ENOTSUP, "%s: dataset %s is multi-vector (MaxSim): rank_memory_mb "
+                          "(sharding and streaming) is not supported for it yet; drop "
+                          "rank_memory_mb", cfg->path, c->full[i]->name);
         if (!rc && c->full[i]->mv && sp->shards)
             rc = ecb_fail(ECB_ENOTSUP, "%s: dataset %s is multi-vector (MaxSim): \"shards\" is not "
                           "supported for it yet; drop \"shards\"", cfg->path, c->full[i]->name);

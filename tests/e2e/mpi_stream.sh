@@ -58,5 +58,14 @@ sed 's/"rank_memory_mb": 0.2/"rank_memory_mb": -1/' "$tmp/budget.json" > "$tmp/b
 "$ECBENCH" run "$tmp/bad.json" -o "$tmp/bad" --no-report > "$tmp/log" 2>&1
 rc=$?
 [ $rc -eq 2 ] && grep -q "rank_memory_mb" "$tmp/log" || { cat "$tmp/log"; fail "rank_memory_mb -1: exit $rc, expected 2 naming the key"; }
-echo "ok: plan shows the automatic shard count and the streamed cells; a negative budget is refused"
+# a multi-vector dataset cannot be sharded yet: the budget is refused, not ignored
+cat > "$tmp/mv.json" <<'JSON'
+{"schema_version": 1, "name": "mv-budget",
+ "datasets": [{"builtin": "synthetic-multivector", "params": {"docs": 300, "dim": 16, "queries": 10}}],
+ "methods": [{"method": "float32"}], "k": [10], "threads": 1, "rank_memory_mb": 1}
+JSON
+"$ECBENCH" run "$tmp/mv.json" -o "$tmp/mv" --no-report > "$tmp/log" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "multi-vector (MaxSim): rank_memory_mb" "$tmp/log" || { cat "$tmp/log"; fail "multi-vector + rank_memory_mb: exit $rc, expected a refusal"; }
+echo "ok: plan shows the automatic shard count and the streamed cells; a negative budget, and one on a multi-vector dataset, are refused"
 echo "PASS"

@@ -1,6 +1,6 @@
 /* Units of work, the --part partition and rank 0's hand-out order
  * (harness/partition.c) on hand-made unit lists; the slices of a sharded
- * corpus (harness/shard.c). */
+ * corpus and the per-rank memory budget (harness/shard.c). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +142,46 @@ static void test_shard_range_tiles(void **state)
     assert_int_equal(hi, 4096);
 }
 
+/* rank_memory_mb: explicit "shards" win; otherwise every rank when the
+ * float32 corpus passes the budget; streaming above it; chunks of whole
+ * alignment units under a quarter of the budget. */
+static void test_shard_budget(void **state)
+{
+    (void)state;
+    ecb_dataset_spec ds[2];
+    memset(ds, 0, sizeof ds);
+    ds[1].shards = 6;
+    ecb_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.datasets = ds;
+    cfg.n_datasets = 2;
+    cfg.block_rows = 512;
+    int aut = -1;
+    /* no budget: not sharded unless written */
+    assert_int_equal(ecb_shard_count(&cfg, 0, 1000000, 768, 4, &aut), 0);
+    assert_int_equal(aut, 0);
+    assert_int_equal(ecb_shard_count(&cfg, 1, 1000000, 768, 4, &aut), 6);
+    assert_int_equal(aut, 0);
+    assert_false(ecb_shard_streams(&cfg, 1000000, 3072));
+    cfg.rank_memory_mb = 1024; /* 1 GiB: 349,525 rows of 768 floats */
+    assert_int_equal(ecb_shard_count(&cfg, 0, 349525, 768, 4, &aut), 0);
+    assert_int_equal(aut, 0);
+    assert_int_equal(ecb_shard_count(&cfg, 0, 349526, 768, 4, &aut), 4);
+    assert_int_equal(aut, 1);
+    assert_int_equal(ecb_shard_count(&cfg, 0, 349526, 768, 1, &aut), 1); /* one process: one slice */
+    assert_int_equal(ecb_shard_count(&cfg, 1, 10000000, 768, 4, &aut), 6);
+    assert_int_equal(aut, 0);
+    assert_false(ecb_shard_streams(&cfg, 349525, 3072));
+    assert_true(ecb_shard_streams(&cfg, 349526, 3072));
+    /* chunks: 65,536 rows (128 units of 512) unless a quarter of the
+     * budget holds fewer; never less than one unit */
+    assert_int_equal(ecb_shard_stream_rows(&cfg, 3072), 65536);
+    cfg.rank_memory_mb = 16; /* 4 MiB a chunk: 1365 rows of 3072 B -> 2 units */
+    assert_int_equal(ecb_shard_stream_rows(&cfg, 3072), 1024);
+    cfg.rank_memory_mb = 0.001;
+    assert_int_equal(ecb_shard_stream_rows(&cfg, 3072), 512);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_part_parse),
         cmocka_unit_test(test_next_unit_order),
         cmocka_unit_test(test_shard_range_tiles),
+        cmocka_unit_test(test_shard_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
