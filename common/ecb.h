@@ -57,6 +57,17 @@ static inline uint64_t ecb_hash_final(const ecb_hash *s)
     return x;
 }
 
+/* ---- bulk content hashing (ground-truth cache keys) ------------------ */
+/* XXH3-64 when built with libxxhash (ecb_chash_name() says which), else
+ * FNV-1a as above: the value does not depend on how the bytes are split
+ * across updates. ecb_chash_new: NULL and ECB_ENOMEM on failure. */
+typedef struct ecb_chash ecb_chash;
+ecb_chash *ecb_chash_new(void);
+void ecb_chash_update(ecb_chash *c, const void *p, size_t n);
+uint64_t ecb_chash_digest(const ecb_chash *c);
+const char *ecb_chash_name(void);
+void ecb_chash_free(ecb_chash *c);
+
 /* ---- hints ------------------------------------------------------------ */
 /* The candidate closest to key (edit distance at most max(2, len/3)), or
  * NULL: for "did you mean" in messages. */

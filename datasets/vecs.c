@@ -451,39 +451,45 @@ int ecb_vecs_hash(const ecb_vecs *v, uint64_t *out)
         *out = atomic_load(&v->hash);
         return 0;
     }
-    ecb_hash h;
-    ecb_hash_init(&h);
+    ecb_chash *h = ecb_chash_new();
+    if (!h) return ECB_ENOMEM;
     uint64_t shape[2] = {v->n, v->dim};
-    ecb_hash_update(&h, shape, sizeof shape);
+    ecb_chash_update(h, shape, sizeof shape);
     if (v->kind == SRC_SUBSET && atomic_load(&v->parent->hash_known)) {
         /* Parent content + row list determine the subset: no need to read
          * (or generate) its rows. */
         uint64_t ph = atomic_load(&v->parent->hash);
-        ecb_hash_update(&h, "subset", 6);
-        ecb_hash_update(&h, &ph, sizeof ph);
+        ecb_chash_update(h, "subset", 6);
+        ecb_chash_update(h, &ph, sizeof ph);
         for (size_t i = 0; i < v->n; i++) {
             uint64_t r = v->rows[i];
-            ecb_hash_update(&h, &r, sizeof r);
+            ecb_chash_update(h, &r, sizeof r);
         }
-        *out = ecb_hash_final(&h);
+        *out = ecb_chash_digest(h);
+        ecb_chash_free(h);
         ecb_vecs_set_hash((ecb_vecs *)v, *out);
         return 0;
     }
     size_t block = (size_t)1 << 16; /* floats per block, at least one row */
     size_t rows = block / v->dim ? block / v->dim : 1;
     float *buf = ecb_malloc_array(rows * v->dim, sizeof *buf);
-    if (!buf) return ECB_ENOMEM;
+    if (!buf) {
+        ecb_chash_free(h);
+        return ECB_ENOMEM;
+    }
     for (size_t s = 0; s < v->n; s += rows) {
         size_t c = v->n - s < rows ? v->n - s : rows;
         int rc = ecb_vecs_read(v, s, c, buf);
         if (rc) {
             free(buf);
+            ecb_chash_free(h);
             return rc;
         }
-        ecb_hash_update(&h, buf, c * v->dim * sizeof *buf);
+        ecb_chash_update(h, buf, c * v->dim * sizeof *buf);
     }
     free(buf);
-    *out = ecb_hash_final(&h);
+    *out = ecb_chash_digest(h);
+    ecb_chash_free(h);
     /* Benign race: concurrent callers compute and store the same value. */
     atomic_store(&((ecb_vecs *)v)->hash, *out);
     atomic_store(&((ecb_vecs *)v)->hash_known, true);

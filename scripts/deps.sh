@@ -3,9 +3,11 @@
 # usage: scripts/deps.sh [--test]   (--test adds what the test suite needs)
 set -eu
 # libopenmpi-dev + openmpi-bin: scale-out (DESIGN D11); the build works without them (-Dmpi=auto).
+# libxxhash-dev: XXH3 for the ground-truth cache key (content hash of the corpus; optional for
+# the build, -Dxxhash=auto: without it a slower FNV-1a is used and cache keys differ).
 # libhdf5-dev is optional for the build (meson -Dhdf5=auto): it adds the
 # ann-benchmarks HDF5 reader.
-pkgs="gcc meson ninja-build pkg-config libopenblas-dev liblapacke-dev libcjson-dev libcsv-dev gnuplot-nox libopenmpi-dev openmpi-bin libhdf5-dev"
+pkgs="gcc meson ninja-build pkg-config libopenblas-dev liblapacke-dev libcjson-dev libcsv-dev gnuplot-nox libopenmpi-dev openmpi-bin libhdf5-dev libxxhash-dev"
 if [ "${1:-}" = "--test" ]; then
   # texlive-latex-base: pdflatex compiles the LaTeX tables in the tests (~45 s to install);
   # chromium: headless, loads report.html in the tests (~85 s to install);

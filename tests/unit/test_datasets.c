@@ -659,11 +659,43 @@ static void test_shared_cranfield(void **state)
     ecb_dataset_free(d);
 }
 
+/* The content hash behind the ground-truth cache key: independent of how
+ * the bytes are split across updates, and XXH3-64 itself when built with
+ * libxxhash (XXH3_64bits("") and ("abc") from the reference values). */
+static void test_content_hash(void **state)
+{
+    (void)state;
+    unsigned char buf[1000];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (unsigned char)(i * 131u + 7u);
+    ecb_chash *a = ecb_chash_new(), *b = ecb_chash_new();
+    assert_non_null(a);
+    assert_non_null(b);
+    ecb_chash_update(a, buf, sizeof buf);
+    for (size_t i = 0, step = 1; i < sizeof buf; i += step, step = step * 2 + 1)
+        ecb_chash_update(b, buf + i, step < sizeof buf - i ? step : sizeof buf - i);
+    assert_true(ecb_chash_digest(a) == ecb_chash_digest(b));
+    ecb_chash_update(b, "x", 1);
+    assert_true(ecb_chash_digest(a) != ecb_chash_digest(b));
+    ecb_chash_free(a);
+    ecb_chash_free(b);
+    ecb_chash_free(NULL);
+    if (strcmp(ecb_chash_name(), "xxh3-64") == 0) {
+        ecb_chash *e = ecb_chash_new();
+        assert_true(ecb_chash_digest(e) == 0x2D06800538D394C2ull);
+        ecb_chash_update(e, "abc", 3);
+        assert_true(ecb_chash_digest(e) == 0x78AF5F94892F3950ull);
+        ecb_chash_free(e);
+    } else {
+        assert_string_equal(ecb_chash_name(), "fnv1a-64");
+    }
+}
+
 int main(void)
 {
     ecb_log_level = ECB_LOG_ERROR; /* the expected unknown-id warnings */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_formats),
+        cmocka_unit_test(test_content_hash),
         cmocka_unit_test(test_byte_formats),
         cmocka_unit_test(test_ivecs),
         cmocka_unit_test(test_broken_vectors),
