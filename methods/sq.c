@@ -119,40 +119,6 @@ typedef struct {
 
 /* ---- calibration helpers ------------------------------------------------ */
 
-static uint32_t sq_key(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-/* LSD radix sort of n floats (4 passes of 8 bits), tmp of n floats. */
-static void sq_sort(float *v, size_t n, float *tmp)
-{
-    float *src = v, *dst = tmp;
-    for (unsigned pass = 0; pass < 4; pass++) {
-        size_t cnt[257] = {0};
-        unsigned sh = 8 * pass;
-        for (size_t i = 0; i < n; i++) cnt[((sq_key(src[i]) >> sh) & 0xffu) + 1]++;
-        for (size_t b = 0; b < 256; b++) cnt[b + 1] += cnt[b];
-        for (size_t i = 0; i < n; i++) dst[cnt[(sq_key(src[i]) >> sh) & 0xffu]++] = src[i];
-        float *t = src;
-        src = dst;
-        dst = t;
-    }
-    /* An even number of passes: the sorted data is back in v. */
-}
-
-/* Quantile p in [0,1] of sorted v[0..n-1], linear interpolation. */
-static float sq_quantile(const float *v, size_t n, double p)
-{
-    double pos = p * (double)(n - 1);
-    size_t i = (size_t)pos;
-    if (i >= n - 1) return v[n - 1];
-    double f = pos - (double)i;
-    return (float)((double)v[i] + f * ((double)v[i + 1] - (double)v[i]));
-}
-
 /* Uniform cell geometry of range [lo, hi] for dimension j. */
 static void sq_set_uniform(sq_state *s, size_t j, float lo, float hi)
 {
@@ -163,19 +129,33 @@ static void sq_set_uniform(sq_state *s, size_t j, float lo, float hi)
     for (size_t c = 0; c < s->L; c++) s->recon[j * s->L + c] = fmaf((float)c, w, s->rbase[j]);
 }
 
-/* Fit one range from sorted values v[0..n-1] into dimension j. */
-static void sq_fit_sorted(sq_state *s, size_t j, const float *v, size_t n)
+/* The quantile levels a calibration needs, in the order sq_fit reads them:
+ * percentile: P(clip), P(100-clip); quantile: the L-1 edges k/L, then the L
+ * cell medians (c+1/2)/L. Returns how many (at most 2L-1). */
+static size_t sq_levels(const sq_state *s, double *p)
 {
     size_t L = s->L;
     if (s->p.calibration == SQ_QUANTILE) {
-        for (size_t k = 1; k < L; k++)
-            s->edges[j * (L - 1) + k - 1] = sq_quantile(v, n, (double)k / (double)L);
-        for (size_t c = 0; c < L; c++)
-            s->recon[j * L + c] = sq_quantile(v, n, ((double)c + 0.5) / (double)L);
+        for (size_t k = 1; k < L; k++) p[k - 1] = (double)k / (double)L;
+        for (size_t c = 0; c < L; c++) p[L - 1 + c] = ((double)c + 0.5) / (double)L;
+        return 2 * L - 1;
+    }
+    double c = s->p.clip / 100.0;
+    p[0] = c;
+    p[1] = 1.0 - c;
+    return 2;
+}
+
+/* Fit dimension j from its quantiles qv at the sq_levels levels. */
+static void sq_fit(sq_state *s, size_t j, const float *qv)
+{
+    size_t L = s->L;
+    if (s->p.calibration == SQ_QUANTILE) {
+        memcpy(s->edges + j * (L - 1), qv, (L - 1) * sizeof *qv);
+        memcpy(s->recon + j * L, qv + L - 1, L * sizeof *qv);
         return;
     }
-    double c = s->p.calibration == SQ_PERCENTILE ? s->p.clip / 100.0 : 0.0;
-    sq_set_uniform(s, j, sq_quantile(v, n, c), sq_quantile(v, n, 1.0 - c));
+    sq_set_uniform(s, j, qv[0], qv[1]);
 }
 
 /* Copy the fit of dimension 0 to every dimension (global ranges). */
@@ -531,6 +511,33 @@ static int sq_create(const ecb_host *host, const void *params, size_t dim, ecb_s
     return 0;
 }
 
+/* Per-dimension min and max, row by row (each column still visited in row
+ * order, so the result is that of a column walk). */
+static int sq_train_minmax(sq_state *s, const float *x, size_t n)
+{
+    size_t d = s->base.dim;
+    float *lo = malloc(d * sizeof *lo), *hi = malloc(d * sizeof *hi);
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return s->base.host->fail(s->base.host, ECB_ENOMEM, "sq: out of memory (%zu dims)", d);
+    }
+    memcpy(lo, x, d * sizeof *lo);
+    memcpy(hi, x, d * sizeof *hi);
+    for (size_t i = 1; i < n; i++) {
+        const float *r = x + i * d;
+        for (size_t j = 0; j < d; j++) {
+            float v = r[j];
+            lo[j] = v < lo[j] ? v : lo[j];
+            hi[j] = v > hi[j] ? v : hi[j];
+        }
+    }
+    for (size_t j = 0; j < d; j++) sq_set_uniform(s, j, lo[j], hi[j]);
+    free(lo);
+    free(hi);
+    return 0;
+}
+
 /** @param x n*dim floats of the corpus sample. */
 static int sq_train(ecb_method *m, const float *x, size_t n)
 {
@@ -538,40 +545,32 @@ static int sq_train(ecb_method *m, const float *x, size_t n)
     const ecb_host *h = m->host;
     size_t d = m->dim;
     if (n == 0) return h->fail(h, ECB_EINVAL, "sq: train needs at least 1 vector, got 0");
-    int sorted = s->p.calibration != SQ_MINMAX;
+    double *p = malloc((2 * s->L - 1) * sizeof *p);
+    if (!p) return h->fail(h, ECB_ENOMEM, "sq: out of memory");
+    size_t np = sq_levels(s, p);
+    int rc = 0;
     if (s->p.ranges == SQ_PER_DIM) {
-        float *col = NULL, *tmp = NULL;
-        if (sorted) {
-            col = malloc(n * sizeof *col);
-            tmp = malloc(n * sizeof *tmp);
-            if (!col || !tmp) {
-                free(col);
-                free(tmp);
-                return h->fail(h, ECB_ENOMEM, "sq: out of memory sorting %zu values", n);
-            }
+        if (s->p.calibration == SQ_MINMAX) {
+            rc = sq_train_minmax(s, x, n);
+        } else {
+            /* Quantiles by selection, not a sort of each column: the value
+             * at a rank is the sorted column's element there, bit for bit. */
+            float *qv = malloc(d * np * sizeof *qv);
+            rc = qv ? ecb_column_quantiles(x, n, d, d, p, np, qv, h->threads) : ECB_ENOMEM;
+            if (rc)
+                rc = h->fail(h, rc, "sq: %s computing %zu quantiles of %zu x %zu values",
+                             rc == ECB_ENOMEM ? "out of memory" : "invalid input", np, n, d);
+            else
+                for (size_t j = 0; j < d; j++) sq_fit(s, j, qv + j * np);
+            free(qv);
         }
-        for (size_t j = 0; j < d; j++) {
-            if (!sorted) {
-                float lo = x[j], hi = x[j];
-                for (size_t i = 1; i < n; i++) {
-                    float v = x[i * d + j];
-                    if (v < lo) lo = v;
-                    if (v > hi) hi = v;
-                }
-                sq_set_uniform(s, j, lo, hi);
-                continue;
-            }
-            for (size_t i = 0; i < n; i++) col[i] = x[i * d + j];
-            sq_sort(col, n, tmp);
-            sq_fit_sorted(s, j, col, n);
-        }
-        free(col);
-        free(tmp);
     } else {
         size_t total;
-        if (__builtin_mul_overflow(n, d, &total))
+        if (__builtin_mul_overflow(n, d, &total)) {
+            free(p);
             return h->fail(h, ECB_ERANGE, "sq: %zu x %zu sample too large", n, d);
-        if (!sorted) {
+        }
+        if (s->p.calibration == SQ_MINMAX) {
             float lo = x[0], hi = x[0];
             for (size_t t = 1; t < total; t++) {
                 if (x[t] < lo) lo = x[t];
@@ -579,27 +578,27 @@ static int sq_train(ecb_method *m, const float *x, size_t n)
             }
             sq_set_uniform(s, 0, lo, hi);
         } else {
-            size_t np = total < SQ_GLOBAL_MAX_VALUES ? total : SQ_GLOBAL_MAX_VALUES;
-            float *pool = malloc(np * sizeof *pool), *tmp = malloc(np * sizeof *tmp);
-            if (!pool || !tmp) {
-                free(pool);
-                free(tmp);
-                return h->fail(h, ECB_ENOMEM, "sq: out of memory pooling %zu values", np);
-            }
-            if (np == total) {
-                memcpy(pool, x, np * sizeof *pool);
-            } else {
+            size_t npool = total < SQ_GLOBAL_MAX_VALUES ? total : SQ_GLOBAL_MAX_VALUES;
+            float *pool = NULL, *qv = malloc(np * sizeof *qv);
+            if (qv && npool < total && (pool = malloc(npool * sizeof *pool)) != NULL) {
                 ecb_rng r;
                 ecb_rng_seed2(&r, h->seed, SQ_STREAM);
-                for (size_t t = 0; t < np; t++) pool[t] = x[ecb_rng_below(&r, total)];
+                for (size_t t = 0; t < npool; t++) pool[t] = x[ecb_rng_below(&r, total)];
             }
-            sq_sort(pool, np, tmp);
-            sq_fit_sorted(s, 0, pool, np);
+            if (!qv || (npool < total && !pool))
+                rc = h->fail(h, ECB_ENOMEM, "sq: out of memory pooling %zu values", npool);
+            else if ((rc = ecb_quantiles(pool ? pool : x, npool, p, np, qv)) != 0)
+                rc = h->fail(h, rc, "sq: %s computing %zu quantiles of %zu values",
+                             rc == ECB_ENOMEM ? "out of memory" : "invalid input", np, npool);
+            else
+                sq_fit(s, 0, qv);
             free(pool);
-            free(tmp);
+            free(qv);
         }
-        sq_replicate(s);
+        if (!rc) sq_replicate(s);
     }
+    free(p);
+    if (rc) return rc;
     s->trained = 1;
     return 0;
 }

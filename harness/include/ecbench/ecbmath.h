@@ -51,7 +51,7 @@ extern "C" {
 /* The toolkit version this header describes (see the rules above); the
  * major is the soname's number. */
 #define ECB_TOOLKIT_VERSION_MAJOR 1
-#define ECB_TOOLKIT_VERSION_MINOR 0
+#define ECB_TOOLKIT_VERSION_MINOR 1
 
 /* ---- parallel-for: the one thread fan-out --------------------------------- */
 /* Run fn(ctx, task, worker) for every task in [0, ntasks) on up to `threads`
@@ -225,6 +225,31 @@ static inline float ecb_lut_sum8(const float *L, const uint8_t *p, size_t G)
     for (; g < G; g++, L += 256) a0 += L[p[g]];
     return (a0 + a1) + (a2 + a3);
 }
+/* ---- order statistics and quantiles (since toolkit 1.1) ------------------ */
+/* Ranks order floats by their bits in IEEE total order (-NaN < -inf < ... <
+ * -0 < +0 < ... < +inf < NaN), i.e. as a radix sort by the float key sorts
+ * them: the value of rank r is bit for bit element r of that sort. Found by
+ * selection (expected O(n) for a few ranks; deterministic), not by sorting.
+ * ecb_select_ranks: out[t] = the value of rank ranks[t] (0-based ascending;
+ * any order, repeats allowed, each < n) of v[0..n).
+ * ecb_column_ranks: the same for every column j of the n x d row-major x
+ * (row stride ld >= d floats) into out[j*nr + t]; the columns are gathered
+ * 16 at a time (a cache line of each row), on up to `threads` threads (the
+ * values do not depend on it).
+ * ecb_quantiles / ecb_column_quantiles: numpy's default (linear) quantile
+ * for each p[t] in [0, 1]: with pos = p (n-1), i = floor(pos), f = pos - i
+ * and s the sorted values, (float)(s_i + f (s_{i+1} - s_i)) computed in
+ * double, or s_{n-1} when i >= n-1 (out[t], resp. out[j*np + t]). A median
+ * is p = 0.5.
+ * All return 0, ECB_EINVAL (a rank >= n, n = 0 for a quantile, p outside
+ * [0, 1], ld < d) or ECB_ENOMEM. */
+int ecb_select_ranks(const float *v, size_t n, const size_t *ranks, size_t nr, float *out);
+int ecb_column_ranks(const float *x, size_t n, size_t d, size_t ld, const size_t *ranks,
+                     size_t nr, float *out, size_t threads);
+int ecb_quantiles(const float *v, size_t n, const double *p, size_t np, float *out);
+int ecb_column_quantiles(const float *x, size_t n, size_t d, size_t ld, const double *p,
+                         size_t np, float *out, size_t threads);
+
 /* ---- top-k in the one ranking order (DESIGN D4) ---------------------------- */
 /* Score descending, ties by the id's rank descending: id_rank[id] when an
  * id_rank table is given (rank of the id string in strcmp order, trec_eval's
