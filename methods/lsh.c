@@ -11,14 +11,19 @@
  *    size nbits (orthonormal columns, rows of norm ~sqrt(d/nbits)). Only the
  *    directions matter for the bits; the frame spreads them more evenly
  *    than independent draws. Up to LSH_FULL_ROTATION (4096) bits the frame
- *    is cut from a full nbits x nbits rotation, as it always was (so those
- *    results do not move); above, where that rotation would need nbits^2
- *    doubles and O(nbits^3) work (6144 bits = CoRECT's 8 d at d = 768), the
+ *    is the first d columns of a Haar rotation of size nbits, as it always
+ *    was (so those results do not move), computed without the other
+ *    nbits - d columns (ecb_random_orthogonal_cols: the same bits at
+ *    O(nbits d^2)); above, where even the draws would be nbits^2 (6144 bits
+ *    = CoRECT's 8 d at d = 768), the
  *    d columns are drawn directly: an nbits x d Gaussian orthonormalised
  *    column by column (modified Gram-Schmidt, twice, in double), which is
  *    the same distribution (the Q factor of a Gaussian with a positive R
  *    diagonal is Haar) at O(nbits d^2).
  *  - rotate=false: independent Gaussian hyperplanes (classic SimHash).
+ *  The hyperplanes are drawn in train() from the seed alone (never from the
+ *  sample), so that create() is cheap: the runner creates every chain once
+ *  just to check a config before running it.
  *  - train_thresholds=false (default): bit = [w.x >= 0], data not centred,
  *    as FAISS does. true: per-bit threshold = median of w.x over the
  *    training sample (FAISS's train_thresholds), stored and counted.
@@ -111,12 +116,13 @@ static int lsh_hyperplanes(lsh_state *s, uint64_t seed)
         return 0;
     }
     if (nb > LSH_FULL_ROTATION && nb > d) return lsh_frame(nb, d, &r, s->W);
-    size_t q = nb > d ? nb : d;
-    float *Q = malloc(q * q * sizeof *Q);
+    /* nb > d: the first d columns of the nb x nb rotation, without building
+     * the rest (the same bits, O(nb d^2) instead of O(nb^3)) */
+    if (nb > d) return ecb_random_orthogonal_cols(nb, d, ecb_rng_next(&r), s->W);
+    float *Q = malloc(d * d * sizeof *Q);
     if (!Q) return ECB_ENOMEM;
-    int rc = ecb_random_orthogonal(q, ecb_rng_next(&r), Q);
-    if (!rc)
-        for (size_t i = 0; i < nb; i++) memcpy(s->W + i * d, Q + i * q, d * sizeof *Q);
+    int rc = ecb_random_orthogonal(d, ecb_rng_next(&r), Q);
+    if (!rc) memcpy(s->W, Q, nb * d * sizeof *Q); /* its first nb rows */
     free(Q);
     return rc;
 }
@@ -143,14 +149,8 @@ static int lsh_create(const ecb_host *host, const void *params, size_t dim, ecb_
     s->p = *p;
     s->nbits = p->nbits;
     s->nbytes = (p->nbits + 7) / 8;
-    s->W = malloc(s->nbits * dim * sizeof *s->W);
-    int rc = s->W ? lsh_hyperplanes(s, host->seed) : ECB_ENOMEM;
-    if (rc) {
-        free(s->W);
-        free(s);
-        return host->fail(host, rc, "lsh: cannot draw %zu hyperplanes in dimension %zu",
-                          p->nbits, dim);
-    }
+    /* The hyperplanes are drawn in train(), not here: creating a chain only
+     * to check a config (the runner does, for every cell) costs nothing. */
     *out = &s->base;
     return 0;
 }
@@ -168,6 +168,7 @@ static void lsh_destroy(ecb_method *m)
 static int lsh_project(const lsh_state *s, const float *x, size_t n, float *P)
 {
     size_t d = s->base.dim, nb = s->nbits;
+    if (!s->W) return ECB_EINVAL; /* before train() */
     if (ecb_gemm_nt(n, nb, d, 1.0f, x, d, s->W, d, 0.0f, P, nb)) return ECB_ERANGE;
     if (s->thr)
         for (size_t i = 0; i < n; i++)
@@ -185,6 +186,18 @@ static int lsh_train(ecb_method *m, const float *x, size_t n)
 {
     lsh_state *s = (lsh_state *)m;
     const ecb_host *h = m->host;
+    if (!s->W) {
+        /* from the seed only, never the sample: the same planes every time */
+        float *W = malloc(s->nbits * m->dim * sizeof *W);
+        s->W = W;
+        int rc = W ? lsh_hyperplanes(s, h->seed) : ECB_ENOMEM;
+        if (rc) {
+            free(W);
+            s->W = NULL;
+            return h->fail(h, rc, "lsh: cannot draw %zu hyperplanes in dimension %zu", s->nbits,
+                           m->dim);
+        }
+    }
     if (!s->p.train_thresholds) return 0;
     if (n == 0) return h->fail(h, ECB_EINVAL, "lsh: train_thresholds needs >= 1 vector, got 0");
     size_t nb = s->nbits, d = m->dim;
@@ -234,8 +247,8 @@ static void lsh_pack(const float *P, size_t n, size_t nb, size_t nbytes, uint8_t
     for (size_t i = 0; i < n; i++) {
         uint8_t *c = codes + i * nbytes;
         memset(c, 0, nbytes);
-        for (size_t b = 0; b < nb; b++)
-            if (P[i * nb + b] >= 0) c[b >> 3] |= (uint8_t)(1u << (b & 7));
+        for (size_t b = 0; b < nb; b++) /* no branch: the signs are coin flips */
+            c[b >> 3] |= (uint8_t)((unsigned)(P[i * nb + b] >= 0) << (b & 7));
     }
 }
 
@@ -244,6 +257,7 @@ static int lsh_encode(const ecb_method *m, const float *x, size_t n, uint8_t *co
 {
     const lsh_state *s = (const lsh_state *)m;
     size_t c = n < LSH_BLOCK ? n : LSH_BLOCK;
+    if (!s->W) return m->host->fail(m->host, ECB_EINVAL, "lsh: encode called before train");
     if (n == 0) return 0;
     float *P = malloc(c * s->nbits * sizeof *P);
     if (!P) return m->host->fail(m->host, ECB_ENOMEM, "lsh: out of memory");
@@ -268,6 +282,7 @@ static size_t lsh_query_size(const ecb_method *m, ecb_mode mode)
 static int lsh_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t nq, void *out)
 {
     const lsh_state *s = (const lsh_state *)m;
+    if (!s->W) return m->host->fail(m->host, ECB_EINVAL, "lsh: prepare called before train");
     if (mode == ECB_MODE_SYMMETRIC) return lsh_encode(m, q, nq, out);
     float *P = out;
     for (size_t i0 = 0; i0 < nq; i0 += LSH_BLOCK) {

@@ -94,8 +94,8 @@ static void test_lsh_hand_bits(void **st)
     ecb_host h = th_host(1);
     struct lsh_params p = {.nbits = 10, .rotate = 0, .train_thresholds = 0};
     ecb_method *m = make(ecb_method_lsh(), &h, &p, 3);
+    assert_int_equal(lsh_train(m, hand_x, 1), 0); /* draws W */
     memcpy(((lsh_state *)m)->W, hand_W, sizeof hand_W);
-    assert_int_equal(lsh_train(m, hand_x, 1), 0);
     assert_int_equal(lsh_code_size(m), 2);
     assert_int_equal(lsh_aux_bytes(m), 10 * 3 * sizeof(float));
     uint8_t code[2];
@@ -131,6 +131,7 @@ static void test_lsh_median_thresholds(void **st)
     struct lsh_params p = {.nbits = 2, .rotate = 0, .train_thresholds = 1};
     ecb_method *m = make(ecb_method_lsh(), &h, &p, 2);
     const float W[4] = {1, 0, 0, 1};
+    ((lsh_state *)m)->W = malloc(sizeof W); /* given: train() keeps it */
     memcpy(((lsh_state *)m)->W, W, sizeof W);
     const float x[8] = {1, 10, 2, 20, 3, 30, 7, 40}; /* medians 2.5 and 25 */
     assert_int_equal(lsh_train(m, x, 4), 0);
@@ -158,6 +159,7 @@ static void test_lsh_rotation_structure(void **st)
         size_t nb = wide ? 24 : 5;
         struct lsh_params p = {.nbits = nb, .rotate = 1};
         ecb_method *m = make(ecb_method_lsh(), &h, &p, d);
+        assert_int_equal(lsh_train(m, NULL, 0), 0);
         const float *W = ((lsh_state *)m)->W;
         size_t outer = wide ? d : nb, inner = wide ? nb : d;
         for (size_t a = 0; a < outer; a++)
@@ -170,6 +172,48 @@ static void test_lsh_rotation_structure(void **st)
             }
         lsh_destroy(m);
     }
+}
+
+/* create() draws nothing (the runner creates every chain to check a
+ * config); train() draws the planes from the seed, and encode before it is
+ * an error. For nbits > d the tight frame is, bit for bit, the first d
+ * columns of the full nbits x nbits rotation it used to be cut from. */
+static void test_lsh_lazy_and_frame_bits(void **st)
+{
+    (void)st;
+    ecb_host h = th_host(7);
+    const size_t d = 100, nb = 600;
+    struct lsh_params p = {.nbits = nb, .rotate = 1};
+    ecb_method *m = make(ecb_method_lsh(), &h, &p, d);
+    assert_null(((lsh_state *)m)->W);
+    float x[100] = {1};
+    uint8_t code[75];
+    assert_int_equal(lsh_encode(m, x, 1, code), ECB_EINVAL);
+    assert_int_equal(lsh_train(m, x, 1), 0);
+    /* lsh_hyperplanes: ecb_random_orthogonal(nb, <first draw of the stream>) */
+    ecb_rng r;
+    ecb_rng_seed2(&r, h.seed, LSH_STREAM);
+    float *Q = malloc(nb * nb * sizeof *Q);
+    assert_int_equal(ecb_random_orthogonal(nb, ecb_rng_next(&r), Q), 0);
+    const float *W = ((lsh_state *)m)->W;
+    for (size_t i = 0; i < nb; i++) assert_memory_equal(W + i * d, Q + i * nb, d * sizeof *W);
+    free(Q);
+    lsh_destroy(m);
+    /* the toolkit call itself, reduced (d + 160 < q) and full (d + 160 >= q) */
+    static const size_t qd[][2] = {{700, 333}, {500, 64}, {300, 200}, {50, 50}};
+    for (size_t c = 0; c < sizeof qd / sizeof *qd; c++) {
+        size_t q = qd[c][0], dd = qd[c][1];
+        float *F = malloc(q * q * sizeof *F), *C = malloc(q * dd * sizeof *C);
+        assert_int_equal(ecb_random_orthogonal(q, 99, F), 0);
+        assert_int_equal(ecb_random_orthogonal_cols(q, dd, 99, C), 0);
+        for (size_t i = 0; i < q; i++)
+            if (memcmp(C + i * dd, F + i * q, dd * sizeof *C))
+                fail_msg("q=%zu d=%zu: row %zu differs from the full rotation", q, dd, i);
+        free(F);
+        free(C);
+    }
+    float one;
+    assert_int_equal(ecb_random_orthogonal_cols(3, 4, 1, &one), ECB_EINVAL);
 }
 
 static void test_lsh_reproducible(void **st)
@@ -393,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_lsh_hand_bits),
         cmocka_unit_test(test_lsh_median_thresholds),
         cmocka_unit_test(test_lsh_rotation_structure),
+        cmocka_unit_test(test_lsh_lazy_and_frame_bits),
         cmocka_unit_test(test_lsh_reproducible),
         cmocka_unit_test(test_lsh_rejects_nbits),
         cmocka_unit_test(test_itq_rejects_nbits),

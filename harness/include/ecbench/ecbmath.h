@@ -132,6 +132,10 @@ static inline size_t ecb_gemm_rows_padded(size_t n) { return (n + 63) & ~(size_t
 /* Random orthogonal d x d matrix (Haar, QR of a Gaussian with sign fix),
  * row-major. */
 int ecb_random_orthogonal(size_t d, uint64_t seed, float *R);
+/* The first d columns (q x d, row-major) of ecb_random_orthogonal(q, seed),
+ * bit for bit, at O(q d^2) work and q (d + 160) doubles (since toolkit 1.1;
+ * lsh's tight frames). ECB_EINVAL unless 1 <= d <= q. */
+int ecb_random_orthogonal_cols(size_t q, size_t d, uint64_t seed, float *R);
 /* Symmetric eigen-decomposition of the d x d matrix A (double, row-major):
  * eigenvalues descending into w, eigenvectors as rows of V (V[i*d+j] is
  * component j of the i-th eigenvector). */
