@@ -67,36 +67,6 @@ int ecb_gemm_tn(size_t m, size_t n, size_t k, float alpha, const float *A, size_
     return 0;
 }
 
-int ecb_random_orthogonal(size_t d, uint64_t seed, float *R)
-{
-    int n;
-    if (d == 0) return ECB_EINVAL;
-    if (ecb_blas_int(d, &n) || d > SIZE_MAX / sizeof(double) / d) return ECB_ERANGE;
-    double *G = malloc(d * d * sizeof *G);
-    double *tau = malloc(d * sizeof *tau);
-    double *diag = malloc(d * sizeof *diag);
-    int rc = ECB_ENOMEM;
-    if (!G || !tau || !diag) goto out;
-    ecb_rng rng;
-    ecb_rng_seed2(&rng, seed, 0x526f74617465ull /* "Rotate" */);
-    for (size_t i = 0; i < d * d; i++) G[i] = ecb_rng_normal(&rng);
-    rc = ECB_ENUMERIC;
-    if (LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, n, n, G, n, tau) != 0) goto out;
-    for (size_t i = 0; i < d; i++) diag[i] = G[i * d + i];
-    if (LAPACKE_dorgqr(LAPACK_ROW_MAJOR, n, n, n, G, n, tau) != 0) goto out;
-    /* Q from Householder QR is not Haar-distributed until each column is
-     * multiplied by the sign of R's diagonal (Mezzadri 2007). */
-    for (size_t i = 0; i < d; i++)
-        for (size_t j = 0; j < d; j++)
-            R[i * d + j] = (float)(diag[j] < 0 ? -G[i * d + j] : G[i * d + j]);
-    rc = 0;
-out:
-    free(G);
-    free(tau);
-    free(diag);
-    return rc;
-}
-
 /* LAPACK's blocked QR (dgeqrf, dorgqr: block 32, unblocked below the last
  * 128 columns) computes a column from the columns to its left only, and
  * identically whether more columns follow, as long as it falls in the
@@ -105,20 +75,11 @@ out:
  * the full construction in test_lsh_itq.c) at O(q d^2) instead of O(q^3). */
 #define ORTHO_TAIL 160
 
-int ecb_random_orthogonal_cols(size_t q, size_t d, uint64_t seed, float *R)
+/* The first d columns (q x d) of the Q factor of the first w columns of a
+ * q x q Gaussian (all q x q drawn row-major, as the full rotation draws
+ * them), signs fixed by R's diagonal: d <= w <= q. */
+static int haar_cols(size_t q, size_t w, size_t d, uint64_t seed, float *R)
 {
-    if (d == 0 || d > q) return ECB_EINVAL;
-    size_t w = d + ORTHO_TAIL;
-    if (w >= q) { /* no saving: the full rotation, cut */
-        if (q > SIZE_MAX / sizeof(float) / q) return ECB_ERANGE;
-        float *Q = malloc(q * q * sizeof *Q);
-        if (!Q) return ECB_ENOMEM;
-        int rc = ecb_random_orthogonal(q, seed, Q);
-        if (!rc)
-            for (size_t i = 0; i < q; i++) memcpy(R + i * d, Q + i * q, d * sizeof *R);
-        free(Q);
-        return rc;
-    }
     int m, n;
     if (ecb_blas_int(q, &m) || ecb_blas_int(w, &n) || q > SIZE_MAX / sizeof(double) / w)
         return ECB_ERANGE;
@@ -127,8 +88,6 @@ int ecb_random_orthogonal_cols(size_t q, size_t d, uint64_t seed, float *R)
     double *diag = malloc(d * sizeof *diag);
     int rc = ECB_ENOMEM;
     if (!G || !tau || !diag) goto out;
-    /* the same draws as ecb_random_orthogonal(q): all q x q, row-major,
-     * keeping the first w of each row */
     ecb_rng rng;
     ecb_rng_seed2(&rng, seed, 0x526f74617465ull /* "Rotate" */);
     for (size_t i = 0; i < q; i++)
@@ -140,6 +99,8 @@ int ecb_random_orthogonal_cols(size_t q, size_t d, uint64_t seed, float *R)
     if (LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, n, G, n, tau) != 0) goto out;
     for (size_t i = 0; i < d; i++) diag[i] = G[i * w + i];
     if (LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, n, n, G, n, tau) != 0) goto out;
+    /* Q from Householder QR is not Haar-distributed until each column is
+     * multiplied by the sign of R's diagonal (Mezzadri 2007). */
     for (size_t i = 0; i < q; i++)
         for (size_t j = 0; j < d; j++)
             R[i * d + j] = (float)(diag[j] < 0 ? -G[i * w + j] : G[i * w + j]);
@@ -149,6 +110,18 @@ out:
     free(tau);
     free(diag);
     return rc;
+}
+
+int ecb_random_orthogonal(size_t d, uint64_t seed, float *R)
+{
+    if (d == 0) return ECB_EINVAL;
+    return haar_cols(d, d, d, seed, R);
+}
+
+int ecb_random_orthogonal_cols(size_t q, size_t d, uint64_t seed, float *R)
+{
+    if (d == 0 || d > q) return ECB_EINVAL;
+    return haar_cols(q, q - d > ORTHO_TAIL ? d + ORTHO_TAIL : q, d, seed, R);
 }
 
 int ecb_eigh_desc(size_t d, const double *A, double *w, double *V)
