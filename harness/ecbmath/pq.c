@@ -122,6 +122,19 @@ int ecb_pq_encode(const ecb_pq *pq, const float *x, size_t n, uint8_t *codes,
     int rc = ECB_ENOMEM;
     if (!sub || !idx || !one) goto out;
     rc = 0;
+    if (pq->shared && m > 1) {
+        /* One codebook: a block of nb vectors is nb*m sub-vectors in a row
+         * (as in training), assigned by one call instead of m calls over
+         * strided copies. Each point's argmin is computed alone, so the
+         * codes are those of the per-sub-space calls. */
+        for (size_t b = 0; b < n && !rc; b += BLOCK) {
+            size_t nb = n - b < BLOCK ? n - b : BLOCK;
+            rc = ecb_kmeans_assign(x + b * pq->d, nb * m, ds, pq->cb, pq->ksub, idx, NULL);
+            for (size_t i = 0; i < nb && !rc; i++)
+                ecb_code_pack(idx + i * m, m, pq->nbits, codes + (b + i) * code_stride);
+        }
+        goto out;
+    }
     for (size_t b = 0; b < n && !rc; b += BLOCK) {
         size_t nb = n - b < BLOCK ? n - b : BLOCK;
         for (size_t s = 0; s < m && !rc; s++) {

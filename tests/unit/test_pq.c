@@ -343,6 +343,89 @@ static void test_pq_adc_sdc(void **state)
     free(q);
 }
 
+/* Big tables (m x 2^nbits floats over 256 KiB: CoRECT's shared codebooks
+ * at m = d or d/2): the prepared query is the vector and the scan builds no
+ * table (shared, 1-2 wide) or one at a time; every score must equal, bit for
+ * bit, the former path: a table per query (ecb_pq_lut of the query, or of
+ * its reconstruction in symmetric mode) summed by ecb_lut_scan. Query counts
+ * below, at and across the 16 lanes; m with a tail (m % 4 != 0). */
+static void test_pq_big_tables_bits(void **state)
+{
+    (void)state;
+    const size_t n = 700, nqs[] = {1, 9, 16, 37};
+    static const size_t cfg[][3] = {/* d, m, shared */
+                                    {302, 302, 1}, {604, 302, 1}, {520, 260, 0}};
+    for (size_t c = 0; c < 3; c++) {
+        size_t d = cfg[c][0];
+        float *x = randn(n * d, 31 + c), *q = randn(37 * d, 41 + c);
+        for (int sim = 0; sim < 2; sim++) {
+            struct pq_params p = pq_defaults();
+            p.m = cfg[c][1];
+            p.nbits = 8;
+            p.shared_codebook = (int)cfg[c][2];
+            p.iters = 3;
+            ecb_method *m = make(ecb_method_pq(), &p, d, (ecb_similarity)sim, 9);
+            train_ok(m, x, n);
+            const pq_state *ps = (const pq_state *)m;
+            assert_true(pq_big(ps));
+            assert_int_equal(m->vt->query_size(m, ECB_MODE_ASYMMETRIC), d * sizeof(float));
+            size_t cs = m->vt->code_size(m), tl = p.m * 256;
+            uint8_t *codes = malloc(n * cs), *qc = malloc(cs);
+            assert_int_equal(m->vt->encode(m, x, n, codes), 0);
+            {
+                /* shared codebook: one assignment over all sub-vectors gives
+                 * the codes of one assignment per sub-space */
+                size_t ds = d / p.m;
+                float *col = malloc(n * ds * sizeof *col);
+                uint32_t *id = malloc(n * sizeof *id);
+                for (size_t sv = 0; sv < p.m; sv++) {
+                    for (size_t i = 0; i < n; i++)
+                        memcpy(col + i * ds, x + i * d + sv * ds, ds * sizeof *col);
+                    const float *book = ps->pq.cb + (p.shared_codebook ? 0 : sv * 256 * ds);
+                    assert_int_equal(ecb_kmeans_assign(col, n, ds, book, 256, id, NULL), 0);
+                    for (size_t i = 0; i < n; i++) assert_int_equal(codes[i * cs + sv], id[i]);
+                }
+                free(col);
+                free(id);
+            }
+            float *prep = malloc(37 * d * sizeof *prep), *rec = malloc(d * sizeof *rec);
+            float *lut = malloc(tl * sizeof *lut);
+            float *got = malloc(37 * n * sizeof *got), *want = malloc(n * sizeof *want);
+            for (int mode = 0; mode < 2; mode++)
+                for (size_t a = 0; a < 4; a++) {
+                    size_t nq = nqs[a];
+                    ecb_mode md = mode ? ECB_MODE_SYMMETRIC : ECB_MODE_ASYMMETRIC;
+                    assert_int_equal(m->vt->prepare(m, md, q, nq, prep), 0);
+                    assert_int_equal(m->vt->score(m, md, prep, nq, codes, n, got), 0);
+                    for (size_t i = 0; i < nq; i++) {
+                        const float *qi = q + i * d;
+                        if (md == ECB_MODE_SYMMETRIC) {
+                            assert_int_equal(ecb_pq_encode(&ps->pq, qi, 1, qc, cs), 0);
+                            ecb_pq_decode(&ps->pq, qc, 1, cs, rec);
+                            qi = rec;
+                        }
+                        ecb_pq_lut(&ps->pq, (ecb_similarity)sim, qi, lut);
+                        ecb_lut_scan(lut, p.m, 8, codes, cs, n, want);
+                        if (memcmp(got + i * n, want, n * sizeof *want))
+                            fail_msg("d=%zu m=%zu shared=%zu sim=%d mode=%d nq=%zu query %zu: "
+                                     "scores differ from the table scan",
+                                     d, p.m, cfg[c][2], sim, mode, nq, i);
+                    }
+                }
+            free(codes);
+            free(qc);
+            free(prep);
+            free(rec);
+            free(lut);
+            free(got);
+            free(want);
+            m->vt->destroy(m);
+        }
+        free(x);
+        free(q);
+    }
+}
+
 static void test_pq_quality(void **state)
 {
     (void)state;
@@ -771,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_topk),
         cmocka_unit_test(test_pq_exact_tiny),
         cmocka_unit_test(test_pq_adc_sdc),
+        cmocka_unit_test(test_pq_big_tables_bits),
         cmocka_unit_test(test_pq_quality),
         cmocka_unit_test(test_pq_bad_params),
         cmocka_unit_test(test_pq_determinism),
