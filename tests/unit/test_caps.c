@@ -93,6 +93,9 @@ static void test_lsh_above_4096_bits(void **state)
     ecb_method *a = NULL, *b = NULL;
     assert_int_equal(lsh_create(&H, &p, d, ECB_SIM_DOT, &a), 0);
     assert_int_equal(lsh_create(&H, &p, d, ECB_SIM_DOT, &b), 0);
+    /* the planes are drawn in train(), from the seed alone */
+    assert_int_equal(lsh_train(a, NULL, 0), 0);
+    assert_int_equal(lsh_train(b, NULL, 0), 0);
     assert_int_equal(lsh_code_size(a), nb / 8);
     assert_int_equal(lsh_aux_bytes(a), nb * d * sizeof(float));
     const lsh_state *s = (const lsh_state *)a;
