@@ -65,45 +65,6 @@ typedef struct {
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-/* k-th smallest of v[0..n-1] (Hoare quickselect, median-of-3 pivot); v is
- * reordered so that v[0..k) <= v[k]. */
-static float bin_select(float *v, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi];
-        float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                float tmp = v[i];
-                v[i] = v[j];
-                v[j] = tmp;
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (k <= j && j < hi) hi = j;
-        else if (k >= i && i > lo) lo = i;
-        else return v[k];
-    }
-    return v[k];
-}
-
-static float bin_median(float *v, size_t n)
-{
-    size_t h = n / 2;
-    float upper = bin_select(v, n, h);
-    if (n % 2) return upper;
-    float lower = v[0];
-    for (size_t i = 1; i < h; i++)
-        if (v[i] > lower) lower = v[i];
-    return (float)(((double)lower + (double)upper) / 2.0);
-}
-
 static void bin_pack(const bin_state *s, const float *x, uint8_t *out)
 {
     size_t d = s->base.dim;
@@ -173,13 +134,21 @@ static int bin_train(ecb_method *m, const float *x, size_t n)
             s->t[j] = (float)(sum / (double)n);
         }
     } else if (s->p.threshold == BIN_MEDIAN) {
-        float *col = malloc(n * sizeof *col);
-        if (!col) return m->host->fail(m->host, ECB_ENOMEM, "binary: out of memory (%zu values)", n);
-        for (size_t j = 0; j < d; j++) {
-            for (size_t i = 0; i < n; i++) col[i] = x[i * d + j];
-            s->t[j] = bin_median(col, n);
+        /* the two middle order statistics of every column by the toolkit's
+         * selection (rows read in place, not one strided column at a time);
+         * their mean in double for an even sample */
+        size_t ranks[2] = {(n - 1) / 2, n / 2};
+        float *med = malloc(2 * d * sizeof *med);
+        if (!med) return m->host->fail(m->host, ECB_ENOMEM, "binary: out of memory (%zu values)", 2 * d);
+        int rc = ecb_column_ranks(x, n, d, d, ranks, 2, med, m->host->threads);
+        if (rc) {
+            free(med);
+            return m->host->fail(m->host, rc, "binary: median of %zu training vectors failed", n);
         }
-        free(col);
+        for (size_t j = 0; j < d; j++)
+            s->t[j] = n % 2 ? med[2 * j + 1]
+                            : (float)(((double)med[2 * j] + (double)med[2 * j + 1]) / 2.0);
+        free(med);
     }
     /* Levels: the mean of the sample on each side of the threshold; a side
      * the sample never reaches gets the threshold itself. */
