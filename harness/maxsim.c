@@ -25,6 +25,7 @@
 #include "common/ecb.h"
 #include "ecbench/ecbmath.h"
 #include "harness/maxsim.h"
+#include "harness/team.h"
 
 static size_t nz(size_t v) { return v ? v : 1; }
 
@@ -37,9 +38,7 @@ typedef struct {
     double *xn;       /* exact l2: their squared norms */
     float *sbuf;      /* batch tokens x block tokens */
     float *dsc;       /* a query's MaxSim of the block's documents */
-    int rc;
-    size_t task;
-    char msg[1024];
+    ecb_task_error err; /* the worker's failure */
 } mv_worker;
 
 typedef struct {
@@ -85,14 +84,6 @@ static int grid(const int64_t *off, size_t n, size_t cap, size_t **starts, size_
     (*starts)[r] = n;
     *nruns = r;
     return 0;
-}
-
-static int worker_fail(mv_worker *w, size_t task, int rc)
-{
-    w->rc = rc;
-    w->task = task;
-    snprintf(w->msg, sizeof w->msg, "%s", ecb_last_error());
-    return rc;
 }
 
 static int worker_alloc(const mv_job *j, mv_worker *w)
@@ -159,7 +150,7 @@ static int scan_block(void *arg, size_t b, size_t worker)
     mv_job *j = arg;
     mv_worker *w = &j->w[worker];
     int rc;
-    if (!w->sbuf && (rc = worker_alloc(j, w)) != 0) return worker_fail(w, b, rc);
+    if (!w->sbuf && (rc = worker_alloc(j, w)) != 0) return ecb_task_error_set(&w->err, b, rc);
     size_t d0 = j->dblk[b], d1 = j->dblk[b + 1];
     size_t t0 = (size_t)j->doff[d0], nt = (size_t)j->doff[d1] - t0;
     const uint8_t *codes = NULL;
@@ -172,7 +163,7 @@ static int scan_block(void *arg, size_t b, size_t worker)
             codes = j->ix->codes + t0 * cs;
         }
     } else {
-        if ((rc = ecb_vecs_read(j->tokens, t0, nt, w->xbuf)) != 0) return worker_fail(w, b, rc);
+        if ((rc = ecb_vecs_read(j->tokens, t0, nt, w->xbuf)) != 0) return ecb_task_error_set(&w->err, b, rc);
         if (j->sim == ECB_DS_COSINE) ecb_normalize_rows(w->xbuf, nt, j->d);
         if (j->sim == ECB_DS_L2)
             for (size_t r = 0; r < nt; r++) {
@@ -185,7 +176,7 @@ static int scan_block(void *arg, size_t b, size_t worker)
         size_t q0 = j->qblk[qb], q1 = j->qblk[qb + 1];
         size_t qt0 = (size_t)(j->qoff[q0] - j->qoff[0]);
         size_t nqt = (size_t)(j->qoff[q1] - j->qoff[q0]);
-        if ((rc = score_batch(j, w, codes, qt0, nqt, nt)) != 0) return worker_fail(w, b, rc);
+        if ((rc = score_batch(j, w, codes, qt0, nqt, nt)) != 0) return ecb_task_error_set(&w->err, b, rc);
         for (size_t q = q0; q < q1; q++) {
             size_t a0 = (size_t)(j->qoff[q] - j->qoff[q0]), a1 = (size_t)(j->qoff[q + 1] - j->qoff[q0]);
             for (size_t dd = d0; dd < d1; dd++) {
@@ -230,10 +221,7 @@ static int run_scan(mv_job *j, const ecb_search_opts *o, ecb_topk *out)
     rc = ecb_parallel_for(j->ndblk, nt, scan_block, j);
     openblas_set_num_threads(prev);
     if (rc) {
-        size_t first = SIZE_MAX, fw = 0;
-        for (size_t t = 0; t < nt; t++)
-            if (j->w[t].rc && j->w[t].task < first) first = j->w[t].task, fw = t;
-        rc = ecb_fail(j->w[fw].rc, "%s", j->w[fw].msg);
+        rc = ecb_task_error_raise(&j->w[0].err, nt, sizeof *j->w);
         goto done;
     }
     for (size_t t = 1; t < nt; t++)

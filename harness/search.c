@@ -161,9 +161,7 @@ typedef struct scan_worker {
     float *xbuf, *sbuf; /* scratch, allocated on the worker's first unit */
     double *xn;
     size_t xblock;      /* corpus block held in xbuf (exact search), or SIZE_MAX */
-    int rc;
-    size_t task;        /* unit of the worker's failure, when rc != 0 */
-    char msg[1024];
+    ecb_task_error err; /* the worker's failure */
 } scan_worker;
 
 typedef struct scan_job {
@@ -217,16 +215,6 @@ static int offer_block(const scan_job *j, ecb_topk *h, const float *sc, size_t l
     return 0;
 }
 
-/* The error message is per thread: keep it with the worker, so that the
- * calling thread can report the failure of the lowest failing unit. */
-static int worker_fail(scan_worker *w, size_t task, int rc)
-{
-    w->rc = rc;
-    w->task = task;
-    snprintf(w->msg, sizeof w->msg, "%s", ecb_last_error());
-    return rc;
-}
-
 static int scan_alloc(const scan_job *j, scan_worker *w)
 {
     size_t bq = j->max_qb;
@@ -268,7 +256,7 @@ static int scan_unit(void *arg, size_t t, size_t worker)
     scan_job *j = arg;
     scan_worker *w = &j->w[worker];
     int rc;
-    if (!w->sbuf && (rc = scan_alloc(j, w)) != 0) return worker_fail(w, t, rc);
+    if (!w->sbuf && (rc = scan_alloc(j, w)) != 0) return ecb_task_error_set(&w->err, t, rc);
     size_t b = t / j->nqb;
     size_t q0 = j->qb[t % j->nqb].q0, nqb = j->qb[t % j->nqb].nq;
     size_t r0 = b * j->block_rows;
@@ -277,14 +265,14 @@ static int scan_unit(void *arg, size_t t, size_t worker)
     /* exact scores: the block padded with zero rows (ecb_gemm_rows_padded) */
     size_t ldc = j->corpus ? ecb_gemm_rows_padded(nb) : nb;
     if (j->corpus) {
-        if ((rc = load_block(j, w, b, r0, nb, ldc)) != 0) return worker_fail(w, t, rc);
+        if ((rc = load_block(j, w, b, r0, nb, ldc)) != 0) return ecb_task_error_set(&w->err, t, rc);
         float alpha = j->sim == ECB_DS_L2 ? 2.0f : 1.0f;
         rc = ecb_gemm_nt(nqb, ldc, j->d, alpha, j->q + q0 * j->d, j->d, w->xbuf, j->d, 0.0f,
                          sbuf, ldc);
         if (rc) {
             ecb_fail(rc, "exact search: block %zu x %zu x %zu exceeds BLAS int range", nqb, ldc,
                      j->d);
-            return worker_fail(w, t, rc);
+            return ecb_task_error_set(&w->err, t, rc);
         }
         if (j->sim == ECB_DS_L2) {
             /* -|q-x|^2 = 2 q.x - |x|^2 - |q|^2, norms in double */
@@ -298,10 +286,10 @@ static int scan_unit(void *arg, size_t t, size_t worker)
     } else {
         rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
                              j->codes + r0 * j->csize, nb, sbuf);
-        if (rc) return worker_fail(w, t, rc > 0 ? ECB_EINTERNAL : rc);
+        if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
     }
     if ((rc = offer_block(j, &w->heaps, sbuf, ldc, q0, nqb, r0, nb)) != 0)
-        return worker_fail(w, t, rc);
+        return ecb_task_error_set(&w->err, t, rc);
     return 0;
 }
 
@@ -394,14 +382,7 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
     rc = ecb_team_for(units, nt, scan_unit, j);
     if (prev_blas != 1) openblas_set_num_threads(prev_blas);
     if (rc) {
-        /* the failure ecb_team_for reports is the lowest failing unit */
-        size_t first = SIZE_MAX, fw = 0;
-        for (size_t t = 0; t < nt; t++)
-            if (w[t].rc && w[t].task < first) {
-                first = w[t].task;
-                fw = t;
-            }
-        rc = ecb_fail(w[fw].rc, "%s", w[fw].msg);
+        rc = ecb_task_error_raise(&w[0].err, nt, sizeof *w);
         goto done;
     }
     for (size_t t = 1; t < nt; t++)

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/ecb.h"
@@ -119,4 +120,22 @@ int ecb_team_for(size_t ntasks, size_t threads, ecb_task_fn fn, void *ctx)
     pthread_mutex_unlock(&t->lock);
     team_release(t);
     return rc;
+}
+
+int ecb_task_error_set(ecb_task_error *e, size_t task, int rc)
+{
+    e->rc = rc;
+    e->task = task;
+    snprintf(e->msg, sizeof e->msg, "%s", ecb_last_error());
+    return rc;
+}
+
+int ecb_task_error_raise(const ecb_task_error *e0, size_t n, size_t stride)
+{
+    const ecb_task_error *first = NULL;
+    for (size_t t = 0; t < n; t++) {
+        const ecb_task_error *e = (const ecb_task_error *)((const char *)e0 + t * stride);
+        if (e->rc && (!first || e->task < first->task)) first = e;
+    }
+    return first ? ecb_fail(first->rc, "%s", first->msg) : 0;
 }

@@ -24,4 +24,21 @@
  * team cannot be allocated. */
 int ecb_team_for(size_t ntasks, size_t threads, ecb_task_fn fn, void *ctx);
 
+/* A worker's failure. The error message is per thread, so a worker keeps
+ * its own with it, and the calling thread reports the failure of the lowest
+ * failing task (the one ecb_parallel_for and ecb_team_for return). */
+typedef struct {
+    int rc;      /* 0: no failure */
+    size_t task; /* the failing task, when rc != 0 */
+    char msg[1024];
+} ecb_task_error;
+
+/* Records task's failure rc with the thread's last error; returns rc. */
+int ecb_task_error_set(ecb_task_error *e, size_t task, int rc);
+
+/* Of n records stride bytes apart from e0 (a member of an array of worker
+ * structs), the lowest failing task's, raised again on this thread
+ * (ecb_fail); returns its rc, or 0 when no record failed. */
+int ecb_task_error_raise(const ecb_task_error *e0, size_t n, size_t stride);
+
 #endif
