@@ -197,152 +197,63 @@ static int pq_decode(const ecb_method *m, const uint8_t *codes, size_t n, float 
     return 0;
 }
 
-/* ---- scans with big tables --------------------------------------------------
- * A table is m x 2^nbits floats: 786 KB per query at m = 768, nbits = 8
- * (CoRECT's shared-codebook arms), and the harness prepares a whole query
- * batch at once. Above PQ_BIG_TABLE bytes the prepared query is the vector
- * itself (its reconstruction in symmetric mode) and score() builds one
- * table at a time (bounded memory). A shared 256-entry codebook of 1- or
- * 2-wide centroids is scanned with no table at all: a table entry is then
- * one or two products of the query with a centroid in L1, so 16 queries
- * (SIMD lanes) are scored against each code, every lane doing exactly the
- * operations of ecb_pq_lut and ecb_lut_scan (same products, same order of
- * additions): the scores are bit for bit those of the table scan. */
+/* ---- scans of reconstructions -------------------------------------------
+ * A code's table score is q.x^ (or -||q - x^||^2), x^ its reconstruction.
+ * When sub-vectors are narrow, looking m entries up costs more than the d
+ * multiply-adds of that product: CoRECT's shared-codebook arms (m = d, d/2,
+ * d/4 at 768-d) spent 454 of a 1M-vector sweep's 1,208 s in table scans
+ * (m = 768, nbits = 2: 4.5 QPS against 147 for float32). There the codes are
+ * decoded block by block and scored like the float casts, by one sgemm per
+ * block (ecb_scores_decoded), and the prepared query is the vector itself
+ * (its reconstruction in symmetric mode): d floats instead of an m x 2^nbits
+ * table (786 KB per query at m = 768, nbits = 8).
+ * Which codes (for batches of at least PQ_RECON_MIN_Q queries; fewer do not
+ * pay for decoding the block, and get a table each, built in score()):
+ *  - sub-vectors of 1-2 dimensions;
+ *  - up to 8 dimensions when the table is over 128 KiB (out of L2 while the
+ *    codes stream by: m = 192 of 4 dimensions ran at a third of float32's
+ *    QPS) or nbits is not 4 or 8 (the codes cross byte boundaries and go
+ *    through the generic table kernel, about 0.6 ns per entry against 0.2
+ *    for the byte and nibble kernels; 1M x 768, 2 threads).
+ * The sums run in sgemm's order, not the table's, so these scores differ
+ * from the table scan's in the last bits (a deliberate change, issue 13).
+ * The choice depends on the parameters and the call's query count only;
+ * the harness's query grid does not depend on the thread count, so a cell
+ * scores the same way at any thread count. */
+#define PQ_TABLE_L2 ((size_t)128 << 10)
+enum { PQ_RECON_MIN_Q = 8 };
+
+static size_t pq_table_bytes(const pq_state *s) { return s->p.m * s->pq.ksub * sizeof(float); }
+
+static int pq_recon_scan(const pq_state *s)
+{
+    size_t ds = s->pq.dsub, b = s->p.nbits;
+    return ds <= 2 || (ds <= 8 && (b % 4 != 0 || pq_table_bytes(s) > PQ_TABLE_L2));
+}
+
+/* Above this many bytes a table is built in score(), one query at a time,
+ * and the prepared query is the vector (bounded memory for large m with
+ * wide sub-vectors, e.g. m = 512 of 3 dimensions). */
 #define PQ_BIG_TABLE ((size_t)256 << 10)
-enum { PQ_LANES = 16, PQ_TILE = 256 /* codes per tile, reused by every query block */ };
 
-static int pq_big(const pq_state *s) { return s->p.m * s->pq.ksub * sizeof(float) > PQ_BIG_TABLE; }
-
-/* the lane kernel applies: 8-bit codes of a shared codebook, 1-2 wide
- * sub-vectors; m = 16 has its own unrolled table scan (another order) */
-static int pq_lanes_ok(const pq_state *s)
+/* the prepared query is a vector, not a table */
+static int pq_vector_query(const pq_state *s)
 {
-    return s->pq.shared && s->p.nbits == 8 && s->pq.cbt && s->pq.dsub <= 2 && s->p.m != 16;
+    return pq_recon_scan(s) || pq_table_bytes(s) > PQ_BIG_TABLE;
 }
 
-/* Table entry of sub-space s for the 16 lanes of qT (dsub x 16 floats) and
- * centroid c (dsub floats), exactly as ecb_pq_lut computes it. */
-#define PQ_TERM(T, qs, c, DS, L2)                                                          \
-    do {                                                                                   \
-        for (int l = 0; l < PQ_LANES; l++) T[l] = 0.0f;                                    \
-        for (int u = 0; u < (DS); u++)                                                     \
-            for (int l = 0; l < PQ_LANES; l++) {                                           \
-                if (L2) {                                                                  \
-                    float e_ = (qs)[u * PQ_LANES + l] - (c)[u];                            \
-                    T[l] -= e_ * e_;                                                       \
-                } else {                                                                   \
-                    T[l] += (qs)[u * PQ_LANES + l] * (c)[u];                               \
-                }                                                                          \
-            }                                                                              \
-    } while (0)
-
-/* Scores of codes [j0, j1) for one block of 16 queries (qT: d x 16, the
- * block transposed) into out[l * ldo + j] for lanes l < nl. scan8's order:
- * a0 += t0 + t1, a1 += t2 + t3 per 4 sub-spaces, the rest into a0. */
-__attribute__((always_inline)) static inline void
-pq_lanes_block(const float *qT, const float *cb, const uint8_t *codes, size_t cs, size_t m,
-               size_t j0, size_t j1, int ds, int l2, size_t nl, float *out, size_t ldo)
+/* ecb_widen_fn: a block of codes to their reconstructions */
+static void pq_widen(const void *ctx, const uint8_t *codes, size_t rows, float *out)
 {
-    for (size_t j = j0; j < j1; j++) {
-        const uint8_t *c = codes + j * cs;
-        float a0[PQ_LANES], a1[PQ_LANES], t0[PQ_LANES], t1[PQ_LANES], t2[PQ_LANES],
-            t3[PQ_LANES];
-        for (int l = 0; l < PQ_LANES; l++) a0[l] = a1[l] = 0.0f;
-        size_t sv = 0;
-        for (; sv + 4 <= m; sv += 4) {
-            const float *q = qT + sv * (size_t)ds * PQ_LANES;
-            PQ_TERM(t0, q, cb + (size_t)c[sv] * ds, ds, l2);
-            PQ_TERM(t1, q + ds * PQ_LANES, cb + (size_t)c[sv + 1] * ds, ds, l2);
-            PQ_TERM(t2, q + 2 * ds * PQ_LANES, cb + (size_t)c[sv + 2] * ds, ds, l2);
-            PQ_TERM(t3, q + 3 * ds * PQ_LANES, cb + (size_t)c[sv + 3] * ds, ds, l2);
-            for (int l = 0; l < PQ_LANES; l++) {
-                a0[l] += t0[l] + t1[l];
-                a1[l] += t2[l] + t3[l];
-            }
-        }
-        for (; sv < m; sv++) {
-            PQ_TERM(t0, qT + sv * (size_t)ds * PQ_LANES, cb + (size_t)c[sv] * ds, ds, l2);
-            for (int l = 0; l < PQ_LANES; l++) a0[l] += t0[l];
-        }
-        for (size_t l = 0; l < nl; l++) out[l * ldo + j] = a0[l] + a1[l];
-    }
-}
-
-typedef void (*pq_lanes_fn)(const float *, const float *, const uint8_t *, size_t, size_t,
-                            size_t, size_t, size_t, float *, size_t);
-
-#define PQ_LANES_FN(NAME, ATTR, DS, L2)                                                    \
-    ATTR static void NAME(const float *qT, const float *cb, const uint8_t *codes, size_t cs, \
-                          size_t m, size_t j0, size_t j1, size_t nl, float *out, size_t ldo) \
-    {                                                                                      \
-        pq_lanes_block(qT, cb, codes, cs, m, j0, j1, DS, L2, nl, out, ldo);                \
-    }
-/* The same C compiled twice: the AVX2 build only widens the lanes' vectors
- * (no FMA: products and sums round as in the table scan). */
-#if defined(__x86_64__)
-#define PQ_AVX2 __attribute__((target("avx2")))
-PQ_LANES_FN(pq_lanes_avx2_1d, PQ_AVX2, 1, 0)
-PQ_LANES_FN(pq_lanes_avx2_1l, PQ_AVX2, 1, 1)
-PQ_LANES_FN(pq_lanes_avx2_2d, PQ_AVX2, 2, 0)
-PQ_LANES_FN(pq_lanes_avx2_2l, PQ_AVX2, 2, 1)
-#endif
-PQ_LANES_FN(pq_lanes_gen_1d, , 1, 0)
-PQ_LANES_FN(pq_lanes_gen_1l, , 1, 1)
-PQ_LANES_FN(pq_lanes_gen_2d, , 2, 0)
-PQ_LANES_FN(pq_lanes_gen_2l, , 2, 1)
-
-static pq_lanes_fn pq_lanes_pick(size_t ds, int l2)
-{
-#if defined(__x86_64__)
-    if (ecb_cpu()->avx2)
-        return ds == 1 ? (l2 ? pq_lanes_avx2_1l : pq_lanes_avx2_1d)
-                       : (l2 ? pq_lanes_avx2_2l : pq_lanes_avx2_2d);
-#endif
-    return ds == 1 ? (l2 ? pq_lanes_gen_1l : pq_lanes_gen_1d)
-                   : (l2 ? pq_lanes_gen_2l : pq_lanes_gen_2d);
-}
-
-/* q: nq x d prepared vectors. */
-static int pq_score_lanes(const pq_state *s, const float *q, size_t nq, const uint8_t *codes,
-                          size_t n, float *scores)
-{
-    const size_t d = s->base.dim, ds = s->pq.dsub, nblk = (nq + PQ_LANES - 1) / PQ_LANES;
-    float *qT = malloc(nblk * d * PQ_LANES * sizeof *qT);
-    float *cb = malloc(s->pq.ksub * ds * sizeof *cb);
-    if (!qT || !cb) {
-        free(qT);
-        free(cb);
-        return ECB_ENOMEM;
-    }
-    /* the codebook row-major (ksub x dsub) from its transposed copy, the
-     * very values ecb_pq_lut reads */
-    for (size_t j = 0; j < s->pq.ksub; j++)
-        for (size_t u = 0; u < ds; u++) cb[j * ds + u] = s->pq.cbt[u * s->pq.ksub + j];
-    for (size_t b = 0; b < nblk; b++)
-        for (size_t t = 0; t < d; t++)
-            for (size_t l = 0; l < PQ_LANES; l++) {
-                size_t i = b * PQ_LANES + l;
-                qT[(b * d + t) * PQ_LANES + l] = i < nq ? q[i * d + t] : 0.0f;
-            }
-    pq_lanes_fn fn = pq_lanes_pick(ds, s->base.sim == ECB_SIM_L2);
-    for (size_t j0 = 0; j0 < n; j0 += PQ_TILE) {
-        size_t j1 = n - j0 < PQ_TILE ? n : j0 + PQ_TILE;
-        for (size_t b = 0; b < nblk; b++) {
-            size_t nl = nq - b * PQ_LANES < PQ_LANES ? nq - b * PQ_LANES : PQ_LANES;
-            fn(qT + b * d * PQ_LANES, cb, codes, s->code_size, s->p.m, j0, j1, nl,
-               scores + b * PQ_LANES * n, n);
-        }
-    }
-    free(qT);
-    free(cb);
-    return 0;
+    const pq_state *s = ctx;
+    ecb_pq_decode(&s->pq, codes, rows, s->code_size, out);
 }
 
 static size_t pq_query_size(const ecb_method *m, ecb_mode mode)
 {
     (void)mode;
     const pq_state *s = (const pq_state *)m;
-    if (pq_big(s)) return m->dim * sizeof(float);
+    if (pq_vector_query(s)) return m->dim * sizeof(float);
     return s->p.m * s->pq.ksub * sizeof(float);
 }
 
@@ -352,7 +263,7 @@ static int pq_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
     const size_t d = m->dim, tl = s->p.m * s->pq.ksub;
     float *lut = out;
     if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "pq: prepare() before train()");
-    const int big = pq_big(s);
+    const int big = pq_vector_query(s);
     if (mode == ECB_MODE_ASYMMETRIC) {
         if (big) memcpy(out, q, nq * d * sizeof *q);
         else
@@ -386,7 +297,7 @@ static int pq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     const pq_state *s = (const pq_state *)m;
     const size_t tl = s->p.m * s->pq.ksub;
     const float *lut = prepared;
-    if (!pq_big(s)) {
+    if (!pq_vector_query(s)) {
         for (size_t i = 0; i < nq; i++)
             ecb_lut_scan(lut + i * tl, s->p.m, (unsigned)s->p.nbits, codes, s->code_size, n,
                          scores + i * n);
@@ -394,8 +305,13 @@ static int pq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     }
     const float *q = prepared; /* nq x dim vectors */
     int rc = 0;
-    if (pq_lanes_ok(s) && nq >= PQ_LANES / 2) {
-        rc = pq_score_lanes(s, q, nq, codes, n, scores);
+    if (pq_recon_scan(s) && nq >= PQ_RECON_MIN_Q) {
+        rc = ecb_scores_decoded(s, pq_widen, m->sim == ECB_SIM_L2, q, nq, codes, s->code_size, n,
+                                m->dim, scores);
+        if (rc)
+            return m->host->fail(m->host, rc, "pq: %s scoring %zu x %zu x %zu",
+                                 rc == ECB_ENOMEM ? "out of memory" : "block too large for BLAS",
+                                 nq, n, m->dim);
     } else { /* one table at a time */
         float *t = malloc(tl * sizeof *t);
         rc = t ? 0 : ECB_ENOMEM;

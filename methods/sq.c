@@ -31,16 +31,21 @@
  *  - symmetric: the query is quantised with the same codebook and
  *    dequantised first, then scored the same way (dequantised vs
  *    dequantised).
- * The scan unpacks 8 dimensions of a code at a time (shift and mask of the
- * packed bits) and reuses them for a tile of 4 queries x 2 codes (batches)
- * or 1 query x 4 codes (single queries). For dot with uniform cells the
- * inner loop is one FMA of the integer codes with the per-query scaled
- * vector q*w (plus the per-query constant sum q*base); for L2 and quantile
- * cells the chunk is dequantised once (FMA, or a gather from the table) and
- * shared by the tile's queries. AVX2+FMA kernels are chosen at run time
- * (the build has no -march=native); a portable loop otherwise. Every
- * (query, code) score is computed by the same sequence of operations
+ * Uniform cells: the scan unpacks 8 dimensions of a code at a time (shift
+ * and mask of the packed bits) and reuses them for a tile of 4 queries x 2
+ * codes (batches) or 1 query x 4 codes (single queries). For dot the inner
+ * loop is one FMA of the integer codes with the per-query scaled vector q*w
+ * (plus the per-query constant sum q*base); for L2 the chunk is dequantised
+ * once (FMA) and shared by the tile's queries. AVX2+FMA kernels are chosen
+ * at run time (the build has no -march=native); a portable loop otherwise.
+ * Every (query, code) score is computed by the same sequence of operations
  * whatever the tile, so scores do not depend on how a batch is split.
+ * Quantile cells: a block of codes is dequantised through the table and
+ * scored by one sgemm (ecb_scores_decoded, as the float casts), at every
+ * CPU level. The table gather made the tiles memory-bound: CoRECT's
+ * quantile arms ran at 18-21 QPS on 1M x 768 against 95-101 for uniform
+ * cells and 147 for float32 (2 threads; issue 13). The sums run in sgemm's
+ * order, so these scores moved in their last bits when this path came in.
  *
  * aux_bytes counts the stored calibration: 2 floats (lo, w) per range for
  * uniform cells, (L-1) edges + L reconstruction values per range for
@@ -224,7 +229,7 @@ static unsigned sq_unpack1(const sq_state *s, const uint8_t *code, size_t j)
 
 /* ---- scan kernels ----------------------------------------------------------- */
 
-enum { SQ_K_U8 = 0, SQ_K_UBITS = 1, SQ_K_TABLE = 2 };
+enum { SQ_K_U8 = 0, SQ_K_UBITS = 1 };
 #define SQ_TQ 4 /* most queries, or codes, in one tile */
 
 /* The 8 bytes holding chunk k (dimensions 8k..8k+7) of a code: exactly
@@ -248,7 +253,7 @@ static inline uint64_t sq_chunk(const uint8_t *code, size_t k, size_t bits, size
 
 #if SQ_X86
 typedef struct {
-    __m256i shuf, shift, mask, laneoff;
+    __m256i shuf, shift, mask;
 } sq_consts;
 
 __attribute__((target("avx2,fma"))) static void sq_consts_init(const sq_state *s, sq_consts *k)
@@ -257,7 +262,7 @@ __attribute__((target("avx2,fma"))) static void sq_consts_init(const sq_state *s
      * holding them (pshufb, per 128-bit half, from the broadcast 8 bytes),
      * shift right by the bit offset within the first byte, mask. */
     int8_t idx[32];
-    int32_t shift[8], lane[8];
+    int32_t shift[8];
     unsigned b = (unsigned)s->p.bits;
     for (int i = 0; i < 8; i++) {
         unsigned bit = (unsigned)i * b, byte = bit / 8;
@@ -267,12 +272,10 @@ __attribute__((target("avx2,fma"))) static void sq_consts_init(const sq_state *s
         t[2] = (int8_t)0x80;
         t[3] = (int8_t)0x80;
         shift[i] = (int32_t)(bit % 8);
-        lane[i] = (int32_t)((size_t)i * s->L);
     }
     k->shuf = _mm256_loadu_si256((const __m256i *)idx);
     k->shift = _mm256_loadu_si256((const __m256i *)shift);
     k->mask = _mm256_set1_epi32((int)(s->L - 1));
-    k->laneoff = _mm256_loadu_si256((const __m256i *)lane);
 }
 
 /* The 8 codes of chunk k as int32 lanes. */
@@ -298,14 +301,13 @@ __attribute__((always_inline, target("avx2,fma"))) static inline float sq_hsum(_
  * Dot with uniform cells ("scaled"): q.x^ = sum_j q_j base_j + sum_j
  * (q_j w_j) c_j, so qs holds the per-query scaled vectors q*w, c0 the first
  * sum, and the inner loop is one FMA over the integer codes. Otherwise the
- * chunk is dequantised once (FMA, or a gather from the quantile table) and
- * shared by the Q queries. */
+ * chunk is dequantised once (FMA) and shared by the Q queries. */
 __attribute__((always_inline, target("avx2,fma"))) static inline void
 sq_tile(const sq_state *s, const sq_consts *kc, int kind, int l2, int Q, int C,
         const float *const *qs, const float *c0, const uint8_t *const *cs, float *out,
         size_t ldo)
 {
-    int scaled = !l2 && kind != SQ_K_TABLE;
+    int scaled = !l2;
     __m256 acc[SQ_TQ][SQ_TQ];
     for (int a = 0; a < Q; a++)
         for (int c = 0; c < C; c++) acc[a][c] = _mm256_setzero_ps();
@@ -314,10 +316,7 @@ sq_tile(const sq_state *s, const sq_consts *kc, int kind, int l2, int Q, int C,
         __m256 xh[SQ_TQ];
         for (int c = 0; c < C; c++) {
             __m256i ci = sq_codes8(s, kc, kind, cs[c], k);
-            if (kind == SQ_K_TABLE)
-                xh[c] = _mm256_i32gather_ps(s->recon + 8 * k * s->L,
-                                            _mm256_add_epi32(ci, kc->laneoff), 4);
-            else if (scaled)
+            if (scaled)
                 xh[c] = _mm256_cvtepi32_ps(ci);
             else
                 xh[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ci), _mm256_loadu_ps(s->w + 8 * k),
@@ -362,17 +361,14 @@ SQ_TILE_SET(0, 0)
 SQ_TILE_SET(0, 1)
 SQ_TILE_SET(1, 0)
 SQ_TILE_SET(1, 1)
-SQ_TILE_SET(2, 0)
-SQ_TILE_SET(2, 1)
 
 #define SQ_TILE_ROW(KIND, L2)                                                             \
     {sq_tile_##KIND##_##L2##_4_2, sq_tile_##KIND##_##L2##_4_1, sq_tile_##KIND##_##L2##_1_4, \
      sq_tile_##KIND##_##L2##_1_1}
 /* [kind][l2][{4x2, 4x1, 1x4, 1x1}] */
-static const sq_tile_fn sq_tiles[3][2][4] = {
+static const sq_tile_fn sq_tiles[2][2][4] = {
     {SQ_TILE_ROW(0, 0), SQ_TILE_ROW(0, 1)},
     {SQ_TILE_ROW(1, 0), SQ_TILE_ROW(1, 1)},
-    {SQ_TILE_ROW(2, 0), SQ_TILE_ROW(2, 1)},
 };
 
 /* Codes in blocks that stay in L2 while every query tile passes over them. */
@@ -381,12 +377,12 @@ static int sq_score_avx2(const sq_state *s, const float *q, size_t nq, const uin
 {
     sq_consts kc;
     sq_consts_init(s, &kc);
-    int kind = s->edges ? SQ_K_TABLE : s->p.bits == 8 ? SQ_K_U8 : SQ_K_UBITS;
+    int kind = s->p.bits == 8 ? SQ_K_U8 : SQ_K_UBITS;
     int l2 = s->base.sim == ECB_SIM_L2;
     const sq_tile_fn *fn = sq_tiles[kind][l2];
     size_t cb = s->code_bytes, d8 = s->dim8;
     float *qw = NULL, *c0 = NULL;
-    if (!l2 && kind != SQ_K_TABLE) {
+    if (!l2) {
         qw = malloc(nq * d8 * sizeof *qw);
         c0 = malloc(nq * sizeof *c0);
         if (!qw || !c0) {
@@ -432,6 +428,23 @@ static int sq_score_avx2(const sq_state *s, const float *q, size_t nq, const uin
     return 0;
 }
 #endif /* SQ_X86 */
+
+/* ecb_widen_fn for quantile cells: codes to dim8 floats (padding 0). */
+static void sq_widen(const void *ctx, const uint8_t *codes, size_t rows, float *out)
+{
+    const sq_state *s = ctx;
+    const size_t L = s->L, b = s->p.bits, d8 = s->dim8;
+    const uint64_t mask = L - 1;
+    for (size_t i = 0; i < rows; i++) {
+        const uint8_t *c = codes + i * s->code_bytes;
+        float *o = out + i * d8;
+        for (size_t k = 0; k < d8 / 8; k++) {
+            uint64_t w = sq_chunk(c, k, b, s->code_bytes);
+            const float *r = s->recon + 8 * k * L;
+            for (size_t t = 0; t < 8; t++) o[8 * k + t] = r[t * L + ((w >> (t * b)) & mask)];
+        }
+    }
+}
 
 static void sq_score_portable(const sq_state *s, const float *q, size_t nq,
                               const uint8_t *codes, size_t n, float *scores)
@@ -665,6 +678,15 @@ static int sq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     const sq_state *s = (const sq_state *)m;
     if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "sq: score called before train");
     if (nq == 0 || n == 0) return 0;
+    if (s->edges) {
+        int rc = ecb_scores_decoded(s, sq_widen, m->sim == ECB_SIM_L2, prepared, nq, codes,
+                                    s->code_bytes, n, s->dim8, scores);
+        if (rc)
+            return m->host->fail(m->host, rc, "sq: %s scoring %zu x %zu x %zu",
+                                 rc == ECB_ENOMEM ? "out of memory" : "block too large for BLAS",
+                                 nq, n, s->dim8);
+        return 0;
+    }
 #if SQ_X86
     if (s->avx2) return sq_score_avx2(s, prepared, nq, codes, n, scores);
 #endif

@@ -34,12 +34,23 @@ void ecb_code_unpack(const uint8_t *code, size_t m, unsigned nbits, uint32_t *id
         for (size_t s = 0; s < m; s++) idx[s] = code[s];
         return;
     }
+    if (nbits == 1 || nbits == 2 || nbits == 4) { /* whole indices per byte */
+        const unsigned per = 8 / nbits, mk = (1u << nbits) - 1u;
+        for (size_t s = 0; s < m; s++)
+            idx[s] = (uint32_t)(code[s / per] >> ((s % per) * nbits)) & mk;
+        return;
+    }
+    /* An index of at most 16 bits spans at most three bytes; the next ones
+     * are read only when they lie inside the code (ceil(m*nbits/8) bytes). */
+    const size_t len = (m * nbits + 7) / 8;
+    const uint32_t mask = (1u << nbits) - 1u;
     size_t bit = 0;
     for (size_t s = 0; s < m; s++, bit += nbits) {
-        uint32_t v = 0;
-        for (unsigned b = 0; b < nbits; b++)
-            v |= (uint32_t)(code[(bit + b) >> 3] >> ((bit + b) & 7) & 1u) << b;
-        idx[s] = v;
+        size_t byte = bit >> 3;
+        uint32_t w = code[byte];
+        if (byte + 1 < len) w |= (uint32_t)code[byte + 1] << 8;
+        if (byte + 2 < len) w |= (uint32_t)code[byte + 2] << 16;
+        idx[s] = (w >> (bit & 7)) & mask;
     }
 }
 

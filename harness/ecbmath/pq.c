@@ -169,11 +169,26 @@ void ecb_pq_decode(const ecb_pq *pq, const uint8_t *codes, size_t n, size_t code
         memset(x, 0, n * pq->d * sizeof *x);
         return;
     }
+    /* Foreign codes (indices past ksub) read centroid 0: stay in bounds.
+     * Narrow sub-vectors are copied with constant sizes: a memcpy call per
+     * sub-vector made decoding cost more than scoring the block by sgemm
+     * (the reconstruction scans of pq.c). */
     for (size_t i = 0; i < n; i++) {
         ecb_code_unpack(codes + i * code_stride, m, pq->nbits, idx);
+        float *xi = x + i * pq->d;
+        if (ds == 1 && pq->shared) {
+            for (size_t s = 0; s < m; s++) xi[s] = pq->cb[idx[s] < pq->ksub ? idx[s] : 0];
+            continue;
+        }
         for (size_t s = 0; s < m; s++) {
-            size_t j = idx[s] < pq->ksub ? idx[s] : 0; /* foreign codes: stay in bounds */
-            memcpy(x + i * pq->d + s * ds, pq_book(pq, s) + j * ds, ds * sizeof *x);
+            const float *c = pq_book(pq, s) + (idx[s] < pq->ksub ? idx[s] : 0) * ds;
+            switch (ds) { /* constant sizes: inlined moves */
+            case 1: xi[s] = c[0]; break;
+            case 2: memcpy(xi + 2 * s, c, 2 * sizeof *x); break;
+            case 4: memcpy(xi + 4 * s, c, 4 * sizeof *x); break;
+            case 8: memcpy(xi + 8 * s, c, 8 * sizeof *x); break;
+            default: memcpy(xi + s * ds, c, ds * sizeof *x);
+            }
         }
     }
     if (idx != idxs) free(idx);

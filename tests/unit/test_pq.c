@@ -343,36 +343,45 @@ static void test_pq_adc_sdc(void **state)
     free(q);
 }
 
-/* Big tables (m x 2^nbits floats over 256 KiB: CoRECT's shared codebooks
- * at m = d or d/2): the prepared query is the vector and the scan builds no
- * table (shared, 1-2 wide) or one at a time; every score must equal, bit for
- * bit, the former path: a table per query (ecb_pq_lut of the query, or of
- * its reconstruction in symmetric mode) summed by ecb_lut_scan. Query counts
- * below, at and across the 16 lanes; m with a tail (m % 4 != 0). */
-static void test_pq_big_tables_bits(void **state)
+/* Scans that prepare the query vector instead of a table.
+ *  - Reconstruction scans (sub-vectors of 1-2 dimensions, or up to 8 with
+ *    nbits other than 4 and 8: CoRECT's shared-codebook arms): every score
+ *    must equal, bit for bit, the float32 scan (ecb_scores_decoded) of the
+ *    decoded codes against the query (its reconstruction in symmetric mode),
+ *    and the table scan's score to float rounding.
+ *  - Big tables of wider sub-vectors (m x 2^nbits floats over 256 KiB), and
+ *    batches of fewer than PQ_RECON_MIN_Q queries: one table at a time, bit
+ *    for bit the table scan, a table per query (ecb_pq_lut) summed by
+ *    ecb_lut_scan.
+ * Query counts 1, 9, 16, 37; m with a tail (m % 4 != 0). */
+static void test_pq_vector_queries(void **state)
 {
     (void)state;
     const size_t n = 700, nqs[] = {1, 9, 16, 37};
-    static const size_t cfg[][3] = {/* d, m, shared */
-                                    {302, 302, 1}, {604, 302, 1}, {520, 260, 0}};
-    for (size_t c = 0; c < 3; c++) {
-        size_t d = cfg[c][0];
+    static const size_t cfg[][5] = {/* d, m, nbits, shared, reconstruction scan */
+                                    {302, 302, 8, 1, 1}, {604, 302, 8, 1, 1},
+                                    {520, 260, 8, 0, 1}, {96, 12, 2, 1, 1},
+                                    {768, 192, 8, 1, 1},
+                                    {1200, 400, 8, 0, 1}, {2448, 272, 8, 0, 0}};
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        size_t d = cfg[c][0], recon = cfg[c][4];
         float *x = randn(n * d, 31 + c), *q = randn(37 * d, 41 + c);
         for (int sim = 0; sim < 2; sim++) {
             struct pq_params p = pq_defaults();
             p.m = cfg[c][1];
-            p.nbits = 8;
-            p.shared_codebook = (int)cfg[c][2];
+            p.nbits = cfg[c][2];
+            p.shared_codebook = (int)cfg[c][3];
             p.iters = 3;
             ecb_method *m = make(ecb_method_pq(), &p, d, (ecb_similarity)sim, 9);
             train_ok(m, x, n);
             const pq_state *ps = (const pq_state *)m;
-            assert_true(pq_big(ps));
+            assert_int_equal(pq_recon_scan(ps), (int)recon);
+            assert_true(pq_vector_query(ps));
             assert_int_equal(m->vt->query_size(m, ECB_MODE_ASYMMETRIC), d * sizeof(float));
-            size_t cs = m->vt->code_size(m), tl = p.m * 256;
+            size_t cs = m->vt->code_size(m), tl = p.m * ((size_t)1 << p.nbits);
             uint8_t *codes = malloc(n * cs), *qc = malloc(cs);
             assert_int_equal(m->vt->encode(m, x, n, codes), 0);
-            {
+            if (p.nbits == 8) {
                 /* shared codebook: one assignment over all sub-vectors gives
                  * the codes of one assignment per sub-space */
                 size_t ds = d / p.m;
@@ -388,9 +397,11 @@ static void test_pq_big_tables_bits(void **state)
                 free(col);
                 free(id);
             }
-            float *prep = malloc(37 * d * sizeof *prep), *rec = malloc(d * sizeof *rec);
-            float *lut = malloc(tl * sizeof *lut);
-            float *got = malloc(37 * n * sizeof *got), *want = malloc(n * sizeof *want);
+            float *rec = malloc(n * d * sizeof *rec), *qr = malloc(d * sizeof *qr);
+            assert_int_equal(m->vt->decode(m, codes, n, rec), 0);
+            float *prep = malloc(37 * d * sizeof *prep), *lut = malloc(tl * sizeof *lut);
+            float *got = malloc(37 * n * sizeof *got), *want = malloc(37 * n * sizeof *want);
+            float *tab = malloc(n * sizeof *tab), *qv = malloc(37 * d * sizeof *qv);
             for (int mode = 0; mode < 2; mode++)
                 for (size_t a = 0; a < 4; a++) {
                     size_t nq = nqs[a];
@@ -401,24 +412,46 @@ static void test_pq_big_tables_bits(void **state)
                         const float *qi = q + i * d;
                         if (md == ECB_MODE_SYMMETRIC) {
                             assert_int_equal(ecb_pq_encode(&ps->pq, qi, 1, qc, cs), 0);
-                            ecb_pq_decode(&ps->pq, qc, 1, cs, rec);
-                            qi = rec;
+                            ecb_pq_decode(&ps->pq, qc, 1, cs, qr);
+                            qi = qr;
                         }
-                        ecb_pq_lut(&ps->pq, (ecb_similarity)sim, qi, lut);
-                        ecb_lut_scan(lut, p.m, 8, codes, cs, n, want);
-                        if (memcmp(got + i * n, want, n * sizeof *want))
-                            fail_msg("d=%zu m=%zu shared=%zu sim=%d mode=%d nq=%zu query %zu: "
-                                     "scores differ from the table scan",
-                                     d, p.m, cfg[c][2], sim, mode, nq, i);
+                        memcpy(qv + i * d, qi, d * sizeof *qv);
+                    }
+                    int by_sgemm = recon && nq >= PQ_RECON_MIN_Q;
+                    if (by_sgemm)
+                        assert_int_equal(ecb_scores_decoded(NULL, NULL, sim == ECB_SIM_L2, qv, nq,
+                                                            (const uint8_t *)rec, d * sizeof *rec,
+                                                            n, d, want),
+                                         0);
+                    for (size_t i = 0; i < nq; i++) {
+                        ecb_pq_lut(&ps->pq, (ecb_similarity)sim, qv + i * d, lut);
+                        ecb_lut_scan(lut, p.m, (unsigned)p.nbits, codes, cs, n, tab);
+                        if (!by_sgemm) {
+                            if (memcmp(got + i * n, tab, n * sizeof *tab))
+                                fail_msg("d=%zu m=%zu sim=%d mode=%d nq=%zu query %zu: scores "
+                                         "differ from the table scan",
+                                         d, p.m, sim, mode, nq, i);
+                            continue;
+                        }
+                        if (memcmp(got + i * n, want + i * n, n * sizeof *want))
+                            fail_msg("d=%zu m=%zu sim=%d mode=%d nq=%zu query %zu: scores "
+                                     "differ from the float32 scan of the reconstructions",
+                                     d, p.m, sim, mode, nq, i);
+                        for (size_t j = 0; j < n; j++)
+                            assert_float_equal(got[i * n + j], tab[j],
+                                               1e-5 * (fabs(tab[j]) + (double)d));
                     }
                 }
             free(codes);
             free(qc);
-            free(prep);
             free(rec);
+            free(qr);
+            free(prep);
             free(lut);
             free(got);
             free(want);
+            free(tab);
+            free(qv);
             m->vt->destroy(m);
         }
         free(x);
@@ -854,7 +887,7 @@ int main(void)
         cmocka_unit_test(test_topk),
         cmocka_unit_test(test_pq_exact_tiny),
         cmocka_unit_test(test_pq_adc_sdc),
-        cmocka_unit_test(test_pq_big_tables_bits),
+        cmocka_unit_test(test_pq_vector_queries),
         cmocka_unit_test(test_pq_quality),
         cmocka_unit_test(test_pq_bad_params),
         cmocka_unit_test(test_pq_determinism),

@@ -335,10 +335,18 @@ static void test_scan_vs_reference(void **state)
                                              d, bits, cal, sim, mode, i, j, sc[i * N + j],
                                              port[i * N + j], ref);
                             }
-                            /* One query at a time, codes split 3 + 8: bit-identical. */
+                            /* One query at a time, codes split 3 + 8: bit-identical for
+                             * uniform cells (own kernels); quantile cells go through sgemm,
+                             * whose rounding depends on the call's shape (the harness keeps
+                             * its grid fixed), so to float rounding there. */
                             sq_score(&s->base, (ecb_mode)mode, prep + i * s->dim8, 1, codes, 3, one);
                             sq_score(&s->base, (ecb_mode)mode, prep + i * s->dim8, 1, codes + 3 * cb, N - 3, one + 3);
-                            assert_memory_equal(one, sc + i * N, N * sizeof *one);
+                            if (cal != SQ_QUANTILE)
+                                assert_memory_equal(one, sc + i * N, N * sizeof *one);
+                            else
+                                for (size_t j = 0; j < N; j++)
+                                    assert_float_equal(one[j], sc[i * N + j],
+                                                       1e-5 * (fabs(sc[i * N + j]) + 1));
                         }
                     }
                     free(prep);
