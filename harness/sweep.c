@@ -33,6 +33,7 @@
 #include "harness/results.h"
 #include "harness/shard.h"
 #include "harness/sweep.h"
+#include "ecbench/ecbmath.h"
 
 typedef struct {
     const ecb_config *cfg;
@@ -103,19 +104,52 @@ static int ensure_evalset(run_ctx *c, const ecb_cell *cell)
     return c->cur_rc;
 }
 
-/* A generated corpus costs a regeneration per random row read (rescoring,
- * kNN recall): keep it in memory when it is small. */
-static int keep_generated_in_memory(ecb_dataset *d)
+/* A generated corpus costs a regeneration per row read: every cell's
+ * encode pass, rescoring and kNN recall read it again (about 5 us per 768-d
+ * row: over a 1M-vector CoRECT sweep of 35 cells, some 180 CPU-seconds).
+ * Keep it in memory when it is small (1 GiB), or when it fits a quarter of
+ * the machine's memory and, under memory_limit_mb, a quarter of that limit
+ * (isolated cells are forked: they share these pages, but RLIMIT_AS counts
+ * them). It is generated once, on the run's threads, row by row as the
+ * source computes it, so the values are the same. */
+typedef struct {
+    const ecb_vecs *gen;
+    float *mem;
+    size_t n, d, chunk;
+} keep_job;
+
+static int keep_task(void *arg, size_t t, size_t worker)
+{
+    (void)worker;
+    const keep_job *k = arg;
+    size_t r0 = t * k->chunk, c = k->n - r0 < k->chunk ? k->n - r0 : k->chunk;
+    return ecb_vecs_read(k->gen, r0, c, k->mem + r0 * k->d);
+}
+
+static int keep_generated_in_memory(ecb_dataset *d, const ecb_config *cfg)
 {
     ecb_vecs *gen = d->corpus;
     size_t gn = ecb_vecs_count(gen), gd = ecb_vecs_dim(gen);
-    if (gn > ((size_t)1 << 28) / (gd ? gd : 1)) return 0;
+    double bytes = (double)gn * (double)gd * sizeof(float);
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    double ram = pages > 0 && psz > 0 ? (double)pages * (double)psz : 0;
+    int small = bytes <= (double)((size_t)1 << 30);
+    int fits = bytes <= ram / 4 &&
+               (cfg->memory_limit_mb <= 0 || bytes <= cfg->memory_limit_mb * 1048576.0 / 4);
+    if (!small && !fits) return 0;
     float *mem = ecb_malloc_array(gn * gd > 0 ? gn * gd : 1, sizeof(float));
     ecb_vecs *mv = NULL;
-    if (!mem) return ECB_ENOMEM;
-    int rc = ecb_vecs_read(gen, 0, gn, mem);
+    if (!mem) return small ? ECB_ENOMEM : 0; /* a large one stays generated */
+    keep_job k = {gen, mem, gn, gd, 4096};
+    int rc = gn ? ecb_parallel_for((gn + k.chunk - 1) / k.chunk, cfg->threads ? cfg->threads : 1,
+                                   keep_task, &k)
+                : 0;
     if (!rc) rc = ecb_vecs_from_memory(mem, gn, gd, &mv);
     if (rc) { free(mem); return rc; }
+    /* the generator's declared hash (from its parameters) keys the
+     * ground-truth cache, as when the corpus stays generated */
+    uint64_t h;
+    if (!ecb_vecs_hash(gen, &h)) ecb_vecs_set_hash(mv, h);
     d->corpus = mv;
     ecb_vecs_free(gen);
     return 0;
@@ -145,7 +179,7 @@ static int load_datasets(run_ctx *c)
         }
         /* a sharded corpus is generated slice by slice on its ranks */
         if (!rc && sp->builtin == 1 && !(sp->shards && (ecb_mpi_size() > 1 || sp->shards_auto)))
-            rc = keep_generated_in_memory(c->full[i]);
+            rc = keep_generated_in_memory(c->full[i], cfg);
         /* MaxSim reads tokens again and again: small token files once, as floats */
         if (!rc && c->full[i]->mv) rc = ecb_mvdata_keep_in_memory(c->full[i]->mv);
         if (!rc && c->full[i]->mv && cfg->rank_memory_mb > 0) /* honoured or refused */
