@@ -125,7 +125,13 @@ int ecb_gemm_tn(size_t m, size_t n, size_t k, float alpha, const float *A, size_
  * so the same document scored as row 3 or as row 35 of 37 can differ in the
  * last bit, and identical documents would not tie (issue 11 item 10).
  * Padding to a multiple of 64 rows, more than any kernel's tile, puts every
- * real row in a full tile. */
+ * real row in a full tile, so equal rows of one call score alike. It does
+ * not make a row's score independent of the call: with OpenBLAS 0.3.21's
+ * Haswell kernels a score also depends on the call's row count (a row
+ * scores differently in calls of 128 and 256 rows) and on the query's place
+ * in groups of 12 queries. Scores stay bit-identical across thread counts
+ * because the harness fixes its corpus block grid and cuts query blocks at
+ * multiples of 12 (harness/search.c; test_search.c, query_split_bits). */
 static inline size_t ecb_gemm_rows_padded(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* ---- linear algebra ---------------------------------------------------- */
@@ -355,10 +361,11 @@ void ecb_half_decode(const uint8_t *h, size_t n, float *x);
 typedef void (*ecb_widen_fn)(const void *ctx, const uint8_t *codes, size_t rows, float *out);
 /* scores[i*n + j] = q_i . x_j, or -||q_i - x_j||^2 when l2, with x_j the
  * widened code j (code_size bytes each; widen NULL: the codes are float32
- * rows already, code_size = 4*d, read in place). A code's score does not
- * depend on its position among the n (blocks padded by
- * ecb_gemm_rows_padded) when BLAS runs one thread, as in the harness's
- * scan. Returns 0, ECB_ENOMEM, ECB_ERANGE. */
+ * rows already, code_size = 4*d, read in place). The blocks are fixed by n
+ * and d (the last one padded by ecb_gemm_rows_padded), so one call's scores
+ * are reproducible with BLAS on one thread, as in the harness's scan; a
+ * subset of the codes or of the queries may score differently in the last
+ * bit (see ecb_gemm_rows_padded). Returns 0, ECB_ENOMEM, ECB_ERANGE. */
 int ecb_scores_decoded(const void *ctx, ecb_widen_fn widen, int l2, const float *q, size_t nq,
                        const uint8_t *codes, size_t code_size, size_t n, size_t d, float *scores);
 
