@@ -182,14 +182,13 @@ static unsigned sq_code(const sq_state *s, size_t j, float x)
 {
     size_t L = s->L;
     if (s->edges) {
-        /* Number of edges <= x (upper bound), by binary search. */
+        /* Number of edges <= x (upper bound) among the L - 1 = 2^bits - 1
+         * sorted edges, by halving steps with no data-dependent branch (a
+         * branchy search mispredicted about every other step: quantile
+         * encoding ran at a third of uniform's speed). */
         const float *e = s->edges + j * (L - 1);
-        size_t a = 0, b = L - 1;
-        while (a < b) {
-            size_t mid = (a + b) / 2;
-            if (e[mid] <= x) a = mid + 1;
-            else b = mid;
-        }
+        size_t a = 0;
+        for (size_t step = L / 2; step; step /= 2) a += e[a + step - 1] <= x ? step : 0;
         return (unsigned)a;
     }
     if (!(s->w[j] > 0)) return 0;
