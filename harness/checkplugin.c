@@ -6,7 +6,8 @@
  * seed, encode rows independently, reconstruct better than the zero vector
  * where it decodes, score in every mode it declares with finite values that
  * do not depend on how the host splits codes into blocks or queries into
- * batches, and handle n = 0 and n = 1. Data is allocated to exact sizes, so
+ * batches, and handle n = 0 and n = 1; with a score_floor hook, keep its
+ * contract under random floors. Data is allocated to exact sizes, so
  * an ASan build (the test suite's) catches any access past a buffer.
  */
 #include <errno.h>
@@ -274,6 +275,67 @@ static int close_enough(float a, float b)
     return fabs((double)a - b) <= 1e-4 * (1.0 + fabs((double)b));
 }
 
+/* score_floor against score()'s s_all (nq x n), floors per query: -inf
+ * (no skipping), each row's 10th best (what the host passes for k = 10),
+ * a random score of the row, and above or below the whole row. A value
+ * written at or above its floor must be score()'s, bit for bit; one below
+ * it must stand for a score below it. */
+static void check_floor(checker *c, const inst *a, ecb_mode mode, const uint8_t *pq, size_t nq,
+                        const uint8_t *codes, size_t n, const float *s_all)
+{
+    if (!c->vt->score_floor) return;
+    float *got = malloc(nq * n * sizeof *got), *fl = malloc(nq * sizeof *fl);
+    if (!got || !fl) {
+        report(c, "score_floor", ECB_CHECK_FAIL, "out of memory for the test data");
+        free(got);
+        free(fl);
+        return;
+    }
+    ecb_rng r;
+    ecb_rng_seed(&r, 0x666c6f6f72ull);
+    size_t wrong = 0, below = 0, total = 0, failed = 0;
+    for (int round = 0; round < 4; round++) {
+        for (size_t i = 0; i < nq; i++) {
+            const float *row = s_all + i * n;
+            float mx = -INFINITY, mn = INFINITY, v = row[ecb_rng_below(&r, n)];
+            for (size_t j = 0; j < n; j++) {
+                mx = row[j] > mx ? row[j] : mx;
+                mn = row[j] < mn ? row[j] : mn;
+            }
+            if (round == 1 && n >= 10) { /* the 10th best: 9 strictly above or tied */
+                float t = mx;
+                for (int rank = 0; rank < 9; rank++) {
+                    float nx = -INFINITY;
+                    for (size_t j = 0; j < n; j++) nx = row[j] < t && row[j] > nx ? row[j] : nx;
+                    t = nx;
+                }
+                v = t;
+            }
+            if (round == 3) v = i % 2 ? nextafterf(mx, INFINITY) : mn;
+            fl[i] = round == 0 || i == 0 ? -INFINITY : v;
+        }
+        if (c->vt->score_floor(a->m, mode, pq, nq, codes, n, fl, got) != 0) {
+            failed++;
+            continue;
+        }
+        for (size_t i = 0; i < nq; i++)
+            for (size_t j = 0; j < n; j++) {
+                float want = s_all[i * n + j], g = got[i * n + j];
+                total++;
+                if (g >= fl[i]) wrong += memcmp(&g, &want, sizeof g) != 0;
+                else if (!(g < fl[i]) || !(want < fl[i])) wrong++; /* NaN, or a wrong skip */
+                else below++;
+            }
+    }
+    report(c, "score_floor", wrong || failed ? ECB_CHECK_FAIL : ECB_CHECK_PASS,
+           "4 rounds of floors (-inf, 10th best, random, above/below the row): %zu of %zu "
+           "values wrong (at or above the floor but not score()'s bits, or below it for a "
+           "score that is not), %zu below their floor, %zu calls failed%s%s",
+           wrong, total, below, failed, failed ? ": " : "", failed ? ecb_last_error() : "");
+    free(got);
+    free(fl);
+}
+
 static void check_mode(checker *c, const inst *a, ecb_mode mode, const float *q, size_t nq,
                        const uint8_t *codes, size_t n, size_t cs)
 {
@@ -336,6 +398,7 @@ static void check_mode(checker *c, const inst *a, ecb_mode mode, const float *q,
     int rc = c->vt->score(a->m, mode, p1, 1, codes + (n - 1) * cs, 1, s_one);
     report(c, "n = 1", rc == 0 && isfinite(s_one[0]) ? ECB_CHECK_PASS : ECB_CHECK_FAIL,
            "one code scored%s", rc ? ": failed" : "");
+    check_floor(c, a, mode, pq, nq, codes, n, s_all);
     char msd[512]; /* multi-vector: MaxSim built from these scores (maxsim_check.c) */
     rc = ecb_maxsim_check(a->m, mode, q, nq, codes, n, cs, msd, sizeof msd);
     report(c, "maxsim", rc ? ECB_CHECK_FAIL : ECB_CHECK_PASS, "%s", msd);

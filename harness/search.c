@@ -159,6 +159,7 @@ typedef struct qblock {
 typedef struct scan_worker {
     ecb_topk heaps;
     float *xbuf, *sbuf; /* scratch, allocated on the worker's first unit */
+    float *fbuf;        /* score_floor: the query block's floors */
     double *xn;
     size_t xblock;      /* corpus block held in xbuf (exact search), or SIZE_MAX */
     ecb_task_error err; /* the worker's failure */
@@ -172,6 +173,7 @@ typedef struct scan_job {
     ecb_ds_similarity sim;
     const ecb_method *m;
     ecb_mode mode;
+    int floor;          /* call m's score_floor with the heaps' k-th best scores */
     const uint8_t *prepared;
     size_t qsize;
     const uint8_t *codes;
@@ -188,15 +190,20 @@ typedef struct scan_job {
 /* Push one block of scores (nqb x nb, row per query) into the heaps.
  * Returns 0, or ECB_ENUMERIC (with the message) at the first non-finite
  * score: it would rank as garbage (NaN never enters a heap, +-inf ties
- * everything) and the cell would report numbers that mean nothing. */
+ * everything) and the cell would report numbers that mean nothing. With
+ * floors (fl, per query of the block), a value below its query's floor is
+ * a skipped code (score_floor may write -inf there), not an error. */
 static int offer_block(const scan_job *j, ecb_topk *h, const float *sc, size_t ldc, size_t q0,
-                       size_t nqb, size_t row0, size_t nb)
+                       size_t nqb, size_t row0, size_t nb, const float *fl)
 {
     size_t k = h->k;
     for (size_t q = q0; q < q0 + nqb; q++) {
         const float *row = sc + (q - q0) * ldc;
         size_t bad = ecb_heap_push_row(h->scores + q * k, h->ids + q * k, &h->count[q], k, row,
                                        nb, (int64_t)row0, j->id_rank);
+        if (fl)
+            while (bad < nb && !isnan(row[bad]) && row[bad] < fl[q - q0])
+                for (bad++; bad < nb && isfinite(row[bad]); bad++) {}
         if (bad == nb) continue;
         static const char *const sims[] = {"cosine", "dot", "l2"};
         if (j->m)
@@ -224,6 +231,7 @@ static int scan_alloc(const scan_job *j, scan_worker *w)
         return ecb_fail(ECB_ENOMEM, "search: block of %zu queries x %zu rows x dim %zu overflows",
                         bq, rows, j->d);
     if (!(w->sbuf = ecb_malloc_array(bq * rows, sizeof *w->sbuf)) ||
+        (j->floor && !(w->fbuf = ecb_malloc_array(bq, sizeof *w->fbuf))) ||
         (j->corpus && (!(w->xbuf = ecb_malloc_array(rows * j->d, sizeof *w->xbuf)) ||
                        !(w->xn = ecb_malloc_array(j->block_rows, sizeof *w->xn)))))
         return ECB_ENOMEM;
@@ -283,12 +291,22 @@ static int scan_unit(void *arg, size_t t, size_t worker)
                 for (size_t r = 0; r < nb; r++) row[r] = (float)((double)row[r] - xn[r] - qq);
             }
         }
+    } else if (j->floor) {
+        /* the k-th best this worker holds: a code strictly below it cannot
+         * enter its heap, nor the merged top-k (which is at least as good) */
+        for (size_t qi = 0; qi < nqb; qi++) {
+            const ecb_topk *h = &w->heaps;
+            w->fbuf[qi] = h->count[q0 + qi] == h->k ? h->scores[(q0 + qi) * h->k] : -INFINITY;
+        }
+        rc = j->m->vt->score_floor(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
+                                   j->codes + r0 * j->csize, nb, w->fbuf, sbuf);
+        if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
     } else {
         rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
                              j->codes + r0 * j->csize, nb, sbuf);
         if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
     }
-    if ((rc = offer_block(j, &w->heaps, sbuf, ldc, q0, nqb, r0, nb)) != 0)
+    if ((rc = offer_block(j, &w->heaps, sbuf, ldc, q0, nqb, r0, nb, j->floor ? w->fbuf : NULL)) != 0)
         return ecb_task_error_set(&w->err, t, rc);
     return 0;
 }
@@ -399,6 +417,7 @@ done:
         if (t > 0) ecb_topk_release(&w[t].heaps);
         free(w[t].xbuf);
         free(w[t].sbuf);
+        free(w[t].fbuf);
         free(w[t].xn);
     }
     free(w);
@@ -459,6 +478,10 @@ int ecb_search_codes(const ecb_method *m, ecb_mode mode, const void *prepared, s
     memset(&j, 0, sizeof j);
     j.m = m;
     j.mode = mode;
+    /* ECBENCH_NO_SCORE_FLOOR=1 scans with score() alone: the same results by
+     * the hook's contract, which tests/e2e/score_floor.sh checks end to end */
+    const char *nf = getenv("ECBENCH_NO_SCORE_FLOOR");
+    j.floor = m->vt->score_floor && !(nf && strcmp(nf, "1") == 0);
     j.prepared = prepared;
     j.qsize = m->vt->query_size(m, mode);
     j.codes = codes;

@@ -731,30 +731,33 @@ static void rq_build_t8(const uint8_t *lut, size_t G, uint32_t *T8)
     }
 }
 
+/* One bit plane p (G bytes): sum_g lut[g][nibble g of p]. */
+static uint64_t rq_plane1(const uint32_t *T8, const uint8_t *p, size_t G)
+{
+    const uint32_t *T = T8;
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t g = 0;
+    /* eight bytes per load, four chains (as ecb_lut_sum8) */
+    for (; g + 8 <= G; g += 8, T += 8 * 256) {
+        uint64_t w;
+        memcpy(&w, p + g, 8);
+        a0 += T[w & 255];
+        a1 += T[256 + (w >> 8 & 255)];
+        a2 += T[512 + (w >> 16 & 255)];
+        a3 += T[768 + (w >> 24 & 255)];
+        a0 += T[1024 + (w >> 32 & 255)];
+        a1 += T[1280 + (w >> 40 & 255)];
+        a2 += T[1536 + (w >> 48 & 255)];
+        a3 += T[1792 + (w >> 56)];
+    }
+    for (; g < G; g++, T += 256) a0 += T[p[g]];
+    return (uint64_t)a0 + a1 + a2 + a3;
+}
+
 static uint64_t rq_scan1(const uint32_t *T8, const uint8_t *pl, size_t G, size_t B)
 {
     uint64_t S = 0;
-    for (size_t b = 0; b < B; b++) {
-        const uint8_t *p = pl + b * G;
-        const uint32_t *T = T8;
-        uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        size_t g = 0;
-        /* eight bytes per load, four chains (as ecb_lut_sum8) */
-        for (; g + 8 <= G; g += 8, T += 8 * 256) {
-            uint64_t w;
-            memcpy(&w, p + g, 8);
-            a0 += T[w & 255];
-            a1 += T[256 + (w >> 8 & 255)];
-            a2 += T[512 + (w >> 16 & 255)];
-            a3 += T[768 + (w >> 24 & 255)];
-            a0 += T[1024 + (w >> 32 & 255)];
-            a1 += T[1280 + (w >> 40 & 255)];
-            a2 += T[1536 + (w >> 48 & 255)];
-            a3 += T[1792 + (w >> 56)];
-        }
-        for (; g < G; g++, T += 256) a0 += T[p[g]];
-        S += ((uint64_t)a0 + a1 + a2 + a3) << b;
-    }
+    for (size_t b = 0; b < B; b++) S += rq_plane1(T8, pl + b * G, G) << b;
     return S;
 }
 
@@ -783,8 +786,8 @@ static void rq_transpose(const uint8_t *codes, size_t cs, size_t off, size_t nc,
  * bytes, before 2 x 128 bytes of at most 255 could overflow. wide = 0: the
  * high bytes are all zero (1 bit) and are skipped. */
 __attribute__((target("avx2"))) static void rq_scan_avx2(const uint8_t *lut, const uint8_t *t,
-                                                         size_t G, size_t B, int wide,
-                                                         uint64_t *S)
+                                                         size_t G, size_t b0, size_t B,
+                                                         int wide, uint64_t *S)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     /* 32-bit sums over all planes, plane b shifted by b (at most
@@ -792,7 +795,7 @@ __attribute__((target("avx2"))) static void rq_scan_avx2(const uint8_t *lut, con
      * [2], [3] the odd ones; tl the low bytes of the entries, th the high */
     __m256i tl[4], th[4];
     for (int r = 0; r < 4; r++) tl[r] = th[r] = _mm256_setzero_si256();
-    for (size_t b = 0; b < B; b++) {
+    for (size_t b = b0; b < B; b++) { /* planes [b0, B) */
         const __m128i sh = _mm_cvtsi32_si128((int)b);
         for (size_t g0 = 0; g0 < G; g0 += 128) {
             size_t g1 = G - g0 < 128 ? G : g0 + 128;
@@ -873,9 +876,67 @@ static inline float rq_value(const double *hd, uint64_t S, int plain, double cor
     return (float)v;
 }
 
-/* The portable kernel: per query one T8 table, then the codes in place. */
+/* ---- skipping below a floor (score_floor) --------------------------------
+ * A code's score is rq_value of its S = sum_b 2^b S_b, S_b plane b's sum of
+ * table entries. Reading the planes from the top (the sign plane: the 1-bit
+ * code) down, after planes [b, B) the unread ones add at most
+ * (2^b - 1) * pmax, pmax = sum over the 2G groups of the group's largest
+ * entry (rq_plane_max), so S_up = S_read + (2^b - 1) pmax >= S. rq_value is
+ * non-decreasing in S when mul = f[0] >= 0 and delta = hd[0] > 0 (each
+ * step, a product by a non-negative number, a sum, the rounding to double
+ * and to float, is monotone), so rq_value(S_up) >= the score rq_value(S)
+ * returns, bit for bit, not up to a rounding: rq_value(S_up) < floor proves
+ * score < floor, and the code's other planes are not read. No probability
+ * enters (FAISS's skip uses the estimator's high-probability error bound,
+ * eps0 ~ 1.9, which may drop a true neighbour; this bound cannot). It is
+ * the worst case over the unread bits, so it prunes when a code's sign
+ * plane alone already places it far below the k-th best (measured skip
+ * fractions: bench/vs_faiss.sh notes in the report of issue 13).
+ * Written values: any score below the floor, read in full or not, is
+ * written as -inf, so the AVX2 kernel (which skips a block of 32 codes only
+ * when all 32 are below) and the portable one (code by code) write the same
+ * bits. */
+#ifdef RQ_COUNT_SKIPS /* tests: (query, code) pairs skipped, planes not read */
+static size_t rq_skipped, rq_planes_skipped;
+#define RQ_COUNT(pairs, planes) \
+    (__atomic_fetch_add(&rq_skipped, (pairs), __ATOMIC_RELAXED), \
+     __atomic_fetch_add(&rq_planes_skipped, (pairs) * (planes), __ATOMIC_RELAXED))
+#else
+#define RQ_COUNT(pairs, planes) ((void)0)
+#endif
+
+static uint64_t rq_plane_max(const uint8_t *lut, size_t G)
+{
+    uint64_t m = 0;
+    for (size_t g = 0; g < 2 * G; g++) {
+        const uint8_t *L = lut + 32 * g;
+        uint32_t mx = 0;
+        for (unsigned x = 0; x < 16; x++) {
+            uint32_t v = (uint32_t)L[x] + ((uint32_t)L[16 + x] << 8);
+            if (v > mx) mx = v;
+        }
+        m += mx;
+    }
+    return m;
+}
+
+/* rq_value(S_up) < fl, which proves the score below fl (see above). */
+static inline int rq_below(const double *hd, uint64_t Sup, int plain, double corr,
+                           const float *f, const double *e, double eps, float fl)
+{
+    return f[0] >= 0.0f && rq_value(hd, Sup, plain, corr, f, e, eps) < fl;
+}
+
+/* Whether query i's floor may skip anything. */
+static int rq_can_skip(const rq_state *s, const double *hd, const float *fl, size_t i)
+{
+    return fl && s->B > 1 && fl[i] > -INFINITY && hd[0] > 0;
+}
+
+/* The portable kernel: per query one T8 table, then the codes in place.
+ * fl: floors per query (score_floor), or NULL. */
 static int rq_score_portable(const rq_state *s, const void *prepared, size_t nq,
-                             const uint8_t *codes, size_t n, float *scores)
+                             const uint8_t *codes, size_t n, const float *fl, float *scores)
 {
     size_t K = s->K, cs = s->code_size;
     size_t qsz = rq_query_size(&s->base, ECB_MODE_ASYMMETRIC);
@@ -898,28 +959,77 @@ static int rq_score_portable(const rq_state *s, const void *prepared, size_t nq,
         memcpy(hd, pq, sizeof hd);
         memcpy(e, pq + hdr - RQ_QA_PER_K * K * sizeof(double), sizeof e);
         rq_build_t8(pq + hdr, s->G, T8);
+        int skip = rq_can_skip(s, hd, fl, i);
+        uint64_t pmax = skip ? rq_plane_max(pq + hdr, s->G) : 0;
         float *sc = scores + i * n;
         for (size_t j = 0; j < n; j++) {
             const uint8_t *c = codes + j * cs;
             float f[3] = {0.0f, 0.0f, 0.0f};
             memcpy(f, c, s->nf * sizeof(float));
-            uint64_t S = rq_scan1(T8, c + s->plane_off, s->G, s->B);
             if (K > 1)
                 memcpy(e, pq + hdr - RQ_QA_PER_K * (K - rq_cid(s, c)) * sizeof(double), sizeof e);
-            sc[j] = rq_value(hd, S, K == 1, corr ? corr[j] : 0.0, f, e, eps);
+            double cj = corr ? corr[j] : 0.0;
+            if (!skip) {
+                uint64_t S = rq_scan1(T8, c + s->plane_off, s->G, s->B);
+                sc[j] = rq_value(hd, S, K == 1, cj, f, e, eps);
+                if (fl && sc[j] < fl[i]) sc[j] = -INFINITY;
+                continue;
+            }
+            uint64_t S = 0;
+            size_t b = s->B;
+            while (b-- > 0) {
+                S += rq_plane1(T8, c + s->plane_off + b * s->G, s->G) << b;
+                if (b > 0 && rq_below(hd, S + (((uint64_t)1 << b) - 1) * pmax, K == 1, cj, f, e,
+                                      eps, fl[i]))
+                    break;
+            }
+            if (b != SIZE_MAX) RQ_COUNT(1, b);
+            sc[j] = b != SIZE_MAX ? -INFINITY : rq_value(hd, S, K == 1, cj, f, e, eps);
+            if (sc[j] < fl[i]) sc[j] = -INFINITY;
         }
     }
     free(T8); free(corr);
     return 0;
 }
 
+/* One transposed block of nc codes against one query, planes from the top
+ * down, stopping when every code's bound is below fl: returns 1 then (the
+ * block skipped), else 0 with the codes' full sums in S. */
+static int rq_scan_skip(const rq_state *s, const uint8_t *pq, size_t hdr, const uint8_t *tbl,
+                        int wide, uint64_t pmax, size_t nc, const float (*f)[3],
+                        const double *corr, const uint8_t *kid, float fl, uint64_t *S)
+{
+    double hd[RQ_QA_HEAD], e[RQ_QA_PER_K];
+    memcpy(hd, pq, sizeof hd);
+    uint64_t P[RQ_BW];
+    memset(S, 0, RQ_BW * sizeof *S);
+    for (size_t b = s->B; b-- > 0;) {
+        rq_scan_avx2(pq + hdr, tbl, s->G, b, b + 1, wide, P);
+        for (size_t jj = 0; jj < RQ_BW; jj++) S[jj] += P[jj];
+        if (b == 0) break;
+        uint64_t rest = (((uint64_t)1 << b) - 1) * pmax;
+        size_t jj = 0;
+        for (; jj < nc; jj++) {
+            memcpy(e, pq + (RQ_QA_HEAD + RQ_QA_PER_K * kid[jj]) * sizeof(double), sizeof e);
+            if (!rq_below(hd, S[jj] + rest, s->K == 1, corr[jj], f[jj], e, s->p.rerank_bound, fl))
+                break;
+        }
+        if (jj == nc) {
+            RQ_COUNT(nc, b);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The AVX2 kernel: tiles of RQ_TILE_BLOCKS blocks of codes, transposed once
- * per call and scanned by every query while in cache. */
+ * per call and scanned by every query while in cache. fl: floors per query
+ * (score_floor), or NULL. */
 static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
-                         const uint8_t *codes, size_t n, float *scores)
+                         const uint8_t *codes, size_t n, const float *fl, float *scores)
 {
     if (!(s->avx2 && nq >= RQ_SIMD_MIN_Q))
-        return rq_score_portable(s, prepared, nq, codes, n, scores);
+        return rq_score_portable(s, prepared, nq, codes, n, fl, scores);
     size_t K = s->K, cs = s->code_size, W = s->B * s->G;
     size_t qsz = rq_query_size(&s->base, ECB_MODE_ASYMMETRIC);
     size_t hdr = (RQ_QA_HEAD + RQ_QA_PER_K * K) * sizeof(double);
@@ -955,14 +1065,24 @@ static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
             double hd[RQ_QA_HEAD];
             memcpy(hd, pq, sizeof hd);
             float *sc = scores + i * n + j0;
+            int skip = rq_can_skip(s, hd, fl, i);
+            uint64_t pmax = skip ? rq_plane_max(pq + hdr, s->G) : 0;
             for (size_t bl = 0; bl * RQ_BW < nt; bl++) {
                 size_t nc = nt - bl * RQ_BW < RQ_BW ? nt - bl * RQ_BW : RQ_BW;
-                rq_scan_avx2(pq + hdr, tb + bl * W * RQ_BW, s->G, s->B, wide, S);
+                const uint8_t *tbl = tb + bl * W * RQ_BW;
+                double e[RQ_QA_PER_K];
+                if (!skip) {
+                    rq_scan_avx2(pq + hdr, tbl, s->G, 0, s->B, wide, S);
+                } else if (rq_scan_skip(s, pq, hdr, tbl, wide, pmax, nc, f + bl * RQ_BW,
+                                        corr + bl * RQ_BW, kid + bl * RQ_BW, fl[i], S)) {
+                    for (size_t jj = 0; jj < nc; jj++) sc[bl * RQ_BW + jj] = -INFINITY;
+                    continue;
+                }
                 for (size_t jj = 0; jj < nc; jj++) {
                     size_t j = bl * RQ_BW + jj;
-                    double e[RQ_QA_PER_K];
                     memcpy(e, pq + (RQ_QA_HEAD + RQ_QA_PER_K * kid[j]) * sizeof(double), sizeof e);
                     sc[j] = rq_value(hd, S[jj], K == 1, corr[j], f[j], e, eps);
+                    if (fl && sc[j] < fl[i]) sc[j] = -INFINITY;
                 }
             }
         }
@@ -1053,12 +1173,24 @@ static int rq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
                     const uint8_t *codes, size_t n, float *scores)
 {
     const rq_state *s = (const rq_state *)m;
-    if (mode == ECB_MODE_ASYMMETRIC) return rq_score_asym(s, prepared, nq, codes, n, scores);
+    if (mode == ECB_MODE_ASYMMETRIC) return rq_score_asym(s, prepared, nq, codes, n, NULL, scores);
     if (ecb_cpu()->popcnt)
         rq_score_sym_popcnt(s, prepared, nq, codes, n, scores);
     else
         rq_score_sym_generic(s, prepared, nq, codes, n, scores);
     return 0;
+}
+
+/* score() with floors: the asymmetric multi-bit scan skips the lower planes
+ * of codes whose bound is below the floor; 1 bit and symmetric mode have
+ * nothing to skip and return score()'s values. */
+static int rq_score_floor(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                          const uint8_t *codes, size_t n, const float *floor, float *scores)
+{
+    const rq_state *s = (const rq_state *)m;
+    if (mode == ECB_MODE_ASYMMETRIC && s->B > 1)
+        return rq_score_asym(s, prepared, nq, codes, n, floor, scores);
+    return rq_score(m, mode, prepared, nq, codes, n, scores);
 }
 
 /* What a memory budget ("budget" in a config) chooses. */
@@ -1082,6 +1214,7 @@ static const ecb_method_vtable rq_vtable = {
     .prepare = rq_prepare,
     .score = rq_score,
     .size_params = rabitq_size_params,
+    .score_floor = rq_score_floor,
 };
 
 ECB_EXPORT const ecb_method_vtable *ecb_method_rabitq(void) { return &rq_vtable; }

@@ -62,6 +62,7 @@
  *    code_bits (appended within v1)         O (pure)
  *    select (appended within v1)            R with SELECT (which needs TRANSFORM);
  *                                           concurrent
+ *    score_floor (appended within v1)       O for quantizers; concurrent
  *  A quantizer sets ECB_METHOD_SYMMETRIC and/or ECB_METHOD_ASYMMETRIC; a
  *  mode it does not set is never requested (the runner records such cells
  *  as skipped).
@@ -309,6 +310,22 @@ struct ecb_method_vtable {
      * theirs. Cells of single-vector datasets with such a stage are skipped. */
     int (*select)(const ecb_method *m, const float *x, const float *w, size_t n, size_t *keep,
                   size_t *kept);
+
+    /* O for quantizers; concurrent. score() with a floor per query, so that
+     * a scan can skip work on codes that cannot reach the host's top-k (e.g.
+     * read the extra bits of a code only when its coarse bound allows).
+     * Same contract and arguments as score(), plus floor (nq floats): for
+     * query i and code j, scores[i*n + j] is either score()'s value, bit
+     * for bit, or, only when that value is provably strictly below floor[i],
+     * any value strictly below floor[i] (-INFINITY is fine; it is then not
+     * an error). floor[i] = -INFINITY asks for no skipping. The host passes
+     * as floor[i] the k-th best score of the top-k it is filling for query
+     * i (-INFINITY while it holds fewer than k), so a skipped code could
+     * not have entered it: the results are those of score(). NULL: the host
+     * calls score(). `ecbench check-plugin` checks the contract with random
+     * floors. */
+    int (*score_floor)(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                       const uint8_t *codes, size_t n, const float *floor, float *scores);
 };
 
 /* The one symbol a plugin exports. */
