@@ -306,8 +306,8 @@ static int scan_unit(void *arg, size_t t, size_t worker)
                              j->codes + r0 * j->csize, nb, sbuf);
         if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
     }
-    if ((rc = offer_block(j, &w->heaps, sbuf, ldc, q0, nqb, r0, nb, j->floor ? w->fbuf : NULL)) != 0)
-        return ecb_task_error_set(&w->err, t, rc);
+    rc = offer_block(j, &w->heaps, sbuf, ldc, q0, nqb, r0, nb, j->floor ? w->fbuf : NULL);
+    if (rc) return ecb_task_error_set(&w->err, t, rc);
     return 0;
 }
 

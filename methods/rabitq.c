@@ -53,10 +53,14 @@
  * tables of before, the same kNN recall@10; at 4 bits identical top-10s.
  * A doc on centroid k != 0 gets its share of the table's shift from c_0 to
  * c_k, <grid indices, P^T (c_k - c_0)>, once per score() call.
- * What FAISS's fast scan also does and this one does not: skip the extra
- * bits of a candidate whose 1-bit estimate plus error bound cannot beat the
- * current k-th distance. score() fills every score and never sees k or the
- * host's heap (ABI v1), so every code gets its full B-bit estimate.
+ * Skipping (score_floor, appended within ABI v1): the host passes each
+ * query's current k-th best score, and the multi-bit scan reads a code's
+ * planes from the sign plane down only while an exact worst-case bound on
+ * the unread planes can still reach it (see "skipping below a floor"). FAISS
+ * skips with the estimator's probabilistic error bound instead, which may
+ * lose a true neighbour; this bound is exact for the returned scores, so
+ * results are those of score(), and it is looser: at d = 768 it mostly
+ * spares the last plane only.
  * Symmetric: the query is
  * quantized with the same B, and <y_x, y_q> / (<y_x, u_x> <y_q, u_q>)
  * estimates <o, q>, computed with AND-popcounts over the bit planes
@@ -784,10 +788,11 @@ static void rq_transpose(const uint8_t *codes, size_t cs, size_t off, size_t nc,
  * (pshufb), as FAISS's PQ/RaBitQ fast scan does. Byte sums go into 16-bit
  * lanes (even and odd codes apart) and are widened to 32 bits every 128
  * bytes, before 2 x 128 bytes of at most 255 could overflow. wide = 0: the
- * high bytes are all zero (1 bit) and are skipped. */
+ * high bytes are all zero (1 bit) and are skipped. Planes [b0, B) only;
+ * acc: their sums are added to S, else they replace it. */
 __attribute__((target("avx2"))) static void rq_scan_avx2(const uint8_t *lut, const uint8_t *t,
                                                          size_t G, size_t b0, size_t B,
-                                                         int wide, uint64_t *S)
+                                                         int wide, int acc, uint64_t *S)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     /* 32-bit sums over all planes, plane b shifted by b (at most
@@ -841,7 +846,7 @@ __attribute__((target("avx2"))) static void rq_scan_avx2(const uint8_t *lut, con
     for (size_t k = 0; k < 8; k++)
         for (int r = 0; r < 4; r++) {
             size_t j = 2 * k + (size_t)(r & 1) * 16 + (size_t)(r >> 1);
-            S[j] = (uint64_t)vl[r][k] + ((uint64_t)vh[r][k] << 8);
+            S[j] = (acc ? S[j] : 0) + (uint64_t)vl[r][k] + ((uint64_t)vh[r][k] << 8);
         }
 }
 
@@ -889,13 +894,17 @@ static inline float rq_value(const double *hd, uint64_t S, int plain, double cor
  * score < floor, and the code's other planes are not read. No probability
  * enters (FAISS's skip uses the estimator's high-probability error bound,
  * eps0 ~ 1.9, which may drop a true neighbour; this bound cannot). It is
- * the worst case over the unread bits, so it prunes when a code's sign
- * plane alone already places it far below the k-th best (measured skip
- * fractions: bench/vs_faiss.sh notes in the report of issue 13).
+ * the worst case over the unread bits, about (2^b - 1) sum|q'_i - c'_i|/2
+ * above the truth, so it prunes only codes far below the k-th best
+ * (test_rabitq_floor, k = 10, 4 bits: siftsmall ~60% of (query, code) pairs
+ * skipped, 2 of 4 planes unread each; a clustered 768-d set 43%, the last
+ * plane only; the sign plane alone never suffices at d = 768).
  * Written values: any score below the floor, read in full or not, is
- * written as -inf, so the AVX2 kernel (which skips a block of 32 codes only
- * when all 32 are below) and the portable one (code by code) write the same
- * bits. */
+ * written as the float just below the floor, so the AVX2 kernel (which
+ * skips a block of 32 codes only when all 32 are below) and the portable
+ * one (code by code) write the same bits; finite, so that the host's top-k
+ * rejects it in its vector compare (-inf would take its slow path, which
+ * looks at every non-finite score). */
 #ifdef RQ_COUNT_SKIPS /* tests: (query, code) pairs skipped, planes not read */
 static size_t rq_skipped, rq_planes_skipped;
 #define RQ_COUNT(pairs, planes) \
@@ -961,6 +970,7 @@ static int rq_score_portable(const rq_state *s, const void *prepared, size_t nq,
         rq_build_t8(pq + hdr, s->G, T8);
         int skip = rq_can_skip(s, hd, fl, i);
         uint64_t pmax = skip ? rq_plane_max(pq + hdr, s->G) : 0;
+        float low = fl ? nextafterf(fl[i], -INFINITY) : 0.0f;
         float *sc = scores + i * n;
         for (size_t j = 0; j < n; j++) {
             const uint8_t *c = codes + j * cs;
@@ -972,53 +982,107 @@ static int rq_score_portable(const rq_state *s, const void *prepared, size_t nq,
             if (!skip) {
                 uint64_t S = rq_scan1(T8, c + s->plane_off, s->G, s->B);
                 sc[j] = rq_value(hd, S, K == 1, cj, f, e, eps);
-                if (fl && sc[j] < fl[i]) sc[j] = -INFINITY;
+                if (fl && sc[j] < fl[i]) sc[j] = low;
                 continue;
             }
+            /* as rq_scan_skip: every plane but the lowest, one check */
             uint64_t S = 0;
-            size_t b = s->B;
-            while (b-- > 0) {
+            for (size_t b = 1; b < s->B; b++)
                 S += rq_plane1(T8, c + s->plane_off + b * s->G, s->G) << b;
-                if (b > 0 && rq_below(hd, S + (((uint64_t)1 << b) - 1) * pmax, K == 1, cj, f, e,
-                                      eps, fl[i]))
-                    break;
+            if (rq_below(hd, S + pmax, K == 1, cj, f, e, eps, fl[i])) {
+                RQ_COUNT(1, 1);
+                sc[j] = low;
+                continue;
             }
-            if (b != SIZE_MAX) RQ_COUNT(1, b);
-            sc[j] = b != SIZE_MAX ? -INFINITY : rq_value(hd, S, K == 1, cj, f, e, eps);
-            if (sc[j] < fl[i]) sc[j] = -INFINITY;
+            S += rq_plane1(T8, c + s->plane_off, s->G);
+            sc[j] = rq_value(hd, S, K == 1, cj, f, e, eps);
+            if (sc[j] < fl[i]) sc[j] = low;
         }
     }
     free(T8); free(corr);
     return 0;
 }
 
-/* One transposed block of nc codes against one query, planes from the top
- * down, stopping when every code's bound is below fl: returns 1 then (the
- * block skipped), else 0 with the codes' full sums in S. */
-static int rq_scan_skip(const rq_state *s, const uint8_t *pq, size_t hdr, const uint8_t *tbl,
-                        int wide, uint64_t pmax, size_t nc, const float (*f)[3],
-                        const double *corr, const uint8_t *kid, float fl, uint64_t *S)
+/* rq_value(S[j] + add) <= low for each of the nc codes, 4 at a time, when
+ * rq_value is ((f1 + f0 (hd0 S + hd1)) + e0) rounded to float (one
+ * centroid, no rerank bound): the same double operations in the same
+ * order, so v is rq_value's double bit for bit, and v <= low (a float)
+ * makes the float <= low. S + add < 2^52 (a plane's sum is below 2^32,
+ * rq_lut_max), converted exactly by the 2^52 exponent trick. f0, f1: the
+ * codes' mul and add in double, RQ_BW readable entries. */
+__attribute__((target("avx2"))) static int rq_all_below_avx2(const double *hd, double e0,
+                                                             const double *f0, const double *f1,
+                                                             const uint64_t *S, uint64_t add,
+                                                             size_t nc, double low)
+{
+    const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL), ad = _mm256_set1_epi64x((long long)add);
+    const __m256d two52 = _mm256_set1_pd(4503599627370496.0), h0 = _mm256_set1_pd(hd[0]),
+                  h1 = _mm256_set1_pd(hd[1]), e = _mm256_set1_pd(e0), lo = _mm256_set1_pd(low),
+                  zero = _mm256_setzero_pd();
+    int fails = 0;
+    for (size_t j = 0; j < nc; j += 4) {
+        /* scalar loads: S was just written by 64-bit stores, which a 256-bit
+         * load would wait for (no store forwarding) */
+        __m256i si = _mm256_add_epi64(_mm256_set_epi64x((long long)S[j + 3], (long long)S[j + 2],
+                                                        (long long)S[j + 1], (long long)S[j]),
+                                      ad);
+        __m256d sd = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(si, magic)), two52);
+        __m256d ip = _mm256_add_pd(_mm256_mul_pd(h0, sd), h1);
+        __m256d a = _mm256_loadu_pd(f0 + j), c = _mm256_loadu_pd(f1 + j);
+        __m256d v = _mm256_add_pd(_mm256_add_pd(c, _mm256_mul_pd(a, ip)), e);
+        __m256d ok = _mm256_and_pd(_mm256_cmp_pd(v, lo, _CMP_LE_OQ), _mm256_cmp_pd(a, zero, _CMP_GE_OQ));
+        /* no branch per 4 codes: independent iterations overlap */
+        fails |= ~_mm256_movemask_pd(ok) & (nc - j >= 4 ? 0xf : (1 << (nc - j)) - 1);
+    }
+    return fails == 0;
+}
+
+/* What rq_scan_skip needs of a block and its query. */
+typedef struct {
+    const uint8_t *pq;       /* the prepared query */
+    size_t hdr, nc;          /* its table's offset; codes in the block */
+    const float (*f)[3];     /* the codes' floats */
+    const double *f0, *f1;   /* and their mul and add in double (fast check) */
+    const double *corr;
+    const uint8_t *kid;
+    float fl, low;           /* the floor and the float below it */
+    int fast;                /* one centroid, no rerank bound: rq_all_below_avx2 */
+} rq_skipctx;
+
+/* Whether every code of the block has rq_value(S + add) < fl. */
+static int rq_block_below(const rq_state *s, const rq_skipctx *x, const uint64_t *S, uint64_t add)
 {
     double hd[RQ_QA_HEAD], e[RQ_QA_PER_K];
-    memcpy(hd, pq, sizeof hd);
-    uint64_t P[RQ_BW];
-    memset(S, 0, RQ_BW * sizeof *S);
-    for (size_t b = s->B; b-- > 0;) {
-        rq_scan_avx2(pq + hdr, tbl, s->G, b, b + 1, wide, P);
-        for (size_t jj = 0; jj < RQ_BW; jj++) S[jj] += P[jj];
-        if (b == 0) break;
-        uint64_t rest = (((uint64_t)1 << b) - 1) * pmax;
-        size_t jj = 0;
-        for (; jj < nc; jj++) {
-            memcpy(e, pq + (RQ_QA_HEAD + RQ_QA_PER_K * kid[jj]) * sizeof(double), sizeof e);
-            if (!rq_below(hd, S[jj] + rest, s->K == 1, corr[jj], f[jj], e, s->p.rerank_bound, fl))
-                break;
-        }
-        if (jj == nc) {
-            RQ_COUNT(nc, b);
-            return 1;
-        }
+    memcpy(hd, x->pq, sizeof hd);
+    if (x->fast) {
+        memcpy(e, x->pq + RQ_QA_HEAD * sizeof(double), sizeof e);
+        return rq_all_below_avx2(hd, e[0], x->f0, x->f1, S, add, x->nc, (double)x->low);
     }
+    for (size_t jj = 0; jj < x->nc; jj++) {
+        memcpy(e, x->pq + (RQ_QA_HEAD + RQ_QA_PER_K * x->kid[jj]) * sizeof(double), sizeof e);
+        if (!rq_below(hd, S[jj] + add, s->K == 1, x->corr[jj], x->f[jj], e, s->p.rerank_bound,
+                      x->fl))
+            return 0;
+    }
+    return 1;
+}
+
+/* One transposed block of codes against one query: every plane but the
+ * lowest, then the lowest only when some code's bound, S + pmax, reaches
+ * the floor. Returns 1 when the block is skipped, else 0 with the codes'
+ * full sums in S. One check, at the last plane: checks after higher planes
+ * (bounds of 3, 7, ... pmax) skipped blocks on siftsmall but never at
+ * d = 768, and cost more than the planes they spared (each check is 32
+ * score evaluations, next to 2G table lookups for a plane). */
+static int rq_scan_skip(const rq_state *s, const rq_skipctx *x, const uint8_t *tbl, int wide,
+                        uint64_t pmax, uint64_t *S)
+{
+    rq_scan_avx2(x->pq + x->hdr, tbl, s->G, 1, s->B, wide, 0, S);
+    if (rq_block_below(s, x, S, pmax)) {
+        RQ_COUNT(x->nc, 1);
+        return 1;
+    }
+    rq_scan_avx2(x->pq + x->hdr, tbl, s->G, 0, 1, wide, 1, S);
     return 0;
 }
 
@@ -1040,17 +1104,24 @@ static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
     float(*f)[3] = malloc(T * sizeof *f);
     double *corr = malloc(T * sizeof(double));
     uint8_t *kid = malloc(T);
-    uint64_t S[RQ_BW];
-    if (!tb || !f || !corr || !kid) {
-        free(tb); free(f); free(corr); free(kid);
+    uint64_t S[RQ_BW], *pmax = fl ? malloc((nq ? nq : 1) * sizeof *pmax) : NULL;
+    double *f01 = fl ? calloc(2 * T, sizeof(double)) : NULL; /* mul, add in double */
+    if (!tb || !f || !corr || !kid || (fl && (!pmax || !f01))) {
+        free(tb); free(f); free(corr); free(kid); free(pmax); free(f01);
         return s->base.host->fail(s->base.host, ECB_ENOMEM, "rabitq: out of memory scanning");
     }
+    for (size_t i = 0; fl && i < nq; i++) /* once per query, not per tile */
+        pmax[i] = rq_plane_max((const uint8_t *)prepared + i * qsz + hdr, s->G);
     for (size_t j0 = 0; j0 < n; j0 += T) {
         size_t nt = n - j0 < T ? n - j0 : T;
         for (size_t j = 0; j < nt; j++) {
             const uint8_t *c = codes + (j0 + j) * cs;
             f[j][2] = 0.0f;
             memcpy(f[j], c, s->nf * sizeof(float));
+            if (f01) {
+                f01[j] = f[j][0];
+                f01[T + j] = f[j][1];
+            }
             size_t k = rq_cid(s, c);
             kid[j] = (uint8_t)k;
             corr[j] = k ? cB * s->csum[k] - rq_cdiff_dot(s, c, k) : 0.0;
@@ -1066,28 +1137,32 @@ static int rq_score_asym(const rq_state *s, const void *prepared, size_t nq,
             memcpy(hd, pq, sizeof hd);
             float *sc = scores + i * n + j0;
             int skip = rq_can_skip(s, hd, fl, i);
-            uint64_t pmax = skip ? rq_plane_max(pq + hdr, s->G) : 0;
+            int fast = K == 1 && !(eps > 0);
+            float low = fl ? nextafterf(fl[i], -INFINITY) : 0.0f;
             for (size_t bl = 0; bl * RQ_BW < nt; bl++) {
                 size_t nc = nt - bl * RQ_BW < RQ_BW ? nt - bl * RQ_BW : RQ_BW;
                 const uint8_t *tbl = tb + bl * W * RQ_BW;
                 double e[RQ_QA_PER_K];
                 if (!skip) {
-                    rq_scan_avx2(pq + hdr, tbl, s->G, 0, s->B, wide, S);
-                } else if (rq_scan_skip(s, pq, hdr, tbl, wide, pmax, nc, f + bl * RQ_BW,
-                                        corr + bl * RQ_BW, kid + bl * RQ_BW, fl[i], S)) {
-                    for (size_t jj = 0; jj < nc; jj++) sc[bl * RQ_BW + jj] = -INFINITY;
+                    rq_scan_avx2(pq + hdr, tbl, s->G, 0, s->B, wide, 0, S);
+                } else if (rq_scan_skip(s, &(rq_skipctx){pq, hdr, nc, (const float(*)[3])f + bl * RQ_BW,
+                                                         f01 + bl * RQ_BW, f01 + T + bl * RQ_BW,
+                                                         corr + bl * RQ_BW, kid + bl * RQ_BW,
+                                                         fl[i], low, fast},
+                                        tbl, wide, pmax[i], S)) {
+                    for (size_t jj = 0; jj < nc; jj++) sc[bl * RQ_BW + jj] = low;
                     continue;
                 }
                 for (size_t jj = 0; jj < nc; jj++) {
                     size_t j = bl * RQ_BW + jj;
                     memcpy(e, pq + (RQ_QA_HEAD + RQ_QA_PER_K * kid[j]) * sizeof(double), sizeof e);
                     sc[j] = rq_value(hd, S[jj], K == 1, corr[j], f[j], e, eps);
-                    if (fl && sc[j] < fl[i]) sc[j] = -INFINITY;
+                    if (fl && sc[j] < fl[i]) sc[j] = low;
                 }
             }
         }
     }
-    free(tb); free(f); free(corr); free(kid);
+    free(tb); free(f); free(corr); free(kid); free(pmax); free(f01);
     return 0;
 }
 

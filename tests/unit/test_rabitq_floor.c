@@ -99,7 +99,7 @@ static void check_set(const float *x, size_t n, const float *q, size_t nq, size_
                 size_t k = ks[ki];
                 ecb_topk ref, got;
                 topk(s, 0, 0, pq, nq, codes, n, k, 1, &ref);
-                size_t before = rq_skipped;
+                size_t before = rq_skipped, pbefore = rq_planes_skipped;
                 for (int avx2 = 0; avx2 <= s->avx2; avx2++)
                     for (size_t th = 1; th <= 2; th++) {
                         topk(s, 1, avx2, pq, nq, codes, n, k, th, &got);
@@ -108,6 +108,7 @@ static void check_set(const float *x, size_t n, const float *q, size_t nq, size_
                         ecb_topk_release(&got);
                     }
                 size_t skipped = rq_skipped - before;
+                if (getenv("RQ_STAGES")) printf("# planes unread per skip %.2f\n", (double)(rq_planes_skipped - pbefore) / (double)(skipped ? skipped : 1));
                 printf("# d=%zu n=%zu bits=%zu %s k=%zu: %zu (query, code) pairs skipped "
                        "(%.1f%% of the scan's)\n", d, n, bits[b], sim ? "l2" : "dot", k, skipped,
                        100.0 * (double)skipped / ((1.0 + s->avx2) * 2.0 * (double)(nq * n)));
