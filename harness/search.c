@@ -3,7 +3,7 @@
  *
  * Layout of a search: the corpus is cut into a fixed grid of blocks of
  * block_rows rows, the queries into a fixed grid of query blocks; worker
- * threads take (corpus block, query block) units (ecb_team_for), score
+ * threads take (corpus block, query block) units (ecb_parallel_for), score
  * them (sgemm for float32, the method's score() for codes) into a query
  * block x block_rows buffer, and push candidates into their own per-query
  * bounded heaps. The heaps are merged at the end. Memory is the block
@@ -184,7 +184,7 @@ typedef struct scan_job {
     size_t block_rows, nblocks;
     qblock *qb;         /* the query grid, nqb blocks in query order */
     size_t nqb, max_qb;
-    scan_worker *w; /* one per worker of ecb_team_for */
+    scan_worker *w; /* one per worker of ecb_parallel_for */
 } scan_job;
 
 /* Push one block of scores (nqb x nb, row per query) into the heaps.
@@ -397,7 +397,7 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
      * and in the last, short one (and with 1 or 2 workers). */
     int prev_blas = openblas_get_num_threads();
     if (prev_blas != 1) openblas_set_num_threads(1);
-    rc = ecb_team_for(units, nt, scan_unit, j);
+    rc = ecb_parallel_for(units, nt, scan_unit, j);
     if (prev_blas != 1) openblas_set_num_threads(prev_blas);
     if (rc) {
         rc = ecb_task_error_raise(&w[0].err, nt, sizeof *w);

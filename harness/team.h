@@ -1,13 +1,12 @@
 /*
- * A parallel-for over task indices that never waits for a late thread, for
- * work of a millisecond or less (the scan of a small corpus).
+ * The host's side of the toolkit's parallel-for (ecb_parallel_for in
+ * ecbench/ecbmath.h, harness/ecbmath/parallel.c): the controls of its
+ * persistent thread pool, and the per-worker failure record of callers
+ * whose tasks report errors.
  *
- * ecb_parallel_for joins its threads: on a loaded machine a new thread may
- * not run for milliseconds, and the calling thread, having done every task
- * itself, then waits for a thread that has nothing left to do; 2 threads
- * were slower than 1 on a scan of a millisecond (issue 13, item 8). Here the
- * caller waits only for the tasks that were started; a thread that arrives
- * late finds none left and exits on its own (detached).
+ * The pool controls are defined in the toolkit but declared here only: the
+ * toolkit library (libecbench-toolkit.so) does not export them, since a
+ * plugin has no business stopping the host's threads.
  */
 #ifndef ECB_TEAM_H
 #define ECB_TEAM_H
@@ -16,17 +15,22 @@
 
 #include "ecbench/ecbmath.h"
 
-/* ecb_parallel_for's contract (tasks claimed in increasing order, worker in
- * [0, threads), the caller is worker 0, the lowest failing task's return
- * value, tasks after a failure may be skipped, fewer threads when one
- * cannot be created), except that it returns as soon as every task has
- * finished: fn and ctx are not used after it returns. ECB_ENOMEM when the
- * team cannot be allocated. */
-int ecb_team_for(size_t ntasks, size_t threads, ecb_task_fn fn, void *ctx);
+/* Joins the pool's threads (idle between calls); the next ecb_parallel_for
+ * that needs threads creates them again. Also runs at exit. Does nothing
+ * when called from a task or while another thread's call is running. */
+void ecb_parallel_shutdown(void);
+
+/* Threads the pool holds now (0 before the first threaded call, after a
+ * shutdown, and in a freshly forked child). */
+size_t ecb_parallel_pool_threads(void);
+
+/* Threads the pool has created since the process started (tests: a second
+ * call of the same width creates none). */
+size_t ecb_parallel_threads_created(void);
 
 /* A worker's failure. The error message is per thread, so a worker keeps
  * its own with it, and the calling thread reports the failure of the lowest
- * failing task (the one ecb_parallel_for and ecb_team_for return). */
+ * failing task (the one ecb_parallel_for returns). */
 typedef struct {
     int rc;      /* 0: no failure */
     size_t task; /* the failing task, when rc != 0 */

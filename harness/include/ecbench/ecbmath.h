@@ -60,8 +60,13 @@ extern "C" {
  * order. Returns 0, or the return value of the lowest-numbered task that
  * failed (deterministic whatever the scheduling); tasks after a failure may
  * be skipped. With threads <= 1 or ntasks <= 1 it runs inline with no thread
- * creation. A task's error message (per-thread) stays in the thread that ran
- * it: copy it into ctx when the caller needs it. */
+ * creation. The other threads come from a pool kept for the process (created
+ * on first use, reused by every call, rebuilt in a forked child); the call
+ * returns once every task has finished, without waiting for a pool thread
+ * that took none. A call made from inside a task, or while another thread's
+ * call is running, runs inline on its calling thread (worker 0). A task's
+ * error message (per-thread) stays in the thread that ran it: copy it into
+ * ctx when the caller needs it. */
 typedef int (*ecb_task_fn)(void *ctx, size_t task, size_t worker);
 int ecb_parallel_for(size_t ntasks, size_t threads, ecb_task_fn fn, void *ctx);
 
