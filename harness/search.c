@@ -6,8 +6,11 @@
  * threads take (corpus block, query block) units (ecb_parallel_for), score
  * them (sgemm for float32, the method's score() for codes) into a query
  * block x block_rows buffer, and push candidates into their own per-query
- * bounded heaps. The heaps are merged at the end. Memory is the block
- * buffers plus threads x nq x k heap entries: never an n x nq matrix.
+ * bounded heaps. The heaps are merged at the end, query by query in
+ * parallel. Memory is the block buffers plus threads x nq x k heap entries:
+ * never an n x nq matrix. Exact search of a corpus of at most one block per
+ * worker reads every block once, in parallel, before the scan, instead of
+ * once per worker that scans it.
  * Because the grids do not depend on the thread count, every (query, row)
  * score comes from the same BLAS call shape whichever thread computes it,
  * and the result is the same for any thread count.
@@ -21,6 +24,7 @@
  * identical documents score identically, so ties go by id.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,13 +65,6 @@ void ecb_topk_release(ecb_topk *t)
     free(t->ids);
     free(t->count);
     memset(t, 0, sizeof *t);
-}
-
-/* Sort every query's heap into ranking order and pad the tail. */
-static void topk_finish(ecb_topk *t, const uint32_t *id_rank)
-{
-    for (size_t q = 0; q < t->nq; q++)
-        ecb_heap_finish(t->scores + q * t->k, t->ids + q * t->k, t->count[q], t->k, id_rank);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -152,6 +149,58 @@ enum { SCORE_BUFFER_BYTES = 256 * 1024 };
  * their scan is bound by the score buffer's traffic, not by the kernel. */
 enum { CHEAP_CODE_BYTES = 64 };
 
+/* ---- scratch kept between scans ----------------------------------------- */
+
+/* The block, score and preload buffers of a scan, kept for the next scan
+ * when small. Freed, a buffer of a few MiB goes back to the kernel (glibc
+ * maps it, or trims a thread's arena), and the next scan of a small corpus
+ * spent a third of its time faulting zeroed pages in again; with 2 workers
+ * the faults serialise on the process's memory map and 2 threads ran no
+ * faster than 1. Slots are atomic pointers (no lock: a forked child may
+ * inherit them in any state); a buffer's capacity sits in a header before
+ * it. Larger buffers (large corpora) are freed: their faults are a small
+ * part of their scan, and memory between cells matters more. */
+enum { SCRATCH_SLOTS = 16, SCRATCH_HEADER = 64 };
+#define SCRATCH_KEEP_BYTES ((size_t)32 << 20)
+static _Atomic(unsigned char *) g_scratch[SCRATCH_SLOTS];
+
+static void *scratch_get(size_t n, size_t size)
+{
+    size_t bytes;
+    if (!ecb_mul_ok(n, size, &bytes) || bytes > SIZE_MAX - SCRATCH_HEADER) {
+        ecb_fail(ECB_ENOMEM, "search: buffer of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    if (bytes <= SCRATCH_KEEP_BYTES)
+        for (size_t i = 0; i < SCRATCH_SLOTS; i++) {
+            unsigned char *b = atomic_exchange(&g_scratch[i], NULL);
+            if (!b) continue;
+            size_t cap;
+            memcpy(&cap, b, sizeof cap);
+            if (cap >= bytes) return b + SCRATCH_HEADER;
+            unsigned char *none = NULL; /* too small for this one: leave it */
+            if (!atomic_compare_exchange_strong(&g_scratch[i], &none, b)) free(b);
+        }
+    unsigned char *b = ecb_malloc_array(1, bytes + SCRATCH_HEADER);
+    if (!b) return NULL;
+    memcpy(b, &bytes, sizeof bytes);
+    return b + SCRATCH_HEADER;
+}
+
+static void scratch_put(void *p)
+{
+    if (!p) return;
+    unsigned char *b = (unsigned char *)p - SCRATCH_HEADER;
+    size_t cap;
+    memcpy(&cap, b, sizeof cap);
+    if (cap <= SCRATCH_KEEP_BYTES)
+        for (size_t i = 0; i < SCRATCH_SLOTS; i++) {
+            unsigned char *none = NULL;
+            if (atomic_compare_exchange_strong(&g_scratch[i], &none, b)) return;
+        }
+    free(b);
+}
+
 typedef struct qblock {
     size_t q0, nq;
 } qblock;
@@ -185,6 +234,13 @@ typedef struct scan_job {
     qblock *qb;         /* the query grid, nqb blocks in query order */
     size_t nqb, max_qb;
     scan_worker *w; /* one per worker of ecb_parallel_for */
+    size_t nw;      /* workers */
+    /* exact search of a corpus of at most one block per worker: every block
+     * loaded once, by all workers, before the scan (preload), instead of
+     * once per worker that scans it */
+    float *xall;    /* block b at row b * xstride, padded with zero rows */
+    double *xnall;  /* |x|^2 of every row (l2) */
+    size_t xstride;
 } scan_job;
 
 /* Push one block of scores (nqb x nb, row per query) into the heaps.
@@ -230,10 +286,10 @@ static int scan_alloc(const scan_job *j, scan_worker *w)
     if (!ecb_mul_ok(bq, rows, &sz) || (j->corpus && !ecb_mul_ok(rows, j->d, &sz)))
         return ecb_fail(ECB_ENOMEM, "search: block of %zu queries x %zu rows x dim %zu overflows",
                         bq, rows, j->d);
-    if (!(w->sbuf = ecb_malloc_array(bq * rows, sizeof *w->sbuf)) ||
+    if (!(w->sbuf = scratch_get(bq * rows, sizeof *w->sbuf)) ||
         (j->floor && !(w->fbuf = ecb_malloc_array(bq, sizeof *w->fbuf))) ||
-        (j->corpus && (!(w->xbuf = ecb_malloc_array(rows * j->d, sizeof *w->xbuf)) ||
-                       !(w->xn = ecb_malloc_array(j->block_rows, sizeof *w->xn)))))
+        (j->corpus && !j->xall && (!(w->xbuf = scratch_get(rows * j->d, sizeof *w->xbuf)) ||
+                       !(w->xn = scratch_get(j->block_rows, sizeof *w->xn)))))
         return ECB_ENOMEM;
     return 0;
 }
@@ -257,6 +313,32 @@ static int load_block(const scan_job *j, scan_worker *w, size_t b, size_t r0, si
     return 0;
 }
 
+/* Rows per preload task: a tenth of a millisecond of reading and norms at
+ * d = 128, so that 2 workers share even a one-block corpus evenly. */
+enum { LOAD_ROWS = 1024 };
+
+/* Preload task t: rows [c * LOAD_ROWS, ...) of corpus block b, where
+ * (b, c) = (t / chunks per block, t % chunks per block), into xall exactly
+ * as load_block would put them (the same rows, the same per-row
+ * normalisation and norms: the scores do not change). */
+static int preload_task(void *arg, size_t t, size_t worker)
+{
+    scan_job *j = arg;
+    size_t cpb = (j->block_rows + LOAD_ROWS - 1) / LOAD_ROWS;
+    size_t b = t / cpb, off = t % cpb * LOAD_ROWS;
+    size_t r0 = b * j->block_rows + off;
+    size_t end = j->n - b * j->block_rows < j->block_rows ? j->n : (b + 1) * j->block_rows;
+    if (r0 >= end) return 0;
+    size_t cnt = end - r0 < LOAD_ROWS ? end - r0 : LOAD_ROWS;
+    float *x = j->xall + (b * j->xstride + off) * j->d;
+    int rc = ecb_vecs_read(j->corpus, r0, cnt, x);
+    if (rc) return ecb_task_error_set(&j->w[worker].err, t, rc);
+    if (j->sim == ECB_DS_COSINE) ecb_normalize_rows(x, cnt, j->d);
+    if (j->sim == ECB_DS_L2)
+        for (size_t r = 0; r < cnt; r++) j->xnall[r0 + r] = sumsq(x + r * j->d, j->d);
+    return 0;
+}
+
 /* Unit t: unit (corpus block t / nqb, query block
  * t % nqb), scored and offered to the worker's heaps. */
 static int scan_unit(void *arg, size_t t, size_t worker)
@@ -273,9 +355,16 @@ static int scan_unit(void *arg, size_t t, size_t worker)
     /* exact scores: the block padded with zero rows (ecb_gemm_rows_padded) */
     size_t ldc = j->corpus ? ecb_gemm_rows_padded(nb) : nb;
     if (j->corpus) {
-        if ((rc = load_block(j, w, b, r0, nb, ldc)) != 0) return ecb_task_error_set(&w->err, t, rc);
+        const float *xbuf = w->xbuf;
+        const double *xn = w->xn;
+        if (j->xall) {
+            xbuf = j->xall + b * j->xstride * j->d;
+            xn = j->xnall + r0;
+        } else if ((rc = load_block(j, w, b, r0, nb, ldc)) != 0) {
+            return ecb_task_error_set(&w->err, t, rc);
+        }
         float alpha = j->sim == ECB_DS_L2 ? 2.0f : 1.0f;
-        rc = ecb_gemm_nt(nqb, ldc, j->d, alpha, j->q + q0 * j->d, j->d, w->xbuf, j->d, 0.0f,
+        rc = ecb_gemm_nt(nqb, ldc, j->d, alpha, j->q + q0 * j->d, j->d, xbuf, j->d, 0.0f,
                          sbuf, ldc);
         if (rc) {
             ecb_fail(rc, "exact search: block %zu x %zu x %zu exceeds BLAS int range", nqb, ldc,
@@ -284,7 +373,6 @@ static int scan_unit(void *arg, size_t t, size_t worker)
         }
         if (j->sim == ECB_DS_L2) {
             /* -|q-x|^2 = 2 q.x - |x|^2 - |q|^2, norms in double */
-            const double *xn = w->xn;
             for (size_t qi = 0; qi < nqb; qi++) {
                 float *row = sbuf + qi * ldc;
                 double qq = j->qn[q0 + qi];
@@ -355,6 +443,33 @@ static int query_grid(scan_job *j, size_t block_queries)
     return 0;
 }
 
+/* Queries per merge-and-sort task: the merge is a few percent of a cheap
+ * scan of a small corpus, which a serial merge would keep from scaling. */
+enum { FINISH_QUERIES = 16 };
+
+/* Finish task t: queries [t * FINISH_QUERIES, ...): the other workers'
+ * heaps pushed into worker 0's (in worker order, as one serial merge
+ * would), then sorted into ranking order. */
+static int finish_task(void *arg, size_t t, size_t worker)
+{
+    (void)worker;
+    scan_job *j = arg;
+    ecb_topk *out = &j->w[0].heaps;
+    size_t q1 = (t + 1) * FINISH_QUERIES < j->nq ? (t + 1) * FINISH_QUERIES : j->nq;
+    for (size_t q = t * FINISH_QUERIES; q < q1; q++) {
+        float *os = out->scores + q * j->k;
+        int64_t *oi = out->ids + q * j->k;
+        for (size_t w = 1; w < j->nw; w++) {
+            const float *s = j->w[w].heaps.scores + q * j->k;
+            const int64_t *id = j->w[w].heaps.ids + q * j->k;
+            for (size_t i = 0; i < j->w[w].heaps.count[q]; i++)
+                ecb_heap_push(os, oi, &out->count[q], j->k, s[i], id[i], j->id_rank);
+        }
+        ecb_heap_finish(os, oi, out->count[q], j->k, j->id_rank);
+    }
+    return 0;
+}
+
 /* Run the scan with o->threads workers and merge into out. Heaps are per
  * worker and merged in the one ranking order, a total order: the top-k is
  * the same whichever worker scanned which unit. */
@@ -386,6 +501,7 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
         return ECB_ENOMEM;
     }
     j->w = w;
+    j->nw = nt;
     for (size_t t = 0; t < nt; t++) w[t].xblock = SIZE_MAX;
     /* worker 0 fills out directly; the others merge into it */
     w[0].heaps = *out;
@@ -395,6 +511,29 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
      * threads a large sgemm but not a small one, and the two paths round
      * differently, so a document would score differently in a full block
      * and in the last, short one (and with 1 or 2 workers). */
+    /* Preload when it takes no more memory than the workers' own block
+     * buffers would (a small corpus: one block per worker at most). */
+    if (j->corpus && j->nblocks <= nt) {
+        j->xstride = ecb_gemm_rows_padded(j->block_rows);
+        size_t cpb = (j->block_rows + LOAD_ROWS - 1) / LOAD_ROWS;
+        size_t sz;
+        if (!ecb_mul_ok(j->nblocks * j->xstride, j->d, &sz) ||
+            !(j->xall = scratch_get(sz, sizeof *j->xall)) ||
+            !(j->xnall = scratch_get(j->n, sizeof *j->xnall))) {
+            rc = ECB_ENOMEM;
+            goto done;
+        }
+        for (size_t b = 0; b < j->nblocks; b++) { /* the zero rows that pad each block */
+            size_t nb = j->n - b * j->block_rows < j->block_rows ? j->n - b * j->block_rows
+                                                                 : j->block_rows;
+            memset(j->xall + (b * j->xstride + nb) * j->d, 0,
+                   (j->xstride - nb) * j->d * sizeof *j->xall);
+        }
+        if ((rc = ecb_parallel_for(j->nblocks * cpb, nt, preload_task, j)) != 0) {
+            rc = ecb_task_error_raise(&w[0].err, nt, sizeof *w);
+            goto done;
+        }
+    }
     int prev_blas = openblas_get_num_threads();
     if (prev_blas != 1) openblas_set_num_threads(1);
     rc = ecb_parallel_for(units, nt, scan_unit, j);
@@ -403,26 +542,22 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
         rc = ecb_task_error_raise(&w[0].err, nt, sizeof *w);
         goto done;
     }
-    for (size_t t = 1; t < nt; t++)
-        for (size_t q = 0; q < j->nq; q++) {
-            const float *s = w[t].heaps.scores + q * j->k;
-            const int64_t *id = w[t].heaps.ids + q * j->k;
-            for (size_t i = 0; i < w[t].heaps.count[q]; i++)
-                ecb_heap_push(out->scores + q * j->k, out->ids + q * j->k, &out->count[q],
-                              j->k, s[i], id[i], j->id_rank);
-        }
-    topk_finish(out, j->id_rank);
+    rc = ecb_parallel_for((j->nq + FINISH_QUERIES - 1) / FINISH_QUERIES, nt, finish_task, j);
 done:
     for (size_t t = 0; t < nt; t++) {
         if (t > 0) ecb_topk_release(&w[t].heaps);
-        free(w[t].xbuf);
-        free(w[t].sbuf);
+        scratch_put(w[t].xbuf);
+        scratch_put(w[t].sbuf);
         free(w[t].fbuf);
-        free(w[t].xn);
+        scratch_put(w[t].xn);
     }
     free(w);
     free(j->qb);
+    scratch_put(j->xall);
+    scratch_put(j->xnall);
     j->qb = NULL;
+    j->xall = NULL;
+    j->xnall = NULL;
     if (rc) ecb_topk_release(out);
     return rc;
 }

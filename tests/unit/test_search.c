@@ -128,6 +128,38 @@ static void test_exact_deterministic(void **state)
     free(q);
 }
 
+/* A corpus of at most one block per worker is read once, in row chunks,
+ * before the scan (preload); otherwise each worker reads the blocks it
+ * scans. Both give the same bits: 2 blocks of 2,500 rows (3 preload chunks
+ * each, the last one short) scanned by 1 thread (no preload) and by 2 or 3
+ * (preload), for every similarity. */
+static void test_exact_preload_bits(void **state)
+{
+    (void)state;
+    size_t n = 5000, d = 24, nq = 30, k = 15;
+    float *x = rand_mat(n, d, 11), *q = rand_mat(nq, d, 12);
+    ecb_vecs *v = vecs_copy(x, n, d);
+    const ecb_ds_similarity sims[] = {ECB_DS_COSINE, ECB_DS_DOT, ECB_DS_L2};
+    for (size_t si = 0; si < 3; si++) {
+        ecb_search_opts o1 = {1, 2500, 1024};
+        ecb_topk ref;
+        assert_int_equal(ecb_search_exact(v, q, nq, sims[si], k, NULL, &o1, &ref), 0);
+        for (size_t threads = 2; threads <= 3; threads++) {
+            ecb_search_opts o = {threads, 2500, 1024};
+            ecb_topk t;
+            assert_int_equal(ecb_search_exact(v, q, nq, sims[si], k, NULL, &o, &t), 0);
+            assert_memory_equal(t.ids, ref.ids, nq * k * sizeof *t.ids);
+            assert_memory_equal(t.scores, ref.scores, nq * k * sizeof *t.scores);
+            assert_memory_equal(t.count, ref.count, nq * sizeof *t.count);
+            ecb_topk_release(&t);
+        }
+        ecb_topk_release(&ref);
+    }
+    ecb_vecs_free(v);
+    free(x);
+    free(q);
+}
+
 /* Duplicate vectors tie exactly: order by doc_id_rank descending, across
  * block and thread boundaries. */
 static void test_exact_ties(void **state)
@@ -581,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_exact_l2),
         cmocka_unit_test(test_exact_k_gt_n),
         cmocka_unit_test(test_exact_deterministic),
+        cmocka_unit_test(test_exact_preload_bits),
         cmocka_unit_test(test_exact_ties),
         cmocka_unit_test(test_search_codes),
         cmocka_unit_test(test_search_codes_first_error),
