@@ -159,8 +159,10 @@ enum { CHEAP_CODE_BYTES = 64 };
  * faster than 1. Slots are atomic pointers (no lock: a forked child may
  * inherit them in any state); a buffer's capacity sits in a header before
  * it. Larger buffers (large corpora) are freed: their faults are a small
- * part of their scan, and memory between cells matters more. */
-enum { SCRATCH_SLOTS = 16, SCRATCH_HEADER = 64 };
+ * part of their scan, and memory between cells matters more (a forked
+ * cell inherits what the parent keeps: at most 8 x 32 MiB, in practice the
+ * few MiB of a small corpus's last scan). */
+enum { SCRATCH_SLOTS = 8, SCRATCH_HEADER = 64 };
 #define SCRATCH_KEEP_BYTES ((size_t)32 << 20)
 static _Atomic(unsigned char *) g_scratch[SCRATCH_SLOTS];
 
