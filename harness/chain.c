@@ -115,6 +115,11 @@ int ecb_chain_inst_train(ecb_chain_inst *b, const float *sample, size_t n)
     const float *cur = sample;
     float *owned = NULL;
     int rc = 0;
+    /* The sample is carried through a transform only for a later stage that
+     * trains on it (pca before float32 trains nothing after it). */
+    size_t last_train = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (VT(b, i)->train) last_train = i;
     for (size_t i = 0; i < b->n && !rc; i++) {
         const ecb_method_vtable *vt = VT(b, i);
         if (vt->train) {
@@ -126,7 +131,7 @@ int ecb_chain_inst_train(ecb_chain_inst *b, const float *sample, size_t n)
                 break;
             }
         }
-        if ((vt->flags & ECB_METHOD_TRANSFORM) && i + 1 < b->n) {
+        if ((vt->flags & ECB_METHOD_TRANSFORM) && i < last_train) {
             float *y = ecb_malloc_array(nz(n * b->dims[i + 1]), sizeof(float));
             if (!y) { rc = ECB_ENOMEM; break; }
             rc = vt->transform(b->m[i], cur, n, y);

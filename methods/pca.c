@@ -136,7 +136,7 @@ static int pca_train(ecb_method *m, const float *x, size_t n)
         rc = h->fail(h, ECB_ENOMEM, "pca: out of memory for a %zu x %zu covariance", d, d);
         goto out;
     }
-    rc = ecb_mean_covariance(x, n, d, mean, cov);
+    rc = ecb_mean_covariance_mt(x, n, d, mean, cov, h->threads);
     if (rc) {
         rc = h->fail(h, rc, "pca: covariance of %zu x %zu sample failed", n, d);
         goto out;

@@ -523,31 +523,70 @@ static int sq_create(const ecb_host *host, const void *params, size_t dim, ecb_s
     return 0;
 }
 
-/* Per-dimension min and max, row by row (each column still visited in row
- * order, so the result is that of a column walk). */
-static int sq_train_minmax(sq_state *s, const float *x, size_t n)
+/* Per-dimension min and max, row by row, in fixed chunks of rows on the
+ * host's threads, merged in chunk order. The rule v < lo ? v : lo keeps the
+ * first of equal values (+0 / -0) and ignores NaN after the first row, so
+ * starting every chunk but the first at +-inf and merging by the same rule
+ * gives the one-pass column walk's values bit for bit, whatever the
+ * thread count. */
+enum { SQ_MINMAX_ROWS = 4096 };
+
+typedef struct {
+    const float *x;
+    size_t n, d;
+    float *lo, *hi; /* per chunk, d each */
+} sq_mm_job;
+
+static int sq_minmax_task(void *arg, size_t task, size_t worker)
 {
-    size_t d = s->base.dim;
-    float *lo = malloc(d * sizeof *lo), *hi = malloc(d * sizeof *hi);
-    if (!lo || !hi) {
-        free(lo);
-        free(hi);
-        return s->base.host->fail(s->base.host, ECB_ENOMEM, "sq: out of memory (%zu dims)", d);
-    }
-    memcpy(lo, x, d * sizeof *lo);
-    memcpy(hi, x, d * sizeof *hi);
-    for (size_t i = 1; i < n; i++) {
-        const float *r = x + i * d;
-        for (size_t j = 0; j < d; j++) {
-            float v = r[j];
-            lo[j] = v < lo[j] ? v : lo[j];
-            hi[j] = v > hi[j] ? v : hi[j];
+    (void)worker;
+    const sq_mm_job *j = arg;
+    const size_t d = j->d, i0 = task * SQ_MINMAX_ROWS;
+    const size_t i1 = j->n - i0 < SQ_MINMAX_ROWS ? j->n : i0 + SQ_MINMAX_ROWS;
+    float *lo = j->lo + task * d, *hi = j->hi + task * d;
+    if (task == 0) {
+        memcpy(lo, j->x, d * sizeof *lo);
+        memcpy(hi, j->x, d * sizeof *hi);
+    } else {
+        for (size_t t = 0; t < d; t++) {
+            lo[t] = INFINITY;
+            hi[t] = -INFINITY;
         }
     }
-    for (size_t j = 0; j < d; j++) sq_set_uniform(s, j, lo[j], hi[j]);
-    free(lo);
-    free(hi);
+    for (size_t i = task == 0 ? 1 : i0; i < i1; i++) {
+        const float *r = j->x + i * d;
+        for (size_t t = 0; t < d; t++) {
+            float v = r[t];
+            lo[t] = v < lo[t] ? v : lo[t];
+            hi[t] = v > hi[t] ? v : hi[t];
+        }
+    }
     return 0;
+}
+
+static int sq_train_minmax(sq_state *s, const float *x, size_t n)
+{
+    size_t d = s->base.dim, nchunk = (n + SQ_MINMAX_ROWS - 1) / SQ_MINMAX_ROWS;
+    sq_mm_job j = {.x = x, .n = n, .d = d};
+    j.lo = malloc(nchunk * d * sizeof *j.lo);
+    j.hi = malloc(nchunk * d * sizeof *j.hi);
+    if (!j.lo || !j.hi) {
+        free(j.lo);
+        free(j.hi);
+        return s->base.host->fail(s->base.host, ECB_ENOMEM, "sq: out of memory (%zu dims)", d);
+    }
+    int rc = ecb_parallel_for(nchunk, s->base.host->threads, sq_minmax_task, &j);
+    for (size_t c = 1; c < nchunk && !rc; c++)
+        for (size_t t = 0; t < d; t++) {
+            float l = j.lo[c * d + t], u = j.hi[c * d + t];
+            j.lo[t] = l < j.lo[t] ? l : j.lo[t];
+            j.hi[t] = u > j.hi[t] ? u : j.hi[t];
+        }
+    if (!rc)
+        for (size_t t = 0; t < d; t++) sq_set_uniform(s, t, j.lo[t], j.hi[t]);
+    free(j.lo);
+    free(j.hi);
+    return rc;
 }
 
 /** @param x n*dim floats of the corpus sample. */

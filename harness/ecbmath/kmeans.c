@@ -204,23 +204,50 @@ static int init_random(ecb_rng *rng, const float *x, size_t n, size_t d, size_t 
 
 /* ---- update and repair ------------------------------------------------------------ */
 
-static void update_centroids(const float *x, size_t n, size_t d, size_t k, const uint32_t *asg,
-                             size_t *count, double *sum, float *c)
+/* New centroids: per cluster the sum (double) of its points in point order,
+ * over its count. Threaded by ranges of clusters, each task reading every
+ * assignment and adding only its own clusters' points, so the sums are
+ * those of one pass over the points whatever the thread count. */
+typedef struct {
+    const float *x;
+    size_t n, d, k, per;
+    const uint32_t *asg;
+    size_t *count;
+    double *sum;
+    float *c;
+} upd_job;
+
+static int update_task(void *arg, size_t task, size_t worker)
 {
-    memset(count, 0, k * sizeof *count);
-    memset(sum, 0, k * d * sizeof *sum);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t a = asg[i];
-        count[a]++;
-        double *s = sum + (size_t)a * d;
-        const float *xi = x + i * d;
+    (void)worker;
+    const upd_job *j = arg;
+    const size_t d = j->d, lo = task * j->per, hi = lo + j->per < j->k ? lo + j->per : j->k;
+    memset(j->count + lo, 0, (hi - lo) * sizeof *j->count);
+    memset(j->sum + lo * d, 0, (hi - lo) * d * sizeof *j->sum);
+    for (size_t i = 0; i < j->n; i++) {
+        uint32_t a = j->asg[i];
+        if (a < lo || a >= hi) continue;
+        j->count[a]++;
+        double *s = j->sum + (size_t)a * d;
+        const float *xi = j->x + i * d;
         for (size_t t = 0; t < d; t++) s[t] += xi[t];
     }
-    for (size_t j = 0; j < k; j++) {
-        if (!count[j]) continue; /* keeps its old position until repaired */
-        double inv = 1.0 / (double)count[j];
-        for (size_t t = 0; t < d; t++) c[j * d + t] = (float)(sum[j * d + t] * inv);
+    for (size_t c = lo; c < hi; c++) {
+        if (!j->count[c]) continue; /* keeps its old position until repaired */
+        double inv = 1.0 / (double)j->count[c];
+        for (size_t t = 0; t < d; t++) j->c[c * d + t] = (float)(j->sum[c * d + t] * inv);
     }
+    return 0;
+}
+
+static int update_centroids(const float *x, size_t n, size_t d, size_t k, const uint32_t *asg,
+                            size_t *count, double *sum, float *c, size_t threads)
+{
+    /* One task per thread: each task reads all n assignments. */
+    size_t tasks = threads < k ? threads : k;
+    upd_job j = {.x = x, .n = n, .d = d, .k = k, .per = (k + tasks - 1) / tasks, .asg = asg,
+                 .count = count, .sum = sum, .c = c};
+    return ecb_parallel_for((k + j.per - 1) / j.per, threads, update_task, &j);
 }
 
 /* Give each empty cluster half of the largest cluster: copy its centroid and
@@ -283,12 +310,17 @@ int ecb_kmeans(const ecb_kmeans_opts *opts, const float *x, size_t n, size_t d,
 
     double prev = INFINITY, obj = 0;
     for (size_t it = 0; it < opts->iters; it++) {
-        if ((rc = ecb_kmeans_assign_mt(x, n, d, centroids, k, asg, dist, threads)) != 0)
+        /* Without a tolerance the objective is never read: no distances. */
+        int use_tol = opts->tol > 0;
+        if ((rc = ecb_kmeans_assign_mt(x, n, d, centroids, k, asg, use_tol ? dist : NULL,
+                                       threads)) != 0)
             goto out;
         obj = 0;
-        for (size_t i = 0; i < n; i++) obj += dist[i];
-        int converged = opts->tol > 0 && it > 0 && prev - obj <= opts->tol * prev;
-        update_centroids(x, n, d, k, asg, count, sum, centroids);
+        if (use_tol)
+            for (size_t i = 0; i < n; i++) obj += dist[i];
+        int converged = use_tol && it > 0 && prev - obj <= opts->tol * prev;
+        if ((rc = update_centroids(x, n, d, k, asg, count, sum, centroids, threads)) != 0)
+            goto out;
         repair_empty(k, d, count, centroids);
         prev = obj;
         if (converged) break;

@@ -166,45 +166,55 @@ static void argmin_portable(const float *row, const float *cn, size_t nc, size_t
 }
 
 #ifdef ECB_KM_X86
+/* The same result in two passes: the minimum value m of row + cn (NaNs
+ * ignored, as min_ps(v, m) keeps m), with four independent accumulators
+ * instead of one dependent compare-and-blend chain; then the first index
+ * whose value equals m, which is the first minimum in index order, found
+ * with one compare per eight values and usually long before the end. The
+ * value stored is that index's sum, as the one-pass scan stored it. */
 __attribute__((target("avx2,fma"))) static void argmin_avx2(const float *row, const float *cn,
                                                              size_t nc, size_t c0, float *best,
                                                              uint32_t *arg)
 {
-    /* Eight lanes each keep the first minimum of their residue class; the
-     * final reduction takes the smallest value and, among equal values, the
-     * smallest index, which is the first minimum overall. */
-    __m256 minv = _mm256_set1_ps(INFINITY);
-    __m256i mini = _mm256_setzero_si256();
-    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i eight = _mm256_set1_epi32(8);
+    __m256 m0 = _mm256_set1_ps(INFINITY), m1 = m0, m2 = m0, m3 = m0;
     size_t c = 0;
-    for (; c + 8 <= nc; c += 8) {
-        __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(cn + c));
-        __m256 lt = _mm256_cmp_ps(v, minv, _CMP_LT_OQ);
-        minv = _mm256_min_ps(v, minv);
-        mini = _mm256_castps_si256(
-            _mm256_blendv_ps(_mm256_castsi256_ps(mini), _mm256_castsi256_ps(idx), lt));
-        idx = _mm256_add_epi32(idx, eight);
+    for (; c + 32 <= nc; c += 32) {
+        m0 = _mm256_min_ps(_mm256_add_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(cn + c)), m0);
+        m1 = _mm256_min_ps(
+            _mm256_add_ps(_mm256_loadu_ps(row + c + 8), _mm256_loadu_ps(cn + c + 8)), m1);
+        m2 = _mm256_min_ps(
+            _mm256_add_ps(_mm256_loadu_ps(row + c + 16), _mm256_loadu_ps(cn + c + 16)), m2);
+        m3 = _mm256_min_ps(
+            _mm256_add_ps(_mm256_loadu_ps(row + c + 24), _mm256_loadu_ps(cn + c + 24)), m3);
     }
+    for (; c + 8 <= nc; c += 8)
+        m0 = _mm256_min_ps(_mm256_add_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(cn + c)), m0);
+    m0 = _mm256_min_ps(_mm256_min_ps(m0, m1), _mm256_min_ps(m2, m3));
     float vv[8];
-    int32_t ii[8];
-    _mm256_storeu_ps(vv, minv);
-    _mm256_storeu_si256((__m256i *)ii, mini);
-    float b = *best;
-    uint32_t a = *arg;
-    /* Candidates from this tile have indices above *arg from earlier tiles,
-     * so they win only when strictly smaller. */
-    float tb = INFINITY;
-    uint32_t ta = 0;
+    _mm256_storeu_ps(vv, m0);
+    float m = INFINITY;
     for (int l = 0; l < 8; l++)
-        if (vv[l] < tb || (vv[l] == tb && (uint32_t)ii[l] < ta)) { tb = vv[l]; ta = (uint32_t)ii[l]; }
+        if (vv[l] < m) m = vv[l];
     for (; c < nc; c++) {
         float v = row[c] + cn[c];
-        if (v < tb) { tb = v; ta = (uint32_t)c; }
+        if (v < m) m = v;
     }
-    if (tb < b) { b = tb; a = (uint32_t)(c0 + ta); }
-    *best = b;
-    *arg = a;
+    /* Candidates from this tile have indices above *arg from earlier tiles,
+     * so they win only when strictly smaller. */
+    if (!(m < *best)) return;
+    const __m256 mv = _mm256_set1_ps(m);
+    for (c = 0; c + 8 <= nc; c += 8) {
+        __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(cn + c));
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, mv, _CMP_EQ_OQ));
+        if (mask) {
+            c += (size_t)__builtin_ctz((unsigned)mask);
+            break;
+        }
+    }
+    for (; c < nc; c++)
+        if (row[c] + cn[c] == m) break;
+    *best = row[c] + cn[c];
+    *arg = (uint32_t)(c0 + c);
 }
 #endif
 

@@ -205,33 +205,108 @@ out:
 /* Mean and population covariance (d x d, double) of n x d floats. The
  * covariance is accumulated by blocks of float sgemm on centred rows, each
  * block summed into double, so large samples stay fast without losing the
- * precision that float accumulation over all n would cost. */
+ * precision that float accumulation over all n would cost.
+ *
+ * Threads: the mean by column strips (each column still summed in row
+ * order); the covariance by rounds of one block per worker, each block's
+ * sgemm the same call whatever thread runs it, then the round's products
+ * added into the double sum in block order, by element strips. So every
+ * value is that of the one-thread loop, bit for bit, for any thread count.
+ * (A tiled or ssyrk product would halve the work but rounds differently.) */
+enum { COV_BLOCK = 1024, COV_STRIP = 16384 };
+
+typedef struct {
+    const float *x;
+    size_t n, d;
+    double *mean, *cov;
+    float **xc, **c; /* per slot: one centred block, its product */
+    size_t i0, nslot; /* the round: blocks i0/COV_BLOCK + [0, nslot) */
+    size_t ncols;     /* columns per mean task */
+} cov_job;
+
+static int cov_mean_task(void *arg, size_t task, size_t worker)
+{
+    (void)worker;
+    cov_job *j = arg;
+    size_t d = j->d, c0 = task * j->ncols, c1 = c0 + j->ncols < d ? c0 + j->ncols : d;
+    double *m = j->mean;
+    for (size_t c = c0; c < c1; c++) m[c] = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        const float *r = j->x + i * d;
+        for (size_t c = c0; c < c1; c++) m[c] += r[c];
+    }
+    for (size_t c = c0; c < c1; c++) m[c] /= (double)j->n;
+    return 0;
+}
+
+static int cov_block_task(void *arg, size_t task, size_t worker)
+{
+    (void)worker;
+    cov_job *j = arg;
+    size_t d = j->d, i0 = j->i0 + task * COV_BLOCK;
+    size_t nb = j->n - i0 < COV_BLOCK ? j->n - i0 : COV_BLOCK;
+    float *xc = j->xc[task];
+    for (size_t i = 0; i < nb; i++)
+        for (size_t t = 0; t < d; t++)
+            xc[i * d + t] = (float)((double)j->x[(i0 + i) * d + t] - j->mean[t]);
+    return ecb_gemm_tn(d, d, nb, 1.0f, xc, d, xc, d, 0.0f, j->c[task], d);
+}
+
+static int cov_add_task(void *arg, size_t task, size_t worker)
+{
+    (void)worker;
+    cov_job *j = arg;
+    size_t dd = j->d * j->d, t0 = task * COV_STRIP, t1 = t0 + COV_STRIP < dd ? t0 + COV_STRIP : dd;
+    for (size_t s = 0; s < j->nslot; s++) {
+        const float *c = j->c[s];
+        for (size_t t = t0; t < t1; t++) j->cov[t] += c[t];
+    }
+    return 0;
+}
+
+int ecb_mean_covariance_mt(const float *x, size_t n, size_t d, double *mean, double *cov,
+                           size_t threads)
+{
+    if (d == 0) return 0;
+    if (d > SIZE_MAX / sizeof(double) / d || d > SIZE_MAX / sizeof(float) / COV_BLOCK)
+        return ECB_ERANGE;
+    size_t nblk = (n + COV_BLOCK - 1) / COV_BLOCK, dd = d * d;
+    if (threads > nblk) threads = nblk;
+    if (threads < 1) threads = 1;
+    cov_job j = {.x = x, .n = n, .d = d, .mean = mean, .cov = cov};
+    j.ncols = (d + threads - 1) / threads;
+    int rc = ecb_parallel_for((d + j.ncols - 1) / j.ncols, threads, cov_mean_task, &j);
+    if (rc) return rc;
+    memset(cov, 0, dd * sizeof *cov);
+    j.xc = calloc(threads, sizeof *j.xc);
+    j.c = calloc(threads, sizeof *j.c);
+    rc = ECB_ENOMEM;
+    if (!j.xc || !j.c) goto out;
+    for (size_t s = 0; s < threads; s++)
+        if (!(j.xc[s] = malloc((size_t)COV_BLOCK * d * sizeof(float))) ||
+            !(j.c[s] = malloc(dd * sizeof(float))))
+            goto out;
+    rc = 0;
+    for (size_t b = 0; b < nblk && !rc; b += threads) {
+        j.i0 = b * COV_BLOCK;
+        j.nslot = nblk - b < threads ? nblk - b : threads;
+        rc = ecb_parallel_for(j.nslot, threads, cov_block_task, &j);
+        if (!rc) rc = ecb_parallel_for((dd + COV_STRIP - 1) / COV_STRIP, threads, cov_add_task, &j);
+    }
+    for (size_t t = 0; t < dd && !rc; t++) cov[t] /= (double)n;
+out:
+    for (size_t s = 0; s < threads && j.xc && j.c; s++) {
+        free(j.xc[s]);
+        free(j.c[s]);
+    }
+    free(j.xc);
+    free(j.c);
+    return rc;
+}
+
 int ecb_mean_covariance(const float *x, size_t n, size_t d, double *mean, double *cov)
 {
-    enum { BLOCK = 1024 };
-    memset(mean, 0, d * sizeof *mean);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++) mean[j] += x[i * d + j];
-    for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
-    memset(cov, 0, d * d * sizeof *cov);
-    float *xc = malloc((size_t)BLOCK * d * sizeof *xc);
-    float *c = malloc(d * d * sizeof *c);
-    int rc = 0;
-    if (!xc || !c) { rc = ECB_ENOMEM; goto out; }
-    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
-        size_t nb = n - i0 < BLOCK ? n - i0 : BLOCK;
-        for (size_t i = 0; i < nb; i++)
-            for (size_t j = 0; j < d; j++)
-                xc[i * d + j] = (float)((double)x[(i0 + i) * d + j] - mean[j]);
-        rc = ecb_gemm_tn(d, d, nb, 1.0f, xc, d, xc, d, 0.0f, c, d);
-        if (rc) goto out;
-        for (size_t t = 0; t < d * d; t++) cov[t] += c[t];
-    }
-    for (size_t t = 0; t < d * d; t++) cov[t] /= (double)n;
-out:
-    free(xc);
-    free(c);
-    return rc;
+    return ecb_mean_covariance_mt(x, n, d, mean, cov, 1);
 }
 
 int ecb_rows_unit(const float *x, size_t n, size_t d, double tol)

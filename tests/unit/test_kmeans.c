@@ -337,6 +337,53 @@ static void test_kmeans_determinism(void **state)
 }
 
 
+/* Exact ties in the sgemm path's argmin (duplicated centroids give equal
+ * sums bit for bit): the first index wins, in every tile and whatever the
+ * position of the duplicates relative to the eight-wide vector blocks and
+ * the 1024-centroid tiles; and k-means on d > 32 gives the same centroids
+ * on 1, 2 and 3 threads (threaded assignment and update). */
+static void test_kmeans_ties_threads(void **state)
+{
+    (void)state;
+    const size_t d = 40, n = 203, k = 1100;
+    ecb_rng r;
+    ecb_rng_seed(&r, 12);
+    float *x = malloc(n * d * sizeof *x), *c = malloc(k * d * sizeof *c);
+    uint32_t *asg = malloc(n * sizeof *asg), *ref = malloc(n * sizeof *ref);
+    for (size_t i = 0; i < n * d; i++) x[i] = (float)ecb_rng_normal(&r);
+    /* far centroids everywhere, then copies of each point's own centroid */
+    for (size_t i = 0; i < k * d; i++) c[i] = 100.0f + (float)ecb_rng_normal(&r);
+    const size_t pos[][3] = {{3, 5, 900}, {9, 17, 1030}, {1029, 1031, 1099}, {0, 8, 16}};
+    for (size_t i = 0; i < n; i++) {
+        const size_t *p = pos[i % 4];
+        for (int q = 0; q < 3; q++)
+            for (size_t t = 0; t < d; t++) c[p[q] * d + t] = x[i * d + t] + 0.25f;
+        assert_int_equal(ecb_kmeans_assign(x + i * d, 1, d, c, k, &asg[i], NULL), 0);
+        assert_int_equal(asg[i], (uint32_t)p[0]);
+        for (int q = 0; q < 3; q++)
+            for (size_t t = 0; t < d; t++) c[p[q] * d + t] = 100.0f;
+    }
+    for (size_t t = 0; t < 4 * d; t++) c[t] = 0.0f; /* four identical centroids */
+    for (size_t t = 4 * d; t < k * d; t++) c[t] = 100.0f;
+    assert_int_equal(ecb_kmeans_assign(x, n, d, c, k, asg, NULL), 0);
+    for (size_t i = 0; i < n; i++) assert_int_equal(asg[i], 0);
+    float *c1 = malloc(37 * d * sizeof *c1), *c2 = malloc(37 * d * sizeof *c2);
+    ecb_kmeans_opts o = {.k = 37, .iters = 6, .init = ECB_KMEANS_RANDOM, .seed = 3};
+    assert_int_equal(ecb_kmeans(&o, x, n, d, c1, ref, NULL), 0);
+    for (size_t threads = 2; threads <= 3; threads++) {
+        o.threads = threads;
+        assert_int_equal(ecb_kmeans(&o, x, n, d, c2, asg, NULL), 0);
+        assert_memory_equal(c1, c2, 37 * d * sizeof *c1);
+        assert_memory_equal(ref, asg, n * sizeof *asg);
+    }
+    free(x);
+    free(c);
+    free(c1);
+    free(c2);
+    free(asg);
+    free(ref);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 3 && strcmp(argv[1], "cpu-child") == 0) return cpu_child_main(argv[2], argv[3]);
@@ -346,6 +393,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cpu_levels),
         cmocka_unit_test(test_kmeans_empty_repair),
         cmocka_unit_test(test_kmeans_determinism),
+        cmocka_unit_test(test_kmeans_ties_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -395,6 +395,52 @@ static void test_edges(void **state)
     assert_true(vt->flags & ECB_METHOD_DECODE);
 }
 
+/* minmax calibration runs over chunks of rows on the host's threads; its
+ * ranges must be the one-pass column walk's bit for bit, including which of
+ * +0 / -0 it keeps (the first seen) when the chunks disagree. */
+static void test_minmax_threads(void **state)
+{
+    (void)state;
+    const size_t n = 3 * SQ_MINMAX_ROWS + 5, d = 19;
+    float *x = malloc(n * d * sizeof *x);
+    ecb_rng r;
+    ecb_rng_seed(&r, 31);
+    for (size_t i = 0; i < n * d; i++) x[i] = (float)ecb_rng_normal(&r);
+    for (size_t i = 0; i < n; i++) {
+        x[i * d + 0] = i < SQ_MINMAX_ROWS ? 0.0f : -0.0f; /* +0 first */
+        x[i * d + 2] = i == 0 ? -0.0f : i == 7 ? 0.0f : 1.0f + (float)i;
+        x[i * d + 3] = i == SQ_MINMAX_ROWS ? 0.0f : -0.0f; /* -0 first */
+    }
+    /* the extremes of column 1 at the first row of a later chunk */
+    x[2 * SQ_MINMAX_ROWS * d + 1] = -50.0f;
+    x[(3 * SQ_MINMAX_ROWS) * d + 1] = 50.0f;
+    float lo[19], hi[19];
+    memcpy(lo, x, sizeof lo);
+    memcpy(hi, x, sizeof hi);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = 0; j < d; j++) {
+            float v = x[i * d + j];
+            if (v < lo[j]) lo[j] = v;
+            if (v > hi[j]) hi[j] = v;
+        }
+    for (size_t threads = 1; threads <= 3; threads++) {
+        ecb_host_init(&H, 11, threads);
+        sq_state *s = mk(P(8, SQ_MINMAX, 0, SQ_PER_DIM), d, ECB_SIM_L2);
+        assert_int_equal(sq_train(&s->base, x, n), 0);
+        sq_state *e = mk(P(8, SQ_MINMAX, 0, SQ_PER_DIM), d, ECB_SIM_L2);
+        for (size_t j = 0; j < d; j++) sq_set_uniform(e, j, lo[j], hi[j]);
+        assert_memory_equal(s->lo, e->lo, d * sizeof *s->lo);
+        assert_memory_equal(s->w, e->w, d * sizeof *s->w);
+        assert_memory_equal(s->rbase, e->rbase, d * sizeof *s->rbase);
+        assert_true(signbit(s->lo[0]) == 0 && signbit(s->lo[2]) != 0 && signbit(s->lo[3]) != 0);
+        assert_true(s->lo[1] == -50.0f);
+        sq_destroy(&s->base);
+        sq_destroy(&e->base);
+    }
+    ecb_host_init(&H, 11, 1);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +453,7 @@ int main(void)
         cmocka_unit_test_setup(test_scores_hand, setup),
         cmocka_unit_test_setup(test_scan_vs_reference, setup),
         cmocka_unit_test_setup(test_edges, setup),
+        cmocka_unit_test_setup(test_minmax_threads, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

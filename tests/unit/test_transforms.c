@@ -3,7 +3,8 @@
  * with known covariance), invariants (rotation preserves dot products,
  * full-dimension PCA keeps the kNN ranking for dot/cosine, whitening gives
  * an identity covariance, random projection preserves norms on average)
- * and parameter rejection.
+ * parameter rejection, and the threaded covariance equal to the one-thread
+ * loop bit for bit.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -388,6 +389,52 @@ static void test_rp_seeded(void **st)
     rp_destroy(c);
 }
 
+/* The threaded covariance is the one-thread loop bit for bit: the mean
+ * summed row by row in double, then 1024-row blocks centred in double,
+ * multiplied by one sgemm each and added into double in block order (the
+ * reference below is that loop, written out). n spans several blocks with a
+ * short last one; threads 1..3, so some rounds are partial. */
+static void test_covariance_threads_bits(void **st)
+{
+    (void)st;
+    const size_t n = 2 * 1024 + 333, d = 37;
+    float *x = malloc(n * d * sizeof *x), *xc = malloc(1024 * d * sizeof *xc);
+    float *c = malloc(d * d * sizeof *c);
+    double *mean = malloc(d * sizeof *mean), *cov = malloc(d * d * sizeof *cov);
+    double *m2 = malloc(d * sizeof *m2), *c2 = malloc(d * d * sizeof *c2);
+    ecb_rng r;
+    ecb_rng_seed(&r, 5);
+    for (size_t i = 0; i < n * d; i++) x[i] = (float)(ecb_rng_normal(&r) * (1 + i % 7) + 3);
+    memset(mean, 0, d * sizeof *mean);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) mean[j] += x[i * d + j];
+    for (size_t j = 0; j < d; j++) mean[j] /= (double)n;
+    memset(cov, 0, d * d * sizeof *cov);
+    for (size_t i0 = 0; i0 < n; i0 += 1024) {
+        size_t nb = n - i0 < 1024 ? n - i0 : 1024;
+        for (size_t i = 0; i < nb; i++)
+            for (size_t j = 0; j < d; j++)
+                xc[i * d + j] = (float)((double)x[(i0 + i) * d + j] - mean[j]);
+        assert_int_equal(ecb_gemm_tn(d, d, nb, 1.0f, xc, d, xc, d, 0.0f, c, d), 0);
+        for (size_t t = 0; t < d * d; t++) cov[t] += c[t];
+    }
+    for (size_t t = 0; t < d * d; t++) cov[t] /= (double)n;
+    for (size_t threads = 1; threads <= 3; threads++) {
+        assert_int_equal(ecb_mean_covariance_mt(x, n, d, m2, c2, threads), 0);
+        assert_memory_equal(mean, m2, d * sizeof *m2);
+        assert_memory_equal(cov, c2, d * d * sizeof *c2);
+    }
+    assert_int_equal(ecb_mean_covariance(x, n, d, m2, c2), 0);
+    assert_memory_equal(cov, c2, d * d * sizeof *c2);
+    free(x);
+    free(xc);
+    free(c);
+    free(mean);
+    free(cov);
+    free(m2);
+    free(c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_rp_gaussian_norms),
         cmocka_unit_test(test_rp_sparse_norms),
         cmocka_unit_test(test_rp_seeded),
+        cmocka_unit_test(test_covariance_threads_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

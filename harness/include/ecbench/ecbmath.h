@@ -158,6 +158,10 @@ int ecb_svd(size_t m, size_t n, const double *A, double *U, double *s, double *V
  * double; accumulated by blocks of sgemm on centred rows. Returns 0,
  * ECB_ENOMEM or ECB_ERANGE. */
 int ecb_mean_covariance(const float *x, size_t n, size_t d, double *mean, double *cov);
+/* The same on up to `threads` threads, bit for bit the same values for any
+ * thread count (toolkit 1.1). */
+int ecb_mean_covariance_mt(const float *x, size_t n, size_t d, double *mean, double *cov,
+                           size_t threads);
 /* Row norms (pca, rp, osq on cosine data). ecb_rows_unit: 1 when every row
  * of x (n x d) has a squared L2 norm within tol of 1 or is all zeros (what
  * the harness hands a method for cosine similarity), else 0.
