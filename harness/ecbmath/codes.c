@@ -35,9 +35,34 @@ void ecb_code_unpack(const uint8_t *code, size_t m, unsigned nbits, uint32_t *id
         return;
     }
     if (nbits == 1 || nbits == 2 || nbits == 4) { /* whole indices per byte */
-        const unsigned per = 8 / nbits, mk = (1u << nbits) - 1u;
-        for (size_t s = 0; s < m; s++)
-            idx[s] = (uint32_t)(code[s / per] >> ((s % per) * nbits)) & mk;
+        /* byte by byte with a constant count per byte: a division by the
+         * count per index cost more than the pq reconstruction scans' sgemm */
+        const unsigned mk = (1u << nbits) - 1u;
+        size_t s = 0;
+        switch (nbits) {
+        case 4:
+            for (; s + 2 <= m; s += 2) {
+                uint32_t c = code[s / 2];
+                idx[s] = c & 15u;
+                idx[s + 1] = c >> 4;
+            }
+            break;
+        case 2:
+            for (; s + 4 <= m; s += 4) {
+                uint32_t c = code[s / 4];
+                idx[s] = c & 3u;
+                idx[s + 1] = (c >> 2) & 3u;
+                idx[s + 2] = (c >> 4) & 3u;
+                idx[s + 3] = c >> 6;
+            }
+            break;
+        default:
+            for (; s + 8 <= m; s += 8) {
+                uint32_t c = code[s / 8];
+                for (unsigned b = 0; b < 8; b++) idx[s + b] = (c >> b) & 1u;
+            }
+        }
+        for (; s < m; s++) idx[s] = (uint32_t)(code[s * nbits / 8] >> ((s * nbits) % 8)) & mk;
         return;
     }
     /* An index of at most 16 bits spans at most three bytes; the next ones

@@ -163,9 +163,9 @@ void ecb_pq_decode(const ecb_pq *pq, const uint8_t *codes, size_t n, size_t code
                    float *x)
 {
     const size_t ds = pq->dsub, m = pq->m;
-    uint32_t idxs[64];
-    uint32_t *idx = m <= 64 ? idxs : malloc(m * sizeof *idx);
-    if (!idx) { /* cannot fail for m <= 64; beyond, degrade to zeros */
+    uint32_t idxs[1024];
+    uint32_t *idx = m <= 1024 ? idxs : malloc(m * sizeof *idx);
+    if (!idx) { /* cannot fail for m <= 1024; beyond, degrade to zeros */
         memset(x, 0, n * pq->d * sizeof *x);
         return;
     }
@@ -173,24 +173,25 @@ void ecb_pq_decode(const ecb_pq *pq, const uint8_t *codes, size_t n, size_t code
      * Narrow sub-vectors are copied with constant sizes: a memcpy call per
      * sub-vector made decoding cost more than scoring the block by sgemm
      * (the reconstruction scans of pq.c). */
-    for (size_t i = 0; i < n; i++) {
-        ecb_code_unpack(codes + i * code_stride, m, pq->nbits, idx);
-        float *xi = x + i * pq->d;
-        if (ds == 1 && pq->shared) {
-            for (size_t s = 0; s < m; s++) xi[s] = pq->cb[idx[s] < pq->ksub ? idx[s] : 0];
-            continue;
-        }
-        for (size_t s = 0; s < m; s++) {
-            const float *c = pq_book(pq, s) + (idx[s] < pq->ksub ? idx[s] : 0) * ds;
-            switch (ds) { /* constant sizes: inlined moves */
-            case 1: xi[s] = c[0]; break;
-            case 2: memcpy(xi + 2 * s, c, 2 * sizeof *x); break;
-            case 4: memcpy(xi + 4 * s, c, 4 * sizeof *x); break;
-            case 8: memcpy(xi + 8 * s, c, 8 * sizeof *x); break;
-            default: memcpy(xi + s * ds, c, ds * sizeof *x);
-            }
-        }
+    const size_t K = pq->ksub, bstride = pq->shared ? 0 : K * ds;
+#define PQ_DECODE_LOOP(COPY)                                                               \
+    for (size_t i = 0; i < n; i++) {                                                       \
+        ecb_code_unpack(codes + i * code_stride, m, pq->nbits, idx);                       \
+        float *xi = x + i * pq->d;                                                         \
+        const float *book = pq->cb;                                                        \
+        for (size_t s = 0; s < m; s++, book += bstride) {                                  \
+            const float *c = book + (idx[s] < K ? idx[s] : 0) * ds;                        \
+            COPY;                                                                          \
+        }                                                                                  \
     }
+    switch (ds) { /* constant sizes: inlined moves */
+    case 1: PQ_DECODE_LOOP(xi[s] = c[0]) break;
+    case 2: PQ_DECODE_LOOP(memcpy(xi + 2 * s, c, 2 * sizeof *x)) break;
+    case 4: PQ_DECODE_LOOP(memcpy(xi + 4 * s, c, 4 * sizeof *x)) break;
+    case 8: PQ_DECODE_LOOP(memcpy(xi + 8 * s, c, 8 * sizeof *x)) break;
+    default: PQ_DECODE_LOOP(memcpy(xi + s * ds, c, ds * sizeof *x)) break;
+    }
+#undef PQ_DECODE_LOOP
     if (idx != idxs) free(idx);
 }
 
