@@ -17,15 +17,13 @@ export ECBENCH_CACHE_DIR=$tmp/cache
 csvget="$ECB_BUILD_DIR/tests/tools/csvget"
 data="${ECB_SHARED_DATA:-$ECB_SOURCE_DIR/../shared/data}/siftsmall"
 
-# compare A B: equal quality columns, statuses and per-query rows
+. "$ECB_SOURCE_DIR/tests/e2e/quality.inc"
+
+# compare A B WHAT: equal deterministic columns (quality.inc) and per-query rows
 compare() {
-  cols=$(head -1 "$1/results.csv" | tr ',' '\n' | grep -E '@|^status$')
-  for c in $cols; do
-    "$csvget" "$1/results.csv" "$c" > "$tmp/a" || fail "csvget"
-    "$csvget" "$2/results.csv" "$c" > "$tmp/b" || fail "csvget"
-    cmp -s "$tmp/a" "$tmp/b" || { paste -d' ' "$tmp/a" "$tmp/b" | awk '$1 != $2' | head -3;
-      fail "$3: column $c differs with and without score_floor"; }
-  done
+  quality "$1/results.csv" > "$tmp/q1"; quality "$2/results.csv" > "$tmp/q2"
+  cmp -s "$tmp/q1" "$tmp/q2" || { diff "$tmp/q1" "$tmp/q2" | head -6;
+    fail "$3: results.csv differs with and without score_floor"; }
   sort "$1/per_query.csv" > "$tmp/p1"; sort "$2/per_query.csv" > "$tmp/p2"
   cmp -s "$tmp/p1" "$tmp/p2" || fail "$3: per_query.csv differs with and without score_floor"
 }
