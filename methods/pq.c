@@ -263,9 +263,9 @@ static int pq_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
     const size_t d = m->dim, tl = s->p.m * s->pq.ksub;
     float *lut = out;
     if (!s->trained) return m->host->fail(m->host, ECB_EINVAL, "pq: prepare() before train()");
-    const int big = pq_vector_query(s);
+    const int vec = pq_vector_query(s); /* the query itself, not its table */
     if (mode == ECB_MODE_ASYMMETRIC) {
-        if (big) memcpy(out, q, nq * d * sizeof *q);
+        if (vec) memcpy(out, q, nq * d * sizeof *q);
         else
             for (size_t i = 0; i < nq; i++) ecb_pq_lut(&s->pq, m->sim, q + i * d, lut + i * tl);
         return 0;
@@ -278,7 +278,7 @@ static int pq_prepare(const ecb_method *m, ecb_mode mode, const float *q, size_t
     for (size_t i = 0; i < nq && !rc; i++) {
         rc = ecb_pq_encode(&s->pq, q + i * d, 1, code, s->code_size);
         if (rc) break;
-        if (big) {
+        if (vec) {
             ecb_pq_decode(&s->pq, code, 1, s->code_size, (float *)out + i * d);
             continue;
         }
