@@ -81,6 +81,16 @@ int ecb_rescorer_build(const ecb_cell_ctx *ctx, const ecb_cell *cell, const ecb_
 int ecb_rescorer_score(const ecb_rescorer *r, const ecb_evalset *es, const ecb_vecs *corpus,
                        size_t q, const int64_t *rows, size_t count, float *scores, size_t worker);
 void ecb_rescorer_release(ecb_rescorer *r);
+/* Batch throughput: qps = nq / the median wall time of up to
+ * ECB_QPS_PASSES passes of the whole query batch. Repeats stop once the
+ * passes have taken ECB_QPS_BUDGET_S (a large corpus gets one pass, as a
+ * user's one search would): one pass of a few milliseconds measures page
+ * faults and wake-ups as much as the scan. Pass 1 fills top; every repeat
+ * must return the same ranked lists bit for bit (else ECB_EINTERNAL). */
+#define ECB_QPS_PASSES 5
+#define ECB_QPS_BUDGET_S 0.25
+int ecb_cell_batch(size_t nq, int (*pass)(void *ctx, ecb_topk *out), void *ctx, ecb_topk *top,
+                   ecb_cell_result *res);
 /* Single-query latency times the first latency_queries queries, but stops
  * once ECB_LATENCY_BUDGET_S have been spent and at least
  * ECB_LATENCY_MIN_QUERIES were timed (on a large corpus each is a full

@@ -191,6 +191,7 @@ static int prepare(const mvm *m, const float *q, size_t rows, uint8_t **out)
 
 typedef struct {
     mvm *m;
+    ecb_topk *top;      /* the ranked lists */
     float *ex;          /* nq x maxk exact scores, or NULL: rescore the top */
     char (*msg)[1024];  /* per query: the error of a failed task */
 } query_job;
@@ -201,7 +202,7 @@ static int query_task(void *arg, size_t q, size_t worker)
     (void)worker;
     query_job *j = arg;
     mvm *m = j->m;
-    ecb_topk *t = &m->top;
+    ecb_topk *t = j->top;
     int rc;
     if (!j->ex) {
         rc = rescore_one(m, q, t->scores + q * t->k, t->ids + q * t->k, t->count[q]);
@@ -215,10 +216,10 @@ static int query_task(void *arg, size_t q, size_t worker)
     return rc;
 }
 
-static int per_query(mvm *m, float *ex)
+static int per_query(mvm *m, ecb_topk *top, float *ex)
 {
     size_t nq = m->es->nq;
-    query_job j = {m, ex, ecb_calloc(nz(nq), sizeof *j.msg)};
+    query_job j = {m, top, ex, ecb_calloc(nz(nq), sizeof *j.msg)};
     if (!j.msg) return ECB_ENOMEM;
     int rc = ecb_parallel_for(nq, m->threads, query_task, &j);
     for (size_t q = 0; rc && q < nq; q++) /* the lowest failing query's message */
@@ -230,18 +231,16 @@ static int per_query(mvm *m, float *ex)
     return rc;
 }
 
-/* Batch throughput: every query, all threads (prepare + MaxSim + rescore). */
-static int batch(mvm *m)
+/* One batch pass: every query, all threads (prepare + MaxSim + rescore). */
+static int batch_pass(void *arg, ecb_topk *out)
 {
+    mvm *m = arg;
     const ecb_rescore *rs = &m->ctx->cfg->rescores[m->cell->rescore];
     uint8_t *prepared = NULL;
-    double t0 = ecb_now();
     int rc = prepare(m, m->es->queries, total_qtokens(m->es), &prepared);
-    if (!rc) rc = search(m, prepared, 0, m->es->nq, m->threads, &m->top);
-    if (!rc && rs->factor) rc = per_query(m, NULL);
-    double tb = ecb_now() - t0;
+    if (!rc) rc = search(m, prepared, 0, m->es->nq, m->threads, out);
     free(prepared);
-    m->res->qps = tb > 0 ? (double)m->es->nq / tb : NAN;
+    if (!rc && rs->factor) rc = per_query(m, out, NULL);
     return rc;
 }
 
@@ -279,7 +278,7 @@ static int evaluate(mvm *m)
             memcpy(ex + q * m->maxk, m->top.scores + q * m->top.k, cnt * sizeof *ex);
         }
     } else {
-        rc = per_query(m, ex);
+        rc = per_query(m, &m->top, ex);
     }
     if (!rc) rc = ecb_cell_evaluate(cfg, m->es, &m->top, ex, m->threads, m->res);
     free(ex);
@@ -299,7 +298,7 @@ static int measure_all(mvm *m)
     r->tokens_kept = (double)m->ix->ntok;
     m->k1 = ecb_cell_k1(m->ctx->cfg, m->cell, m->n);
     if ((rc = build_rescorer(m))) return rc;
-    if ((rc = batch(m))) return rc;
+    if ((rc = ecb_cell_batch(m->es->nq, batch_pass, m, &m->top, m->res))) return rc;
     if ((rc = ecb_cell_latency(m->ctx->cfg, m->es->nq, latency_one, m, m->res))) return rc;
     if ((rc = evaluate(m))) return rc;
     if (m->ctx->trec_dir &&

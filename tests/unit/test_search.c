@@ -16,6 +16,7 @@
 #include "testutil.h"
 
 #include "ecbench/ecbmath.h"
+#include "harness/cell.h"
 #include "harness/search.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -605,6 +606,60 @@ static void test_shipped_groundtruth(void **state)
     check_shipped_gt("fmnistsmall");
 }
 
+/* ---- batch throughput: repeated passes -------------------------------------- */
+
+typedef struct fake_pass {
+    size_t calls, differ_at; /* differ_at: the call (1-based) that ranks differently */
+    double sleep_s;
+} fake_pass;
+
+static int fake_pass_fn(void *arg, ecb_topk *out)
+{
+    fake_pass *f = arg;
+    f->calls++;
+    int rc = ecb_topk_alloc(out, 3, 2);
+    if (rc) return rc;
+    for (size_t q = 0; q < 3; q++) {
+        out->count[q] = 2;
+        for (size_t r = 0; r < 2; r++) {
+            out->ids[q * 2 + r] = (int64_t)(q + r);
+            out->scores[q * 2 + r] = 1.0f - 0.25f * (float)r;
+        }
+    }
+    if (f->calls == f->differ_at) out->scores[2 * 2 + 1] = nextafterf(0.75f, 1.0f);
+    if (f->sleep_s > 0) usleep((useconds_t)(f->sleep_s * 1e6));
+    return 0;
+}
+
+static void test_cell_batch_passes(void **state)
+{
+    (void)state;
+    /* quick passes: repeated ECB_QPS_PASSES times, pass 1's lists kept */
+    fake_pass f = {0, 0, 0.0};
+    ecb_topk top = {0};
+    ecb_cell_result r;
+    ecb_cell_result_init(&r);
+    assert_int_equal(ecb_cell_batch(3, fake_pass_fn, &f, &top, &r), 0);
+    assert_int_equal(f.calls, ECB_QPS_PASSES);
+    assert_true(r.qps > 0 && isfinite(r.qps));
+    assert_int_equal(top.nq, 3);
+    assert_int_equal(top.ids[5], 3);
+    ecb_topk_release(&top);
+    /* a pass longer than the budget: one pass only */
+    fake_pass slow = {0, 0, ECB_QPS_BUDGET_S + 0.01};
+    assert_int_equal(ecb_cell_batch(3, fake_pass_fn, &slow, &top, &r), 0);
+    assert_int_equal(slow.calls, 1);
+    assert_true(r.qps < 3.0 / ECB_QPS_BUDGET_S);
+    ecb_topk_release(&top);
+    /* a repeat that differs in one score bit fails, naming pass, query and rank */
+    fake_pass bad = {0, 3, 0.0};
+    assert_int_equal(ecb_cell_batch(3, fake_pass_fn, &bad, &top, &r), ECB_EINTERNAL);
+    assert_non_null(strstr(ecb_last_error(), "batch pass 3 ranked query 2 differently"));
+    assert_non_null(strstr(ecb_last_error(), "rank 2"));
+    ecb_topk_release(&top);
+    ecb_cell_result_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_exact_scores),
         cmocka_unit_test(test_groundtruth_cache),
         cmocka_unit_test(test_shipped_groundtruth),
+        cmocka_unit_test(test_cell_batch_passes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
