@@ -15,7 +15,11 @@
 #   FAISS_SRC=DIR        a directory holding faiss/Index.h (the source tree or
 #                        an install's include/)
 #   FAISS_LIB=FILE       the FAISS library to link (static .a or shared .so;
-#                        built with OpenMP and OpenBLAS, e.g. the avx2 one)
+#                        built with OpenMP and OpenBLAS, e.g. the avx2 one), or
+#                        several separated by spaces (e.g. its avx2 and avx512
+#                        builds): each gets its own driver and runs every rep,
+#                        and each FAISS column keeps the stronger library's
+#                        median (the table names the libraries)
 # Without them it prints "SKIP" and exits 77. Our own driver,
 # bench/faiss_driver.cpp, is compiled against that FAISS into OUT/ with
 #   ${CXX:-c++} -O2 -std=c++17 -fopenmp -isystem $FAISS_SRC faiss_driver.cpp $FAISS_LIB -lopenblas
@@ -124,7 +128,7 @@ fi
 [ -n "${FAISS_SRC:-}" ] && [ -n "${FAISS_LIB:-}" ] ||
   skip "no FAISS given: set FAISS_PREFIX, or FAISS_SRC (holding faiss/Index.h) and FAISS_LIB (the library)"
 [ -f "$FAISS_SRC/faiss/Index.h" ] || skip "FAISS_SRC=$FAISS_SRC has no faiss/Index.h"
-[ -f "$FAISS_LIB" ] || skip "FAISS_LIB=$FAISS_LIB is not a file"
+for lib in $FAISS_LIB; do [ -f "$lib" ] || skip "FAISS_LIB: $lib is not a file"; done
 for x in ecbench bench/bench_export_synthetic bench/bench_exact_search; do
   [ -x "$build/$x" ] || die "$build/$x not built (meson setup $build && ninja -C $build)"
 done
@@ -132,12 +136,20 @@ command -v python3 >/dev/null || die "python3 is needed for the table"
 
 mkdir -p "$out/configs" "$out/raw" "$out/runs" || die "cannot create $out"
 out=$(cd "$out" && pwd)
-rpath=
-case $FAISS_LIB in *.so*) rpath="-Wl,-rpath,$(dirname "$FAISS_LIB")" ;; esac
-drv=$out/faiss_driver
-echo "vs_faiss: compiling bench/faiss_driver.cpp against $FAISS_LIB" >&2
-${CXX:-c++} -O2 -std=c++17 -fopenmp -isystem "$FAISS_SRC" "$root/bench/faiss_driver.cpp" "$FAISS_LIB" \
-  $rpath -lopenblas -o "$drv" || die "compiling faiss_driver failed (FAISS_SRC/FAISS_LIB mismatch?)"
+# one driver per library, named by the library's file name without lib and
+# its extensions (libfaiss_avx512.a: faiss_avx512)
+tags=
+for lib in $FAISS_LIB; do
+  tag=$(basename "$lib" | sed 's/^lib//; s/\..*$//')
+  case " $tags " in *" $tag "*) die "FAISS_LIB: two libraries named $tag" ;; esac
+  tags="$tags $tag"
+  rpath=
+  case $lib in *.so*) rpath="-Wl,-rpath,$(dirname "$lib")" ;; esac
+  echo "vs_faiss: compiling bench/faiss_driver.cpp against $lib" >&2
+  ${CXX:-c++} -O2 -std=c++17 -fopenmp -isystem "$FAISS_SRC" "$root/bench/faiss_driver.cpp" "$lib" \
+    $rpath -lopenblas -o "$out/driver-$tag" ||
+    die "compiling faiss_driver failed (FAISS_SRC/FAISS_LIB mismatch?)"
+done
 
 # Passive OpenMP waiting unless the user says otherwise: on a shared machine
 # (load above the core count) spinning OpenMP barriers cost FAISS up to 100x
@@ -212,10 +224,13 @@ run_dataset() {
           echo "vs_faiss: ecbench run $cfg exited $? (see $dir.log)" >&2
         [ -f "$dir/results.csv" ] && cp "$dir/results.csv" "$out/raw/ecb-$name-t$t-$mode-r$r.csv"
       done
-      echo "vs_faiss: [$name t=$t rep $r] faiss" >&2
-      "$drv" "$base" "$query" "$sim" "$t" 5 "$NTRAIN" "$(faiss_methods "$meths")" \
-        >"$out/raw/faiss-$name-t$t-r$r.csv" 2>"$out/raw/faiss-$name-t$t-r$r.log" ||
-        echo "vs_faiss: faiss_driver exited $? on $name t=$t (see $out/raw/faiss-$name-t$t-r$r.log)" >&2
+      for tag in $tags; do
+        echo "vs_faiss: [$name t=$t rep $r] $tag" >&2
+        raw=$out/raw/faiss-$name-t$t-r$r-$tag
+        "$out/driver-$tag" "$base" "$query" "$sim" "$t" 5 "$NTRAIN" "$(faiss_methods "$meths")" \
+          >"$raw.csv" 2>"$raw.log" ||
+          echo "vs_faiss: faiss_driver ($tag) exited $? on $name t=$t (see $raw.log)" >&2
+      done
       r=$((r + 1))
     done
   done
@@ -251,9 +266,10 @@ for ds in $DATASETS; do
 done
 load1=$(uptime)
 
-python3 - "$out" "$N" "$NQ" "$load0" "$load1" <<'EOF'
+python3 - "$out" "$N" "$NQ" "$load0" "$load1" "$tags" <<'EOF'
 import csv, glob, math, os, re, statistics, sys
 out, N, NQ, load0, load1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+tags = sys.argv[6].split()
 DIMS = {"siftsmall": (10000, 128), "synthetic": (N, 768)}
 
 def num(s):
@@ -279,8 +295,10 @@ for p in glob.glob(os.path.join(out, "raw", "ecb-*.csv")):
             key = (row["label"], ds, int(t))
             for c in ("train_s", "encode_vps", "qps", "knn_recall@10"):
                 ecb.setdefault(key, {}).setdefault(c, []).append(num(row.get(c)))
+# per library, then each column the stronger library's median
+perlib = {}
 for p in glob.glob(os.path.join(out, "raw", "faiss-*.csv")):
-    ds = re.match(r"faiss-(\w+)-t", os.path.basename(p)).group(1)
+    ds, tag = re.match(r"faiss-(\w+)-t\d+-r\d+-(.+)\.csv$", os.path.basename(p)).groups()
     with open(p) as f:
         for line in f:
             v = line.strip().split(",")
@@ -288,7 +306,22 @@ for p in glob.glob(os.path.join(out, "raw", "faiss-*.csv")):
                 continue
             key = (v[0], ds, int(v[1]))
             for c, x in zip(("train_s", "train_def", "train_20", "encode_vps", "qps", "knn_recall@10"), v[2:8]):
-                fai.setdefault(key, {}).setdefault(c, []).append(num(x))
+                perlib.setdefault(key, {}).setdefault(tag, {}).setdefault(c, []).append(num(x))
+LOWER = ("train_s", "train_def", "train_20")  # times: the lower is stronger
+strongest = {}
+for key, libs in perlib.items():
+    for c in ("train_s", "train_def", "train_20", "encode_vps", "qps", "knn_recall@10"):
+        best = None
+        for tag, cols in libs.items():
+            m = med(cols.get(c, []))
+            if m is None:
+                continue
+            if best is None or (m < best[0] if c in LOWER else m > best[0]):
+                best = (m, tag, len(cols.get(c, [])))
+        if best:
+            fai.setdefault(key, {})[c] = [best[0]]
+            strongest.setdefault(key, {})[c] = best[1]
+            fai[key].setdefault("reps", best[2])
 
 def ratio(a, b, inverse=False):
     if a is None or b is None:
@@ -303,7 +336,7 @@ rows = []
 for (m, ds, t) in sorted(fai, key=lambda k: (k[1] != "synthetic", k[1], order.index(k[0]) if k[0] in order else 99, k[2])):
     em = m[:-2] if m.endswith("fs") else m
     e = {c: med(v) for c, v in ecb.get((em, ds, t), {}).items()}
-    f = {c: med(v) for c, v in fai[(m, ds, t)].items()}
+    f = {c: med(v) for c, v in fai[(m, ds, t)].items() if c != "reps"}
     label = {"flat": "float32 exact", "fp16": "float16", "sq8": "sq 8-bit", "sq4": "sq 4-bit",
              "binary": "binary (Hamming)", "lsh": "lsh", "pca": "pca d/2", "pq16": "PQ m=16",
              "pq32": "PQ m=32", "opq16": "OPQ m=16", "rabitq1": "RaBitQ 1-bit",
@@ -320,7 +353,8 @@ for (m, ds, t) in sorted(fai, key=lambda k: (k[1] != "synthetic", k[1], order.in
         "ecb_encode_vps": e.get("encode_vps"), "faiss_encode_vps": f.get("encode_vps"),
         "ecb_qps": e.get("qps"), "faiss_qps": f.get("qps"),
         "ecb_recall10": e.get("knn_recall@10"), "faiss_recall10": f.get("knn_recall@10"),
-        "reps": len(fai[(m, ds, t)]["qps"]),
+        "reps": fai[(m, ds, t)].get("reps"),
+        "faiss_qps_lib": strongest.get((m, ds, t), {}).get("qps", ""),
     })
 
 def g(v):
@@ -330,7 +364,7 @@ def x(v):
     return "-" if v is None else f"{v:.2f}"
 
 hdr = ["method", "dataset", "thr", "train x", "enc x", "QPS x", "rec x", "train s ecb/faiss (blas def|20)",
-       "enc v/s ecb/faiss", "QPS ecb/faiss", "recall@10 ecb/faiss"]
+       "enc v/s ecb/faiss", "QPS ecb/faiss", "recall@10 ecb/faiss"] + (["QPS lib"] if len(tags) > 1 else [])
 lines = []
 for r in rows:
     tb = ""
@@ -341,12 +375,14 @@ for r in rows:
                   f"{g(r['ecb_train_s'])}/{g(r['faiss_train_s'])}{tb}",
                   f"{g(r['ecb_encode_vps'])}/{g(r['faiss_encode_vps'])}",
                   f"{g(r['ecb_qps'])}/{g(r['faiss_qps'])}",
-                  f"{g(r['ecb_recall10'])}/{g(r['faiss_recall10'])}"])
+                  f"{g(r['ecb_recall10'])}/{g(r['faiss_recall10'])}"]
+                 + ([r["faiss_qps_lib"]] if len(tags) > 1 else []))
 w = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(hdr)]
 txt = []
 txt.append("vs_faiss: ecbench / FAISS (> 1.00 = ecbench ahead; train x = FAISS s / ecbench s)")
 txt.append(f"synthetic: {N} x 768 cosine, {NQ} queries; siftsmall: 10000 x 128 l2, 100 queries; k = 10")
-txt.append(f"FAISS OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+txt.append(f"FAISS OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; libraries: {' '.join(tags)}"
+           + (" (each FAISS column: the stronger library's median; QPS lib names it)" if len(tags) > 1 else ""))
 txt.append(f"load average at start: {load0.strip()}")
 txt.append(f"load average at end:   {load1.strip()}")
 txt.append("  ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
@@ -384,7 +420,7 @@ with open(os.path.join(out, "vs_faiss.txt"), "w") as f:
 cols = ["method", "key", "dataset", "threads", "train_x", "encode_x", "qps_x", "recall_x",
         "ecb_train_s", "faiss_train_s", "faiss_train_s_blas_default", "faiss_train_s_blas20",
         "ecb_encode_vps", "faiss_encode_vps", "ecb_qps", "faiss_qps", "ecb_recall10",
-        "faiss_recall10", "reps"]
+        "faiss_recall10", "reps", "faiss_qps_lib"]
 with open(os.path.join(out, "vs_faiss.csv"), "w", newline="") as f:
     wr = csv.DictWriter(f, fieldnames=cols)
     wr.writeheader()
