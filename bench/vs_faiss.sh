@@ -85,6 +85,10 @@
 #                                              metric, 32, bits) (its default 8-bit query)
 #   (ecbench's rabitq rotates by a Haar-random matrix; FAISS's IndexRaBitQ
 #   does not by itself, so it gets FAISS's own random rotation in front.)
+#   Each side's 1-bit recall is one rotation draw: on siftsmall draws spread
+#   with sd ~0.013 (0.50-0.56), and FAISS's fixed matrix is a high one (0.573
+#   with the textbook estimator), so its 1-bit siftsmall row reads ~0.03 above
+#   ecbench by luck, not method; bench/rabitq_ref.py has the evidence.
 # siftsmall is L2; the synthetic corpus is cosine (both sides normalise the
 # rows, FAISS uses inner product). Training gets min(n, 100000) rows on both
 # sides. Ratios: train = FAISS s / ecbench s (> 1: ecbench trains faster;
