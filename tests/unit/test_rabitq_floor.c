@@ -57,17 +57,18 @@ static float *clustered(size_t n, size_t d, uint64_t seed)
 }
 
 /* Top-k of every query through the host's scan, with or without the
- * hook (a vtable copy without score_floor), on the AVX2 or the portable
- * kernel. */
-static void topk(rq_state *s, int hook, int avx2, const void *pq, size_t nq,
+ * hook (a vtable copy without score_floor), on the portable (simd 0), AVX2
+ * (1) or AVX-512 (2) kernel. */
+static void topk(rq_state *s, int hook, int simd, const void *pq, size_t nq,
                  const uint8_t *codes, size_t n, size_t k, size_t threads, ecb_topk *out)
 {
     static ecb_method_vtable vt;
     vt = rq_vtable;
     if (!hook) vt.score_floor = NULL;
     s->base.vt = &vt;
-    int keep = s->avx2;
-    s->avx2 = avx2;
+    int keep = s->avx2, keep512 = s->avx512;
+    s->avx2 = simd >= 1;
+    s->avx512 = simd >= 2;
     ecb_search_opts o;
     ecb_search_opts_default(&o);
     o.threads = threads;
@@ -76,6 +77,7 @@ static void topk(rq_state *s, int hook, int avx2, const void *pq, size_t nq,
                                       &o, out),
                      0);
     s->avx2 = keep;
+    s->avx512 = keep512;
 }
 
 /* Every (bits, sim, threads, kernel) case of one data set. */
@@ -100,9 +102,10 @@ static void check_set(const float *x, size_t n, const float *q, size_t nq, size_
                 ecb_topk ref, got;
                 topk(s, 0, 0, pq, nq, codes, n, k, 1, &ref);
                 size_t before = rq_skipped;
-                for (int avx2 = 0; avx2 <= s->avx2; avx2++)
+                int top = s->avx2 ? 1 + (s->avx512 != 0) : 0;
+                for (int simd = 0; simd <= top; simd++)
                     for (size_t th = 1; th <= 2; th++) {
-                        topk(s, 1, avx2, pq, nq, codes, n, k, th, &got);
+                        topk(s, 1, simd, pq, nq, codes, n, k, th, &got);
                         assert_memory_equal(ref.ids, got.ids, nq * k * sizeof *ref.ids);
                         assert_memory_equal(ref.scores, got.scores, nq * k * sizeof *ref.scores);
                         ecb_topk_release(&got);
@@ -110,7 +113,7 @@ static void check_set(const float *x, size_t n, const float *q, size_t nq, size_
                 size_t skipped = rq_skipped - before;
                 printf("# d=%zu n=%zu bits=%zu %s k=%zu: %zu (query, code) pairs skipped "
                        "(%.1f%% of the scan's)\n", d, n, bits[b], sim ? "l2" : "dot", k, skipped,
-                       100.0 * (double)skipped / ((1.0 + s->avx2) * 2.0 * (double)(nq * n)));
+                       100.0 * (double)skipped / ((1.0 + top) * 2.0 * (double)(nq * n)));
                 if (bits[b] > 1 && k == 10) assert_true(skipped > 0);
                 if (bits[b] == 1) assert_int_equal(skipped, 0);
                 ecb_topk_release(&ref);
@@ -144,7 +147,7 @@ static void test_floor_topk_synthetic768(void **state)
 }
 
 /* The contract against exact floors, directly: floors at a random score
- * of each query's row (and -inf for one query), AVX2 and portable kernels
+ * of each query's row (and -inf for one query), AVX-512, AVX2 and portable kernels
  * write the same bits; every value >= its floor is score()'s, every value
  * below it stands for a score below it. Also 3 centroids and the rerank
  * bound, which the top-k cases above do not cover. */
@@ -177,6 +180,12 @@ static void test_floor_contract(void **state)
         s->avx2 = keep;
         assert_int_equal(rq_score_floor(m, ECB_MODE_ASYMMETRIC, pq, nq, codes, n, fl, got2), 0);
         assert_memory_equal(got, got2, nq * n * sizeof(float));
+        if (s->avx512) { /* and the AVX2 kernel where got2 ran the AVX-512 one */
+            s->avx512 = 0;
+            assert_int_equal(rq_score_floor(m, ECB_MODE_ASYMMETRIC, pq, nq, codes, n, fl, got2), 0);
+            s->avx512 = 1;
+            assert_memory_equal(got, got2, nq * n * sizeof(float));
+        }
         for (size_t i = 0; i < nq; i++)
             for (size_t j = 0; j < n; j++) {
                 float r = ref[i * n + j], g = got[i * n + j];

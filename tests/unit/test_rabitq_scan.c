@@ -100,18 +100,27 @@ static float *score_all(rq_state *s, const void *pq, size_t nq, const uint8_t *c
     return sc;
 }
 
-/* The fast scan: AVX2 == portable, and one call == any split of queries and
- * codes (odd code blocks, single queries), for 1..8 bits, 1 or 3 centroids,
- * with and without the rerank bound, dimensions with partial bytes and one
- * past 128 bytes per plane (the 16-bit lanes' widening). */
+/* The fast scan: AVX-512 == AVX2 == portable, and one call == any split of
+ * queries and codes (odd code blocks, single queries), for 1..8 bits, 1 or 3
+ * centroids, with and without the rerank bound, dimensions with partial
+ * bytes, odd byte counts per plane (the AVX-512 kernel's half-empty last
+ * pair), one past 128 bytes per plane (the AVX2 kernel's widening) and one
+ * past 256 (the AVX-512 kernel's, 128 pairs). */
 static void test_scan_avx2_portable_split(void **state)
 {
     (void)state;
-    int have = ecb_cpu()->avx2;
+    int have = ecb_cpu()->avx2, have512 = 0;
+    /* ECBENCH_CPU=avx2 (or a CPU without AVX-512) must leave the AVX2 kernel */
+    if (ecb_cpu()->level < ECB_CPU_AVX512) {
+        rq_state *s = trained(16, ECB_SIM_DOT, 1, 1, 0.0, (const float[16]){1}, 1);
+        assert_int_equal(s->avx512, 0);
+        rq_destroy(&s->base);
+    }
     const size_t nq = 9, n = 333;
     const struct { size_t d, bits, K; double eps; } cases[] = {
         {50, 1, 1, 0.0}, {50, 4, 3, 0.0}, {130, 2, 1, 1.9}, {64, 8, 3, 1.9},
         {1100, 1, 1, 0.0}, {1100, 8, 1, 0.0}, {96, 3, 3, 0.0},
+        {2100, 4, 1, 0.0}, {2100, 1, 1, 0.0}, {2050, 2, 3, 1.9}, {120, 4, 1, 0.0},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         size_t d = cases[c].d;
@@ -130,6 +139,15 @@ static void test_scan_avx2_portable_split(void **state)
             float *port = score_all(s, pq, nq, codes, n);
             s->avx2 = avx2;
             assert_memory_equal(ref, port, nq * n * sizeof(float));
+            /* the AVX2 kernel where ref ran the AVX-512 one */
+            if (s->avx2 && s->avx512) {
+                have512 = 1;
+                s->avx512 = 0;
+                float *ymm = score_all(s, pq, nq, codes, n);
+                s->avx512 = 1;
+                assert_memory_equal(ref, ymm, nq * n * sizeof(float));
+                free(ymm);
+            }
             /* splits: queries 1 + 2 + 6, codes 37 + 200 + 96 */
             const size_t qcut[] = {0, 1, 3, nq}, ccut[] = {0, 37, 237, n};
             float *part = malloc(nq * 200 * sizeof(float));
@@ -148,6 +166,8 @@ static void test_scan_avx2_portable_split(void **state)
         free(x); free(q);
     }
     if (!have) TU_SKIP("no AVX2 on this CPU: only the portable kernel and the splits were checked");
+    else if (!have512)
+        TU_SKIP("no AVX-512 (or ECBENCH_CPU below avx512): AVX2 and portable kernels checked");
 }
 
 /* The quantized table against the float estimate: with delta the table's
