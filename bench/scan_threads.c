@@ -63,6 +63,8 @@ static const scan_case cases[] = {
     {"itq sym", "itq", {NULL}, {NULL}, ECB_MODE_SYMMETRIC},
     {"pq16 asym", "pq", {"m"}, {"16"}, ECB_MODE_ASYMMETRIC},
     {"pq32 asym", "pq", {"m"}, {"32"}, ECB_MODE_ASYMMETRIC},
+    {"rabitq1 asym", "rabitq", {"bits"}, {"1"}, ECB_MODE_ASYMMETRIC},
+    {"rabitq4 asym", "rabitq", {"bits"}, {"4"}, ECB_MODE_ASYMMETRIC},
 };
 
 
