@@ -110,12 +110,6 @@ static void test_scan_avx2_portable_split(void **state)
 {
     (void)state;
     int have = ecb_cpu()->avx2, have512 = 0;
-    /* ECBENCH_CPU=avx2 (or a CPU without AVX-512) must leave the AVX2 kernel */
-    if (ecb_cpu()->level < ECB_CPU_AVX512) {
-        rq_state *s = trained(16, ECB_SIM_DOT, 1, 1, 0.0, (const float[16]){1}, 1);
-        assert_int_equal(s->avx512, 0);
-        rq_destroy(&s->base);
-    }
     const size_t nq = 9, n = 333;
     const struct { size_t d, bits, K; double eps; } cases[] = {
         {50, 1, 1, 0.0}, {50, 4, 3, 0.0}, {130, 2, 1, 1.9}, {64, 8, 3, 1.9},
@@ -219,13 +213,65 @@ static void test_lut_bound(void **state)
     free(x); free(q);
 }
 
-int main(void)
+/* FNV-1a of the scores of one case (4 bits, 17 bytes per plane: an odd
+ * count), on the kernel this process selects; *k512 gets whether that is
+ * the AVX-512 one. */
+static unsigned long long scan_fingerprint(int *k512)
 {
+    const size_t d = 130, n = 333, nq = 5;
+    float *x = gauss(n * d, 3), *q = gauss(nq * d, 4);
+    rq_state *s = trained(d, ECB_SIM_DOT, 4, 1, 0.0, x, n);
+    *k512 = s->avx2 && s->avx512;
+    size_t cs = rq_code_size(&s->base), qs = rq_query_size(&s->base, ECB_MODE_ASYMMETRIC);
+    uint8_t *codes = malloc(n * cs), *pq = malloc(nq * qs);
+    assert_int_equal(rq_encode(&s->base, x, n, codes), 0);
+    assert_int_equal(rq_prepare(&s->base, ECB_MODE_ASYMMETRIC, q, nq, pq), 0);
+    float *sc = score_all(s, pq, nq, codes, n);
+    unsigned long long h = 0xcbf29ce484222325ull;
+    const unsigned char *b = (const unsigned char *)sc;
+    for (size_t i = 0; i < nq * n * sizeof *sc; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    free(sc); free(codes); free(pq); free(x); free(q);
+    rq_destroy(&s->base);
+    return h;
+}
+
+/* ECBENCH_CPU=avx2 on an AVX-512 CPU (a child process: the level is read
+ * once) selects the AVX2 kernel, with the same bits. */
+static void test_cpu_cap_avx2(void **state)
+{
+    (void)state;
+    if (ecb_cpu()->level < ECB_CPU_AVX512) {
+        TU_SKIP("no AVX-512 on this CPU (or ECBENCH_CPU below avx512)");
+        return;
+    }
+    int k512 = 0;
+    char want[32];
+    snprintf(want, sizeof want, "%llu", scan_fingerprint(&k512));
+    assert_true(k512);
+    char *args[] = {"cpu-child", want, NULL};
+    assert_int_equal(tu_run_self_env("ECBENCH_CPU", "avx2", args), 0);
+}
+
+static int cpu_child(const char *want)
+{
+    int k512 = 1;
+    char got[32];
+    snprintf(got, sizeof got, "%llu", scan_fingerprint(&k512));
+    fprintf(stderr, "cpu child (%s): AVX-512 kernel %d, fingerprint %s, parent %s\n",
+            ecb_cpu()->name, k512, got, want);
+    if (strcmp(ecb_cpu()->name, "avx2") || k512) return 3;
+    return strcmp(got, want) ? 5 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "cpu-child") == 0) return cpu_child(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rotation_avx2_portable),
         cmocka_unit_test(test_encode_split_and_cpu),
         cmocka_unit_test(test_scan_avx2_portable_split),
         cmocka_unit_test(test_lut_bound),
+        cmocka_unit_test(test_cpu_cap_avx2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
