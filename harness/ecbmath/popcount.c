@@ -13,7 +13,14 @@
  *  - popcnt: the POPCNT instruction on 64-bit words;
  *  - portable: SWAR popcount on 64-bit words.
  * Codes are read with unaligned loads; nbytes need not be a multiple of
- * anything. The kernel follows ecb_cpu(): ECBENCH_CPU=avx2|popcnt|generic
+ * anything.
+ *
+ * ecb_sign_scores_hamming writes -hamming as float directly. Codes of 8, 16 or
+ * 32 bytes (binary/lsh/itq at 64-256 bits) have their own kernels there:
+ * the generic loops above spent more on loop control, the uint32 buffer and
+ * its second pass than on the counts. AVX-512 counts 16 codes per
+ * iteration (the query broadcast over a zmm, lane pairs summed with
+ * permutes); POPCNT/AVX2 keep the query words in registers. The kernel follows ecb_cpu(): ECBENCH_CPU=avx2|popcnt|generic
  * selects a narrower one (benchmarks, tests).
  */
 #include <stdlib.h>
@@ -30,6 +37,8 @@
 
 typedef void (*hamming_fn)(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbytes,
                            uint32_t *out);
+/* -hamming as float, for one code size */
+typedef void (*hamming_neg_fn)(const uint8_t *a, const uint8_t *codes, size_t n, float *out);
 
 enum { PC_PORTABLE = 0, PC_POPCNT = 1, PC_AVX2 = 2, PC_AVX512 = 3, PC_NKERNELS = 4 };
 static const char *const pc_names[PC_NKERNELS] = {"portable", "popcnt", "avx2", "avx512"};
@@ -174,6 +183,136 @@ hamming_avx512(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbytes, 
         out[j] = (uint32_t)_mm512_reduce_add_epi64(acc);
     }
 }
+
+/* ---- -hamming as float for 8/16/32-byte codes ------------------------------- */
+
+/* -(float)h, not (float)-h: h = 0 must give -0.0f, as the generic path's
+ * -(float)dist always did (scores are compared bit for bit). */
+__attribute__((target("popcnt"), always_inline)) static inline void
+neg_popcnt_w(const uint8_t *a, const uint8_t *codes, size_t n, size_t w, float *out)
+{
+    uint64_t q0 = load64(a), q1 = w > 1 ? load64(a + 8) : 0;
+    uint64_t q2 = w > 2 ? load64(a + 16) : 0, q3 = w > 2 ? load64(a + 24) : 0;
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *c = codes + j * 8 * w;
+        uint32_t h = (uint32_t)__builtin_popcountll(q0 ^ load64(c));
+        if (w > 1) h += (uint32_t)__builtin_popcountll(q1 ^ load64(c + 8));
+        if (w > 2)
+            h += (uint32_t)(__builtin_popcountll(q2 ^ load64(c + 16)) +
+                            __builtin_popcountll(q3 ^ load64(c + 24)));
+        out[j] = -(float)h;
+    }
+}
+
+__attribute__((target("popcnt"))) static void neg_popcnt_8(const uint8_t *a, const uint8_t *codes,
+                                                           size_t n, float *out)
+{
+    neg_popcnt_w(a, codes, n, 1, out);
+}
+__attribute__((target("popcnt"))) static void neg_popcnt_16(const uint8_t *a,
+                                                            const uint8_t *codes, size_t n,
+                                                            float *out)
+{
+    neg_popcnt_w(a, codes, n, 2, out);
+}
+__attribute__((target("popcnt"))) static void neg_popcnt_32(const uint8_t *a,
+                                                            const uint8_t *codes, size_t n,
+                                                            float *out)
+{
+    neg_popcnt_w(a, codes, n, 4, out);
+}
+
+#define PC_AVX512_TARGET "avx512f,avx512bw,avx512vpopcntdq,popcnt"
+
+/* Lane-pair sums: out[i] = v[2i] + v[2i+1] over the 16 words of a then b. */
+__attribute__((target(PC_AVX512_TARGET), always_inline)) static inline __m512i
+pc512_pairs(__m512i a, __m512i b)
+{
+    const __m512i ev = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m512i od = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    return _mm512_add_epi64(_mm512_permutex2var_epi64(a, ev, b),
+                            _mm512_permutex2var_epi64(a, od, b));
+}
+
+/* Word popcounts of q ^ (8 words at p); words past the mask are loaded as
+ * zero (never read), their counts belong to codes that are not stored. */
+__attribute__((target(PC_AVX512_TARGET), always_inline)) static inline __m512i
+pc512_words(__m512i q, const uint8_t *p, __mmask8 m, int full)
+{
+    __m512i v = full ? _mm512_loadu_si512((const void *)p) : _mm512_maskz_loadu_epi64(m, p);
+    return _mm512_popcnt_epi64(_mm512_xor_si512(q, v));
+}
+
+static inline __mmask8 pc512_mask(size_t words, size_t r)
+{
+    return (__mmask8)(words >= 8 * r + 8 ? 0xff : words > 8 * r ? (1u << (words - 8 * r)) - 1 : 0);
+}
+
+/* Hamming distances of the first `cnt` (<= 8) codes of w words at c, as
+ * 8 words in code order. */
+__attribute__((target(PC_AVX512_TARGET), always_inline)) static inline __m512i
+pc512_8codes(__m512i q, const uint8_t *c, size_t w, size_t cnt, int full)
+{
+    size_t words = cnt * w;
+    if (w == 1) return pc512_words(q, c, pc512_mask(words, 0), full);
+    __m512i y0 = pc512_pairs(pc512_words(q, c, pc512_mask(words, 0), full),
+                             pc512_words(q, c + 64, pc512_mask(words, 1), full));
+    if (w == 2) return y0;
+    __m512i y1 = pc512_pairs(pc512_words(q, c + 128, pc512_mask(words, 2), full),
+                             pc512_words(q, c + 192, pc512_mask(words, 3), full));
+    return pc512_pairs(y0, y1);
+}
+
+/* Two groups of 8 distances (< 2^8, in the low dwords) to 16 floats -h. */
+__attribute__((target(PC_AVX512_TARGET), always_inline)) static inline __m512
+pc512_neg_floats(__m512i h0, __m512i h1)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    __m512i h = _mm512_permutex2var_epi32(h0, lo, h1);
+    __m512i f = _mm512_castps_si512(_mm512_cvtepi32_ps(h));
+    return _mm512_castsi512_ps(_mm512_xor_si512(f, _mm512_set1_epi32(INT32_MIN)));
+}
+
+__attribute__((target(PC_AVX512_TARGET), always_inline)) static inline void
+neg_avx512_w(const uint8_t *a, const uint8_t *codes, size_t n, size_t w, float *out)
+{
+    __m512i q = w == 1   ? _mm512_set1_epi64((long long)load64(a))
+                : w == 2 ? _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a))
+                         : _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)a));
+    size_t nb = 8 * w, j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const uint8_t *c = codes + j * nb;
+        __m512i h0 = pc512_8codes(q, c, w, 8, 1), h1 = pc512_8codes(q, c + 8 * nb, w, 8, 1);
+        _mm512_storeu_ps(out + j, pc512_neg_floats(h0, h1));
+    }
+    if (j < n) {
+        /* masked loads and store: nothing past the last code is touched */
+        size_t rest = n - j, c0 = rest < 8 ? rest : 8;
+        const uint8_t *c = codes + j * nb;
+        __m512i h0 = pc512_8codes(q, c, w, c0, 0);
+        __m512i h1 = rest > 8 ? pc512_8codes(q, c + 8 * nb, w, rest - 8, 0) : h0;
+        _mm512_mask_storeu_ps(out + j, (__mmask16)((1u << rest) - 1), pc512_neg_floats(h0, h1));
+    }
+}
+
+__attribute__((target(PC_AVX512_TARGET))) static void neg_avx512_8(const uint8_t *a,
+                                                                   const uint8_t *codes,
+                                                                   size_t n, float *out)
+{
+    neg_avx512_w(a, codes, n, 1, out);
+}
+__attribute__((target(PC_AVX512_TARGET))) static void neg_avx512_16(const uint8_t *a,
+                                                                    const uint8_t *codes,
+                                                                    size_t n, float *out)
+{
+    neg_avx512_w(a, codes, n, 2, out);
+}
+__attribute__((target(PC_AVX512_TARGET))) static void neg_avx512_32(const uint8_t *a,
+                                                                    const uint8_t *codes,
+                                                                    size_t n, float *out)
+{
+    neg_avx512_w(a, codes, n, 4, out);
+}
 #endif /* ECB_POPCOUNT_X86 */
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -221,6 +360,56 @@ void ecb_hamming_1xn(const uint8_t *a, const uint8_t *codes, size_t n, size_t nb
         return;
     }
     pc_fn(pc_kernel())(a, codes, n, nbytes, out);
+}
+
+/* The size-specialised kernel of kernel k for nbytes, or NULL (the
+ * generic kernel and a conversion pass then). */
+static hamming_neg_fn pc_neg_fn(int k, size_t nbytes)
+{
+    int w = nbytes == 8 ? 0 : nbytes == 16 ? 1 : nbytes == 32 ? 2 : -1;
+    if (w < 0) return NULL;
+    switch (k) {
+#if ECB_POPCOUNT_X86
+    case PC_POPCNT:
+    case PC_AVX2: {
+        /* AVX2 has no vector popcount; four POPCNTs beat the nibble LUT's
+         * per-code horizontal sum at 32 bytes */
+        static const hamming_neg_fn f[3] = {neg_popcnt_8, neg_popcnt_16, neg_popcnt_32};
+        return f[w];
+    }
+    case PC_AVX512: {
+        static const hamming_neg_fn f[3] = {neg_avx512_8, neg_avx512_16, neg_avx512_32};
+        return f[w];
+    }
+#endif
+    default: return NULL;
+    }
+}
+
+static void hamming_scores_with(int k, const uint8_t *qcodes, size_t nq, const uint8_t *codes,
+                                size_t n, size_t nbytes, float *scores)
+{
+    if (nq == 0 || n == 0) return;
+    hamming_neg_fn f = pc_neg_fn(k, nbytes);
+    if (f) {
+        for (size_t i = 0; i < nq; i++) f(qcodes + i * nbytes, codes, n, scores + i * n);
+        return;
+    }
+    enum { CHUNK = 256 };
+    uint32_t dist[CHUNK];
+    for (size_t i = 0; i < nq; i++)
+        for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+            size_t c = n - j0 < CHUNK ? n - j0 : CHUNK;
+            if (nbytes == 0) memset(dist, 0, c * sizeof *dist);
+            else pc_fn(k)(qcodes + i * nbytes, codes + j0 * nbytes, c, nbytes, dist);
+            for (size_t j = 0; j < c; j++) scores[i * n + j0 + j] = -(float)dist[j];
+        }
+}
+
+void ecb_sign_scores_hamming(const uint8_t *qcodes, size_t nq, const uint8_t *codes, size_t n,
+                             size_t nbytes, float *scores)
+{
+    hamming_scores_with(pc_kernel(), qcodes, nq, codes, n, nbytes, scores);
 }
 
 const char *ecb_popcount_kernel(void) { return pc_names[pc_kernel()]; }

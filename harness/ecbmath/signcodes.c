@@ -7,17 +7,7 @@
 
 enum { SIGN_BLOCK = 256 };
 
-void ecb_sign_scores_hamming(const uint8_t *qcodes, size_t nq, const uint8_t *codes, size_t n,
-                             size_t nbytes, float *scores)
-{
-    uint32_t dist[SIGN_BLOCK];
-    for (size_t i = 0; i < nq; i++)
-        for (size_t j0 = 0; j0 < n; j0 += SIGN_BLOCK) {
-            size_t c = n - j0 < SIGN_BLOCK ? n - j0 : SIGN_BLOCK;
-            ecb_hamming_1xn(qcodes + i * nbytes, codes + j0 * nbytes, c, nbytes, dist);
-            for (size_t j = 0; j < c; j++) scores[i * n + j0 + j] = -(float)dist[j];
-        }
-}
+/* ecb_sign_scores_hamming is in popcount.c, beside the kernels it picks. */
 
 int ecb_sign_scores_dot(const float *q, size_t nq, const uint8_t *codes, size_t n, size_t nbits,
                         size_t nbytes, float *scores)

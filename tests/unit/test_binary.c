@@ -88,6 +88,53 @@ static void test_kernels_agree(void **state)
     assert_true(tested[PC_PORTABLE]);
 }
 
+/* ecb_sign_scores_hamming: every kernel's -hamming floats bit for bit against
+ * -(float) of the naive count (h = 0 is -0.0f), for the sizes with kernels
+ * of their own (8/16/32 bytes) and a few without, at code counts around the
+ * AVX-512 kernel's 8- and 16-code steps; buffers sized exactly (ASan) and a
+ * sentinel after each output row. */
+static void test_scores_kernels(void **state)
+{
+    (void)state;
+    const size_t lens[] = {0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 64, 96};
+    const size_t ns[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100};
+    ecb_rng r;
+    ecb_rng_seed(&r, 99);
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+            size_t nb = lens[li], n = ns[ni], nq = 3;
+            uint8_t *q = malloc(nb ? nq * nb : 1), *codes = malloc(nb ? n * nb : 1);
+            for (size_t t = 0; t < nq * nb; t++) q[t] = (uint8_t)ecb_rng_next(&r);
+            for (size_t t = 0; t < n * nb; t++) {
+                uint64_t v = ecb_rng_next(&r);
+                codes[t] = (v >> 60) == 0 ? 0xff : (v >> 60) == 1 ? 0 : (uint8_t)v;
+            }
+            if (nb && n > 1) memcpy(codes + nb, q, nb); /* a distance 0 */
+            float *want = malloc(nq * n * sizeof *want), *got = malloc((nq * n + 1) * sizeof *got);
+            for (size_t i = 0; i < nq; i++)
+                for (size_t j = 0; j < n; j++)
+                    want[i * n + j] = -(float)naive_hamming(q + i * nb, codes + j * nb, nb);
+            for (int k = 0; k <= PC_NKERNELS; k++) {
+                if (k < PC_NKERNELS && !pc_supported(k)) continue;
+                for (size_t t = 0; t <= nq * n; t++) got[t] = 12345.0f;
+                if (k < PC_NKERNELS) hamming_scores_with(k, q, nq, codes, n, nb, got);
+                else ecb_sign_scores_hamming(q, nq, codes, n, nb, got); /* the dispatch */
+                if (memcmp(got, want, nq * n * sizeof *got))
+                    for (size_t t = 0; t < nq * n; t++)
+                        if (memcmp(&got[t], &want[t], sizeof *got))
+                            fail_msg("kernel %s nbytes=%zu n=%zu score %zu: %g, expected %g",
+                                     k < PC_NKERNELS ? pc_names[k] : "chosen", nb, n, t,
+                                     (double)got[t], (double)want[t]);
+                assert_true(got[nq * n] == 12345.0f);
+            }
+            if (nb && n > 1) assert_true(signbit(want[1]) && want[1] == 0.0f);
+            free(q);
+            free(codes);
+            free(want);
+            free(got);
+        }
+}
+
 static void test_kernel_choice(void **state)
 {
     (void)state;
@@ -322,6 +369,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_agree),
+        cmocka_unit_test(test_scores_kernels),
         cmocka_unit_test(test_kernel_choice),
         cmocka_unit_test(test_hamming_hand),
         cmocka_unit_test_setup(test_bit_order, setup),

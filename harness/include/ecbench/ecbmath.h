@@ -347,7 +347,10 @@ const char *ecb_popcount_kernel(void); /* name of the chosen kernel */
 
 /* ---- packed sign codes --------------------------------------------------- */
 /* Codes of nbits signs, nbytes = ceil(nbits/8) each, bit b in byte b/8 at
- * position b%8 (1 = +1). scores[i*n + j] = -hamming(qcode i, code j). */
+ * position b%8 (1 = +1). scores[i*n + j] = -(float)hamming(qcode i, code j)
+ * (-0.0f for h = 0), by ecb_hamming_1xn's kernel choice; any packed codes
+ * (binary's too) may use it. Codes of 8, 16 and 32 bytes have kernels of
+ * their own that write the floats directly. */
 void ecb_sign_scores_hamming(const uint8_t *qcodes, size_t nq, const uint8_t *codes, size_t n,
                              size_t nbytes, float *scores);
 /* scores[i*n + j] = q_i . s_j for float queries (nq x nbits). Returns 0,
