@@ -19,6 +19,10 @@
 
 #include "ecbench/ecbmath.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 
@@ -67,43 +71,107 @@ void ecb_heap_push(float *s, int64_t *id, size_t *cnt, size_t k, float x, int64_
     sift_down(s, id, *cnt, 0, x, xi, id_rank);
 }
 
+/* Lanes of a compare result (0 or -1 each) as 4 bits. */
+static inline unsigned lane_bits(v4i m)
+{
+#if defined(__SSE2__)
+    return (unsigned)_mm_movemask_ps((__m128)m);
+#else
+    return (unsigned)((m[0] & 1) | (m[1] & 2) | (m[2] & 4) | (m[3] & 8));
+#endif
+}
+
+/* Offer row[j] (id xi) to a heap: the common rejections inline. A tie with
+ * the root that ranks after it is the common case of integer scores
+ * (Hamming): it used to cost a call each. */
+static inline void offer(float *s, int64_t *id, size_t *cnt, size_t k, float x, int64_t xi,
+                         const uint32_t *id_rank)
+{
+    if (*cnt == k && !ecb_rank_before(x, xi, s[0], id[0], id_rank)) return;
+    ecb_heap_push(s, id, cnt, k, x, xi, id_rank);
+}
+
+/* Lane-wise a > b ? a : b (so a NaN in a never wins). */
+static inline v4f vmax(v4f a, v4f b)
+{
+    v4i m = a > b;
+    return (v4f)(((v4i)a & m) | ((v4i)b & ~m));
+}
+
+/* Largest k the row floor below is computed for (its sorted array). */
+enum { FLOOR_MAX_K = 64 };
+
+/* A lower bound of the k-th best score of row: the k-th largest of the
+ * maxima of its 16-score groups (k distinct groups hold a score at least
+ * that large, so a score strictly below it cannot be in any top-k that
+ * row[] is offered to), or -INFINITY. NaN never becomes a group maximum
+ * (a group whose maximum comes out NaN is left out, which only lowers the
+ * bound). Offered to a heap that is not full yet, a row used to go through
+ * k ln(n/k) insertions, more with ties (Hamming scores), each a sift-down;
+ * with the floor, about k. Rows of fewer than 4k groups are not worth the
+ * extra pass. */
+static float row_floor(const float *row, size_t n, size_t k)
+{
+    if (k == 0 || k > FLOOR_MAX_K || n / 16 < 4 * k) return -INFINITY;
+    float top[FLOOR_MAX_K]; /* the largest group maxima so far, descending */
+    size_t have = 0;
+    float lim = -INFINITY;
+    for (size_t j = 0; j + 16 <= n; j += 16) {
+        v4f x[4];
+        memcpy(x, row + j, sizeof x);
+        v4f m = vmax(vmax(x[0], x[1]), vmax(x[2], x[3]));
+        float g = m[0] > m[1] ? m[0] : m[1], h = m[2] > m[3] ? m[2] : m[3];
+        g = g > h ? g : h;
+        if (!(g > lim)) continue; /* also NaN */
+        size_t i = have < k ? have++ : k - 1;
+        for (; i > 0 && top[i - 1] < g; i--) top[i] = top[i - 1];
+        top[i] = g;
+        if (have == k) lim = top[k - 1];
+    }
+    return lim;
+}
+
 size_t ecb_heap_push_row(float *s, int64_t *id, size_t *cnt, size_t k, const float *row,
                          size_t n, int64_t id0, const uint32_t *id_rank)
 {
-    float thr = k > 0 && *cnt == k ? s[0] : -INFINITY;
+    /* Candidates must reach both the heap's worst (once full) and the
+     * row's floor. */
+    float lo = *cnt < k ? row_floor(row, n, k) : -INFINITY;
+    float thr = k > 0 && *cnt == k && s[0] > lo ? s[0] : lo;
     size_t bad = n;
     size_t j = 0;
     /* Most scores lose against the heap's worst: test 16 at a time with
      * vector compares (GCC vector extensions: SSE2 on any x86-64, without
-     * them the compiler emitted 16 scalar compares and branches), and look
-     * closer only when one of them may enter or is not finite (x - x is 0
-     * only for finite x). */
+     * them the compiler emitted 16 scalar compares and branches), and visit
+     * only the lanes that may enter or are not finite (x - x is 0 only for
+     * finite x): a scalar walk over all 16 lanes of a block with one
+     * candidate mispredicted a branch per lane. */
     v4f t = {thr, thr, thr, thr};
     for (; j + 16 <= n; j += 16) {
-        v4i m = {0, 0, 0, 0};
-        for (size_t u = 0; u < 16; u += 4) {
+        unsigned bits = 0;
+        for (unsigned u = 0; u < 16; u += 4) {
             v4f x;
             memcpy(&x, row + j + u, sizeof x);
-            m |= (x >= t) | (x - x != 0.0f);
+            bits |= lane_bits((x >= t) | (x - x != 0.0f)) << u;
         }
-        uint64_t w[2];
-        memcpy(w, &m, sizeof w);
-        if (!(w[0] | w[1])) continue;
-        for (size_t u = 0; u < 16; u++) {
+        if (!bits) continue;
+        do {
+            unsigned u = (unsigned)__builtin_ctz(bits);
+            bits &= bits - 1;
             float x = row[j + u];
             if (!isfinite(x) && bad == n) bad = j + u;
             if (!(x >= thr) || k == 0) continue; /* also rejects NaN */
-            ecb_heap_push(s, id, cnt, k, x, id0 + (int64_t)(j + u), id_rank);
-            if (*cnt == k) thr = s[0];
-        }
+            offer(s, id, cnt, k, x, id0 + (int64_t)(j + u), id_rank);
+            if (*cnt == k && s[0] > thr) thr = s[0];
+        } while (bits);
         t = (v4f){thr, thr, thr, thr};
     }
     for (; j < n; j++) {
         float x = row[j];
         if (!isfinite(x) && bad == n) bad = j;
         if (!(x >= thr) || k == 0) continue;
-        ecb_heap_push(s, id, cnt, k, x, id0 + (int64_t)j, id_rank);
-        if (*cnt == k) thr = s[0];
+        offer(s, id, cnt, k, x, id0 + (int64_t)j, id_rank);
+        if (*cnt == k && s[0] > thr) thr = s[0];
     }
     return bad;
 }

@@ -115,12 +115,77 @@ static void test_heap_push(void **state)
     }
 }
 
+/* Long rows (the row floor of ecb_heap_push_row: a row offered to a heap
+ * that is not full is first bounded by its group maxima) against a full
+ * sort: integer scores with many ties (Hamming-like) and a few wide ones,
+ * ids ranked by a permutation or by row, NaN / -inf / +inf scattered (the
+ * first non-finite index is still reported), rows of several lengths in
+ * shuffled order, k around the floor's limits. */
+static void test_heap_push_long(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static float s[N], all_s[N];
+    static int64_t all_i[N];
+    static uint32_t rank[N];
+    ecb_rng r;
+    ecb_rng_seed(&r, 11);
+    const size_t spans[] = {3, 40, 100000};
+    const size_t rows[] = {N, 4096, 1000, 333};
+    const size_t ks[] = {1, 10, 64, 65, 200};
+    for (size_t sp = 0; sp < sizeof spans / sizeof *spans; sp++)
+        for (int use_rank = 0; use_rank < 2; use_rank++) {
+            for (size_t i = 0; i < N; i++) {
+                s[i] = -(float)ecb_rng_below(&r, spans[sp]);
+                rank[i] = (uint32_t)((i * 7919) % N);
+            }
+            const uint32_t *rk = use_rank ? rank : NULL;
+            if (sp == 1) { /* non-finite scores, one group all NaN */
+                s[5] = NAN;
+                for (size_t i = 32; i < 48; i++) s[i] = NAN;
+                s[700] = -INFINITY;
+                s[N - 3] = INFINITY;
+            }
+            size_t nall = 0;
+            for (size_t i = 0; i < N; i++)
+                if (!isnan(s[i])) {
+                    all_s[nall] = s[i];
+                    all_i[nall++] = (int64_t)i;
+                }
+            ecb_rank_sort(all_s, all_i, nall, rk);
+            for (size_t ri = 0; ri < sizeof rows / sizeof *rows; ri++)
+                for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
+                    size_t L = rows[ri], nr = (N + L - 1) / L, k = ks[t], cnt = 0;
+                    float hs[200];
+                    int64_t hi[200];
+                    for (size_t b = 0; b < nr; b++) {
+                        size_t blk = (b * 7 + 3) % nr; /* 7 is prime to every nr here */
+                        size_t r0 = blk * L, len = N - r0 < L ? N - r0 : L;
+                        size_t bad = ecb_heap_push_row(hs, hi, &cnt, k, s + r0, len,
+                                                       (int64_t)r0, rk);
+                        size_t want = len;
+                        for (size_t j = 0; j < len && want == len; j++)
+                            if (!isfinite(s[r0 + j])) want = j;
+                        assert_int_equal(bad, want);
+                    }
+                    ecb_heap_finish(hs, hi, cnt, k, rk);
+                    for (size_t i = 0; i < k; i++)
+                        if (hi[i] != all_i[i] || hs[i] != all_s[i])
+                            fail_msg("span %zu rank %d row %zu k %zu: entry %zu is (%g, %lld), "
+                                     "expected (%g, %lld)",
+                                     spans[sp], use_rank, L, k, i, (double)hs[i],
+                                     (long long)hi[i], (double)all_s[i], (long long)all_i[i]);
+                }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rank_sort),
         cmocka_unit_test(test_rank_sort_random),
         cmocka_unit_test(test_heap_push),
+        cmocka_unit_test(test_heap_push_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
