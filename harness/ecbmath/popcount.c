@@ -16,7 +16,8 @@
  * anything.
  *
  * ecb_sign_scores_hamming writes -hamming as float directly. Codes of 8, 16 or
- * 32 bytes (binary/lsh/itq at 64-256 bits) have their own kernels there:
+ * 32 bytes (binary/lsh/itq at 64-256 bits), and with AVX-512 any code
+ * longer than 32 bytes, have float kernels of their own there:
  * the generic loops above spent more on loop control, the uint32 buffer and
  * its second pass than on the counts. AVX-512 counts 16 codes per
  * iteration (the query broadcast over a zmm, lane pairs summed with
@@ -38,7 +39,8 @@
 typedef void (*hamming_fn)(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbytes,
                            uint32_t *out);
 /* -hamming as float, for one code size */
-typedef void (*hamming_neg_fn)(const uint8_t *a, const uint8_t *codes, size_t n, float *out);
+typedef void (*hamming_neg_fn)(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbytes,
+                               float *out);
 
 enum { PC_PORTABLE = 0, PC_POPCNT = 1, PC_AVX2 = 2, PC_AVX512 = 3, PC_NKERNELS = 4 };
 static const char *const pc_names[PC_NKERNELS] = {"portable", "popcnt", "avx2", "avx512"};
@@ -205,20 +207,23 @@ neg_popcnt_w(const uint8_t *a, const uint8_t *codes, size_t n, size_t w, float *
 }
 
 __attribute__((target("popcnt"))) static void neg_popcnt_8(const uint8_t *a, const uint8_t *codes,
-                                                           size_t n, float *out)
+                                                           size_t n, size_t nbytes, float *out)
 {
+    (void)nbytes;
     neg_popcnt_w(a, codes, n, 1, out);
 }
 __attribute__((target("popcnt"))) static void neg_popcnt_16(const uint8_t *a,
-                                                            const uint8_t *codes, size_t n,
+                                                            const uint8_t *codes, size_t n, size_t nbytes,
                                                             float *out)
 {
+    (void)nbytes;
     neg_popcnt_w(a, codes, n, 2, out);
 }
 __attribute__((target("popcnt"))) static void neg_popcnt_32(const uint8_t *a,
-                                                            const uint8_t *codes, size_t n,
+                                                            const uint8_t *codes, size_t n, size_t nbytes,
                                                             float *out)
 {
+    (void)nbytes;
     neg_popcnt_w(a, codes, n, 4, out);
 }
 
@@ -297,21 +302,83 @@ neg_avx512_w(const uint8_t *a, const uint8_t *codes, size_t n, size_t w, float *
 
 __attribute__((target(PC_AVX512_TARGET))) static void neg_avx512_8(const uint8_t *a,
                                                                    const uint8_t *codes,
-                                                                   size_t n, float *out)
+                                                                   size_t n, size_t nbytes, float *out)
 {
+    (void)nbytes;
     neg_avx512_w(a, codes, n, 1, out);
 }
 __attribute__((target(PC_AVX512_TARGET))) static void neg_avx512_16(const uint8_t *a,
                                                                     const uint8_t *codes,
-                                                                    size_t n, float *out)
+                                                                    size_t n, size_t nbytes, float *out)
 {
+    (void)nbytes;
     neg_avx512_w(a, codes, n, 2, out);
 }
 __attribute__((target(PC_AVX512_TARGET))) static void neg_avx512_32(const uint8_t *a,
                                                                     const uint8_t *codes,
-                                                                    size_t n, float *out)
+                                                                    size_t n, size_t nbytes, float *out)
 {
+    (void)nbytes;
     neg_avx512_w(a, codes, n, 4, out);
+}
+/* Word counts of one code longer than 32 bytes: its 64-byte chunks and
+ * the masked tail (q0: the query's first chunk, qt: its tail). */
+__attribute__((target(PC_AVX512_TARGET), always_inline)) static inline __m512i
+pc512_long_code(const uint8_t *a, __m512i q0, __m512i qt, __mmask64 tm, const uint8_t *p,
+                size_t full)
+{
+    __m512i acc =
+        _mm512_popcnt_epi64(_mm512_xor_si512(qt, _mm512_maskz_loadu_epi8(tm, p + full)));
+    if (full >= 64)
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(
+                                        q0, _mm512_loadu_si512((const void *)p))));
+    for (size_t off = 64; off < full; off += 64)
+        acc = _mm512_add_epi64(
+            acc, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)(a + off)),
+                                                      _mm512_loadu_si512((const void *)(p + off)))));
+    return acc;
+}
+
+/* Codes longer than 32 bytes: per code a zmm of word counts, then 8 codes'
+ * vectors summed to 8 totals by a tree of lane-pair sums (7 for 8 codes,
+ * where a horizontal sum per code cost about as many shuffles each). The
+ * 8 codes are spelled out so that their vectors stay in registers. */
+__attribute__((target(PC_AVX512_TARGET), always_inline)) static inline void
+neg_avx512_long_w(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbytes, size_t full,
+                  float *out)
+{
+    size_t rest = nbytes - full, j = 0;
+    __mmask64 tm = rest ? (~0ull >> (64 - rest)) : 0;
+    __m512i qt = _mm512_maskz_loadu_epi8(tm, a + full);
+    __m512i q0 = full ? _mm512_loadu_si512((const void *)a) : qt;
+    const __m256i sign = _mm256_set1_epi32(INT32_MIN);
+    for (; j + 8 <= n; j += 8) {
+        const uint8_t *p = codes + j * nbytes;
+#define PC512_CODE(c) pc512_long_code(a, q0, qt, tm, p + (c) * nbytes, full)
+        __m512i h = pc512_pairs(pc512_pairs(pc512_pairs(PC512_CODE(0), PC512_CODE(1)),
+                                            pc512_pairs(PC512_CODE(2), PC512_CODE(3))),
+                                pc512_pairs(pc512_pairs(PC512_CODE(4), PC512_CODE(5)),
+                                            pc512_pairs(PC512_CODE(6), PC512_CODE(7))));
+#undef PC512_CODE
+        __m256 f = _mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(h));
+        _mm256_storeu_ps(out + j, _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(f), sign)));
+    }
+    if (j < n) {
+        uint32_t h[8];
+        hamming_avx512(a, codes + j * nbytes, n - j, nbytes, h);
+        for (size_t c = 0; c < n - j; c++) out[j + c] = -(float)h[c];
+    }
+}
+
+__attribute__((target(PC_AVX512_TARGET))) static void neg_avx512_long(const uint8_t *a,
+                                                                      const uint8_t *codes,
+                                                                      size_t n, size_t nbytes,
+                                                                      float *out)
+{
+    size_t full = nbytes / 64 * 64;
+    /* 65-128 bytes (binary at 520-1024 dimensions) with a constant chunk count */
+    if (full == 64) neg_avx512_long_w(a, codes, n, nbytes, 64, out);
+    else neg_avx512_long_w(a, codes, n, nbytes, full, out);
 }
 #endif /* ECB_POPCOUNT_X86 */
 
@@ -362,11 +429,14 @@ void ecb_hamming_1xn(const uint8_t *a, const uint8_t *codes, size_t n, size_t nb
     pc_fn(pc_kernel())(a, codes, n, nbytes, out);
 }
 
-/* The size-specialised kernel of kernel k for nbytes, or NULL (the
- * generic kernel and a conversion pass then). */
+/* The float kernel of kernel k for nbytes, or NULL (the generic kernel
+ * and a conversion pass then). */
 static hamming_neg_fn pc_neg_fn(int k, size_t nbytes)
 {
     int w = nbytes == 8 ? 0 : nbytes == 16 ? 1 : nbytes == 32 ? 2 : -1;
+#if ECB_POPCOUNT_X86
+    if (k == PC_AVX512 && nbytes > 32) return neg_avx512_long;
+#endif
     if (w < 0) return NULL;
     switch (k) {
 #if ECB_POPCOUNT_X86
@@ -392,7 +462,7 @@ static void hamming_scores_with(int k, const uint8_t *qcodes, size_t nq, const u
     if (nq == 0 || n == 0) return;
     hamming_neg_fn f = pc_neg_fn(k, nbytes);
     if (f) {
-        for (size_t i = 0; i < nq; i++) f(qcodes + i * nbytes, codes, n, scores + i * n);
+        for (size_t i = 0; i < nq; i++) f(qcodes + i * nbytes, codes, n, nbytes, scores + i * n);
         return;
     }
     enum { CHUNK = 256 };

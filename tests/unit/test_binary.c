@@ -90,13 +90,14 @@ static void test_kernels_agree(void **state)
 
 /* ecb_sign_scores_hamming: every kernel's -hamming floats bit for bit against
  * -(float) of the naive count (h = 0 is -0.0f), for the sizes with kernels
- * of their own (8/16/32 bytes) and a few without, at code counts around the
- * AVX-512 kernel's 8- and 16-code steps; buffers sized exactly (ASan) and a
- * sentinel after each output row. */
+ * of their own (8/16/32 bytes, AVX-512 above 32) and a few without, at
+ * code counts around the AVX-512 kernels' 8- and 16-code steps; buffers
+ * sized exactly (ASan) and a sentinel after each output row. */
 static void test_scores_kernels(void **state)
 {
     (void)state;
-    const size_t lens[] = {0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 64, 96};
+    const size_t lens[] = {0,  1,  7,  8,  9,   15,  16,  17,  24,  31,  32,  33,
+                           63, 64, 65, 96, 127, 128, 129, 192, 200, 384, 1000};
     const size_t ns[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100};
     ecb_rng r;
     ecb_rng_seed(&r, 99);
