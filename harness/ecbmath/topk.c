@@ -91,42 +91,55 @@ static inline void offer(float *s, int64_t *id, size_t *cnt, size_t k, float x, 
     ecb_heap_push(s, id, cnt, k, x, xi, id_rank);
 }
 
-/* Lane-wise a > b ? a : b (so a NaN in a never wins). */
+/* Lane-wise a > b ? a : b (MAXPS: a NaN in a never wins). */
 static inline v4f vmax(v4f a, v4f b)
 {
+#if defined(__SSE2__)
+    return (v4f)_mm_max_ps((__m128)a, (__m128)b);
+#else
     v4i m = a > b;
     return (v4f)(((v4i)a & m) | ((v4i)b & ~m));
+#endif
 }
 
 /* Largest k the row floor below is computed for (its sorted array). */
 enum { FLOOR_MAX_K = 64 };
 
 /* A lower bound of the k-th best score of row: the k-th largest of the
- * maxima of its 16-score groups (k distinct groups hold a score at least
+ * maxima of disjoint groups of its scores (k groups hold a score at least
  * that large, so a score strictly below it cannot be in any top-k that
- * row[] is offered to), or -INFINITY. NaN never becomes a group maximum
- * (a group whose maximum comes out NaN is left out, which only lowers the
- * bound). Offered to a heap that is not full yet, a row used to go through
- * k ln(n/k) insertions, more with ties (Hamming scores), each a sift-down;
- * with the floor, about k. Rows of fewer than 4k groups are not worth the
- * extra pass. */
+ * row[] is offered to), or -INFINITY. A group is lane i of 16 consecutive
+ * scores read as 4 vectors (scores j+i, j+4+i, j+8+i, j+12+i): its maximum
+ * takes lane-wise maxima only, no horizontal step. NaN never becomes a
+ * group maximum (a group whose maximum comes out NaN is left out, which
+ * only lowers the bound). Offered to a heap that is not full yet, a row
+ * used to go through k ln(n/k) insertions, more with ties (Hamming
+ * scores), each a sift-down; with the floor, about k. Rows of fewer than
+ * 4k blocks of 16 are not worth the extra pass. */
 static float row_floor(const float *row, size_t n, size_t k)
 {
     if (k == 0 || k > FLOOR_MAX_K || n / 16 < 4 * k) return -INFINITY;
     float top[FLOOR_MAX_K]; /* the largest group maxima so far, descending */
     size_t have = 0;
     float lim = -INFINITY;
+    v4f l = {lim, lim, lim, lim};
     for (size_t j = 0; j + 16 <= n; j += 16) {
         v4f x[4];
         memcpy(x, row + j, sizeof x);
         v4f m = vmax(vmax(x[0], x[1]), vmax(x[2], x[3]));
-        float g = m[0] > m[1] ? m[0] : m[1], h = m[2] > m[3] ? m[2] : m[3];
-        g = g > h ? g : h;
-        if (!(g > lim)) continue; /* also NaN */
-        size_t i = have < k ? have++ : k - 1;
-        for (; i > 0 && top[i - 1] < g; i--) top[i] = top[i - 1];
-        top[i] = g;
-        if (have == k) lim = top[k - 1];
+        unsigned bits = lane_bits(m > l); /* also drops NaN */
+        if (!bits) continue;
+        do {
+            unsigned u = (unsigned)__builtin_ctz(bits);
+            bits &= bits - 1;
+            float g = m[u];
+            if (!(g > lim)) continue;
+            size_t i = have < k ? have++ : k - 1;
+            for (; i > 0 && top[i - 1] < g; i--) top[i] = top[i - 1];
+            top[i] = g;
+            if (have == k) lim = top[k - 1];
+        } while (bits);
+        l = (v4f){lim, lim, lim, lim};
     }
     return lim;
 }
