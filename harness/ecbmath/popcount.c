@@ -16,8 +16,8 @@
  * anything.
  *
  * ecb_sign_scores_hamming writes -hamming as float directly. Codes of 8, 16 or
- * 32 bytes (binary/lsh/itq at 64-256 bits), and with AVX-512 any code
- * longer than 32 bytes, have float kernels of their own there:
+ * 32 bytes (binary/lsh/itq at 64-256 bits), and with AVX-512 codes of 33
+ * to 127 bytes, have float kernels of their own there:
  * the generic loops above spent more on loop control, the uint32 buffer and
  * its second pass than on the counts. AVX-512 counts 16 codes per
  * iteration (the query broadcast over a zmm, lane pairs summed with
@@ -339,7 +339,7 @@ pc512_long_code(const uint8_t *a, __m512i q0, __m512i qt, __mmask64 tm, const ui
     return acc;
 }
 
-/* Codes longer than 32 bytes: per code a zmm of word counts, then 8 codes'
+/* Codes of 33-127 bytes: per code a zmm of word counts, then 8 codes'
  * vectors summed to 8 totals by a tree of lane-pair sums (7 for 8 codes,
  * where a horizontal sum per code cost about as many shuffles each). The
  * 8 codes are spelled out so that their vectors stay in registers. */
@@ -375,10 +375,9 @@ __attribute__((target(PC_AVX512_TARGET))) static void neg_avx512_long(const uint
                                                                       size_t n, size_t nbytes,
                                                                       float *out)
 {
-    size_t full = nbytes / 64 * 64;
-    /* 65-128 bytes (binary at 520-1024 dimensions) with a constant chunk count */
-    if (full == 64) neg_avx512_long_w(a, codes, n, nbytes, 64, out);
-    else neg_avx512_long_w(a, codes, n, nbytes, full, out);
+    /* 33-127 bytes (pc_neg_fn): no chunk or one, a constant count each */
+    if (nbytes >= 64) neg_avx512_long_w(a, codes, n, nbytes, 64, out);
+    else neg_avx512_long_w(a, codes, n, nbytes, 0, out);
 }
 #endif /* ECB_POPCOUNT_X86 */
 
@@ -435,7 +434,10 @@ static hamming_neg_fn pc_neg_fn(int k, size_t nbytes)
 {
     int w = nbytes == 8 ? 0 : nbytes == 16 ? 1 : nbytes == 32 ? 2 : -1;
 #if ECB_POPCOUNT_X86
-    if (k == PC_AVX512 && nbytes > 32) return neg_avx512_long;
+    /* 33-127 bytes only: from 192 bytes on, the 8-code tree ran 1.1-1.35x
+     * slower than the one-code kernel plus a conversion pass (768 bytes,
+     * lsh nbits=6144: 9.6 against 7.2 ns per code), and at 128 they tie */
+    if (k == PC_AVX512 && nbytes > 32 && nbytes < 128) return neg_avx512_long;
 #endif
     if (w < 0) return NULL;
     switch (k) {
