@@ -9,7 +9,8 @@
 set -u
 : "${ECBENCH:?}"
 tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+# a failed check must not leave a run computing for minutes after the test
+trap 'pkill -9 -f -- "$tmp/c.json" 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 export ECBENCH_CACHE_DIR=$tmp/cache
 cat > "$tmp/slow.json" <<'JSON'
@@ -24,18 +25,27 @@ waitfor() { # waitfor PATTERN FILE: poll up to 120 s
 for iso in in-process isolated; do
   extra=""; [ $iso = isolated ] && extra=', "isolate": true'
   sed "s/ISO/$extra/" "$tmp/slow.json" > "$tmp/c.json"
-  # a new session, so that the test can signal the whole group as a terminal would
-  setsid "$ECBENCH" run "$tmp/c.json" -o "$tmp/out-$iso" --no-report > "$tmp/log" 2>&1 &
-  pid=$!
+  # a new session, so that the test can signal the whole group as a terminal
+  # would. setsid forks when it starts as a process group leader (then $! is
+  # setsid, not ecbench, and a signal to $! reached nobody: seen once under
+  # load); -w makes it wait and pass on the exit status, and the session's
+  # leader, ecbench, is looked up by its command line.
+  setsid -w "$ECBENCH" run "$tmp/c.json" -o "$tmp/out-$iso" --no-report > "$tmp/log" 2>&1 &
+  launcher=$!
   # the first cell's progress line: the cell is running (its handler is set)
   waitfor '\[1/2\] running' "$tmp/log" || { cat "$tmp/log"; fail "$iso: the first cell never started"; }
+  pid=
+  for p in $(pgrep -f -- "run $tmp/c.json"); do
+    [ "$(ps -o sid= -p "$p" | tr -d ' ')" = "$p" ] && pid=$p
+  done
+  [ -n "$pid" ] || fail "$iso: no ecbench session leader found"
   kill -INT -- -"$pid" 2>/dev/null || kill -INT "$pid"
   waitfor "send it again to stop now" "$tmp/log" || fail "$iso: the first SIGINT said nothing"
   sleep 0.5
   kill -0 "$pid" 2>/dev/null || fail "$iso: the first SIGINT stopped the run (it should finish the cell)"
   t0=$(date +%s)
   kill -INT -- -"$pid" 2>/dev/null || kill -INT "$pid"
-  wait "$pid"
+  wait "$launcher"
   rc=$?
   t1=$(date +%s)
   [ "$rc" -eq 130 ] || fail "$iso: second SIGINT: expected exit 130, got $rc"
