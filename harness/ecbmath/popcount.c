@@ -21,8 +21,9 @@
  * the generic loops above spent more on loop control, the uint32 buffer and
  * its second pass than on the counts. AVX-512 counts 16 codes per
  * iteration (the query broadcast over a zmm, lane pairs summed with
- * permutes); POPCNT/AVX2 keep the query words in registers. The kernel follows ecb_cpu(): ECBENCH_CPU=avx2|popcnt|generic
- * selects a narrower one (benchmarks, tests).
+ * permutes); POPCNT/AVX2 keep the query words in registers.
+ * The kernel follows ecb_cpu(): ECBENCH_CPU=avx2|popcnt|generic selects a
+ * narrower one (benchmarks, tests).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -321,21 +322,16 @@ __attribute__((target(PC_AVX512_TARGET))) static void neg_avx512_32(const uint8_
     (void)nbytes;
     neg_avx512_w(a, codes, n, 4, out);
 }
-/* Word counts of one code longer than 32 bytes: its 64-byte chunks and
- * the masked tail (q0: the query's first chunk, qt: its tail). */
+/* Word counts of one code of 33-127 bytes: its 64-byte chunk, if full is
+ * 64, and the masked tail (q0: the query's first chunk, qt: its tail). */
 __attribute__((target(PC_AVX512_TARGET), always_inline)) static inline __m512i
-pc512_long_code(const uint8_t *a, __m512i q0, __m512i qt, __mmask64 tm, const uint8_t *p,
-                size_t full)
+pc512_long_code(__m512i q0, __m512i qt, __mmask64 tm, const uint8_t *p, size_t full)
 {
     __m512i acc =
         _mm512_popcnt_epi64(_mm512_xor_si512(qt, _mm512_maskz_loadu_epi8(tm, p + full)));
-    if (full >= 64)
+    if (full)
         acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(
                                         q0, _mm512_loadu_si512((const void *)p))));
-    for (size_t off = 64; off < full; off += 64)
-        acc = _mm512_add_epi64(
-            acc, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)(a + off)),
-                                                      _mm512_loadu_si512((const void *)(p + off)))));
     return acc;
 }
 
@@ -354,7 +350,7 @@ neg_avx512_long_w(const uint8_t *a, const uint8_t *codes, size_t n, size_t nbyte
     const __m256i sign = _mm256_set1_epi32(INT32_MIN);
     for (; j + 8 <= n; j += 8) {
         const uint8_t *p = codes + j * nbytes;
-#define PC512_CODE(c) pc512_long_code(a, q0, qt, tm, p + (c) * nbytes, full)
+#define PC512_CODE(c) pc512_long_code(q0, qt, tm, p + (c) * nbytes, full)
         __m512i h = pc512_pairs(pc512_pairs(pc512_pairs(PC512_CODE(0), PC512_CODE(1)),
                                             pc512_pairs(PC512_CODE(2), PC512_CODE(3))),
                                 pc512_pairs(pc512_pairs(PC512_CODE(4), PC512_CODE(5)),
