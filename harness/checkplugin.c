@@ -7,7 +7,8 @@
  * where it decodes, score in every mode it declares with finite values that
  * do not depend on how the host splits codes into blocks or queries into
  * batches, and handle n = 0 and n = 1; with a score_floor hook, keep its
- * contract under random floors. Data is allocated to exact sizes, so
+ * contract under random floors; with a scan_kind hook, give a known kind,
+ * the same each time. Data is allocated to exact sizes, so
  * an ASan build (the test suite's) catches any access past a buffer.
  */
 #include <errno.h>
@@ -399,6 +400,17 @@ static void check_mode(checker *c, const inst *a, ecb_mode mode, const float *q,
     report(c, "n = 1", rc == 0 && isfinite(s_one[0]) ? ECB_CHECK_PASS : ECB_CHECK_FAIL,
            "one code scored%s", rc ? ": failed" : "");
     check_floor(c, a, mode, pq, nq, codes, n, s_all);
+    if (c->vt->scan_kind) {
+        int k1 = c->vt->scan_kind(a->m, mode), k2 = c->vt->scan_kind(a->m, mode);
+        if (k1 == k2 && (k1 == ECB_SCAN_DEFAULT || k1 == ECB_SCAN_CHEAP || k1 == ECB_SCAN_HEAVY))
+            report(c, "scan_kind", ECB_CHECK_PASS, "%s, the same on a second call",
+                   k1 == ECB_SCAN_CHEAP ? "cheap" : k1 == ECB_SCAN_HEAVY ? "heavy" : "default");
+        else
+            report(c, "scan_kind", ECB_CHECK_FAIL,
+                   "returned %d, then %d; expected ECB_SCAN_DEFAULT, _CHEAP or _HEAVY (0, 1 or "
+                   "2), the same each time",
+                   k1, k2);
+    }
     char msd[512]; /* multi-vector: MaxSim built from these scores (maxsim_check.c) */
     rc = ecb_maxsim_check(a->m, mode, q, nq, codes, n, cs, msd, sizeof msd);
     report(c, "maxsim", rc ? ECB_CHECK_FAIL : ECB_CHECK_PASS, "%s", msd);

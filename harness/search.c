@@ -146,7 +146,11 @@ enum { MIN_UNITS = 8 };
  * scores are read back from cache by the heaps (issue 13, item 7). */
 enum { SCORE_BUFFER_BYTES = 256 * 1024 };
 /* Codes of at most this many bytes are "cheap" (popcount, LUT, small SQ):
- * their scan is bound by the score buffer's traffic, not by the kernel. */
+ * their scan is bound by the score buffer's traffic, not by the kernel.
+ * A method's scan_kind hook, when it has one, says so instead: the size
+ * alone took 96-byte popcounts for heavy and 24-byte PQ codes decoded for
+ * sgemm for cheap (the CoRECT sweep's pq m=192/96 nbits=2 ran at half the
+ * other reconstruction scans' QPS). */
 enum { CHEAP_CODE_BYTES = 64 };
 
 /* ---- scratch kept between scans ----------------------------------------- */
@@ -415,7 +419,14 @@ static int query_grid(scan_job *j, size_t block_queries)
     size_t group = block_queries < j->nq ? block_queries : j->nq;
     size_t want = (MIN_UNITS + j->nblocks - 1) / j->nblocks; /* query blocks wanted */
     size_t qb = (group + want - 1) / want;
-    int cheap = !j->corpus && j->csize <= CHEAP_CODE_BYTES;
+    int kind = j->m && j->m->vt->scan_kind ? j->m->vt->scan_kind(j->m, j->mode) : ECB_SCAN_DEFAULT;
+    if (kind != ECB_SCAN_DEFAULT && kind != ECB_SCAN_CHEAP && kind != ECB_SCAN_HEAVY)
+        return ecb_fail(ECB_EINVAL,
+                        "method '%s': scan_kind returned %d; expected ECB_SCAN_DEFAULT (0), "
+                        "ECB_SCAN_CHEAP (1) or ECB_SCAN_HEAVY (2)",
+                        j->m->vt->name ? j->m->vt->name : "?", kind);
+    int cheap = !j->corpus &&
+                (kind == ECB_SCAN_CHEAP || (kind != ECB_SCAN_HEAVY && j->csize <= CHEAP_CODE_BYTES));
     size_t floor_q = cheap ? QUERY_GRANULE : 4 * QUERY_GRANULE;
     if (cheap) {
         size_t fit = SCORE_BUFFER_BYTES / sizeof(float) / j->block_rows;

@@ -327,6 +327,15 @@ static int bin_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return bin_score_asym(s, prepared, nq, codes, n, scores);
 }
 
+/* Symmetric: a popcount per code, cheaper than the score it writes. The
+ * asymmetric table scan looks up a table entry per code byte: the size
+ * rule (64 bytes) decides. */
+static int bin_scan_kind(const ecb_method *m, ecb_mode mode)
+{
+    (void)m;
+    return mode == ECB_MODE_SYMMETRIC ? ECB_SCAN_CHEAP : ECB_SCAN_DEFAULT;
+}
+
 /* No parameter sets the size: a memory budget takes it as it is. */
 static const char *const bin_size_params[] = {NULL};
 
@@ -347,6 +356,7 @@ static const ecb_method_vtable bin_vtable = {
     .query_size = bin_query_size,
     .prepare = bin_prepare,
     .score = bin_score,
+    .scan_kind = bin_scan_kind,
     .size_params = bin_size_params,
 };
 

@@ -315,6 +315,14 @@ static int itq_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
 }
 
 /* What a memory budget ("budget" in a config) chooses. */
+/* Symmetric: a popcount per code. Asymmetric: each call unpacks the
+ * block's signs for sgemm, which more queries per call share. */
+static int itq_scan_kind(const ecb_method *m, ecb_mode mode)
+{
+    (void)m;
+    return mode == ECB_MODE_SYMMETRIC ? ECB_SCAN_CHEAP : ECB_SCAN_HEAVY;
+}
+
 static const char *const itq_size_params[] = {"nbits", NULL};
 
 static const ecb_method_vtable itq_vtable = {
@@ -334,6 +342,7 @@ static const ecb_method_vtable itq_vtable = {
     .query_size = itq_query_size,
     .prepare = itq_prepare,
     .score = itq_score,
+    .scan_kind = itq_scan_kind,
     .size_params = itq_size_params,
 };
 

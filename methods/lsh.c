@@ -308,6 +308,14 @@ static int lsh_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
+/* Symmetric: a popcount per code. Asymmetric: each call unpacks the
+ * block's signs for sgemm, which more queries per call share. */
+static int lsh_scan_kind(const ecb_method *m, ecb_mode mode)
+{
+    (void)m;
+    return mode == ECB_MODE_SYMMETRIC ? ECB_SCAN_CHEAP : ECB_SCAN_HEAVY;
+}
+
 /* What a memory budget ("budget" in a config) chooses. */
 static const char *const lsh_size_params[] = {"nbits", NULL};
 
@@ -328,6 +336,7 @@ static const ecb_method_vtable lsh_vtable = {
     .query_size = lsh_query_size,
     .prepare = lsh_prepare,
     .score = lsh_score,
+    .scan_kind = lsh_scan_kind,
     .size_params = lsh_size_params,
 };
 

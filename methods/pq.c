@@ -324,6 +324,16 @@ static int pq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
     return rc ? m->host->fail(m->host, rc, "pq: out of memory scoring %zu queries", nq) : 0;
 }
 
+/* Scans of reconstructions decode each block for sgemm (heavy: the more
+ * queries per call, the fewer decodes; 24-byte codes at 12 queries a call
+ * ran at half the QPS); table scans are left to the size rule. */
+static int pq_scan_kind(const ecb_method *m, ecb_mode mode)
+{
+    (void)mode;
+    const pq_state *s = (const pq_state *)m;
+    return pq_vector_query(s) && pq_recon_scan(s) ? ECB_SCAN_HEAVY : ECB_SCAN_DEFAULT;
+}
+
 /* What a memory budget ("budget" in a config) chooses; the first wins ties. */
 static const char *const pq_size_params[] = {"nbits", "m", NULL};
 
@@ -346,6 +356,7 @@ static const ecb_method_vtable pq_vtable = {
     .query_size = pq_query_size,
     .prepare = pq_prepare,
     .score = pq_score,
+    .scan_kind = pq_scan_kind,
     .size_params = pq_size_params,
 };
 

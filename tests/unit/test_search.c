@@ -5,6 +5,7 @@
  * ground-truth cache. The ranking order and heaps: test_topk.c.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,92 @@ static void test_search_codes(void **state)
                                       NULL, &o, &a), ECB_ENUMERIC);
     assert_non_null(strstr(ecb_last_error(), "on purpose"));
     ecb_vecs_free(v);
+    free(x);
+    free(q);
+}
+
+/* scan_kind: a method's hint sets the query blocks score() sees (small for
+ * CHEAP, at least 48 for HEAVY, by code size for DEFAULT), never the
+ * results; a value outside the enum fails the search, naming the hook. */
+static _Atomic size_t kind_min_nq, kind_max_nq;
+static int kind_value;
+static int fake_kind(const ecb_method *m, ecb_mode mode)
+{
+    (void)m;
+    (void)mode;
+    return kind_value;
+}
+static int fake_kind_score(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
+                           const uint8_t *codes, size_t n, float *scores)
+{
+    size_t v = atomic_load(&kind_min_nq);
+    while (nq < v && !atomic_compare_exchange_weak(&kind_min_nq, &v, nq)) {}
+    v = atomic_load(&kind_max_nq);
+    while (nq > v && !atomic_compare_exchange_weak(&kind_max_nq, &v, nq)) {}
+    return fake_score(m, mode, prepared, nq, codes, n, scores);
+}
+
+static void test_search_scan_kind(void **state)
+{
+    (void)state;
+    /* 16-byte codes: cheap by size; 100 queries, one block of 2,000 rows */
+    size_t n = 2000, d = 4, nq = 100, k = 10;
+    float *x = rand_mat(n, d, 25), *q = rand_mat(nq, d, 26);
+    ecb_method_vtable vt = fake_vtable(fake_kind_score);
+    vt.scan_kind = fake_kind;
+    ecb_method m = {&vt, NULL, d, ECB_SIM_DOT};
+    ecb_topk ref;
+    ecb_search_opts o = {2, 65536, 1024};
+    static const struct {
+        int kind;
+        size_t min_nq, max_nq; /* the blocks score() must see */
+    } cases[] = {
+        {ECB_SCAN_DEFAULT, 12, 36}, {ECB_SCAN_CHEAP, 12, 36}, {ECB_SCAN_HEAVY, 48, 100}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        kind_value = cases[c].kind;
+        atomic_store(&kind_min_nq, SIZE_MAX);
+        atomic_store(&kind_max_nq, 0);
+        ecb_topk a;
+        assert_int_equal(ecb_search_codes(&m, ECB_MODE_ASYMMETRIC, q, nq, (const uint8_t *)x, n,
+                                          k, NULL, &o, &a), 0);
+        assert_true(atomic_load(&kind_min_nq) >= cases[c].min_nq);
+        assert_true(atomic_load(&kind_max_nq) <= cases[c].max_nq);
+        if (c == 0) {
+            ref = a;
+            continue;
+        }
+        assert_memory_equal(a.ids, ref.ids, nq * k * sizeof *a.ids);
+        assert_memory_equal(a.scores, ref.scores, nq * k * sizeof *a.scores);
+        ecb_topk_release(&a);
+    }
+    ecb_topk_release(&ref);
+    /* 16-byte codes counted as heavy once the hook says so: blocks of 48 + 52 */
+    kind_value = ECB_SCAN_HEAVY;
+    atomic_store(&kind_min_nq, SIZE_MAX);
+    ecb_topk a;
+    assert_int_equal(ecb_search_codes(&m, ECB_MODE_ASYMMETRIC, q, nq, (const uint8_t *)x, n, k,
+                                      NULL, &o, &a), 0);
+    assert_int_equal(atomic_load(&kind_min_nq), 48);
+    ecb_topk_release(&a);
+    /* 128-byte codes (32 floats): heavy by size, small blocks once cheap */
+    float *x32 = rand_mat(n, 32, 27), *q32 = rand_mat(nq, 32, 28);
+    ecb_method m32 = {&vt, NULL, 32, ECB_SIM_DOT};
+    for (int kind = ECB_SCAN_DEFAULT; kind <= ECB_SCAN_CHEAP; kind++) {
+        kind_value = kind;
+        atomic_store(&kind_min_nq, SIZE_MAX);
+        atomic_store(&kind_max_nq, 0);
+        assert_int_equal(ecb_search_codes(&m32, ECB_MODE_ASYMMETRIC, q32, nq,
+                                          (const uint8_t *)x32, n, k, NULL, &o, &a), 0);
+        if (kind == ECB_SCAN_DEFAULT) assert_int_equal(atomic_load(&kind_min_nq), 48);
+        else assert_true(atomic_load(&kind_max_nq) <= 36);
+        ecb_topk_release(&a);
+    }
+    free(x32);
+    free(q32);
+    kind_value = 7;
+    assert_int_equal(ecb_search_codes(&m, ECB_MODE_ASYMMETRIC, q, nq, (const uint8_t *)x, n, k,
+                                      NULL, &o, &a), ECB_EINVAL);
+    assert_non_null(strstr(ecb_last_error(), "scan_kind returned 7"));
     free(x);
     free(q);
 }
@@ -679,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_groundtruth_cache),
         cmocka_unit_test(test_shipped_groundtruth),
         cmocka_unit_test(test_cell_batch_passes),
+        cmocka_unit_test(test_search_scan_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,6 +63,7 @@
  *    select (appended within v1)            R with SELECT (which needs TRANSFORM);
  *                                           concurrent
  *    score_floor (appended within v1)       O for quantizers; concurrent
+ *    scan_kind (appended within v1)         O for quantizers (pure)
  *  A quantizer sets ECB_METHOD_SYMMETRIC and/or ECB_METHOD_ASYMMETRIC; a
  *  mode it does not set is never requested (the runner records such cells
  *  as skipped).
@@ -204,6 +205,14 @@ enum {
     ECB_METHOD_SELECT = 1u << 6,      /* appended within v1: a TRANSFORM that selects the
                                        * tokens of multi-vector documents (select) */
 };
+/* What scan_kind() returns: how the host cuts a scan's queries into score()
+ * calls (appended within v1). */
+enum {
+    ECB_SCAN_DEFAULT = 0, /* the host judges by code_size(): at most 64 bytes is cheap */
+    ECB_SCAN_CHEAP = 1,   /* per code, score() costs about what writing its float does */
+    ECB_SCAN_HEAVY = 2,   /* score() pays per call for each code block (decoding, sgemm) */
+};
+
 /* Every flag ABI v1 defines; a plugin setting any other bit is rejected
  * (so a host older than a flag refuses a plugin that needs it). */
 #define ECB_METHOD_FLAGS_V1 0x5fu
@@ -326,6 +335,21 @@ struct ecb_method_vtable {
      * floors. */
     int (*score_floor)(const ecb_method *m, ecb_mode mode, const void *prepared, size_t nq,
                        const uint8_t *codes, size_t n, const float *floor, float *scores);
+
+    /* O for quantizers, pure: ECB_SCAN_* for score() in this mode, a speed
+     * hint that never changes results (score()'s contract: values do not
+     * depend on the split). The host scores a block of codes for a block of
+     * queries at a time and then reads the nq x n scores back into its
+     * top-k. CHEAP (a popcount, a small table per code): the host gives
+     * score() small query blocks (12 queries), so that the scores it reads
+     * back are still in cache; a block of 65,536 codes for 500 queries is
+     * 131 MB of scores, which took longer to write and read than the
+     * popcounts of 96-byte codes. HEAVY (score() decodes the block, or runs
+     * sgemm, which packs the block again on every call): at least 48
+     * queries, up to the whole query block, so that the per-call work is
+     * shared. NULL or ECB_SCAN_DEFAULT: CHEAP when code_size() is at most 64
+     * bytes, else HEAVY. `ecbench check-plugin` checks the value. */
+    int (*scan_kind)(const ecb_method *m, ecb_mode mode);
 };
 
 /* The one symbol a plugin exports. */
