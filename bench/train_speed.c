@@ -3,8 +3,10 @@
  * file (rows L2-normalised with --cosine, as the harness hands cosine data),
  * the wall and process-CPU seconds of each repetition and their medians,
  * plus a hash of what training produced (the transform of, or the codes
- * for, the first 1,000 rows) so that a faster training can be checked to
- * give the same bits.
+ * for, the first 1,000 rows, and for methods that decode, the decoding of
+ * the 256 codes whose bytes are all 0, all 1, ..., all 255: every centroid
+ * of a one-byte-per-sub-vector codebook) so that a faster training can be
+ * checked to give the same bits.
  *
  *   bench_train_speed FILE.fvecs METHOD [--n 100000] [--threads 1] [--reps 3]
  *                     [--cosine] [--l2] [--param NAME=VALUE ...] [--methods DIR]
@@ -165,9 +167,26 @@ int main(int argc, char **argv)
             return 1;
         }
         uint64_t hr = fnv(out, bytes, 1469598103934665603ull);
+        free(out);
+        if (!(vt->flags & ECB_METHOD_TRANSFORM) && (vt->flags & ECB_METHOD_DECODE) && vt->decode) {
+            /* Decoded codes whose bytes are all j, for every byte value j:
+             * with one byte per sub-vector (nbits=8) every centroid of every
+             * codebook, so the hash covers the whole codebook, not only the
+             * centroids the first rows use. */
+            size_t cs = vt->code_size(m);
+            uint8_t *codes = malloc(256 * cs);
+            float *dec = malloc(256 * d * sizeof *dec);
+            for (size_t jv = 0; jv < 256; jv++) memset(codes + jv * cs, (int)jv, cs);
+            if (vt->decode(m, codes, 256, dec)) {
+                fprintf(stderr, "decode: %s\n", ecb_last_error());
+                return 1;
+            }
+            hr = fnv(dec, 256 * d * sizeof *dec, hr);
+            free(codes);
+            free(dec);
+        }
         if (r && hr != hash) printf("# hash differs between repetitions!\n");
         hash = hr;
-        free(out);
         vt->destroy(m);
     }
     printf("%s n=%zu d=%zu threads=%zu reps=%zu", name, n, d, threads, reps);

@@ -7,8 +7,10 @@
  *
  * Determinism: for a given seed the output is bit-for-bit identical on any
  * machine and for any thread count: the portable kernels round as the AVX2
- * ones do (fmaf where those use FMA), which a test checks under
- * ECBENCH_CPU=generic.
+ * and AVX-512 ones do (fmaf where those use FMA), which a test checks under
+ * ECBENCH_CPU=generic. (Above ECB_KM_DIRECT_MAX_D the assignment rides on
+ * OpenBLAS's sgemm, whose rounding is that of the kernel OpenBLAS picks for
+ * the CPU; see kmeans_assign.c.)
  *
  * What the codebook methods share on top of k-means lives next to it:
  * packed codes and lookup-table scans (codes.c), the product-quantizer
@@ -217,6 +219,53 @@ typedef struct {
     float *c;
 } upd_job;
 
+/* Adds the points of clusters [lo, hi) to their sums, in point order;
+ * ADD_ROW(s, xi) adds the d floats xi to the d doubles s. */
+#define ECB_KM_ACCUMULATE(ADD_ROW)                                             \
+    for (size_t i = 0; i < j->n; i++) {                                        \
+        uint32_t a = j->asg[i];                                                \
+        if (a < lo || a >= hi) continue;                                       \
+        j->count[a]++;                                                         \
+        double *s = j->sum + (size_t)a * d;                                    \
+        const float *xi = j->x + i * d;                                        \
+        ADD_ROW;                                                               \
+    }
+
+static void accumulate_portable(const upd_job *j, size_t lo, size_t hi)
+{
+    const size_t d = j->d;
+    ECB_KM_ACCUMULATE(for (size_t t = 0; t < d; t++) s[t] += xi[t])
+}
+
+#ifdef ECB_KM_X86
+/* The same additions eight coordinates at a time: each sum still receives
+ * its points in point order, one correctly rounded double add each, so the
+ * bits are those of the portable loop (which the compiler, not knowing that
+ * s and xi never overlap, leaves mostly scalar). */
+__attribute__((target("avx512f"))) static inline void add_row_avx512(double *s, const float *xi,
+                                                                      size_t d, __mmask8 tail)
+{
+    size_t t = 0;
+    for (; t + 8 <= d; t += 8)
+        _mm512_storeu_pd(s + t, _mm512_add_pd(_mm512_loadu_pd(s + t),
+                                              _mm512_cvtps_pd(_mm256_loadu_ps(xi + t))));
+    if (tail) {
+        __m512d v = _mm512_cvtps_pd(
+            _mm512_castps512_ps256(_mm512_maskz_loadu_ps((__mmask16)tail, xi + t)));
+        _mm512_mask_storeu_pd(s + t, tail, _mm512_add_pd(_mm512_maskz_loadu_pd(tail, s + t), v));
+    }
+}
+
+__attribute__((target("avx512f"))) static void accumulate_avx512(const upd_job *j, size_t lo,
+                                                                  size_t hi)
+{
+    const size_t d = j->d;
+    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
+    ECB_KM_ACCUMULATE(add_row_avx512(s, xi, d, tail))
+}
+#endif
+#undef ECB_KM_ACCUMULATE
+
 static int update_task(void *arg, size_t task, size_t worker)
 {
     (void)worker;
@@ -224,14 +273,12 @@ static int update_task(void *arg, size_t task, size_t worker)
     const size_t d = j->d, lo = task * j->per, hi = lo + j->per < j->k ? lo + j->per : j->k;
     memset(j->count + lo, 0, (hi - lo) * sizeof *j->count);
     memset(j->sum + lo * d, 0, (hi - lo) * d * sizeof *j->sum);
-    for (size_t i = 0; i < j->n; i++) {
-        uint32_t a = j->asg[i];
-        if (a < lo || a >= hi) continue;
-        j->count[a]++;
-        double *s = j->sum + (size_t)a * d;
-        const float *xi = j->x + i * d;
-        for (size_t t = 0; t < d; t++) s[t] += xi[t];
-    }
+#ifdef ECB_KM_X86
+    if (ecb_cpu()->avx512f)
+        accumulate_avx512(j, lo, hi);
+    else
+#endif
+        accumulate_portable(j, lo, hi);
     for (size_t c = lo; c < hi; c++) {
         if (!j->count[c]) continue; /* keeps its old position until repaired */
         double inv = 1.0 / (double)j->count[c];

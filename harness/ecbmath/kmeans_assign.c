@@ -2,14 +2,20 @@
  * The assignment pass of k-means: argmin_j ||c_j||^2 - 2 x.c_j for every
  * point, the cost that matters. Two kernels:
  *  - small d (<= ECB_KM_DIRECT_MAX_D, the PQ sub-spaces): a direct kernel
- *    that holds 8 points in the lanes of an AVX2 register and streams the
- *    centroids through FMAs, keeping the running minimum and its index in
- *    registers. An sgemm with an inner dimension of 4..32 runs far below
- *    peak and then needs a second pass over the n x k product for argmin;
- *    this kernel needs neither. Chosen by ecb_cpu() (portable C otherwise,
- *    rounding with fmaf like the FMA lanes, so both give the same bits).
+ *    that holds 8 points in the lanes of an AVX2 register (32 in two
+ *    AVX-512 registers) and streams the centroids through FMAs, keeping the
+ *    running minimum and its index in registers. An sgemm with an inner
+ *    dimension of 4..32 runs far below peak and then needs a second pass
+ *    over the n x k product for argmin; this kernel needs neither. Chosen by
+ *    ecb_cpu() (portable C otherwise, rounding with fmaf like the FMA lanes,
+ *    so all give the same bits).
  *  - larger d: blocked sgemm (256 points x 1024 centroids per tile, so the
  *    scratch is bounded at 1 MiB per thread) followed by a row argmin.
+ *    The tile shape is part of the result: OpenBLAS 0.3.21's Haswell sgemm
+ *    (what it runs on Zen 5 too) computes some elements of a call as one
+ *    FMA chain and others, by their place in the call, as even and odd k
+ *    in two chains summed, so reshaping the tiles, or moving d = 33..64 to
+ *    the direct kernel (about 2.2x faster at d = 48), changes codebooks.
  * Points are split into a fixed grid of tasks run by ecb_parallel_for, so
  * results do not depend on the thread count (each point's argmin is
  * computed the same way).
@@ -33,7 +39,8 @@ enum {
     ECB_KM_DIRECT_MAX_D = 32,
     ECB_KM_BLOCK_POINTS = 256,
     ECB_KM_BLOCK_CENTROIDS = 1024,
-    /* points per task of a pass: a multiple of 8 and of the block size;
+    /* points per task of a pass: a multiple of the direct kernels' 8 and
+     * 32 lanes and of the block size;
      * below this a thread costs more than it saves */
     ECB_KM_TASK_POINTS = 2048,
 };
@@ -49,6 +56,7 @@ typedef struct km_job {
     uint32_t *assign;
     float *dist; /* may be NULL */
     int use_avx2;
+    int use_avx512;
 } km_job;
 
 /* ECBENCH_CPU=generic (ecb_cpu) selects the portable kernels, so that tests
@@ -62,7 +70,27 @@ static int km_avx2(void)
 #endif
 }
 
+static int km_avx512(void)
+{
+#ifdef ECB_KM_X86
+    return ecb_cpu()->avx512f;
+#else
+    return 0;
+#endif
+}
+
 /* ---- direct kernel ------------------------------------------------------- */
+
+/* Lane l of row t of xt (rows of `lanes` floats) gets coordinate t of point
+ * l of the nb <= lanes points at x; missing points repeat the first (their
+ * results are dropped). */
+static void transpose_block(const float *x, size_t d, size_t nb, size_t lanes, float *xt)
+{
+    for (size_t l = 0; l < lanes; l++) {
+        const float *xl = x + (l < nb ? l : 0) * d;
+        for (size_t t = 0; t < d; t++) xt[t * lanes + l] = xl[t];
+    }
+}
 
 static void direct_portable(const km_job *j, size_t i0, size_t i1, float *bestv)
 {
@@ -104,11 +132,7 @@ __attribute__((target("avx2,fma"))) static void direct_avx2(const km_job *j, siz
     int32_t iout[8] __attribute__((aligned(32)));
     for (size_t b = i0; b < i1; b += 8) {
         size_t nb = i1 - b < 8 ? i1 - b : 8;
-        /* Transpose 8 points so that lane l holds point b+l. */
-        for (size_t l = 0; l < 8; l++) {
-            const float *x = j->x + (b + (l < nb ? l : 0)) * d;
-            for (size_t t = 0; t < d; t++) xt[t * 8 + l] = x[t];
-        }
+        transpose_block(j->x + b * d, d, nb, 8, xt);
         __m256 minv = _mm256_set1_ps(INFINITY);
         __m256 mini = _mm256_setzero_ps();
         size_t c = 0;
@@ -146,6 +170,102 @@ __attribute__((target("avx2,fma"))) static void direct_avx2(const km_job *j, siz
     }
 }
 #undef ECB_KM_UPDATE
+
+/* The same arithmetic with 32 points in two AVX-512 registers and eight
+ * centroids per step: 16 independent FMA chains per transposed row of
+ * points, so that the FMA units, not the loads of the broadcast centroid
+ * coordinates, bound it (the AVX2 kernel issues five loads per four FMAs).
+ * Each (point, centroid) value is the same FMA chain from ||c||^2 in
+ * coordinate order as in the other kernels, and each lane keeps a strict '<'
+ * running minimum in centroid order: the same bits, ties to the lowest
+ * index. The masked moves are min_ps(acc, min) of the AVX2 kernel (which
+ * returns min unless acc < min, NaN included). */
+#define ECB_KM_UPDATE16(acc, minv, mini, jj)                                   \
+    do {                                                                       \
+        __mmask16 lt_ = _mm512_cmp_ps_mask((acc), (minv), _CMP_LT_OQ);         \
+        (minv) = _mm512_mask_mov_ps((minv), lt_, (acc));                       \
+        (mini) = _mm512_mask_mov_epi32((mini), lt_, _mm512_set1_epi32((int)(jj))); \
+    } while (0)
+
+__attribute__((target("avx512f"))) static void direct_avx512(const km_job *j, size_t i0,
+                                                              size_t i1, float *bestv)
+{
+    const size_t d = j->d, k = j->k;
+    float xt[ECB_KM_DIRECT_MAX_D * 32] __attribute__((aligned(64)));
+    float vout[32] __attribute__((aligned(64)));
+    int32_t iout[32] __attribute__((aligned(64)));
+    for (size_t b = i0; b < i1; b += 32) {
+        size_t nb = i1 - b < 32 ? i1 - b : 32;
+        transpose_block(j->x + b * d, d, nb, 32, xt);
+        __m512 minv0 = _mm512_set1_ps(INFINITY), minv1 = minv0;
+        __m512i mini0 = _mm512_setzero_si512(), mini1 = mini0;
+        size_t c = 0;
+        for (; c + 8 <= k; c += 8) {
+            const float *m = j->m2c + c * d;
+            __m512 a0 = _mm512_set1_ps(j->cn[c]), b0 = a0;
+            __m512 a1 = _mm512_set1_ps(j->cn[c + 1]), b1 = a1;
+            __m512 a2 = _mm512_set1_ps(j->cn[c + 2]), b2 = a2;
+            __m512 a3 = _mm512_set1_ps(j->cn[c + 3]), b3 = a3;
+            __m512 a4 = _mm512_set1_ps(j->cn[c + 4]), b4 = a4;
+            __m512 a5 = _mm512_set1_ps(j->cn[c + 5]), b5 = a5;
+            __m512 a6 = _mm512_set1_ps(j->cn[c + 6]), b6 = a6;
+            __m512 a7 = _mm512_set1_ps(j->cn[c + 7]), b7 = a7;
+            for (size_t t = 0; t < d; t++) {
+                __m512 x0 = _mm512_load_ps(xt + t * 32), x1 = _mm512_load_ps(xt + t * 32 + 16);
+                __m512 w;
+#define ECB_KM_FMA2(u, A, B)                                                   \
+    w = _mm512_set1_ps(m[(u) * d + t]);                                        \
+    A = _mm512_fmadd_ps(x0, w, A);                                             \
+    B = _mm512_fmadd_ps(x1, w, B)
+                ECB_KM_FMA2(0, a0, b0);
+                ECB_KM_FMA2(1, a1, b1);
+                ECB_KM_FMA2(2, a2, b2);
+                ECB_KM_FMA2(3, a3, b3);
+                ECB_KM_FMA2(4, a4, b4);
+                ECB_KM_FMA2(5, a5, b5);
+                ECB_KM_FMA2(6, a6, b6);
+                ECB_KM_FMA2(7, a7, b7);
+#undef ECB_KM_FMA2
+            }
+            ECB_KM_UPDATE16(a0, minv0, mini0, c);
+            ECB_KM_UPDATE16(b0, minv1, mini1, c);
+            ECB_KM_UPDATE16(a1, minv0, mini0, c + 1);
+            ECB_KM_UPDATE16(b1, minv1, mini1, c + 1);
+            ECB_KM_UPDATE16(a2, minv0, mini0, c + 2);
+            ECB_KM_UPDATE16(b2, minv1, mini1, c + 2);
+            ECB_KM_UPDATE16(a3, minv0, mini0, c + 3);
+            ECB_KM_UPDATE16(b3, minv1, mini1, c + 3);
+            ECB_KM_UPDATE16(a4, minv0, mini0, c + 4);
+            ECB_KM_UPDATE16(b4, minv1, mini1, c + 4);
+            ECB_KM_UPDATE16(a5, minv0, mini0, c + 5);
+            ECB_KM_UPDATE16(b5, minv1, mini1, c + 5);
+            ECB_KM_UPDATE16(a6, minv0, mini0, c + 6);
+            ECB_KM_UPDATE16(b6, minv1, mini1, c + 6);
+            ECB_KM_UPDATE16(a7, minv0, mini0, c + 7);
+            ECB_KM_UPDATE16(b7, minv1, mini1, c + 7);
+        }
+        for (; c < k; c++) {
+            const float *m = j->m2c + c * d;
+            __m512 a0 = _mm512_set1_ps(j->cn[c]), b0 = a0;
+            for (size_t t = 0; t < d; t++) {
+                __m512 w = _mm512_set1_ps(m[t]);
+                a0 = _mm512_fmadd_ps(_mm512_load_ps(xt + t * 32), w, a0);
+                b0 = _mm512_fmadd_ps(_mm512_load_ps(xt + t * 32 + 16), w, b0);
+            }
+            ECB_KM_UPDATE16(a0, minv0, mini0, c);
+            ECB_KM_UPDATE16(b0, minv1, mini1, c);
+        }
+        _mm512_store_ps(vout, minv0);
+        _mm512_store_ps(vout + 16, minv1);
+        _mm512_store_si512(iout, mini0);
+        _mm512_store_si512(iout + 16, mini1);
+        for (size_t l = 0; l < nb; l++) {
+            j->assign[b + l] = (uint32_t)iout[l];
+            bestv[b + l - i0] = vout[l];
+        }
+    }
+}
+#undef ECB_KM_UPDATE16
 #endif
 
 /* ---- sgemm kernel ---------------------------------------------------------- */
@@ -271,7 +391,9 @@ static int assign_task(void *arg, size_t task, size_t worker)
     float *bestv = p->scratch + worker * p->per_worker;
     if (j->d <= ECB_KM_DIRECT_MAX_D) {
 #ifdef ECB_KM_X86
-        if (j->use_avx2)
+        if (j->use_avx512)
+            direct_avx512(j, i0, i1, bestv);
+        else if (j->use_avx2)
             direct_avx2(j, i0, i1, bestv);
         else
 #endif
@@ -346,7 +468,8 @@ int ecb_kmeans_assign_mt(const float *x, size_t n, size_t d, const float *centro
         }
     }
     km_job job = {.x = x, .n = n, .d = d, .c = centroids, .m2c = m2c, .cn = cn, .k = k,
-                      .assign = assign, .dist = dist, .use_avx2 = km_avx2()};
+                      .assign = assign, .dist = dist, .use_avx2 = km_avx2(),
+                  .use_avx512 = km_avx512()};
     int rc = run_assign(&job, threads);
     free(m2c);
     free(cn);

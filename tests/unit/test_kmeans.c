@@ -3,8 +3,8 @@
  * clustering of separated blobs, the assignment against a double-precision
  * brute force, empty-cluster repair, determinism across thread counts, and
  * the CPU levels (ecb_cpu, ECBENCH_CPU): the portable kernels give the same
- * bits as the AVX2 ones, checked in child processes since the level is read
- * once per process.
+ * bits as the AVX2 and AVX-512 ones, checked in child processes since the
+ * level is read once per process.
  */
 #include <math.h>
 #include <stdio.h>
@@ -151,14 +151,16 @@ static char *read_all(const char *path, size_t *len)
 }
 
 /* k-means with every kernel path the level selects (direct kernel and
- * k-means++ for small d, sgemm for larger d, random init), written to path:
- * centroids and assignments, raw bytes. */
+ * k-means++ for small d, sgemm for larger d, random init; n = 1500 ends in a
+ * partial block of the 8- and 32-point kernels and k = 37 in a partial
+ * group of centroids), written to path: centroids and assignments, raw
+ * bytes. */
 static void kmeans_fingerprint(const char *path)
 {
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    const size_t dims[] = {6, 32, 40};
-    for (size_t a = 0; a < 3; a++) {
+    const size_t dims[] = {6, 24, 32, 40};
+    for (size_t a = 0; a < 4; a++) {
         size_t d = dims[a], n = 1500, k = 37;
         float *x = malloc(n * d * sizeof *x), *c = malloc(k * d * sizeof *c);
         uint32_t *asg = malloc(n * sizeof *asg);
