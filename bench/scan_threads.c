@@ -47,7 +47,10 @@ typedef struct {
     ecb_mode mode;
 } scan_case;
 
-/* plugin NULL: exact float32 search */
+/* plugin NULL: exact float32 search. "pca" is pca(dim=d/2) > float32, the
+ * pipeline of vs_faiss.sh's pca row; its passes time what a cell's batch
+ * pass does: project the queries, prepare, scan (the projection is part of
+ * the qps, as it is of FAISS's IndexPreTransform). */
 static const scan_case cases[] = {
     {"exact", NULL, {NULL}, {NULL}, ECB_MODE_ASYMMETRIC},
     {"float32", "float32", {NULL}, {NULL}, ECB_MODE_ASYMMETRIC},
@@ -65,6 +68,7 @@ static const scan_case cases[] = {
     {"pq32 asym", "pq", {"m"}, {"32"}, ECB_MODE_ASYMMETRIC},
     {"rabitq1 asym", "rabitq", {"bits"}, {"1"}, ECB_MODE_ASYMMETRIC},
     {"rabitq4 asym", "rabitq", {"bits"}, {"4"}, ECB_MODE_ASYMMETRIC},
+    {"pca d/2", "pca", {NULL}, {NULL}, ECB_MODE_ASYMMETRIC},
 };
 
 
@@ -94,8 +98,10 @@ static double median(double *v, size_t n)
 
 typedef struct {
     const ecb_method *m; /* NULL: exact */
+    const ecb_method *pca; /* projects q into qp, then m prepares into prep */
+    float *qp;
     ecb_mode mode;
-    const uint8_t *prep;
+    uint8_t *prep;
     size_t qsize;
     const uint8_t *codes;
     const ecb_vecs *corpus;
@@ -120,7 +126,12 @@ static double run(const bench_job *b, size_t q0, size_t nq, size_t threads, doub
     o.threads = threads;
     ecb_topk t;
     double c0 = cpu_now(), t0 = ecb_now();
-    int rc = b->m ? ecb_search_codes(b->m, b->mode, b->prep + q0 * b->qsize, nq, b->codes, b->n,
+    int rc = 0;
+    if (b->pca) {
+        rc = b->pca->vt->transform(b->pca, b->q + q0 * b->pca->dim, nq, b->qp);
+        if (!rc) rc = b->m->vt->prepare(b->m, b->mode, b->qp, nq, b->prep + q0 * b->qsize);
+    }
+    if (!rc) rc = b->m ? ecb_search_codes(b->m, b->mode, b->prep + q0 * b->qsize, nq, b->codes, b->n,
                                      b->k, NULL, &o, &t)
                   : ecb_search_exact(b->corpus, b->q + q0 * ecb_vecs_dim(b->corpus), nq, b->sim,
                                      b->k, NULL, &o, &t);
@@ -132,6 +143,35 @@ static double run(const bench_job *b, size_t q0, size_t nq, size_t threads, doub
     }
     ecb_topk_release(&t);
     return dt;
+}
+
+/* The pca(dim=d/2) stage of a pca row, trained on the first ntrain rows of
+ * x; *xp and *qp get the projected corpus and queries (malloc'ed). */
+static ecb_method *pca_stage(const ecb_registry *reg, ecb_host *host, ecb_similarity sim,
+                             const float *x, size_t n, size_t ntrain, const float *q, size_t nq,
+                             size_t d, float **xp, float **qp)
+{
+    const ecb_plugin *pl = ecb_registry_find(reg, "pca");
+    if (!pl) return NULL;
+    const ecb_method_vtable *vt = &pl->vt;
+    void *params = calloc(1, vt->params_size);
+    ecb_method *m = NULL;
+    char half[32];
+    snprintf(half, sizeof half, "%zu", d / 2);
+    int rc = params ? 0 : ECB_ENOMEM;
+    if (!rc) {
+        bench_set_defaults(vt->params, params);
+        rc = bench_set_param(vt->params, params, "dim", half) ? ECB_EINVAL : 0;
+    }
+    if (!rc && !(rc = vt->create(host, params, d, sim, &m))) m->vt = vt;
+    free(params);
+    if (!rc) rc = vt->train(m, x, ntrain);
+    *xp = malloc(n * (d / 2) * sizeof **xp);
+    *qp = malloc(nq * (d / 2) * sizeof **qp);
+    if (!rc) rc = *xp && *qp ? vt->transform(m, x, n, *xp) : ECB_ENOMEM;
+    if (!rc) rc = vt->transform(m, q, nq, *qp);
+    if (rc && m) { vt->destroy(m); m = NULL; }
+    return m;
 }
 
 int main(int argc, char **argv)
@@ -204,35 +244,48 @@ int main(int argc, char **argv)
         b.corpus = corpus;
         b.q = q;
         b.sim = sim == ECB_SIM_L2 ? ECB_DS_L2 : ECB_DS_DOT;
-        ecb_method *m = NULL;
+        ecb_method *m = NULL, *pm = NULL;
         void *params = NULL;
         uint8_t *codes = NULL, *prep = NULL;
+        float *xs = x, *qs = q, *xp = NULL, *qp = NULL;
+        size_t ds = d;
         const ecb_method_vtable *vt = NULL;
         size_t cs = 4 * d;
-        if (sc->plugin) {
-            const ecb_plugin *pl = ecb_registry_find(reg, sc->plugin);
-            if (!pl) { printf("%-12s (not built)\n", sc->label); continue; }
+        ecb_host host;
+        ecb_host_init(&host, 42, 1);
+        const char *plugin = sc->plugin;
+        if (plugin && !strcmp(plugin, "pca")) {
+            if (!(pm = pca_stage(reg, &host, sim, x, n, ntrain, q, nq, d, &xp, &qp))) {
+                printf("%-12s failed: pca: %s\n", sc->label, ecb_last_error());
+                goto next;
+            }
+            xs = xp;
+            qs = qp;
+            ds = d / 2;
+            plugin = "float32";
+        }
+        if (plugin) {
+            const ecb_plugin *pl = ecb_registry_find(reg, plugin);
+            if (!pl) { printf("%-12s (not built)\n", sc->label); goto next; }
             vt = &pl->vt;
             params = calloc(1, vt->params_size ? vt->params_size : 1);
             bench_set_defaults(vt->params, params);
             for (int i = 0; i < 2 && sc->pname[i]; i++)
                 if (bench_set_param(vt->params, params, sc->pname[i], sc->pval[i]))
                     fprintf(stderr, "%s: cannot set %s\n", sc->label, sc->pname[i]);
-            ecb_host host;
-            ecb_host_init(&host, 42, 1);
-            int rc = vt->create(&host, params, d, sim, &m);
+            int rc = vt->create(&host, params, ds, sim, &m);
             if (!rc) {
                 m->vt = vt;
-                if (vt->train) rc = vt->train(m, x, ntrain);
+                if (vt->train) rc = vt->train(m, xs, ntrain);
             }
             if (!rc) {
                 cs = vt->code_size(m);
                 b.qsize = vt->query_size(m, sc->mode);
                 codes = malloc(n * cs);
                 prep = malloc(nq * b.qsize);
-                rc = codes && prep ? vt->encode(m, x, n, codes) : ECB_ENOMEM;
+                rc = codes && prep ? vt->encode(m, xs, n, codes) : ECB_ENOMEM;
             }
-            if (!rc) rc = vt->prepare(m, sc->mode, q, nq, prep);
+            if (!rc) rc = vt->prepare(m, sc->mode, qs, nq, prep);
             if (rc) {
                 printf("%-12s failed: %s\n", sc->label, ecb_last_error());
                 goto next;
@@ -241,6 +294,8 @@ int main(int argc, char **argv)
             b.mode = sc->mode;
             b.codes = codes;
             b.prep = prep;
+            b.pca = pm;
+            b.qp = qp;
         }
         double t1[64], t2[64], c1[64], c2[64], tl[1024], cl;
         if (reps > 64) reps = 64;
@@ -260,6 +315,9 @@ int main(int argc, char **argv)
         free(codes);
         free(prep);
         if (m) vt->destroy(m);
+        if (pm) pm->vt->destroy(pm);
+        free(xp);
+        free(qp);
         free(params);
     }
     ecb_vecs_free(corpus);
