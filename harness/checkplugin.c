@@ -8,8 +8,9 @@
  * do not depend on how the host splits codes into blocks or queries into
  * batches, and handle n = 0 and n = 1; with a score_floor hook, keep its
  * contract under random floors; with a scan_kind hook, give a known kind,
- * the same each time. Data is allocated to exact sizes, so
- * an ASan build (the test suite's) catches any access past a buffer.
+ * the same each time; with score_rows, score ranges bit for bit. Data is
+ * allocated to exact sizes, so an ASan build (the test suite's) catches any
+ * access past a buffer.
  */
 #include <errno.h>
 #include <math.h>
@@ -337,6 +338,49 @@ static void check_floor(checker *c, const inst *a, ecb_mode mode, const uint8_t 
     free(fl);
 }
 
+/* score_rows: score() on consecutive ranges of r and of 2r codes (the last
+ * one shorter) gives score()'s bits over all n codes, as the host's scan by
+ * ranges assumes. With RQ queries (the prepared ones repeated): sgemm
+ * rounds a score by the call's row count only for more than a few queries. */
+enum { RQ = 24 };
+static void check_rows(checker *c, const inst *a, ecb_mode mode, const uint8_t *pq, size_t nq,
+                       size_t qs, const uint8_t *codes, size_t n, size_t cs)
+{
+    if (!c->vt->score_rows) return;
+    size_t r = c->vt->score_rows(a->m), wrong = 0, failed = 0;
+    if (r == 0) {
+        report(c, "score_rows", ECB_CHECK_PASS, "0: no promise, whole blocks are scored");
+        return;
+    }
+    size_t r1 = r < n ? r : n, r2 = r < n && 2 * r < n ? 2 * r : n;
+    uint8_t *p = malloc(RQ * qs);
+    float *all = malloc(RQ * n * sizeof *all), *got = malloc(RQ * r2 * sizeof *got);
+    if (!p || !all || !got) {
+        report(c, "score_rows", ECB_CHECK_FAIL, "out of memory for the test data");
+        goto done;
+    }
+    for (size_t i = 0; i < RQ; i++) memcpy(p + i * qs, pq + i % nq * qs, qs);
+    if (c->vt->score(a->m, mode, p, RQ, codes, n, all) != 0) failed++;
+    for (size_t len = r1; !failed && len; len = len == r1 && r2 != r1 ? r2 : 0)
+        for (size_t s0 = 0; s0 < n; s0 += len) {
+            size_t ns = n - s0 < len ? n - s0 : len;
+            if (c->vt->score(a->m, mode, p, RQ, codes + s0 * cs, ns, got) != 0) {
+                failed++;
+                continue;
+            }
+            for (size_t i = 0; i < RQ; i++)
+                for (size_t j = 0; j < ns; j++)
+                    wrong += memcmp(&got[i * ns + j], &all[i * n + s0 + j], sizeof *got) != 0;
+        }
+    report(c, "score_rows", wrong || failed ? ECB_CHECK_FAIL : ECB_CHECK_PASS,
+           "%d queries x %zu codes scored in ranges of %zu and %zu rows: %zu scores not "
+           "score()'s bits, %zu calls failed", RQ, n, r1, r2, wrong, failed);
+done:
+    free(p);
+    free(all);
+    free(got);
+}
+
 static void check_mode(checker *c, const inst *a, ecb_mode mode, const float *q, size_t nq,
                        const uint8_t *codes, size_t n, size_t cs)
 {
@@ -411,6 +455,7 @@ static void check_mode(checker *c, const inst *a, ecb_mode mode, const float *q,
                    "2), the same each time",
                    k1, k2);
     }
+    check_rows(c, a, mode, pq, nq, qs, codes, n, cs);
     char msd[512]; /* multi-vector: MaxSim built from these scores (maxsim_check.c) */
     rc = ecb_maxsim_check(a->m, mode, q, nq, codes, n, cs, msd, sizeof msd);
     report(c, "maxsim", rc ? ECB_CHECK_FAIL : ECB_CHECK_PASS, "%s", msd);

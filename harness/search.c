@@ -5,7 +5,8 @@
  * block_rows rows, the queries into a fixed grid of query blocks; worker
  * threads take (corpus block, query block) units (ecb_parallel_for), score
  * them (sgemm for float32, the method's score() for codes) into a query
- * block x block_rows buffer, and push candidates into their own per-query
+ * block x block_rows buffer (or range by range, for a method whose
+ * score_rows allows it), and push candidates into their own per-query
  * bounded heaps. The heaps are merged at the end, query by query in
  * parallel. Memory is the block buffers plus threads x nq x k heap entries:
  * never an n x nq matrix. Exact search of a corpus of at most one block per
@@ -152,6 +153,12 @@ enum { SCORE_BUFFER_BYTES = 256 * 1024 };
  * sgemm for cheap (the CoRECT sweep's pq m=192/96 nbits=2 ran at half the
  * other reconstruction scans' QPS). */
 enum { CHEAP_CODE_BYTES = 64 };
+/* Score buffer of a scan by ranges (a method with score_rows): one range's
+ * queries x rows, kept in L2 with the sgemm's packed blocks. A float32 scan
+ * of a 65,536-row block wrote its 504 x 65,536 scores (132 MB, fresh pages
+ * each scan) and read them back from memory: at d = 384 that was a tenth of
+ * the scan at 1 thread and a quarter at 2 (page faults serialise). */
+enum { RANGE_BYTES = 512 * 1024 };
 
 /* ---- scratch kept between scans ----------------------------------------- */
 
@@ -247,6 +254,10 @@ typedef struct scan_job {
     float *xall;    /* block b at row b * xstride, padded with zero rows */
     double *xnall;  /* |x|^2 of every row (l2) */
     size_t xstride;
+    /* codes: score() calls of this many rows (a multiple of the method's
+     * score_rows), each range ranked while its scores are in cache; 0:
+     * one call per corpus block */
+    size_t range;
 } scan_job;
 
 /* Push one block of scores (nqb x nb, row per query) into the heaps.
@@ -287,7 +298,9 @@ static int offer_block(const scan_job *j, ecb_topk *h, const float *sc, size_t l
 static int scan_alloc(const scan_job *j, scan_worker *w)
 {
     size_t bq = j->max_qb;
-    size_t rows = j->corpus ? ecb_gemm_rows_padded(j->block_rows) : j->block_rows;
+    size_t rows = j->corpus  ? ecb_gemm_rows_padded(j->block_rows)
+                  : j->range ? j->range
+                             : j->block_rows;
     size_t sz;
     if (!ecb_mul_ok(bq, rows, &sz) || (j->corpus && !ecb_mul_ok(rows, j->d, &sz)))
         return ecb_fail(ECB_ENOMEM, "search: block of %zu queries x %zu rows x dim %zu overflows",
@@ -395,6 +408,17 @@ static int scan_unit(void *arg, size_t t, size_t worker)
         rc = j->m->vt->score_floor(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
                                    j->codes + r0 * j->csize, nb, w->fbuf, sbuf);
         if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
+    } else if (j->range) {
+        /* the block's scores, bit for bit (score_rows), range by range */
+        for (size_t s0 = 0; s0 < nb; s0 += j->range) {
+            size_t ns = nb - s0 < j->range ? nb - s0 : j->range;
+            rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
+                                 j->codes + (r0 + s0) * j->csize, ns, sbuf);
+            if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
+            if ((rc = offer_block(j, &w->heaps, sbuf, ns, q0, nqb, r0 + s0, ns, NULL)) != 0)
+                return ecb_task_error_set(&w->err, t, rc);
+        }
+        return 0;
     } else {
         rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
                              j->codes + r0 * j->csize, nb, sbuf);
@@ -497,6 +521,11 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
     if ((rc = query_grid(j, o->block_queries)) != 0) {
         ecb_topk_release(out);
         return rc;
+    }
+    if (j->range) { /* score_rows' multiple for a score buffer of about RANGE_BYTES */
+        size_t per = RANGE_BYTES / sizeof(float) / j->max_qb / j->range;
+        j->range *= per ? per : 1;
+        if (j->range >= j->block_rows) j->range = 0;
     }
     size_t units;
     if (!ecb_mul_ok(j->nblocks, j->nqb, &units)) {
@@ -627,9 +656,13 @@ int ecb_search_codes(const ecb_method *m, ecb_mode mode, const void *prepared, s
     j.m = m;
     j.mode = mode;
     /* ECBENCH_NO_SCORE_FLOOR=1 scans with score() alone: the same results by
-     * the hook's contract, which tests/e2e/score_floor.sh checks end to end */
-    const char *nf = getenv("ECBENCH_NO_SCORE_FLOOR");
+     * the hook's contract, which tests/e2e/score_floor.sh checks end to end;
+     * ECBENCH_NO_SCORE_ROWS=1 scores whole blocks (the same bits: score_rows) */
+    const char *nf = getenv("ECBENCH_NO_SCORE_FLOOR"), *nr = getenv("ECBENCH_NO_SCORE_ROWS");
     j.floor = m->vt->score_floor && !(nf && strcmp(nf, "1") == 0);
+    j.range = !j.floor && m->vt->score_rows && !(nr && strcmp(nr, "1") == 0)
+                  ? m->vt->score_rows(m)
+                  : 0;
     j.prepared = prepared;
     j.qsize = m->vt->query_size(m, mode);
     j.codes = codes;

@@ -72,6 +72,10 @@ static int f32_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
     return 0;
 }
 
+/* Scores of a block equal those of its ranges of this many rows: the host
+ * ranks them range by range while they are in cache. */
+static size_t f32_score_rows(const ecb_method *m) { return ecb_scores_decoded_rows(m->dim); }
+
 /* No parameter sets the size: a memory budget takes it as it is. */
 static const char *const f32_size_params[] = {NULL};
 
@@ -92,6 +96,7 @@ static const ecb_method_vtable f32_vtable = {
     .query_size = f32_query_size,
     .prepare = f32_prepare,
     .score = f32_score,
+    .score_rows = f32_score_rows,
     .size_params = f32_size_params,
 };
 

@@ -44,14 +44,15 @@ static struct {
     pthread_mutex_t lock;
     const float *q;
     size_t n;
-    size_t q0[MAX_CALLS], nq[MAX_CALLS];
-} calls = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, {0}, {0}};
+    size_t q0[MAX_CALLS], nq[MAX_CALLS], rows[MAX_CALLS];
+} calls = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, {0}, {0}, {0}};
 
-static void record(const void *prepared, size_t nq, size_t d)
+static void record(const void *prepared, size_t nq, size_t d, size_t rows)
 {
     pthread_mutex_lock(&calls.lock);
     if (calls.q && calls.n < MAX_CALLS) {
         calls.q0[calls.n] = (size_t)((const float *)prepared - calls.q) / d;
+        calls.rows[calls.n] = rows;
         calls.nq[calls.n++] = nq;
     }
     pthread_mutex_unlock(&calls.lock);
@@ -61,7 +62,7 @@ static int f32_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
                      const uint8_t *codes, size_t n, float *scores)
 {
     (void)mode;
-    record(prepared, nq, m->dim);
+    record(prepared, nq, m->dim, n);
     return ecb_scores_decoded(m, NULL, m->sim == ECB_SIM_L2, prepared, nq, codes,
                               m->dim * sizeof(float), n, m->dim, scores);
 }
@@ -76,10 +77,12 @@ static int f16_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
                      const uint8_t *codes, size_t n, float *scores)
 {
     (void)mode;
-    record(prepared, nq, m->dim);
+    record(prepared, nq, m->dim, n);
     return ecb_scores_decoded(m, half_widen, m->sim == ECB_SIM_L2, prepared, nq, codes,
                               m->dim * 2, n, m->dim, scores);
 }
+
+static size_t decoded_rows(const ecb_method *m) { return ecb_scores_decoded_rows(m->dim); }
 
 static ecb_method_vtable vtable(int half)
 {
@@ -221,6 +224,60 @@ static void test_split_bits(void **state)
     free(x);
     free(q);
     free(h);
+}
+
+/* A method with score_rows is scored range by range (ranges of a multiple of
+ * its rows, the last one short and padded): the top-k, scores included, of
+ * whole blocks, bit for bit. */
+static void test_range_bits(void **state)
+{
+    (void)state;
+    openblas_set_num_threads(1);
+    size_t n = 9000, k = 10, block_rows = 4096; /* blocks 4096, 4096, 808 */
+    static const size_t ds[] = {384, 100, 37}, nqs[] = {13, 100, 600};
+    for (size_t a = 0; a < 3; a++) {
+        size_t d = ds[a];
+        float *x = rand_mat(n, d, 9 + a), *q = rand_mat(600, d, 12);
+        uint8_t *h = malloc(n * d * 2);
+        ecb_half_encode(x, n * d, h);
+        for (int half = 0; half < 2; half++)
+            for (int l2 = 0; l2 < 2; l2++) {
+                ecb_method_vtable vt = vtable(half);
+                vt.score_rows = decoded_rows;
+                ecb_method m = {&vt, NULL, d, l2 ? ECB_SIM_L2 : ECB_SIM_DOT};
+                const uint8_t *codes = half ? h : (const uint8_t *)x;
+                for (size_t b = 0; b < 3; b++) {
+                    size_t nq = nqs[b];
+                    ecb_topk ref, got;
+                    reference(&m, q, nq, codes, n, k, block_rows, &ref);
+                    for (size_t threads = 1; threads <= 2; threads++) {
+                        calls.q = q;
+                        calls.n = 0;
+                        ecb_search_opts o = {threads, block_rows, 1024};
+                        assert_int_equal(ecb_search_codes(&m, ECB_MODE_ASYMMETRIC, q, nq, codes,
+                                                          n, k, NULL, &o, &got), 0);
+                        calls.q = NULL;
+                        assert_same_topk(&ref, &got, half ? "float16 ranges" : "float32 ranges",
+                                         nq, threads);
+                        ecb_topk_release(&got);
+                        /* ranges of a multiple of the rows, but a block's last */
+                        size_t g = ecb_scores_decoded_rows(d), ranged = 0;
+                        for (size_t i = 0; i < calls.n; i++) {
+                            size_t r = calls.rows[i] % g;
+                            ranged += calls.rows[i] < block_rows && calls.rows[i] != 808;
+                            if (r && r != block_rows % g && r != 808 % g)
+                                fail_msg("d=%zu nq=%zu: a call of %zu rows", d, nq,
+                                         calls.rows[i]);
+                        }
+                        if (nq > 13) assert_true(ranged > 0);
+                    }
+                    ecb_topk_release(&ref);
+                }
+            }
+        free(x);
+        free(q);
+        free(h);
+    }
 }
 
 /* One corpus block is several units: the queries are cut into blocks of a
@@ -370,6 +427,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_bits),
         cmocka_unit_test(test_split_grid),
+        cmocka_unit_test(test_range_bits),
         cmocka_unit_test(test_decoded),
         cmocka_unit_test(test_decoded_generic),
     };

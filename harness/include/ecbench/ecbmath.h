@@ -380,6 +380,11 @@ typedef void (*ecb_widen_fn)(const void *ctx, const uint8_t *codes, size_t rows,
  * bit (see ecb_gemm_rows_padded). Returns 0, ECB_ENOMEM, ECB_ERANGE. */
 int ecb_scores_decoded(const void *ctx, ecb_widen_fn widen, int l2, const float *q, size_t nq,
                        const uint8_t *codes, size_t code_size, size_t n, size_t d, float *scores);
+/* Rows r such that ecb_scores_decoded on n rows gives, bit for bit, the
+ * scores of consecutive calls on ranges of a multiple of r rows (the last
+ * one shorter): what a method scoring through it returns from score_rows
+ * (since toolkit 1.1). */
+size_t ecb_scores_decoded_rows(size_t d);
 
 #ifdef __cplusplus
 }

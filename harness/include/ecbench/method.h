@@ -64,6 +64,7 @@
  *                                           concurrent
  *    score_floor (appended within v1)       O for quantizers; concurrent
  *    scan_kind (appended within v1)         O for quantizers (pure)
+ *    score_rows (appended within v1)        O for quantizers (pure)
  *  A quantizer sets ECB_METHOD_SYMMETRIC and/or ECB_METHOD_ASYMMETRIC; a
  *  mode it does not set is never requested (the runner records such cells
  *  as skipped).
@@ -350,6 +351,18 @@ struct ecb_method_vtable {
      * shared. NULL or ECB_SCAN_DEFAULT: CHEAP when code_size() is at most 64
      * bytes, else HEAVY. `ecbench check-plugin` checks the value. */
     int (*scan_kind)(const ecb_method *m, ecb_mode mode);
+
+    /* O, pure; valid after train(). A row count r such that score() on n
+     * codes gives, bit for bit, the scores of consecutive score() calls on
+     * ranges of a multiple of r codes (the last range shorter), for any nq.
+     * The host then scores a large block of codes range by range and ranks
+     * each range while its scores are in cache, instead of filling a
+     * queries x block buffer in memory (issue 13: 8 bytes of memory traffic
+     * per score, and page faults on each scan's fresh buffer). For a method
+     * whose score() is BLAS-based, where a score may depend on the call's
+     * row count (ecb_scores_decoded: return ecb_scores_decoded_rows(dim)).
+     * NULL or 0: no such promise (the host scores whole blocks). */
+    size_t (*score_rows)(const ecb_method *m);
 };
 
 /* The one symbol a plugin exports. */
