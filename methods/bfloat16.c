@@ -137,6 +137,10 @@ static int bf16_score(const ecb_method *m, ecb_mode mode, const void *prepared, 
 /* No parameter sets the size: a memory budget takes it as it is. */
 static const char *const bf16_size_params[] = {NULL};
 
+/* Every score comes from ecb_scores_decoded: a block's scores equal those of
+ * its ranges of this many rows, so the host ranks them range by range. */
+static size_t bf16_score_rows(const ecb_method *m) { return ecb_scores_decoded_rows(m->dim); }
+
 static const ecb_method_vtable bf16_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -154,6 +158,7 @@ static const ecb_method_vtable bf16_vtable = {
     .query_size = bf16_query_size,
     .prepare = bf16_prepare,
     .score = bf16_score,
+    .score_rows = bf16_score_rows,
     .size_params = bf16_size_params,
 };
 

@@ -95,6 +95,10 @@ static int f16_score(const ecb_method *m, ecb_mode mode, const void *prepared, s
 /* No parameter sets the size: a memory budget takes it as it is. */
 static const char *const f16_size_params[] = {NULL};
 
+/* Every score comes from ecb_scores_decoded: a block's scores equal those of
+ * its ranges of this many rows, so the host ranks them range by range. */
+static size_t f16_score_rows(const ecb_method *m) { return ecb_scores_decoded_rows(m->dim); }
+
 static const ecb_method_vtable f16_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -112,6 +116,7 @@ static const ecb_method_vtable f16_vtable = {
     .query_size = f16_query_size,
     .prepare = f16_prepare,
     .score = f16_score,
+    .score_rows = f16_score_rows,
     .size_params = f16_size_params,
 };
 

@@ -236,6 +236,10 @@ static int f4_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
 /* No parameter sets the size: a memory budget takes it as it is. */
 static const char *const f4_size_params[] = {NULL};
 
+/* Every score comes from ecb_scores_decoded: a block's scores equal those of
+ * its ranges of this many rows, so the host ranks them range by range. */
+static size_t f4_score_rows(const ecb_method *m) { return ecb_scores_decoded_rows(m->dim); }
+
 static const ecb_method_vtable f4_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -254,6 +258,7 @@ static const ecb_method_vtable f4_vtable = {
     .query_size = f4_query_size,
     .prepare = f4_prepare,
     .score = f4_score,
+    .score_rows = f4_score_rows,
     .size_params = f4_size_params,
 };
 

@@ -193,6 +193,10 @@ static int f8_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
 /* No parameter sets the size: a memory budget takes it as it is. */
 static const char *const f8_size_params[] = {NULL};
 
+/* Every score comes from ecb_scores_decoded: a block's scores equal those of
+ * its ranges of this many rows, so the host ranks them range by range. */
+static size_t f8_score_rows(const ecb_method *m) { return ecb_scores_decoded_rows(m->dim); }
+
 static const ecb_method_vtable f8_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -210,6 +214,7 @@ static const ecb_method_vtable f8_vtable = {
     .query_size = f8_query_size,
     .prepare = f8_prepare,
     .score = f8_score,
+    .score_rows = f8_score_rows,
     .size_params = f8_size_params,
 };
 

@@ -256,6 +256,10 @@ static int iq_score(const ecb_method *m, ecb_mode mode, const void *prepared, si
 /* What a memory budget ("budget" in a config) chooses. */
 static const char *const iq_size_params[] = {"bits", NULL};
 
+/* Every score comes from ecb_scores_decoded: a block's scores equal those of
+ * its ranges of this many rows, so the host ranks them range by range. */
+static size_t iq_score_rows(const ecb_method *m) { return ecb_scores_decoded_rows(m->dim); }
+
 static const ecb_method_vtable iq_vtable = {
     .abi_version = ECB_METHOD_ABI_VERSION,
     .struct_size = sizeof(ecb_method_vtable),
@@ -274,6 +278,7 @@ static const ecb_method_vtable iq_vtable = {
     .query_size = iq_query_size,
     .prepare = iq_prepare,
     .score = iq_score,
+    .score_rows = iq_score_rows,
     .size_params = iq_size_params,
 };
 
