@@ -18,6 +18,7 @@
 #include "harness/search.h"
 #include "harness/shard.h"
 #include "harness/plan.h"
+#include "harness/team.h"
 
 static size_t nz(size_t v) { return v ? v : 1; }
 
@@ -435,7 +436,7 @@ int ecb_plan(const ecb_plan_opts *o)
     cal.threads = cfg->threads;
     /* as in a sweep: OpenBLAS on one thread, ecbench's own workers on the
      * cores (the sgemm rate is one thread's, times the workers) */
-    openblas_set_num_threads(1);
+    ecb_blas_one_thread();
     size_t ranks = o->ranks ? o->ranks : 1;
     size_t per_node = o->ranks_per_node ? o->ranks_per_node : ranks;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -33,6 +33,7 @@
 #include "harness/results.h"
 #include "harness/shard.h"
 #include "harness/sweep.h"
+#include "harness/team.h"
 #include "ecbench/ecbmath.h"
 
 typedef struct {
@@ -784,7 +785,7 @@ int ecb_run(const ecb_run_opts *o, ecb_run_summary *summary)
     /* One OpenBLAS thread: ecbench parallelises over fixed blocks itself, so a
      * row's result never depends on how OpenBLAS split a product by thread
      * count (quality is bit-identical across thread counts). */
-    openblas_set_num_threads(1);
+    ecb_blas_one_thread();
     if (o->output) c.dir = ecb_strdup(o->output);
     else if (o->nparts) { /* parts of one sweep never share a directory */
         ecb_buf b = {0};

@@ -28,6 +28,17 @@ size_t ecb_parallel_pool_threads(void);
  * call of the same width creates none). */
 size_t ecb_parallel_threads_created(void);
 
+/* OpenBLAS on one thread, and its own worker threads stopped. ecbench
+ * parallelises over fixed blocks itself (so that a row's result never
+ * depends on how OpenBLAS would split a product by thread count), and
+ * OpenBLAS's workers, created when the library loads, spin on sched_yield
+ * for a while (about 0.1 s) before they sleep: setting one thread does not
+ * stop them, and they took the second core from the first cells' 2-thread
+ * scans (a siftsmall float32 cell at 2 threads ran at its 1-thread QPS in
+ * about half the runs). They come back only if a later call asks OpenBLAS
+ * for more threads (the bench programs' sgemm rate does). */
+void ecb_blas_one_thread(void);
+
 /* A worker's failure. The error message is per thread, so a worker keeps
  * its own with it, and the calling thread reports the failure of the lowest
  * failing task (the one ecb_parallel_for returns). */
