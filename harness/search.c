@@ -258,6 +258,10 @@ typedef struct scan_job {
      * score_rows), each range ranked while its scores are in cache; 0:
      * one call per corpus block */
     size_t range;
+    /* with range: units are (range of rows, query block) pairs, each block
+     * cut into parts of range rows (the last block into fewer) */
+    size_t parts;  /* parts of a full block; 0 when units are whole blocks */
+    size_t nparts; /* parts of all blocks */
 } scan_job;
 
 /* Push one block of scores (nqb x nb, row per query) into the heaps.
@@ -366,7 +370,11 @@ static int scan_unit(void *arg, size_t t, size_t worker)
     scan_worker *w = &j->w[worker];
     int rc;
     if (!w->sbuf && (rc = scan_alloc(j, w)) != 0) return ecb_task_error_set(&w->err, t, rc);
-    size_t b = t / j->nqb;
+    size_t b = t / j->nqb, part = 0;
+    if (j->parts) { /* unit t: part t / nqb of all blocks' parts */
+        part = b % j->parts;
+        b /= j->parts;
+    }
     size_t q0 = j->qb[t % j->nqb].q0, nqb = j->qb[t % j->nqb].nq;
     size_t r0 = b * j->block_rows;
     size_t nb = j->n - r0 < j->block_rows ? j->n - r0 : j->block_rows;
@@ -409,15 +417,16 @@ static int scan_unit(void *arg, size_t t, size_t worker)
                                    j->codes + r0 * j->csize, nb, w->fbuf, sbuf);
         if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
     } else if (j->range) {
-        /* the block's scores, bit for bit (score_rows), range by range */
-        for (size_t s0 = 0; s0 < nb; s0 += j->range) {
-            size_t ns = nb - s0 < j->range ? nb - s0 : j->range;
-            rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
-                                 j->codes + (r0 + s0) * j->csize, ns, sbuf);
-            if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
-            if ((rc = offer_block(j, &w->heaps, sbuf, ns, q0, nqb, r0 + s0, ns, NULL)) != 0)
-                return ecb_task_error_set(&w->err, t, rc);
-        }
+        /* range `part` of the block: its scores are the block's, bit for bit
+         * (score_rows: the range starts at a multiple of it from the block's
+         * first row, where a whole-block call would have started a piece) */
+        size_t s0 = part * j->range;
+        size_t ns = nb - s0 < j->range ? nb - s0 : j->range;
+        rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
+                             j->codes + (r0 + s0) * j->csize, ns, sbuf);
+        if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
+        if ((rc = offer_block(j, &w->heaps, sbuf, ns, q0, nqb, r0 + s0, ns, NULL)) != 0)
+            return ecb_task_error_set(&w->err, t, rc);
         return 0;
     } else {
         rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
@@ -441,7 +450,10 @@ static int scan_unit(void *arg, size_t t, size_t worker)
 static int query_grid(scan_job *j, size_t block_queries)
 {
     size_t group = block_queries < j->nq ? block_queries : j->nq;
-    size_t want = (MIN_UNITS + j->nblocks - 1) / j->nblocks; /* query blocks wanted */
+    /* query blocks wanted: the rest of MIN_UNITS after the blocks, or after
+     * the ranges of rows that are units of their own (scan) */
+    size_t rows_units = j->parts ? j->nparts : j->nblocks;
+    size_t want = (MIN_UNITS + rows_units - 1) / rows_units;
     size_t qb = (group + want - 1) / want;
     int kind = j->m && j->m->vt->scan_kind ? j->m->vt->scan_kind(j->m, j->mode) : ECB_SCAN_DEFAULT;
     if (kind != ECB_SCAN_DEFAULT && kind != ECB_SCAN_CHEAP && kind != ECB_SCAN_HEAVY)
@@ -518,17 +530,29 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
     /* no buffer larger than the data it holds */
     j->block_rows = o->block_rows < j->n ? o->block_rows : j->n;
     j->nblocks = (j->n + j->block_rows - 1) / j->block_rows;
+    size_t group = o->block_queries < j->nq ? o->block_queries : j->nq;
+    if (j->range) {
+        /* score_rows' multiple for a score buffer of about RANGE_BYTES; each
+         * range a unit, so that the workers share even a one-block corpus
+         * without cutting its queries, and every row is decoded, packed for
+         * sgemm and has its norm taken once per query block (siftsmall
+         * float32, 100 queries: cut into 48 + 52 queries, every row was
+         * packed and its norm taken twice, 9% of the scan at 1 thread) */
+        size_t g = j->range, per = RANGE_BYTES / sizeof(float) / group / g;
+        size_t cap = j->n / MIN_UNITS / g; /* MIN_UNITS ranges, when there are rows enough */
+        if (per > cap) per = cap;
+        j->range = g * (per ? per : 1);
+        if (j->range > j->block_rows) j->range = j->block_rows; /* one part: the block */
+        size_t last = j->n - (j->nblocks - 1) * j->block_rows;
+        j->parts = (j->block_rows + j->range - 1) / j->range;
+        j->nparts = (j->nblocks - 1) * j->parts + (last + j->range - 1) / j->range;
+    }
     if ((rc = query_grid(j, o->block_queries)) != 0) {
         ecb_topk_release(out);
         return rc;
     }
-    if (j->range) { /* score_rows' multiple for a score buffer of about RANGE_BYTES */
-        size_t per = RANGE_BYTES / sizeof(float) / j->max_qb / j->range;
-        j->range *= per ? per : 1;
-        if (j->range >= j->block_rows) j->range = 0;
-    }
     size_t units;
-    if (!ecb_mul_ok(j->nblocks, j->nqb, &units)) {
+    if (!ecb_mul_ok(j->parts ? j->nparts : j->nblocks, j->nqb, &units)) {
         free(j->qb);
         ecb_topk_release(out);
         return ecb_fail(ECB_ENOMEM, "search: %zu x %zu units overflow", j->nblocks, j->nqb);
