@@ -5,9 +5,10 @@
  * block_rows rows, the queries into a fixed grid of query blocks; worker
  * threads take (corpus block, query block) units (ecb_parallel_for), score
  * them (sgemm for float32, the method's score() for codes) into a query
- * block x block_rows buffer (or range by range, for a method whose
- * score_rows allows it), and push candidates into their own per-query
- * bounded heaps. The heaps are merged at the end, query by query in
+ * block x block_rows buffer, and push candidates into their own per-query
+ * bounded heaps. For a method whose score_rows allows it, a unit is a range
+ * of a block's rows instead (the same scores), scored and ranked while its
+ * scores are in cache. The heaps are merged at the end, query by query in
  * parallel. Memory is the block buffers plus threads x nq x k heap entries:
  * never an n x nq matrix. Exact search of a corpus of at most one block per
  * worker reads every block once, in parallel, before the scan, instead of

@@ -358,7 +358,10 @@ struct ecb_method_vtable {
      * The host then scores a large block of codes range by range and ranks
      * each range while its scores are in cache, instead of filling a
      * queries x block buffer in memory (issue 13: 8 bytes of memory traffic
-     * per score, and page faults on each scan's fresh buffer). For a method
+     * per score, and page faults on each scan's fresh buffer), and shares a
+     * block among its threads by ranges rather than by queries (each code
+     * is then decoded once per query block, not once per thread's share of
+     * the queries). For a method
      * whose score() is BLAS-based, where a score may depend on the call's
      * row count (ecb_scores_decoded: return ecb_scores_decoded_rows(dim)).
      * NULL or 0: no such promise (the host scores whole blocks). */
