@@ -262,7 +262,7 @@ typedef struct scan_job {
     /* with range: units are (range of rows, query block) pairs, each block
      * cut into parts of range rows (the last block into fewer) */
     size_t parts;  /* parts of a full block; 0 when units are whole blocks */
-    size_t nparts; /* parts of all blocks */
+    size_t nparts; /* row units: parts of all blocks, or the blocks */
 } scan_job;
 
 /* Push one block of scores (nqb x nb, row per query) into the heaps.
@@ -379,6 +379,15 @@ static int scan_unit(void *arg, size_t t, size_t worker)
     size_t q0 = j->qb[t % j->nqb].q0, nqb = j->qb[t % j->nqb].nq;
     size_t r0 = b * j->block_rows;
     size_t nb = j->n - r0 < j->block_rows ? j->n - r0 : j->block_rows;
+    if (j->parts) {
+        /* range `part` of the block (codes only): its scores are the block's,
+         * bit for bit (score_rows: the range starts at a multiple of it from
+         * the block's first row, where a whole-block call would have started
+         * a piece) */
+        r0 += part * j->range;
+        nb -= part * j->range;
+        if (nb > j->range) nb = j->range;
+    }
     float *sbuf = w->sbuf;
     /* exact scores: the block padded with zero rows (ecb_gemm_rows_padded) */
     size_t ldc = j->corpus ? ecb_gemm_rows_padded(nb) : nb;
@@ -417,18 +426,6 @@ static int scan_unit(void *arg, size_t t, size_t worker)
         rc = j->m->vt->score_floor(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
                                    j->codes + r0 * j->csize, nb, w->fbuf, sbuf);
         if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
-    } else if (j->range) {
-        /* range `part` of the block: its scores are the block's, bit for bit
-         * (score_rows: the range starts at a multiple of it from the block's
-         * first row, where a whole-block call would have started a piece) */
-        size_t s0 = part * j->range;
-        size_t ns = nb - s0 < j->range ? nb - s0 : j->range;
-        rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
-                             j->codes + (r0 + s0) * j->csize, ns, sbuf);
-        if (rc) return ecb_task_error_set(&w->err, t, rc > 0 ? ECB_EINTERNAL : rc);
-        if ((rc = offer_block(j, &w->heaps, sbuf, ns, q0, nqb, r0 + s0, ns, NULL)) != 0)
-            return ecb_task_error_set(&w->err, t, rc);
-        return 0;
     } else {
         rc = j->m->vt->score(j->m, j->mode, j->prepared + q0 * j->qsize, nqb,
                              j->codes + r0 * j->csize, nb, sbuf);
@@ -453,8 +450,7 @@ static int query_grid(scan_job *j, size_t block_queries)
     size_t group = block_queries < j->nq ? block_queries : j->nq;
     /* query blocks wanted: the rest of MIN_UNITS after the blocks, or after
      * the ranges of rows that are units of their own (scan) */
-    size_t rows_units = j->parts ? j->nparts : j->nblocks;
-    size_t want = (MIN_UNITS + rows_units - 1) / rows_units;
+    size_t want = (MIN_UNITS + j->nparts - 1) / j->nparts;
     size_t qb = (group + want - 1) / want;
     int kind = j->m && j->m->vt->scan_kind ? j->m->vt->scan_kind(j->m, j->mode) : ECB_SCAN_DEFAULT;
     if (kind != ECB_SCAN_DEFAULT && kind != ECB_SCAN_CHEAP && kind != ECB_SCAN_HEAVY)
@@ -532,6 +528,7 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
     j->block_rows = o->block_rows < j->n ? o->block_rows : j->n;
     j->nblocks = (j->n + j->block_rows - 1) / j->block_rows;
     size_t group = o->block_queries < j->nq ? o->block_queries : j->nq;
+    j->nparts = j->nblocks;
     if (j->range) {
         /* score_rows' multiple for a score buffer of about RANGE_BYTES; each
          * range a unit, so that the workers share even a one-block corpus
@@ -553,10 +550,10 @@ static int scan(scan_job *j, const ecb_search_opts *o, ecb_topk *out)
         return rc;
     }
     size_t units;
-    if (!ecb_mul_ok(j->parts ? j->nparts : j->nblocks, j->nqb, &units)) {
+    if (!ecb_mul_ok(j->nparts, j->nqb, &units)) {
         free(j->qb);
         ecb_topk_release(out);
-        return ecb_fail(ECB_ENOMEM, "search: %zu x %zu units overflow", j->nblocks, j->nqb);
+        return ecb_fail(ECB_ENOMEM, "search: %zu x %zu units overflow", j->nparts, j->nqb);
     }
 
     size_t nt = o->threads < units ? o->threads : units;
