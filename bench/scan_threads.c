@@ -190,7 +190,8 @@ int main(int argc, char **argv)
     ecb_search_opts o;
     ecb_search_opts_default(&o);
     o.block_rows = 65536;
-    ecb_blas_one_thread(); /* as `ecbench run` does */
+    ecb_blas_one_thread(); /* as `ecbench run` does (a later openblas_set_num_threads would start
+                            * OpenBLAS's threads again) */
     for (int a = 1; a < argc; a++) {
         const char *v = a + 1 < argc ? argv[a + 1] : "";
         if (!strcmp(argv[a], "--methods")) { mdir = v; a++; }
@@ -214,7 +215,6 @@ int main(int argc, char **argv)
     }
     char dirbuf[PATH_MAX];
     if (!(mdir = bench_methods_dir(mdir, dirbuf, sizeof dirbuf))) return 2;
-    openblas_set_num_threads(1);
     float *x, *q;
     if (base && query) {
         size_t dq;

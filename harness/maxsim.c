@@ -217,9 +217,11 @@ static int run_scan(mv_job *j, const ecb_search_opts *o, ecb_topk *out)
     /* BLAS on one thread whatever the worker count: a multi-threaded sgemm
      * splits its blocks differently, and the scores would depend on it */
     int prev = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    /* only when it is not 1 already: any openblas_set_num_threads call starts
+     * OpenBLAS's own threads again (harness/team.h, ecb_blas_one_thread) */
+    if (prev != 1) openblas_set_num_threads(1);
     rc = ecb_parallel_for(j->ndblk, nt, scan_block, j);
-    openblas_set_num_threads(prev);
+    if (prev != 1) openblas_set_num_threads(prev);
     if (rc) {
         rc = ecb_task_error_raise(&j->w[0].err, nt, sizeof *j->w);
         goto done;

@@ -35,8 +35,10 @@ size_t ecb_parallel_threads_created(void);
  * for a while (about 0.1 s) before they sleep: setting one thread does not
  * stop them, and they took the second core from the first cells' 2-thread
  * scans (a siftsmall float32 cell at 2 threads ran at its 1-thread QPS in
- * about half the runs). They come back only if a later call asks OpenBLAS
- * for more threads (the bench programs' sgemm rate does). */
+ * about half the runs). Any later openblas_set_num_threads call, even of
+ * 1, starts them again (measured: bench_scan_threads did, and its 2-thread
+ * runs fell to 1-thread speed), so callers that set one thread for a
+ * product do it only when the count is not 1 already. */
 void ecb_blas_one_thread(void);
 
 /* A worker's failure. The error message is per thread, so a worker keeps
