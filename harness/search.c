@@ -462,7 +462,8 @@ static int query_grid(scan_job *j, size_t block_queries)
                 (kind == ECB_SCAN_CHEAP || (kind != ECB_SCAN_HEAVY && j->csize <= CHEAP_CODE_BYTES));
     size_t floor_q = cheap ? QUERY_GRANULE : 4 * QUERY_GRANULE;
     if (cheap) {
-        size_t fit = SCORE_BUFFER_BYTES / sizeof(float) / j->block_rows;
+        /* a unit's scores: its queries x its rows (a range's, with ranges) */
+        size_t fit = SCORE_BUFFER_BYTES / sizeof(float) / (j->parts ? j->range : j->block_rows);
         if (fit < qb) qb = fit;
     }
     if (qb < floor_q) qb = floor_q;
