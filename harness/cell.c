@@ -119,6 +119,7 @@ typedef struct {
     size_t n, maxk, threads;
     float *sample;           /* ns training rows (normalised for cosine) */
     size_t ns;
+    size_t sample_mapped;    /* ecb_big_alloc's, for ecb_big_free */
     ecb_chain_inst *b;       /* the cell's chain (owned by the cache when cached) */
     int owns_b;
     ecb_rescorer rs;         /* the rescoring representation */
@@ -140,8 +141,10 @@ static int take_sample(measure *m)
 {
     size_t *rows = NULL;
     int rc = ecb_cell_sample_rows(m->ctx->cfg, m->n, &rows, &m->ns);
-    if (!rc && !(m->sample = ecb_malloc_array(nz(m->ns * m->es->dim), sizeof(float))))
-        rc = ECB_ENOMEM;
+    size_t bytes;
+    if (!rc && !ecb_mul_ok(m->ns, m->es->dim * sizeof(float), &bytes))
+        rc = ecb_fail(ECB_ENOMEM, "training sample of %zu x %zu floats overflows", m->ns, m->es->dim);
+    if (!rc && !(m->sample = ecb_big_alloc(bytes, &m->sample_mapped))) rc = ECB_ENOMEM;
     if (!rc) rc = ecb_vecs_read_rows(m->es->ds->corpus, rows, m->ns, m->sample);
     if (!rc && m->es->ds->sim == ECB_DS_COSINE) ecb_normalize_rows(m->sample, m->ns, m->es->dim);
     free(rows);
@@ -645,7 +648,7 @@ static int measure_local(void *arg, ecb_cell_result *res)
     }
     if (m.owns_b) ecb_chain_inst_destroy(m.b);
     ecb_rescorer_release(&m.rs);
-    free(m.sample);
+    ecb_big_free(m.sample, m.sample_mapped);
     ecb_topk_release(&m.top);
     return rc;
 }

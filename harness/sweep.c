@@ -87,6 +87,7 @@ static int ensure_evalset(run_ctx *c, const ecb_cell *cell)
     c->cache = NULL;
     ecb_evalset_release(&c->cur);
     ecb_shard_release(&c->shard);
+    ecb_big_forget(); /* sized for the old set's cells */
     c->cur_ds = (long)cell->dataset;
     c->cur_size = cell->corpus_size;
     ecb_search_opts so;
@@ -453,6 +454,7 @@ static void run_isolated(run_ctx *c, const ecb_cell *cell, ecb_progress *pg, ecb
     ecb_iso_limits lim = {cfg->time_limit_s, cfg->memory_limit_mb};
     iso_cell a = {c, cell};
     ecb_iso_result r;
+    ecb_big_forget(); /* not in the child's address-space limit */
     int rc = ecb_isolate_run(&lim, iso_cell_fn, &a, iso_tick, pg, &r);
     char msg[1200];
     if (rc) {
