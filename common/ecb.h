@@ -35,6 +35,14 @@ void *ecb_malloc(size_t n);                     /* ECB_ENOMEM on failure */
 void *ecb_calloc(size_t n, size_t size);        /* overflow-checked */
 void *ecb_malloc_array(size_t n, size_t size);  /* overflow-checked */
 char *ecb_strdup(const char *s);
+/* Buffers of 64 MiB or more (codes, encode scratch, training samples) as
+ * mappings of their own, kept when released for the next request (util.c
+ * says why): *mapped receives what ecb_big_free needs (0 when malloc'd).
+ * Returns NULL with the error set when out of memory. ecb_big_forget
+ * unmaps every kept one. */
+void *ecb_big_alloc(size_t bytes, size_t *mapped);
+void ecb_big_free(void *p, size_t mapped);
+void ecb_big_forget(void);
 /* a*b with overflow check: returns false on overflow. */
 static inline bool ecb_mul_ok(size_t a, size_t b, size_t *out)
 {

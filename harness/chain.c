@@ -1,9 +1,7 @@
 /* Stage chains: creation, training, encoding and query preparation. */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "common/ecb.h"
 #include "ecbench/ecbmath.h"
@@ -25,108 +23,6 @@ struct ecb_chain_inst {
 };
 
 static size_t nz(size_t v) { return v ? v : 1; }
-
-/* ---- large buffers, kept from one chain to the next ---------------------
- * Each cell writes its codes once into fresh memory, and reads the corpus
- * block by block into a scratch buffer per thread (block_rows x dim floats,
- * 201 MB at 65,536 x 768), and on these virtual machines a fresh page costs
- * more than most methods' encoding: a float32 + float16 run at 200,000 x 768
- * spent 36 % of its CPU time in page faults (27 % in the hypervisor's
- * pvm_irq_enable under exc_page_fault, 9 % in clear_page_erms), all of
- * them these buffers' and the training sample's. So a buffer of 64 MiB or
- * more is a mapping of its own, and the last KEEP_SLOTS released are kept
- * for the next requests: the smallest large enough is reused, its first
- * bytes zeroed (as fresh pages are: a method that leaves padding unwritten
- * sees zeros either way) and its pages beyond them given back
- * (MADV_DONTNEED), so that a cell holds no more than it asked for once it
- * has its buffers. ecb_big_forget unmaps them all: before an
- * isolated cell is forked (a child's address-space limit must not count
- * them) and when a sweep moves to the next dataset. */
-enum { BIG_MIN = 64 << 20, KEEP_SLOTS = 4 };
-static pthread_mutex_t g_keep_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    void *p;
-    size_t cap;
-} g_keep[KEEP_SLOTS];
-
-static size_t page_round(size_t n)
-{
-    size_t pg = 4096;
-    return n > SIZE_MAX - pg ? 0 : (n + pg - 1) / pg * pg;
-}
-
-/* *mapped: the mapping's length, or 0 when malloc'd (ecb_big_free's argument) */
-void *ecb_big_alloc(size_t bytes, size_t *mapped)
-{
-    *mapped = 0;
-    size_t len = page_round(bytes);
-    if (bytes < BIG_MIN || !len) return ecb_malloc(nz(bytes));
-    pthread_mutex_lock(&g_keep_mu);
-    size_t best = KEEP_SLOTS;
-    for (size_t i = 0; i < KEEP_SLOTS; i++)
-        if (g_keep[i].p && g_keep[i].cap >= len && (best == KEEP_SLOTS || g_keep[i].cap < g_keep[best].cap))
-            best = i;
-    void *p = NULL;
-    size_t cap = 0;
-    if (best < KEEP_SLOTS) {
-        p = g_keep[best].p;
-        cap = g_keep[best].cap;
-        g_keep[best].p = NULL;
-        g_keep[best].cap = 0;
-    }
-    pthread_mutex_unlock(&g_keep_mu);
-    if (p) {
-        memset(p, 0, len);
-        if (cap > len) madvise((char *)p + len, cap - len, MADV_DONTNEED);
-        *mapped = cap;
-        return p;
-    }
-    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        ecb_fail(ECB_ENOMEM, "out of memory mapping %zu bytes", bytes);
-        return NULL;
-    }
-    *mapped = len;
-    return p;
-}
-
-void ecb_big_free(void *p, size_t mapped)
-{
-    if (!mapped) {
-        free(p);
-        return;
-    }
-    pthread_mutex_lock(&g_keep_mu);
-    size_t slot = 0; /* an empty slot, else the smallest kept if smaller than p's */
-    for (size_t i = 0; i < KEEP_SLOTS; i++) {
-        if (!g_keep[i].p) {
-            slot = i;
-            break;
-        }
-        if (g_keep[i].cap < g_keep[slot].cap) slot = i;
-    }
-    void *old = p;
-    size_t oldcap = mapped;
-    if (!g_keep[slot].p || g_keep[slot].cap < mapped) {
-        old = g_keep[slot].p;
-        oldcap = g_keep[slot].cap;
-        g_keep[slot].p = p;
-        g_keep[slot].cap = mapped;
-    }
-    pthread_mutex_unlock(&g_keep_mu);
-    if (old) munmap(old, oldcap);
-}
-
-void ecb_big_forget(void)
-{
-    pthread_mutex_lock(&g_keep_mu);
-    for (size_t i = 0; i < KEEP_SLOTS; i++) {
-        if (g_keep[i].p) munmap(g_keep[i].p, g_keep[i].cap);
-        g_keep[i].p = NULL;
-        g_keep[i].cap = 0;
-    }
-    pthread_mutex_unlock(&g_keep_mu);
-}
 
 static const ecb_method_vtable *VT(const ecb_chain_inst *b, size_t i)
 {
@@ -254,7 +150,8 @@ typedef struct {
     const ecb_vecs *corpus;
     int normalize;
     size_t n, block;
-    float **scratch; /* one block of input rows per worker */
+    float *scratch;  /* one block of input rows per worker, stride floats apart */
+    size_t stride;
 } enc_job;
 
 /* One block of rows: every row is encoded on its own, so the codes do not
@@ -265,7 +162,7 @@ static int enc_task(void *arg, size_t task, size_t worker)
     ecb_chain_inst *b = j->b;
     size_t dim = b->dims[0], last = b->n - 1, s = task * j->block;
     size_t cnt = j->n - s < j->block ? j->n - s : j->block;
-    float *x = j->scratch[worker];
+    float *x = j->scratch + worker * j->stride;
     int rc = ecb_vecs_read(j->corpus, s, cnt, x);
     if (rc) return rc;
     if (j->normalize) ecb_normalize_rows(x, cnt, dim);
@@ -293,18 +190,16 @@ int ecb_chain_inst_encode(ecb_chain_inst *b, const ecb_vecs *corpus, int normali
     if (block < 1) block = 4096;
     size_t ntasks = (n + block - 1) / block;
     if (threads > ntasks) threads = nz(ntasks);
-    enc_job j = {b, corpus, normalize, n, block, ecb_calloc(threads, sizeof(float *))};
-    size_t *mapped = ecb_calloc(threads, sizeof *mapped), sb;
-    int rc = j.scratch && mapped ? 0 : ECB_ENOMEM;
-    /* a task's rows: no more than the corpus has */
-    if (!rc && !ecb_mul_ok(n < block ? n : block, b->dims[0] * sizeof(float), &sb))
-        rc = ecb_fail(ECB_ENOMEM, "encode block of %zu x %zu floats overflows", block, b->dims[0]);
-    for (size_t t = 0; !rc && t < threads; t++)
-        if (!(j.scratch[t] = ecb_big_alloc(sb, &mapped[t]))) rc = ECB_ENOMEM;
-    if (!rc) rc = ecb_parallel_for(ntasks, threads, enc_task, &j);
-    for (size_t t = 0; j.scratch && mapped && t < threads; t++) ecb_big_free(j.scratch[t], mapped[t]);
-    free(j.scratch);
-    free(mapped);
+    /* a worker's rows: no more than the corpus has */
+    size_t stride, sb, mapped;
+    if (!ecb_mul_ok(n < block ? n : block, b->dims[0], &stride) ||
+        !ecb_mul_ok(stride, threads * sizeof(float), &sb))
+        return ecb_fail(ECB_ENOMEM, "encode scratch of %zu x %zu floats per thread overflows",
+                        n < block ? n : block, b->dims[0]);
+    enc_job j = {b, corpus, normalize, n, block, ecb_big_alloc(sb, &mapped), stride};
+    if (!j.scratch) return ECB_ENOMEM;
+    int rc = ecb_parallel_for(ntasks, threads, enc_task, &j);
+    ecb_big_free(j.scratch, mapped);
     return rc;
 }
 

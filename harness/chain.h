@@ -19,14 +19,6 @@ typedef struct ecb_chain_inst ecb_chain_inst;
 int ecb_chain_inst_create(const ecb_chain *c, size_t dim, ecb_similarity sim, uint64_t seed,
                           size_t threads, ecb_chain_inst **out);
 void ecb_chain_inst_destroy(ecb_chain_inst *b); /* accepts NULL */
-/* Buffers of 64 MiB or more (codes, encode scratch, training samples) as
- * mappings of their own, kept when released for the next request (chain.c
- * says why): *mapped receives what ecb_big_free needs (0 when malloc'd).
- * Returns NULL with the error set when out of memory. ecb_big_forget
- * unmaps every kept one. */
-void *ecb_big_alloc(size_t bytes, size_t *mapped);
-void ecb_big_free(void *p, size_t mapped);
-void ecb_big_forget(void);
 
 /* Train each stage on the sample as transformed by the stages before it. */
 int ecb_chain_inst_train(ecb_chain_inst *b, const float *sample, size_t n);
