@@ -43,6 +43,9 @@ char *ecb_strdup(const char *s);
 void *ecb_big_alloc(size_t bytes, size_t *mapped);
 void ecb_big_free(void *p, size_t mapped);
 void ecb_big_forget(void);
+/* Asks for transparent huge pages over [p, p + bytes) before it is first
+ * written (see ecb_big_alloc for why); a hint only. */
+void ecb_hugepage_hint(void *p, size_t bytes);
 /* a*b with overflow check: returns false on overflow. */
 static inline bool ecb_mul_ok(size_t a, size_t b, size_t *out)
 {

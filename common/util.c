@@ -1,6 +1,7 @@
 /* Logging, checked allocation, time and paths. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,16 +70,20 @@ char *ecb_strdup(const char *s)
  * more than most methods' encoding: a float32 + float16 run at 200,000 x 768
  * spent 36 % of its CPU time in page faults (27 % in the hypervisor's
  * pvm_irq_enable under exc_page_fault, 9 % in clear_page_erms), all of
- * them these buffers' and the training sample's. So a buffer of 64 MiB or
- * more is a mapping of its own, and the last KEEP_SLOTS released are kept
- * for the next requests: the smallest large enough is reused, its first
- * bytes zeroed (as fresh pages are: a method that leaves padding unwritten
- * sees zeros either way) and its pages beyond them given back
- * (MADV_DONTNEED), so that a cell holds no more than it asked for once it
- * has its buffers. ecb_big_forget unmaps them all: before an
- * isolated cell is forked (a child's address-space limit must not count
- * them) and when a sweep moves to the next dataset. */
-enum { BIG_MIN = 64 << 20, KEEP_SLOTS = 4 };
+ * them these buffers' and the training sample's. Memory given back to the
+ * kernel is soon given back to the host, so touching it again costs as
+ * much as the first time (2 GiB: 7.2 s in 4 KiB pages, 2.5-3.2 s in 2 MiB
+ * ones, against 0.1 s to write it once it is there). So a buffer of 64 MiB
+ * or more is a mapping of its own, asked for in huge pages, and the
+ * KEEP_SLOTS largest released are kept for the next requests: the smallest
+ * large enough is reused whole, its first bytes zeroed (as fresh pages
+ * are: a method that leaves padding unwritten sees zeros either way). A
+ * kept buffer's pages stay with the process, so peak_rss_mb, which in one
+ * process is the process's high-water mark, counts the largest of them
+ * (isolated cells measure their own). ecb_big_forget unmaps them all:
+ * before an isolated cell is forked (a child's address-space limit must not
+ * count them) and when a sweep moves to the next dataset. */
+enum { BIG_MIN = 64 << 20, KEEP_SLOTS = 8 };
 static pthread_mutex_t g_keep_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     void *p;
@@ -87,9 +92,23 @@ static struct {
 
 static size_t page_round(size_t n)
 {
-    long ps = sysconf(_SC_PAGESIZE); /* madvise takes page-aligned ranges */
+    long ps = sysconf(_SC_PAGESIZE); /* mmap lengths are whole pages */
     size_t pg = ps > 0 ? (size_t)ps : 4096;
     return n > SIZE_MAX - pg ? 0 : (n + pg - 1) / pg * pg;
+}
+
+void ecb_hugepage_hint(void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    /* the whole 2 MiB pages inside [p, p + bytes); a hint, so its failure
+     * (a kernel without transparent huge pages) changes nothing */
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (p && e > a) madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }
 
 /* *mapped: the mapping's length, or 0 when malloc'd (ecb_big_free's argument) */
@@ -114,15 +133,19 @@ void *ecb_big_alloc(size_t bytes, size_t *mapped)
     pthread_mutex_unlock(&g_keep_mu);
     if (p) {
         memset(p, 0, len);
-        if (cap > len) madvise((char *)p + len, cap - len, MADV_DONTNEED);
         *mapped = cap;
         return p;
     }
     p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { /* under an address-space limit the kept ones may be in the way */
+        ecb_big_forget();
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
     if (p == MAP_FAILED) {
         ecb_fail(ECB_ENOMEM, "out of memory mapping %zu bytes", bytes);
         return NULL;
     }
+    ecb_hugepage_hint(p, len);
     *mapped = len;
     return p;
 }

@@ -84,31 +84,36 @@ int ecb_chain_inst_create(const ecb_chain *c, size_t dim, ecb_similarity sim, ui
 }
 
 /* Stages [0, last) applied to n rows. */
+/* The intermediate outputs are ecb_big_alloc's: an encode block's (65,536
+ * rows x 384 floats after pca 384, 100 MB) was faulted in afresh for every
+ * block, a third of a 1M-row pca or truncate cell's page faults. */
 static int transform_upto(const ecb_chain_inst *b, size_t last, const float *x, size_t n,
-                          float **out)
+                          float **out, size_t *mapped)
 {
     const float *cur = x;
     float *owned = NULL;
+    size_t omap = 0;
+    *mapped = 0;
     for (size_t i = 0; i < last; i++) {
-        float *y = ecb_malloc_array(nz(n * b->dims[i + 1]), sizeof(float));
-        if (!y) { free(owned); return ECB_ENOMEM; }
+        size_t bytes, ymap;
+        float *y = ecb_mul_ok(nz(n * b->dims[i + 1]), sizeof(float), &bytes)
+                       ? ecb_big_alloc(bytes, &ymap)
+                       : NULL;
+        if (!y) { ecb_big_free(owned, omap); return ECB_ENOMEM; }
         ecb_clear_error();
         int rc = VT(b, i)->transform(b->m[i], cur, n, y);
-        free(owned);
+        ecb_big_free(owned, omap);
         if (rc) {
-            free(y);
+            ecb_big_free(y, ymap);
             return ecb_fail(rc, "%s: transform: %s", VT(b, i)->name, ecb_last_error());
         }
         owned = y;
+        omap = ymap;
         cur = y;
     }
     *out = (float *)cur;
+    *mapped = omap;
     return 0;
-}
-
-int ecb_chain_inst_transform(const ecb_chain_inst *b, const float *x, size_t n, float **out)
-{
-    return transform_upto(b, b->n - 1, x, n, out);
 }
 
 int ecb_chain_inst_train(ecb_chain_inst *b, const float *sample, size_t n)
@@ -167,10 +172,11 @@ static int enc_task(void *arg, size_t task, size_t worker)
     if (rc) return rc;
     if (j->normalize) ecb_normalize_rows(x, cnt, dim);
     float *y = NULL;
-    if ((rc = transform_upto(b, last, x, cnt, &y))) return rc;
+    size_t ymap;
+    if ((rc = transform_upto(b, last, x, cnt, &y, &ymap))) return rc;
     ecb_clear_error();
     rc = VT(b, last)->encode(b->m[last], y, cnt, b->codes + s * b->code_size);
-    if (y != x) free(y);
+    if (y != x) ecb_big_free(y, ymap);
     if (rc) rc = ecb_fail(rc, "%s: encode rows %zu..%zu: %s", VT(b, last)->name, s, s + cnt - 1,
                           ecb_last_error());
     return rc;
@@ -208,7 +214,8 @@ int ecb_chain_inst_prepare(const ecb_chain_inst *b, ecb_mode mode, const float *
 {
     size_t last = b->n - 1;
     float *y;
-    int rc = transform_upto(b, last, q, nq, &y);
+    size_t ymap;
+    int rc = transform_upto(b, last, q, nq, &y, &ymap);
     if (rc) return rc;
     *qsize = VT(b, last)->query_size(b->m[last], mode);
     *out = ecb_malloc_array(nz(nq * *qsize), 1);
@@ -218,7 +225,7 @@ int ecb_chain_inst_prepare(const ecb_chain_inst *b, ecb_mode mode, const float *
         rc = VT(b, last)->prepare(b->m[last], mode, y, nq, *out);
         if (rc) rc = ecb_fail(rc, "%s: prepare: %s", VT(b, last)->name, ecb_last_error());
     }
-    if (y != q) free(y);
+    if (y != q) ecb_big_free(y, ymap);
     return rc;
 }
 
@@ -231,7 +238,8 @@ void ecb_chain_inst_recon(const ecb_chain_inst *b, const float *sample, size_t n
     size_t nr = ns < 4096 ? ns : 4096, d = b->dims[last];
     float *y = NULL, *yh = NULL;
     uint8_t *cd = ecb_malloc_array(nr, nz(b->code_size));
-    int rc = transform_upto(b, last, sample, nr, &y);
+    size_t ymap;
+    int rc = transform_upto(b, last, sample, nr, &y, &ymap);
     if (!rc) yh = ecb_malloc_array(nr * d, sizeof(float));
     if (!rc && cd && yh && VT(b, last)->encode(b->m[last], y, nr, cd) == 0 &&
         VT(b, last)->decode(b->m[last], cd, nr, yh) == 0) {
@@ -250,7 +258,7 @@ void ecb_chain_inst_recon(const ecb_chain_inst *b, const float *sample, size_t n
         *mse = se / (double)(nr * d);
         *cosine = cs / (double)nr;
     }
-    if (!rc && y != sample) free(y);
+    if (!rc && y != sample) ecb_big_free(y, ymap);
     free(yh);
     free(cd);
 }

@@ -26,9 +26,6 @@ int ecb_chain_inst_train(ecb_chain_inst *b, const float *sample, size_t n);
  * on `threads` threads; the codes stay in the chain. */
 int ecb_chain_inst_encode(ecb_chain_inst *b, const ecb_vecs *corpus, int normalize,
                           size_t threads, size_t block_rows);
-/* Apply the transforms (every stage but the quantizer) to n rows; *out is
- * malloc'd, or x itself when the chain has no transform. */
-int ecb_chain_inst_transform(const ecb_chain_inst *b, const float *x, size_t n, float **out);
 /* Queries through the transforms, then the quantizer's prepare() in mode:
  * *out (malloc'd) holds nq x *qsize bytes. */
 int ecb_chain_inst_prepare(const ecb_chain_inst *b, ecb_mode mode, const float *q, size_t nq,

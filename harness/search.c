@@ -170,14 +170,15 @@ enum { RANGE_BYTES = 512 * 1024 };
  * the faults serialise on the process's memory map and 2 threads ran no
  * faster than 1. Slots are atomic pointers (no lock: a forked child may
  * inherit them in any state); a buffer's capacity sits in a header before
- * it. Larger buffers (large corpora) are freed: their faults are a small
- * part of their scan, and memory between cells matters more (a forked
- * cell inherits what the parent keeps: at most 8 x 32 MiB, in practice the
- * few MiB of a small corpus's last scan). */
+ * it. Larger buffers (large corpora: a non-cheap scan's scores are its
+ * query block x 65,536 rows, 262 MB per worker at 1,000 queries) are
+ * ecb_big_alloc's, kept with the codes and released before a fork: the
+ * batch pass, repeated for its median, faulted them in afresh each time. */
 enum { SCRATCH_SLOTS = 8, SCRATCH_HEADER = 64 };
 #define SCRATCH_KEEP_BYTES ((size_t)32 << 20)
 static _Atomic(unsigned char *) g_scratch[SCRATCH_SLOTS];
 
+/* header: the capacity, then the mapping's length (ecb_big_free's) */
 static void *scratch_get(size_t n, size_t size)
 {
     size_t bytes;
@@ -185,6 +186,7 @@ static void *scratch_get(size_t n, size_t size)
         ecb_fail(ECB_ENOMEM, "search: buffer of %zu x %zu bytes overflows", n, size);
         return NULL;
     }
+    size_t mapped = 0;
     if (bytes <= SCRATCH_KEEP_BYTES)
         for (size_t i = 0; i < SCRATCH_SLOTS; i++) {
             unsigned char *b = atomic_exchange(&g_scratch[i], NULL);
@@ -195,9 +197,11 @@ static void *scratch_get(size_t n, size_t size)
             unsigned char *none = NULL; /* too small for this one: leave it */
             if (!atomic_compare_exchange_strong(&g_scratch[i], &none, b)) free(b);
         }
-    unsigned char *b = ecb_malloc_array(1, bytes + SCRATCH_HEADER);
+    unsigned char *b = bytes <= SCRATCH_KEEP_BYTES ? ecb_malloc(bytes + SCRATCH_HEADER)
+                                                   : ecb_big_alloc(bytes + SCRATCH_HEADER, &mapped);
     if (!b) return NULL;
     memcpy(b, &bytes, sizeof bytes);
+    memcpy(b + sizeof bytes, &mapped, sizeof mapped);
     return b + SCRATCH_HEADER;
 }
 
@@ -205,13 +209,17 @@ static void scratch_put(void *p)
 {
     if (!p) return;
     unsigned char *b = (unsigned char *)p - SCRATCH_HEADER;
-    size_t cap;
+    size_t cap, mapped;
     memcpy(&cap, b, sizeof cap);
-    if (cap <= SCRATCH_KEEP_BYTES)
-        for (size_t i = 0; i < SCRATCH_SLOTS; i++) {
-            unsigned char *none = NULL;
-            if (atomic_compare_exchange_strong(&g_scratch[i], &none, b)) return;
-        }
+    memcpy(&mapped, b + sizeof cap, sizeof mapped);
+    if (cap > SCRATCH_KEEP_BYTES) {
+        ecb_big_free(b, mapped);
+        return;
+    }
+    for (size_t i = 0; i < SCRATCH_SLOTS; i++) {
+        unsigned char *none = NULL;
+        if (atomic_compare_exchange_strong(&g_scratch[i], &none, b)) return;
+    }
     free(b);
 }
 

@@ -142,6 +142,7 @@ static int keep_generated_in_memory(ecb_dataset *d, const ecb_config *cfg)
     float *mem = ecb_malloc_array(gn * gd > 0 ? gn * gd : 1, sizeof(float));
     ecb_vecs *mv = NULL;
     if (!mem) return small ? ECB_ENOMEM : 0; /* a large one stays generated */
+    ecb_hugepage_hint(mem, gn * gd * sizeof(float));
     keep_job k = {gen, mem, gn, gd, 4096};
     int rc = gn ? ecb_parallel_for((gn + k.chunk - 1) / k.chunk, cfg->threads ? cfg->threads : 1,
                                    keep_task, &k)

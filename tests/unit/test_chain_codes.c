@@ -2,8 +2,12 @@
  * reused only when large enough, handed over zeroed as fresh pages are, and
  * gone after ecb_big_forget. A fake method with 4 KiB codes makes
  * 16,384 rows the 64 MiB from which codes get a mapping of their own. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "datasets/dataset.h"
 #include "harness/chain.h"
@@ -142,11 +146,55 @@ static void test_small_codes_malloc(void **state)
     ecb_big_forget();
 }
 
+/* Under an address-space limit the kept mappings must not make a request
+ * fail that would fit without them: ecb_big_alloc forgets them and tries
+ * again. In a child, as RLIMIT_AS cannot be lifted again. */
+static size_t vm_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void test_limit_forgets_kept(void **state)
+{
+    (void)state;
+    if (TU_ASAN) TU_SKIP("ASan reserves terabytes of address space: RLIMIT_AS cannot apply");
+    const size_t mib = (size_t)1 << 20;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        size_t m1, m2;
+        void *a = ecb_big_alloc(256 * mib, &m1);
+        if (!a || !m1) _exit(2);
+        memset(a, 1, 256 * mib);
+        ecb_big_free(a, m1); /* kept: still mapped */
+        struct rlimit rl = {vm_bytes() + 200 * mib, vm_bytes() + 200 * mib};
+        if (setrlimit(RLIMIT_AS, &rl)) _exit(3);
+        /* larger than the kept one, and over the limit unless it goes */
+        void *b = ecb_big_alloc(320 * mib, &m2);
+        if (!b) _exit(4);
+        memset(b, 2, 320 * mib);
+        ecb_big_free(b, m2);
+        ecb_big_forget();
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reuse_zeroed),
         cmocka_unit_test(test_small_codes_malloc),
+        cmocka_unit_test(test_limit_forgets_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,17 +14,6 @@
 #include "harness/isolate.h"
 #include "harness/registry.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TU_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TU_ASAN 1
-#endif
-#endif
-#ifndef TU_ASAN
-#define TU_ASAN 0
-#endif
-
 /* ---- isolation ---------------------------------------------------------- */
 
 static int fn_hello(void *arg, char **text, size_t *len)

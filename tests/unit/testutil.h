@@ -12,6 +12,18 @@
 const char *tu_shared_data(void);
 /* Path of a file under shared data, or NULL (then the test must skip). */
 char *tu_shared_file(const char *rel);
+/* 1 in an AddressSanitizer build (it reserves terabytes of address space,
+ * so RLIMIT_AS cannot apply). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_ASAN 1
+#endif
+#endif
+#ifndef TU_ASAN
+#define TU_ASAN 0
+#endif
 /* Visible skip: prints "SKIP <test>: <why>" and calls cmocka's skip(). */
 #define TU_SKIP(why)                                                        \
     do {                                                                    \
