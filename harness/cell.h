@@ -93,10 +93,13 @@ int ecb_cell_batch(size_t nq, int (*pass)(void *ctx, ecb_topk *out), void *ctx, 
                    ecb_cell_result *res);
 /* Single-query latency times the first latency_queries queries, but stops
  * once ECB_LATENCY_BUDGET_S have been spent and at least
- * ECB_LATENCY_MIN_QUERIES were timed (on a large corpus each is a full
- * scan). */
+ * ECB_LATENCY_MIN_QUERIES were timed. On a large corpus each is a full scan
+ * on one thread while the others idle, and scans of the same rows take
+ * nearly the same time: over the 15 cells of the 1M x 768 CoRECT sweep
+ * whose one query took more than 0.1 s, p99/p50 of 20 queries was 1.03-1.46
+ * (median 1.11). Twenty of them were 151 of its 717 s (sq 8-bit: 20 x 1.16 s). */
 #define ECB_LATENCY_BUDGET_S 2.0
-#define ECB_LATENCY_MIN_QUERIES 20
+#define ECB_LATENCY_MIN_QUERIES 10
 /* Single-query latency (p50/p95/p99 of res) over the first
  * latency_queries of nq queries, one(ctx, q) timed per query, within that
  * budget. */
