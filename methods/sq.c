@@ -428,10 +428,42 @@ static int sq_score_avx2(const sq_state *s, const float *q, size_t nq, const uin
 }
 #endif /* SQ_X86 */
 
+#if SQ_X86
+/* sq_widen's lookups, eight lanes at a time: a gather from the chunk's
+ * level table (recon is 8 dims x L levels per chunk). The same loads, so the
+ * same floats; the scalar loop was 0.6 s of a 1.2 s single query over 1M x
+ * 768 8-bit codes. */
+__attribute__((target("avx2,fma"))) static void sq_widen_avx2(const sq_state *s,
+                                                              const uint8_t *codes, size_t rows,
+                                                              float *out)
+{
+    sq_consts kc;
+    sq_consts_init(s, &kc);
+    const int kind = s->p.bits == 8 ? SQ_K_U8 : SQ_K_UBITS;
+    const size_t L = s->L, d8 = s->dim8;
+    const __m256i offs =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)L));
+    for (size_t i = 0; i < rows; i++) {
+        const uint8_t *c = codes + i * s->code_bytes;
+        float *o = out + i * d8;
+        for (size_t k = 0; k < d8 / 8; k++) {
+            __m256i idx = _mm256_add_epi32(sq_codes8(s, &kc, kind, c, k), offs);
+            _mm256_storeu_ps(o + 8 * k, _mm256_i32gather_ps(s->recon + 8 * k * L, idx, 4));
+        }
+    }
+}
+#endif
+
 /* ecb_widen_fn for quantile cells: codes to dim8 floats (padding 0). */
 static void sq_widen(const void *ctx, const uint8_t *codes, size_t rows, float *out)
 {
     const sq_state *s = ctx;
+#if SQ_X86
+    if (s->avx2) {
+        sq_widen_avx2(s, codes, rows, out);
+        return;
+    }
+#endif
     const size_t L = s->L, b = s->p.bits, d8 = s->dim8;
     const uint64_t mask = L - 1;
     for (size_t i = 0; i < rows; i++) {

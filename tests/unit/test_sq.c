@@ -441,6 +441,41 @@ static void test_minmax_threads(void **state)
     free(x);
 }
 
+/* Quantile cells widen codes by a gather (AVX2) or the scalar loop: the
+ * same floats, bit for bit, at every width and at dims that leave a partial
+ * chunk and a short last code (the chunk read from the code's end). */
+static void test_widen_paths(void **state)
+{
+    (void)state;
+    const size_t dims[] = {3, 13, 64, 100};
+    enum { N = 37, TRAIN = 300 };
+    for (size_t bits = 1; bits <= 8; bits++)
+        for (size_t di = 0; di < sizeof dims / sizeof *dims; di++) {
+            size_t d = dims[di];
+            sq_state *s = mk(P(bits, SQ_QUANTILE, 2.5, 0), d, ECB_SIM_DOT);
+            float *tr = malloc(TRAIN * d * sizeof *tr);
+            ecb_rng r;
+            ecb_rng_seed(&r, 100 + bits);
+            for (size_t i = 0; i < TRAIN * d; i++) tr[i] = (float)ecb_rng_normal(&r);
+            assert_int_equal(sq_train(&s->base, tr, TRAIN), 0);
+            uint8_t *codes = malloc(N * s->code_bytes);
+            assert_int_equal(sq_encode(&s->base, tr, N, codes), 0);
+            float *a = malloc(N * s->dim8 * sizeof *a), *b = malloc(N * s->dim8 * sizeof *b);
+            int had = s->avx2;
+            sq_widen(s, codes, N, a);
+            s->avx2 = 0;
+            sq_widen(s, codes, N, b);
+            s->avx2 = had;
+            if (memcmp(a, b, N * s->dim8 * sizeof *a))
+                fail_msg("bits=%zu d=%zu: widen paths differ (avx2 %d)", bits, d, had);
+            free(a);
+            free(b);
+            free(codes);
+            free(tr);
+            sq_destroy(&s->base);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +489,7 @@ int main(void)
         cmocka_unit_test_setup(test_scan_vs_reference, setup),
         cmocka_unit_test_setup(test_edges, setup),
         cmocka_unit_test_setup(test_minmax_threads, setup),
+        cmocka_unit_test_setup(test_widen_paths, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
