@@ -75,7 +75,8 @@ char *ecb_strdup(const char *s)
  * much as the first time (2 GiB: 7.2 s in 4 KiB pages, 2.5-3.2 s in 2 MiB
  * ones, against 0.1 s to write it once it is there). So a buffer of 64 MiB
  * or more is a mapping of its own, asked for in huge pages, and the
- * KEEP_SLOTS largest released are kept for the next requests: the smallest
+ * KEEP_SLOTS largest released (up to a quarter of the machine's memory in
+ * all) are kept for the next requests: the smallest
  * large enough is reused whole, its first bytes zeroed (as fresh pages
  * are: a method that leaves padding unwritten sees zeros either way). A
  * kept buffer's pages stay with the process, so peak_rss_mb, which in one
@@ -150,12 +151,22 @@ void *ecb_big_alloc(size_t bytes, size_t *mapped)
     return p;
 }
 
+/* What the kept buffers may hold in all: a quarter of the machine's memory
+ * (the rule the kept generated corpus follows, harness/sweep.c). */
+static size_t keep_limit(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), ps = sysconf(_SC_PAGESIZE);
+    return pages > 0 && ps > 0 ? (size_t)pages / 4 * (size_t)ps : (size_t)1 << 30;
+}
+
 void ecb_big_free(void *p, size_t mapped)
 {
     if (!mapped) {
         free(p);
         return;
     }
+    void *drop[KEEP_SLOTS + 1];
+    size_t dropcap[KEEP_SLOTS + 1], nd = 0, limit = keep_limit();
     pthread_mutex_lock(&g_keep_mu);
     size_t slot = 0; /* an empty slot, else the smallest kept if smaller than p's */
     for (size_t i = 0; i < KEEP_SLOTS; i++) {
@@ -165,16 +176,34 @@ void ecb_big_free(void *p, size_t mapped)
         }
         if (g_keep[i].cap < g_keep[slot].cap) slot = i;
     }
-    void *old = p;
-    size_t oldcap = mapped;
-    if (!g_keep[slot].p || g_keep[slot].cap < mapped) {
-        old = g_keep[slot].p;
-        oldcap = g_keep[slot].cap;
+    if (mapped > limit || (g_keep[slot].p && g_keep[slot].cap >= mapped)) {
+        drop[nd] = p;
+        dropcap[nd++] = mapped;
+    } else {
+        if (g_keep[slot].p) {
+            drop[nd] = g_keep[slot].p;
+            dropcap[nd++] = g_keep[slot].cap;
+        }
         g_keep[slot].p = p;
         g_keep[slot].cap = mapped;
+        /* over the limit: the smallest others go first */
+        for (;;) {
+            size_t total = 0, small = KEEP_SLOTS;
+            for (size_t i = 0; i < KEEP_SLOTS; i++) {
+                if (!g_keep[i].p) continue;
+                total += g_keep[i].cap;
+                if (g_keep[i].p != p && (small == KEEP_SLOTS || g_keep[i].cap < g_keep[small].cap))
+                    small = i;
+            }
+            if (total <= limit || small == KEEP_SLOTS) break;
+            drop[nd] = g_keep[small].p;
+            dropcap[nd++] = g_keep[small].cap;
+            g_keep[small].p = NULL;
+            g_keep[small].cap = 0;
+        }
     }
     pthread_mutex_unlock(&g_keep_mu);
-    if (old) munmap(old, oldcap);
+    for (size_t i = 0; i < nd; i++) munmap(drop[i], dropcap[i]);
 }
 
 void ecb_big_forget(void)
