@@ -83,10 +83,10 @@ int ecb_chain_inst_create(const ecb_chain *c, size_t dim, ecb_similarity sim, ui
     return 0;
 }
 
-/* Stages [0, last) applied to n rows. */
-/* The intermediate outputs are ecb_big_alloc's: an encode block's (65,536
- * rows x 384 floats after pca 384, 100 MB) was faulted in afresh for every
- * block, a third of a 1M-row pca or truncate cell's page faults. */
+/* Stages [0, last) applied to n rows; *out is x itself when last is 0, else
+ * ecb_big_alloc's (*mapped for ecb_big_free): an encode block's output
+ * (65,536 rows x 384 floats after pca 384, 100 MB) was faulted in afresh
+ * for every block, a third of a 1M-row pca or truncate cell's page faults. */
 static int transform_upto(const ecb_chain_inst *b, size_t last, const float *x, size_t n,
                           float **out, size_t *mapped)
 {
