@@ -46,6 +46,8 @@ void ecb_big_forget(void);
 /* Asks for transparent huge pages over [p, p + bytes) before it is first
  * written (see ecb_big_alloc for why); a hint only. */
 void ecb_hugepage_hint(void *p, size_t bytes);
+/* The machine's physical memory in bytes; 0 when unknown. */
+double ecb_ram_bytes(void);
 /* a*b with overflow check: returns false on overflow. */
 static inline bool ecb_mul_ok(size_t a, size_t b, size_t *out)
 {

@@ -151,12 +151,18 @@ void *ecb_big_alloc(size_t bytes, size_t *mapped)
     return p;
 }
 
+double ecb_ram_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), ps = sysconf(_SC_PAGESIZE);
+    return pages > 0 && ps > 0 ? (double)pages * (double)ps : 0;
+}
+
 /* What the kept buffers may hold in all: a quarter of the machine's memory
  * (the rule the kept generated corpus follows, harness/sweep.c). */
 static size_t keep_limit(void)
 {
-    long pages = sysconf(_SC_PHYS_PAGES), ps = sysconf(_SC_PAGESIZE);
-    return pages > 0 && ps > 0 ? (size_t)pages / 4 * (size_t)ps : (size_t)1 << 30;
+    double ram = ecb_ram_bytes();
+    return ram > 0 ? (size_t)(ram / 4) : (size_t)1 << 30;
 }
 
 void ecb_big_free(void *p, size_t mapped)

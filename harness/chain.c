@@ -96,7 +96,7 @@ static int transform_upto(const ecb_chain_inst *b, size_t last, const float *x, 
     *mapped = 0;
     for (size_t i = 0; i < last; i++) {
         size_t bytes, ymap;
-        float *y = ecb_mul_ok(nz(n * b->dims[i + 1]), sizeof(float), &bytes)
+        float *y = ecb_mul_ok(nz(n), b->dims[i + 1] * sizeof(float), &bytes)
                        ? ecb_big_alloc(bytes, &ymap)
                        : NULL;
         if (!y) { ecb_big_free(owned, omap); return ECB_ENOMEM; }

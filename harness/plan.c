@@ -285,8 +285,8 @@ static void secs_text(double s, char *buf, size_t n) { ecb_format_duration(s, bu
 
 static double mem_total_bytes(void)
 {
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    return pages > 0 && psz > 0 ? (double)pages * (double)psz : NAN;
+    double ram = ecb_ram_bytes();
+    return ram > 0 ? ram : NAN;
 }
 
 /* The 1-minute load average, 0 when unknown. */

@@ -133,8 +133,7 @@ static int keep_generated_in_memory(ecb_dataset *d, const ecb_config *cfg)
     ecb_vecs *gen = d->corpus;
     size_t gn = ecb_vecs_count(gen), gd = ecb_vecs_dim(gen);
     double bytes = (double)gn * (double)gd * sizeof(float);
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    double ram = pages > 0 && psz > 0 ? (double)pages * (double)psz : 0;
+    double ram = ecb_ram_bytes();
     int small = bytes <= (double)((size_t)1 << 30);
     int fits = bytes <= ram / 4 &&
                (cfg->memory_limit_mb <= 0 || bytes <= cfg->memory_limit_mb * 1048576.0 / 4);
